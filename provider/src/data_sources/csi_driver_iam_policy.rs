@@ -1,0 +1,185 @@
+//! Data source `efs_csi_driver_iam_policy`: the IAM policy the aws-efs-csi-driver needs, computed
+//! locally (no AWS call).
+//!
+//! The statements follow the driver's documented example policy: describe calls on any resource,
+//! and access point creation/deletion only for access points tagged `efs.csi.aws.com/cluster`,
+//! which is how the driver marks the ones it provisions dynamically.
+
+use async_trait::async_trait;
+use serde_json::json;
+
+use crate::framework::schema::{Attribute, Block, Schema};
+use crate::framework::validators::{each_element, string_matches};
+use crate::framework::{Ctx, DataSource, Diagnostics, Type, Value};
+
+pub const TYPE_NAME: &str = "efs_csi_driver_iam_policy";
+
+/// The tag the driver puts on the access points it creates, and that the policy's conditions check.
+pub const CLUSTER_TAG: &str = "efs.csi.aws.com/cluster";
+
+const FILE_SYSTEM_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:elasticfilesystem:[a-z0-9-]+:[0-9]{12}:file-system/fs-[0-9a-f]{8,40}$";
+
+/// What to scope the policy to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PolicyOptions {
+    /// When not empty, file-system-level actions are limited to these file systems.
+    pub file_system_arns: Vec<String>,
+    /// Whether the driver may create and delete access points (dynamic provisioning).
+    pub dynamic_provisioning: bool,
+}
+
+/// The policy document as JSON.
+pub fn policy_document(options: &PolicyOptions) -> serde_json::Value {
+    let file_systems = if options.file_system_arns.is_empty() {
+        json!("*")
+    } else {
+        json!(options.file_system_arns)
+    };
+    // DescribeAvailabilityZones and DescribeFileSystems without an id cannot be scoped to a resource.
+    let mut statements = vec![
+        json!({
+            "Sid": "DescribeForMounts",
+            "Effect": "Allow",
+            "Action": ["ec2:DescribeAvailabilityZones", "elasticfilesystem:DescribeFileSystems"],
+            "Resource": "*",
+        }),
+        json!({
+            "Sid": "DescribeFileSystemParts",
+            "Effect": "Allow",
+            "Action": ["elasticfilesystem:DescribeAccessPoints", "elasticfilesystem:DescribeMountTargets"],
+            "Resource": file_systems,
+        }),
+    ];
+    if options.dynamic_provisioning {
+        statements.push(json!({
+            "Sid": "CreateTaggedAccessPoints",
+            "Effect": "Allow",
+            "Action": ["elasticfilesystem:CreateAccessPoint", "elasticfilesystem:TagResource"],
+            "Resource": file_systems,
+            "Condition": { "StringLike": { format!("aws:RequestTag/{CLUSTER_TAG}"): "true" } },
+        }));
+        statements.push(json!({
+            "Sid": "DeleteOwnAccessPoints",
+            "Effect": "Allow",
+            "Action": "elasticfilesystem:DeleteAccessPoint",
+            "Resource": "*",
+            "Condition": { "StringEquals": { format!("aws:ResourceTag/{CLUSTER_TAG}"): "true" } },
+        }));
+    }
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+/// Every action the policy allows, sorted.
+pub fn policy_actions(document: &serde_json::Value) -> Vec<String> {
+    let mut actions: Vec<String> = document["Statement"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|statement| match &statement["Action"] {
+            serde_json::Value::String(action) => vec![action.clone()],
+            serde_json::Value::Array(list) => list.iter().filter_map(|a| a.as_str().map(str::to_string)).collect(),
+            _ => vec![],
+        })
+        .collect();
+    actions.sort();
+    actions.dedup();
+    actions
+}
+
+pub struct CsiDriverIamPolicy;
+
+#[async_trait]
+impl DataSource for CsiDriverIamPolicy {
+    fn type_name(&self) -> &'static str {
+        TYPE_NAME
+    }
+
+    fn schema(&self) -> Schema {
+        Schema::new(
+            0,
+            Block::new(
+                "The IAM policy document the aws-efs-csi-driver needs, computed locally without any AWS call. \
+                 Attach it to the nodes' role (as `efs_csi_node_identity` does by default) so the driver's pods can \
+                 use the instance credentials on a self-managed cluster.",
+            )
+            .attribute(
+                Attribute::optional("file_system_arns", Type::list(Type::String))
+                    .description(
+                        "Limit the file-system-level actions to these file systems (ARNs). Default: all file systems.",
+                    )
+                    .validator(each_element(string_matches(
+                        FILE_SYSTEM_ARN_PATTERN,
+                        "must be an EFS file system ARN like arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/fs-0123456789abcdef0",
+                    ))),
+            )
+            .attribute(
+                Attribute::optional("dynamic_provisioning", Type::Bool).description(
+                    "Allow the driver to create and delete access points (StorageClass with `provisioningMode: efs-ap`). \
+                     Set to `false` for static provisioning only. Default `true`.",
+                ),
+            )
+            .attribute(Attribute::computed("json", Type::String).description("The policy document, as JSON."))
+            .attribute(
+                Attribute::computed("actions", Type::list(Type::String))
+                    .description("Every IAM action the policy allows, sorted."),
+            ),
+        )
+    }
+
+    async fn read(&self, _ctx: &Ctx, config: &Value) -> (Value, Diagnostics) {
+        let options = PolicyOptions {
+            file_system_arns: config
+                .get("file_system_arns")
+                .and_then(Value::elements)
+                .map(|arns| arns.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                .unwrap_or_default(),
+            dynamic_provisioning: config.get("dynamic_provisioning").and_then(Value::as_bool).unwrap_or(true),
+        };
+        let document = policy_document(&options);
+        let actions = policy_actions(&document);
+        let mut state = config.clone();
+        if let Value::Object(map) = &mut state {
+            map.insert("json".into(), Value::string(document.to_string()));
+            map.insert("actions".into(), Value::List(actions.into_iter().map(Value::string).collect()));
+        }
+        (state, Diagnostics::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_policy_has_the_drivers_actions_and_tag_conditions() {
+        let document = policy_document(&PolicyOptions { dynamic_provisioning: true, ..Default::default() });
+        assert_eq!(
+            policy_actions(&document),
+            vec![
+                "ec2:DescribeAvailabilityZones",
+                "elasticfilesystem:CreateAccessPoint",
+                "elasticfilesystem:DeleteAccessPoint",
+                "elasticfilesystem:DescribeAccessPoints",
+                "elasticfilesystem:DescribeFileSystems",
+                "elasticfilesystem:DescribeMountTargets",
+                "elasticfilesystem:TagResource",
+            ]
+        );
+        let statements = document["Statement"].as_array().unwrap();
+        let delete = statements.iter().find(|s| s["Action"] == "elasticfilesystem:DeleteAccessPoint").unwrap();
+        assert_eq!(delete["Condition"]["StringEquals"]["aws:ResourceTag/efs.csi.aws.com/cluster"], "true");
+        let create = statements.iter().find(|s| s["Sid"] == "CreateTaggedAccessPoints").unwrap();
+        assert_eq!(create["Condition"]["StringLike"]["aws:RequestTag/efs.csi.aws.com/cluster"], "true");
+    }
+
+    #[test]
+    fn static_provisioning_and_scoping_narrow_the_policy() {
+        let arn = "arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/fs-0123456789abcdef0";
+        let document =
+            policy_document(&PolicyOptions { file_system_arns: vec![arn.to_string()], dynamic_provisioning: false });
+        let actions = policy_actions(&document);
+        assert!(!actions.iter().any(|a| a.contains("CreateAccessPoint") || a.contains("DeleteAccessPoint")));
+        let scoped = document["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "DescribeFileSystemParts").unwrap();
+        assert_eq!(scoped["Resource"], json!([arn]));
+    }
+}

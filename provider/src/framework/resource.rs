@@ -1,0 +1,148 @@
+//! The traits a resource or data source implements, and what the framework hands them.
+//!
+//! A resource is one type implementing [`Resource`]: schema, validation, plan hook,
+//! create/read/update/delete and import live together in its module. The server turns protocol
+//! requests into these calls (decoding values with the schema) and their results back.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use super::diagnostics::Diagnostics;
+use super::path::AttributePath;
+use super::schema::Schema;
+use super::value::Value;
+use crate::provider_config::ProviderData;
+
+/// Provider-private data stored with a resource's state (opaque to Terraform, JSON to us).
+pub type Private = BTreeMap<String, serde_json::Value>;
+
+/// What every handler gets: the configured provider (if Terraform configured it yet) and the
+/// cancellation signal raised by StopProvider.
+#[derive(Clone)]
+pub struct Ctx {
+    pub provider: Option<Arc<ProviderData>>,
+    pub cancel: CancellationToken,
+}
+
+impl Ctx {
+    /// The configured provider, or an error diagnostic saying it is not configured yet.
+    pub fn provider(&self) -> Result<&Arc<ProviderData>, Diagnostics> {
+        self.provider.as_ref().ok_or_else(|| {
+            Diagnostics::from_error(
+                "Provider Not Configured",
+                "The efs provider was used before Terraform configured it. This is a bug in the provider or in \
+                 Terraform; please report it.",
+            )
+        })
+    }
+}
+
+/// The framework's plan, handed to a resource's plan hook to refine.
+pub struct PlanContext<'a> {
+    /// The configuration (may contain unknown values).
+    pub config: &'a Value,
+    /// The prior state; null on create.
+    pub prior: &'a Value,
+    /// The planned new state so far; null on destroy.
+    pub planned: Value,
+    /// Extra attribute paths whose change replaces the resource.
+    pub requires_replace: Vec<AttributePath>,
+    pub diags: Diagnostics,
+}
+
+impl PlanContext<'_> {
+    pub fn is_create(&self) -> bool {
+        self.prior.is_null()
+    }
+
+    pub fn is_destroy(&self) -> bool {
+        self.planned.is_null()
+    }
+
+    /// Sets a top-level attribute of the planned state.
+    pub fn set(&mut self, name: &str, value: Value) {
+        if let Value::Object(map) = &mut self.planned {
+            map.insert(name.to_string(), value);
+        }
+    }
+}
+
+/// The result of create or update. After a create that reached AWS, `state` must describe what
+/// exists even when `diags` has errors: Terraform then keeps (and taints) it instead of losing it.
+pub struct ApplyOutcome {
+    pub state: Value,
+    pub private: Private,
+    pub diags: Diagnostics,
+}
+
+impl ApplyOutcome {
+    pub fn ok(state: Value) -> Self {
+        Self { state, private: Private::new(), diags: Diagnostics::new() }
+    }
+
+    pub fn failed(state: Value, diags: Diagnostics) -> Self {
+        Self { state, private: Private::new(), diags }
+    }
+}
+
+/// The result of read: `state` is null when the resource no longer exists (Terraform then plans to
+/// create it again).
+pub struct ReadOutcome {
+    pub state: Value,
+    pub private: Private,
+    pub diags: Diagnostics,
+}
+
+#[async_trait]
+pub trait Resource: Send + Sync + 'static {
+    /// The full type name, e.g. `efs_csi_node_identity`.
+    fn type_name(&self) -> &'static str;
+
+    fn schema(&self) -> Schema;
+
+    /// Cross-attribute rules beyond the per-attribute validators of the schema. Runs on
+    /// configurations that may contain unknown values.
+    fn validate(&self, _config: &Value, _diags: &mut Diagnostics) {}
+
+    /// Refines the framework's plan: computed values known at plan time, plan-time checks against
+    /// AWS, warnings, extra replacement paths.
+    async fn modify_plan(&self, _ctx: &Ctx, _plan: &mut PlanContext<'_>) {}
+
+    async fn create(&self, ctx: &Ctx, planned: &Value, config: &Value) -> ApplyOutcome;
+
+    async fn read(&self, ctx: &Ctx, state: &Value, private: &Private) -> ReadOutcome;
+
+    async fn update(&self, ctx: &Ctx, prior: &Value, planned: &Value, config: &Value, private: &Private) -> ApplyOutcome;
+
+    async fn delete(&self, ctx: &Ctx, prior: &Value, private: &Private) -> Diagnostics;
+
+    /// The state to read after `terraform import` with `id`; the framework then calls [`Resource::read`].
+    async fn import(&self, _ctx: &Ctx, _id: &str) -> Result<Value, Diagnostics> {
+        Err(Diagnostics::from_error(
+            "Import Not Supported",
+            format!("The resource type {} cannot be imported.", self.type_name()),
+        ))
+    }
+
+    /// Rewrites stored state JSON written by schema `version` into the current schema's shape.
+    /// The default keeps it as it is (attributes the schema no longer has are dropped on decode).
+    fn upgrade_state(&self, _version: i64, raw: serde_json::Value) -> Result<serde_json::Value, Diagnostics> {
+        Ok(raw)
+    }
+}
+
+#[async_trait]
+pub trait DataSource: Send + Sync + 'static {
+    /// The full type name, e.g. `efs_csi_driver_iam_policy`.
+    fn type_name(&self) -> &'static str;
+
+    fn schema(&self) -> Schema;
+
+    fn validate(&self, _config: &Value, _diags: &mut Diagnostics) {}
+
+    /// Returns the data source's state for a wholly known configuration.
+    async fn read(&self, ctx: &Ctx, config: &Value) -> (Value, Diagnostics);
+}

@@ -1,0 +1,206 @@
+//! Conversions between protocol messages and framework types, all in one place.
+
+use tfplugin_proto::tfplugin6 as proto;
+
+use crate::framework::schema::{Attribute, Block, Mode, NestedBlock, Nesting, Schema};
+use crate::framework::{json, msgpack, AttributePath, Diagnostic, Diagnostics, Severity, Type, Value};
+use crate::framework::path::PathStep;
+
+/// Decodes a DynamicValue against a type (msgpack when present, otherwise JSON; absent is null).
+pub fn decode(value: Option<&proto::DynamicValue>, ty: &Type) -> Result<Value, Diagnostics> {
+    let Some(value) = value else { return Ok(Value::Null) };
+    let decoded = if !value.msgpack.is_empty() {
+        msgpack::decode(&value.msgpack, ty)
+    } else if !value.json.is_empty() {
+        json::decode(&value.json, ty)
+    } else {
+        return Ok(Value::Null);
+    };
+    decoded.map_err(|e| {
+        Diagnostics::from_error(
+            "Invalid Value From Terraform",
+            format!("The provider could not decode a value sent by Terraform: {e}. This is a bug; please report it."),
+        )
+    })
+}
+
+/// Encodes a value as msgpack, the form Terraform expects back.
+pub fn encode(value: &Value, ty: &Type) -> Result<proto::DynamicValue, Diagnostics> {
+    msgpack::encode(value, ty).map(|msgpack| proto::DynamicValue { msgpack, json: Vec::new() }).map_err(|e| {
+        Diagnostics::from_error(
+            "Invalid Value From Provider",
+            format!("The provider could not encode a value for Terraform: {e}. This is a bug; please report it."),
+        )
+    })
+}
+
+pub fn diagnostics(diags: &Diagnostics) -> Vec<proto::Diagnostic> {
+    diags.iter().map(diagnostic).collect()
+}
+
+fn diagnostic(diag: &Diagnostic) -> proto::Diagnostic {
+    let severity = match diag.severity {
+        Severity::Error => proto::diagnostic::Severity::Error,
+        Severity::Warning => proto::diagnostic::Severity::Warning,
+    };
+    proto::Diagnostic {
+        severity: severity as i32,
+        summary: diag.summary.clone(),
+        detail: diag.detail.clone(),
+        attribute: diag.path.as_ref().map(attribute_path),
+        ..Default::default()
+    }
+}
+
+pub fn attribute_path(path: &AttributePath) -> proto::AttributePath {
+    use proto::attribute_path::step::Selector;
+    let steps = path
+        .steps
+        .iter()
+        .map(|step| proto::attribute_path::Step {
+            selector: Some(match step {
+                PathStep::Attribute(name) => Selector::AttributeName(name.clone()),
+                PathStep::Key(key) => Selector::ElementKeyString(key.clone()),
+                PathStep::Index(index) => Selector::ElementKeyInt(*index),
+            }),
+        })
+        .collect();
+    proto::AttributePath { steps }
+}
+
+pub fn schema(schema: &Schema) -> proto::Schema {
+    proto::Schema { version: schema.version, block: Some(block(&schema.block, schema.version)) }
+}
+
+fn block(block_schema: &Block, version: i64) -> proto::schema::Block {
+    proto::schema::Block {
+        version,
+        attributes: block_schema.attributes.iter().map(attribute).collect(),
+        block_types: block_schema.blocks.iter().map(nested_block).collect(),
+        description: block_schema.description.clone(),
+        description_kind: proto::StringKind::Markdown as i32,
+        deprecated: block_schema.deprecated,
+        ..Default::default()
+    }
+}
+
+fn attribute(attr: &Attribute) -> proto::schema::Attribute {
+    let (ty, nested_type) = match &attr.nested {
+        // An attribute with nested attributes carries its type in `nested_type` only.
+        Some(nested) => (Vec::new(), Some(nested_object(nested.nesting, &nested.attributes))),
+        None => (attr.ty.to_json_bytes(), None),
+    };
+    let description = match &attr.deprecation {
+        Some(message) => format!("{} **Deprecated:** {message}", attr.description),
+        None => attr.description.clone(),
+    };
+    proto::schema::Attribute {
+        name: attr.name.clone(),
+        r#type: ty,
+        nested_type,
+        description,
+        required: attr.mode == Mode::Required,
+        optional: matches!(attr.mode, Mode::Optional | Mode::OptionalComputed),
+        computed: attr.mode.is_computed(),
+        sensitive: attr.sensitive,
+        description_kind: proto::StringKind::Markdown as i32,
+        deprecated: attr.deprecation.is_some(),
+        deprecation_message: attr.deprecation.clone().unwrap_or_default(),
+        ..Default::default()
+    }
+}
+
+fn nested_object(nesting: Nesting, attributes: &[Attribute]) -> proto::schema::Object {
+    use proto::schema::object::NestingMode;
+    let mode = match nesting {
+        Nesting::Single | Nesting::Group => NestingMode::Single,
+        Nesting::List => NestingMode::List,
+        Nesting::Set => NestingMode::Set,
+        Nesting::Map => NestingMode::Map,
+    };
+    proto::schema::Object { attributes: attributes.iter().map(attribute).collect(), nesting: mode as i32, ..Default::default() }
+}
+
+fn nested_block(nested: &NestedBlock) -> proto::schema::NestedBlock {
+    use proto::schema::nested_block::NestingMode;
+    let mode = match nested.nesting {
+        Nesting::Single => NestingMode::Single,
+        Nesting::Group => NestingMode::Group,
+        Nesting::List => NestingMode::List,
+        Nesting::Set => NestingMode::Set,
+        Nesting::Map => NestingMode::Map,
+    };
+    proto::schema::NestedBlock {
+        type_name: nested.name.clone(),
+        block: Some(block(&nested.block, 0)),
+        nesting: mode as i32,
+        min_items: nested.min_items,
+        max_items: nested.max_items,
+    }
+}
+
+/// Private state bytes (JSON object) to the framework's map; empty or invalid bytes are an empty map.
+pub fn private_from_bytes(bytes: &[u8]) -> crate::framework::Private {
+    if bytes.is_empty() {
+        return Default::default();
+    }
+    serde_json::from_slice(bytes).unwrap_or_default()
+}
+
+pub fn private_to_bytes(private: &crate::framework::Private) -> Vec<u8> {
+    if private.is_empty() {
+        Vec::new()
+    } else {
+        serde_json::to_vec(private).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framework::schema::Attribute;
+
+    #[test]
+    fn schema_marks_modes_and_markdown() {
+        let s = Schema::new(
+            1,
+            Block::new("d")
+                .attribute(Attribute::required("name", Type::String))
+                .attribute(Attribute::optional("tags", Type::map(Type::String)))
+                .attribute(Attribute::computed("arn", Type::String))
+                .attribute(Attribute::optional_computed("path", Type::String).default(Value::string("/")))
+                .attribute(Attribute::optional("secret", Type::String).sensitive()),
+        );
+        let converted = schema(&s);
+        let attrs = converted.block.unwrap().attributes;
+        let find = |n: &str| attrs.iter().find(|a| a.name == n).unwrap().clone();
+        assert!(find("name").required && !find("name").optional && !find("name").computed);
+        assert!(find("tags").optional && !find("tags").computed);
+        assert!(find("arn").computed && !find("arn").optional);
+        assert!(find("path").optional && find("path").computed);
+        assert!(find("secret").sensitive);
+        assert_eq!(find("tags").r#type, br#"["map","string"]"#.to_vec());
+        assert_eq!(converted.version, 1);
+    }
+
+    #[test]
+    fn diagnostics_carry_paths() {
+        let mut diags = Diagnostics::new();
+        diags.error_at(AttributePath::root("tags").key("env").attr("x"), "Bad", "detail");
+        let converted = diagnostics(&diags);
+        assert_eq!(converted[0].severity, proto::diagnostic::Severity::Error as i32);
+        let steps = &converted[0].attribute.as_ref().unwrap().steps;
+        assert_eq!(steps.len(), 3);
+    }
+
+    #[test]
+    fn decodes_msgpack_before_json_and_absent_as_null() {
+        let ty = Type::object([("a", Type::String)]);
+        assert!(decode(None, &ty).unwrap().is_null());
+        let v = Value::object([("a", Value::string("x"))]);
+        let encoded = encode(&v, &ty).unwrap();
+        assert_eq!(decode(Some(&encoded), &ty).unwrap(), v);
+        let from_json = proto::DynamicValue { msgpack: vec![], json: br#"{"a":"y"}"#.to_vec() };
+        assert_eq!(decode(Some(&from_json), &ty).unwrap().get("a").unwrap().as_str(), Some("y"));
+    }
+}

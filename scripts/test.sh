@@ -25,11 +25,9 @@ cargo fmt --all -- --check
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "building the provider"
-cargo build -p terraform-provider-efs --locked
-export EFS_PROVIDER_BIN="$REPO/target/debug/terraform-provider-efs"
-
 step "tests: unit, conformance and acceptance (TF_ACC=1)"
+# cargo test builds the provider binary too (one build, one target/), with the same features.
+export EFS_PROVIDER_BIN="$REPO/target/debug/terraform-provider-efs"
 export TF_ACC=1
 # Terraform and moto processes are short-lived and use little memory; two test threads keep the
 # 2-core machine busy without starving moto.

@@ -38,6 +38,8 @@
 //! | `EFS_PROVIDER_BIN` | the provider binary (default: next to the test binary's profile dir) |
 //! | `EFS_TF_TIMEOUT_SECS` | limit for one Terraform command (default 600) |
 
+pub mod cluster;
+
 use std::fmt;
 use std::fs::{self, File};
 use std::future::Future;
@@ -717,7 +719,10 @@ impl Workdir {
     /// `terraform apply` that must fail; returns stdout + stderr, panics if it succeeded.
     pub fn apply_expect_error(&self) -> String {
         let out = self.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
-        assert!(!out.success(), "expected apply to fail, but it succeeded: {out}");
+        assert!(
+            !out.success(),
+            "expected apply to fail, but it succeeded: {out}"
+        );
         out.combined()
     }
 
@@ -806,9 +811,7 @@ impl Workdir {
             .flatten()
             .flatten()
             .filter(|e| e.path().extension().is_some_and(|x| x == "tf"))
-            .any(|e| {
-                fs::read_to_string(e.path()).is_ok_and(|s| s.contains("seedlabs/efs"))
-            });
+            .any(|e| fs::read_to_string(e.path()).is_ok_and(|s| s.contains("seedlabs/efs")));
         if uses_provider {
             provider_bin();
         }
@@ -820,8 +823,12 @@ fn hcl_string(s: &str) -> String {
 }
 
 fn parse_json(out: Output) -> Value {
-    serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("output of `terraform {}` is not JSON ({e}): {out}", out.args.join(" ")))
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "output of `terraform {}` is not JSON ({e}): {out}",
+            out.args.join(" ")
+        )
+    })
 }
 
 fn collect_resources(module: &Value, found: &mut Vec<Value>) {

@@ -32,3 +32,23 @@ pub enum Error {
     #[error("{0} was cancelled because Terraform is stopping")]
     Cancelled(String),
 }
+
+impl Error {
+    /// The AWS error code behind this error, if it is an AWS error.
+    pub fn aws_code(&self) -> Option<&str> {
+        match self {
+            Error::Aws { source, .. } => source.code(),
+            _ => None,
+        }
+    }
+
+    /// Whether this is an AWS error with the given code.
+    pub fn is_aws(&self, code: &str) -> bool {
+        self.aws_code() == Some(code)
+    }
+
+    /// This error as an error diagnostic with `summary` (title-case, e.g. "Error Creating EFS File System").
+    pub fn to_diagnostics(&self, summary: &str) -> crate::framework::Diagnostics {
+        crate::framework::Diagnostics::from_error(summary, self.to_string())
+    }
+}

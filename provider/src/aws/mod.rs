@@ -3,6 +3,10 @@
 //! service's own module.
 
 pub mod config;
+pub mod ec2;
+pub mod efs;
+pub mod iam;
+pub mod wait;
 
 use std::error::Error as StdError;
 use std::fmt;

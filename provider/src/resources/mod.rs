@@ -1,5 +1,7 @@
 //! Resources, one module each.
 
+pub mod tags;
+
 use std::sync::Arc;
 
 use crate::framework::Resource;

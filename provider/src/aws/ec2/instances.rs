@@ -1,0 +1,1 @@
+//! EC2 instances: IAM instance profile associations and instance metadata options.

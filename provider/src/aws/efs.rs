@@ -1,0 +1,1 @@
+//! EFS: finders, waiters and calls for file systems, mount targets and access points.

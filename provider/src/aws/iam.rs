@@ -1,0 +1,1 @@
+//! IAM: finders, waiters and calls for roles, policies and instance profiles.

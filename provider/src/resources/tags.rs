@@ -1,0 +1,70 @@
+//! `tags` / `tags_all`, as terraform-provider-aws has them: the resource's own tags merged over the
+//! provider's `default_tags` (the resource wins on the same key) into the computed `tags_all`,
+//! which is what is applied to AWS.
+
+use std::collections::BTreeMap;
+
+use crate::framework::schema::Attribute;
+use crate::framework::validators::string_length;
+use crate::framework::{PlanContext, Type, Value};
+
+/// Tag key that marks an AWS object as made by this provider for one resource instance; the value
+/// identifies the instance. A create that finds an object carrying its own mark adopts it (the
+/// previous run crashed after creating it) instead of failing or creating a duplicate.
+pub const MANAGED_BY_TAG: &str = "terraform-provider-efs:managed-by";
+
+pub fn tags_attribute() -> Attribute {
+    Attribute::optional("tags", Type::map(Type::String))
+        .description("Tags for the AWS objects this resource creates, merged over the provider's `default_tags`.")
+        .validator(crate::framework::validators::each_element(string_length(0, 256)))
+}
+
+pub fn tags_all_attribute() -> Attribute {
+    Attribute::computed("tags_all", Type::map(Type::String))
+        .description("All tags applied: the provider's `default_tags` merged with `tags`.")
+}
+
+/// The tags map of a value's `tags` attribute (null reads as empty).
+pub fn tags_of(value: &Value) -> BTreeMap<String, String> {
+    value
+        .get("tags")
+        .and_then(Value::as_map)
+        .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string()))).collect())
+        .unwrap_or_default()
+}
+
+/// `default_tags` overlaid with the resource's own tags.
+pub fn merge(default_tags: &BTreeMap<String, String>, own: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut all = default_tags.clone();
+    all.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
+    all
+}
+
+pub fn to_value(tags: &BTreeMap<String, String>) -> Value {
+    Value::Map(tags.iter().map(|(k, v)| (k.clone(), Value::string(v.clone()))).collect())
+}
+
+/// Plans `tags_all` from the configuration's `tags` and the provider's `default_tags`; unknown when
+/// the configured tags are not known yet.
+pub fn plan_tags_all(plan: &mut PlanContext<'_>, default_tags: &BTreeMap<String, String>) {
+    if plan.is_destroy() {
+        return;
+    }
+    let configured = plan.config.get("tags").cloned().unwrap_or(Value::Null);
+    let value = if configured.is_known() { to_value(&merge(default_tags, &tags_of(plan.config))) } else { Value::Unknown };
+    plan.set("tags_all", value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_tags_win_over_defaults() {
+        let defaults = BTreeMap::from([("team".to_string(), "a".to_string()), ("env".to_string(), "dev".to_string())]);
+        let own = BTreeMap::from([("env".to_string(), "prod".to_string())]);
+        let all = merge(&defaults, &own);
+        assert_eq!(all["env"], "prod");
+        assert_eq!(all["team"], "a");
+    }
+}

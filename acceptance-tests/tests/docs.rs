@@ -116,3 +116,20 @@ fn documented_names_are_read_from_reference_sections_only() {
     let names: Vec<String> = documented_names(page).into_iter().collect();
     assert_eq!(names, vec!["name", "nested"]);
 }
+
+#[test]
+fn examples_are_terraform_fmt_clean() {
+    skip_unless_acceptance!();
+    let out = std::process::Command::new(acceptance_tests::terraform_bin())
+        .args(["fmt", "-check", "-recursive", "-diff", "-no-color"])
+        .arg(repo_root().join("examples"))
+        .env("CHECKPOINT_DISABLE", "1")
+        .output()
+        .expect("run terraform fmt");
+    assert!(
+        out.status.success(),
+        "terraform fmt reports unformatted HCL under examples/:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

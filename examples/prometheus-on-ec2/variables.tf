@@ -1,0 +1,48 @@
+variable "name" {
+  description = "Base name of everything created: IAM role, policy and instance profile, the EFS file system."
+  type        = string
+}
+
+variable "region" {
+  description = "AWS region of the cluster; the CSI driver's Helm values set it explicitly (there is no EKS to discover it)."
+  type        = string
+}
+
+variable "instance_ids" {
+  description = "EC2 instance ids of the cluster's nodes: the master and every worker."
+  type        = list(string)
+}
+
+variable "subnet_ids" {
+  description = "Subnets of the nodes, one per availability zone: each gets an EFS mount target."
+  type        = list(string)
+}
+
+variable "node_security_group_id" {
+  description = "Security group of the nodes: the only source allowed to reach the file system on NFS (tcp 2049)."
+  type        = string
+}
+
+variable "namespace" {
+  description = "Kubernetes namespace of Prometheus."
+  type        = string
+  default     = "monitoring"
+}
+
+variable "provisioning" {
+  description = "\"static\" (a PersistentVolume bound to this module's access point) or \"dynamic\" (a StorageClass that creates an access point per claim)."
+  type        = string
+  default     = "static"
+}
+
+variable "set_metadata_hop_limit" {
+  description = "Require IMDSv2 with hop limit 2 on every node, so the CSI driver's pods can reach the instance credentials."
+  type        = bool
+  default     = true
+}
+
+variable "tags" {
+  description = "Tags for every AWS object created."
+  type        = map(string)
+  default     = {}
+}

@@ -39,6 +39,7 @@
 //! | `EFS_TF_TIMEOUT_SECS` | limit for one Terraform command (default 600) |
 
 pub mod cluster;
+pub mod mirror;
 
 use std::fmt;
 use std::fs::{self, File};
@@ -83,7 +84,13 @@ fn env_nonempty(key: &str) -> Option<String> {
 
 /// Root of the Cargo workspace (the directory holding `scripts/` and `provider/`).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    // `cargo test` sets CARGO_MANIFEST_DIR for the test process too. Prefer that over the
+    // compile-time value: a test binary reused from a target dir shared by several checkouts
+    // must use the checkout it is run from.
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
         .parent()
         .expect("acceptance-tests lives inside the workspace")
         .to_path_buf()

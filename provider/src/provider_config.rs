@@ -170,12 +170,12 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
     let set = |name: &str| config.get(name).is_some_and(|v| !v.is_null());
     match (set("access_key"), set("secret_key")) {
         (true, false) => diags.error_at(
-            AttributePath::root("secret_key"),
+            AttributePath::root("access_key"),
             "Incomplete Static Credentials",
             "access_key is set but secret_key is not: set both, or neither to use the environment, a profile or an instance role.",
         ),
         (false, true) => diags.error_at(
-            AttributePath::root("access_key"),
+            AttributePath::root("secret_key"),
             "Incomplete Static Credentials",
             "secret_key is set but access_key is not: set both, or neither to use the environment, a profile or an instance role.",
         ),

@@ -141,8 +141,9 @@ async fn validate_credentials(sts: &aws_sdk_sts::Client) -> Result<String, Diagn
         }
         Err(e) => {
             let err = super::AwsError::from(e);
+            let summary = if err.service_answered() { "Invalid AWS Credentials" } else { "Cannot Reach AWS" };
             Err(Diagnostics::from_error(
-                "Invalid AWS Credentials",
+                summary,
                 format!(
                     "Checking the credentials with STS GetCallerIdentity failed: {err}.\n\nSet access_key/secret_key, \
                      a profile, or the AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY environment variables; check \
@@ -153,9 +154,16 @@ async fn validate_credentials(sts: &aws_sdk_sts::Client) -> Result<String, Diagn
     }
 }
 
+/// The SDK config with the provider block's endpoint for one service. The endpoint is marked as
+/// set by configuration: otherwise the SDK lets `AWS_ENDPOINT_URL[_<SERVICE>]` from the
+/// environment override it, and the block's `endpoints` would be silently ignored.
 fn with_endpoint(sdk: &SdkConfig, endpoint: Option<&String>) -> SdkConfig {
     match endpoint {
-        Some(url) => sdk.to_builder().endpoint_url(url).build(),
+        Some(url) => {
+            let mut builder = sdk.to_builder().endpoint_url(url);
+            builder.insert_origin("endpoint_url", aws_types::origin::Origin::shared_config());
+            builder.build()
+        }
         None => sdk.clone(),
     }
 }

@@ -28,6 +28,8 @@ pub struct AwsClients {
 #[derive(Debug)]
 pub struct AwsError {
     code: Option<String>,
+    /// Whether the service answered at all (a response arrived, even one the SDK could not parse).
+    answered: bool,
     message: String,
     source: Box<dyn StdError + Send + Sync + 'static>,
 }
@@ -36,6 +38,11 @@ impl AwsError {
     /// The service's error code, when the service answered with one.
     pub fn code(&self) -> Option<&str> {
         self.code.as_deref()
+    }
+
+    /// False when no answer arrived: connection refused, DNS failure, timeout.
+    pub fn service_answered(&self) -> bool {
+        self.answered
     }
 
     pub fn is(&self, code: &str) -> bool {
@@ -74,12 +81,13 @@ where
 {
     fn from(err: SdkError<E, R>) -> Self {
         let code = err.code().map(str::to_string);
+        let answered = matches!(err, SdkError::ServiceError(_) | SdkError::ResponseError(_));
         let message = match (&err, err.message()) {
             (SdkError::ServiceError(_), Some(message)) => message.to_string(),
             // Transport problems (connection refused, timeouts) carry the useful part in the chain.
             _ => aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
         };
-        AwsError { code, message, source: Box::new(err) }
+        AwsError { code, answered, message, source: Box::new(err) }
     }
 }
 

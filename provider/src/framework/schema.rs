@@ -130,11 +130,14 @@ impl Mode {
     }
 }
 
+/// The check a [`Validator`] runs.
+pub type ValidateFn = dyn Fn(&Value, &AttributePath, &mut Diagnostics) + Send + Sync;
+
 /// Checks a known, non-null value of one attribute and records what is wrong with it.
 #[derive(Clone)]
 pub struct Validator {
     pub description: String,
-    pub check: Arc<dyn Fn(&Value, &AttributePath, &mut Diagnostics) + Send + Sync>,
+    pub check: Arc<ValidateFn>,
 }
 
 impl fmt::Debug for Validator {

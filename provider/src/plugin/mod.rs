@@ -152,6 +152,7 @@ fn accept_connections(
             let _ = stream.set_nodelay(true);
             let sender = sender.clone();
             let tls = tls.clone();
+            let shutdown = shutdown.clone();
             tokio::spawn(async move {
                 let conn = match tls {
                     None => Conn::Plain(stream),
@@ -159,7 +160,12 @@ fn accept_connections(
                         match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
                             Ok(Ok(tls_stream)) => Conn::Tls(Box::new(tls_stream)),
                             Ok(Err(e)) => {
-                                logging::warn(
+                                // The CLI's client may reconnect while the plugin stops; only a
+                                // refusal while serving is worth a warning.
+                                let level =
+                                    if shutdown.is_cancelled() { logging::Level::Debug } else { logging::Level::Warn };
+                                logging::log(
+                                    level,
                                     "refused a connection that failed mutual TLS",
                                     &[("peer", &peer.to_string()), ("error", &e.to_string())],
                                 );

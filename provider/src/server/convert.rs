@@ -48,7 +48,6 @@ fn diagnostic(diag: &Diagnostic) -> proto::Diagnostic {
         summary: diag.summary.clone(),
         detail: diag.detail.clone(),
         attribute: diag.path.as_ref().map(attribute_path),
-        ..Default::default()
     }
 }
 

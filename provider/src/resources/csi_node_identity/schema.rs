@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::framework::schema::{Attribute, Block, Mode, NestedBlock, Nesting, Schema, Validator};
+use crate::framework::schema::{Attribute, Block, NestedBlock, Nesting, Schema, Validator};
 use crate::framework::timeouts::{self, Timeouts};
 use crate::framework::validators::{
     each_element, int_between, one_of, string_length, string_matches,
@@ -67,11 +67,6 @@ pub fn schema() -> Schema {
             .description("The hop limit of IMDS responses (1 to 64); 2 lets pods reach IMDSv2. Left unchanged when not set.")
             .validator(int_between(1, 64)),
     );
-    let association = vec![
-        Attribute::computed("association_id", Type::String)
-            .description("The association id (`iip-assoc-...`)."),
-        Attribute::computed("state", Type::String).description("`associating` or `associated`."),
-    ];
     let block = Block::new(
         "The IAM identity of the Kubernetes nodes that run the aws-efs-csi-driver on a self-managed cluster: an IAM \
          role trusted by EC2, a managed policy (by default the `efs_csi_driver_iam_policy` document) attached to it, an \
@@ -166,8 +161,15 @@ pub fn schema() -> Schema {
             .use_state_for_unknown(),
     )
     .attribute(
-        Attribute::nested("associations", Mode::Computed, Nesting::Map, association)
-            .description("The profile association of each instance, by instance id."),
+        // A map of objects, not nested attributes: Terraform 1.0 crashes rendering unknown nested attributes.
+        Attribute::computed(
+            "associations",
+            Type::map(Type::object([("association_id", Type::String), ("state", Type::String)])),
+        )
+        .description(
+            "The profile association of each instance, by instance id: `association_id` (`iip-assoc-...`) and \
+             `state` (`associating` or `associated`).",
+        ),
     )
     .block(NestedBlock::new("metadata_options", Nesting::Single, metadata_options))
     .block(timeouts::block(&["create", "update", "delete"], &DEFAULT_TIMEOUTS));

@@ -269,16 +269,28 @@ fn update_instances_3_5_2_and_policy_and_tags() {
         );
     }
 
+    // moto does not load AWS-managed policies: an extra customer-managed one stands in for them.
+    let iam = moto.iam();
+    let extra_policy = block_on(
+        iam.create_policy()
+            .policy_name("extra")
+            .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ssm:GetParameter","Resource":"*"}]}"#)
+            .send(),
+    )
+    .unwrap()
+    .policy
+    .unwrap()
+    .arn
+    .unwrap();
     let two = cluster.instance_ids[3..].to_vec();
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"elasticfilesystem:DescribeFileSystems","Resource":"*"}]}"#;
     let extra = format!(
-        "  policy_json = {policy:?}\n  additional_policy_arns = [\"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore\"]\n  tags = {{ team = \"storage\" }}"
+        "  policy_json = {policy:?}\n  additional_policy_arns = [{extra_policy:?}]\n  tags = {{ team = \"storage\" }}"
     );
     wd.write("main.tf", &config(&moto, "nodes", &two, &extra));
     wd.apply();
     assert_eq!(associated_instances(&moto, &profile_arn), sorted(&two));
     let state = wd.state_resource(ADDR);
-    let iam = moto.iam();
     let policy_arn = state["policy_arn"].as_str().unwrap();
     let versions = block_on(iam.list_policy_versions().policy_arn(policy_arn).send()).unwrap();
     assert_eq!(versions.versions().len(), 2);
@@ -318,6 +330,7 @@ fn update_instances_3_5_2_and_policy_and_tags() {
     );
 
     wd.destroy();
+    block_on(iam.delete_policy().policy_arn(&extra_policy).send()).unwrap();
     assert_nothing_left(&moto);
 }
 

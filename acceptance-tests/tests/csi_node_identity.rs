@@ -456,7 +456,7 @@ fn existing_association_is_reported_then_replaced() {
             .send(),
     )
     .unwrap();
-    let previous = format!("arn:aws:iam::123456789012:instance-profile/previous");
+    let previous = "arn:aws:iam::123456789012:instance-profile/previous".to_string();
     let spec = aws_sdk_ec2::types::IamInstanceProfileSpecification::builder()
         .name("previous")
         .build();

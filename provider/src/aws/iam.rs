@@ -1,1 +1,602 @@
 //! IAM: finders, waiters and calls for roles, policies and instance profiles.
+//!
+//! Finders return `Ok(None)` when the object does not exist (`NoSuchEntity`), so callers treat
+//! "gone" as one outcome. Deleters treat `NoSuchEntity` as success: they may run again after a crash.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_iam::types::Tag;
+use aws_sdk_iam::Client;
+
+use super::AwsResultExt;
+use crate::error::Error;
+
+const NO_SUCH_ENTITY: &str = "NoSuchEntity";
+
+/// IAM keeps at most this many versions of a managed policy.
+pub const MAX_POLICY_VERSIONS: usize = 5;
+
+/// A role as this provider needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleInfo {
+    pub name: String,
+    pub arn: String,
+    pub path: String,
+    /// The trust policy, percent-decoded JSON.
+    pub trust_policy: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyInfo {
+    pub name: String,
+    pub arn: String,
+    pub default_version_id: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstanceProfileInfo {
+    pub name: String,
+    pub arn: String,
+    pub role_names: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyVersionInfo {
+    pub version_id: String,
+    pub is_default: bool,
+    pub created: Option<aws_smithy_types::DateTime>,
+}
+
+fn not_found<T>(result: Result<T, Error>) -> Result<Option<T>, Error> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.is_aws(NO_SUCH_ENTITY) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn ignore_not_found(result: Result<(), Error>) -> Result<(), Error> {
+    not_found(result).map(|_| ())
+}
+
+fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect()
+}
+
+fn to_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter()
+        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+        .collect()
+}
+
+/// IAM returns policy documents URL-encoded (and moto only some of them): decoding raw JSON is harmless
+/// because JSON policy documents never contain `%` escapes of their own that IAM would not have encoded.
+pub fn decode_document(document: &str) -> String {
+    percent_encoding::percent_decode_str(document)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+// ----- roles -----
+
+pub async fn find_role_by_name(iam: &Client, name: &str) -> Result<Option<RoleInfo>, Error> {
+    let out = not_found(
+        iam.get_role()
+            .role_name(name)
+            .send()
+            .await
+            .context("reading IAM Role", name),
+    )?;
+    Ok(out.and_then(|o| o.role).map(|role| RoleInfo {
+        name: role.role_name().to_string(),
+        arn: role.arn().to_string(),
+        path: role.path().to_string(),
+        trust_policy: role.assume_role_policy_document().map(decode_document),
+        tags: tag_map(role.tags()),
+    }))
+}
+
+pub async fn create_role(
+    iam: &Client,
+    name: &str,
+    path: &str,
+    trust_policy: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<(), Error> {
+    iam.create_role()
+        .role_name(name)
+        .path(path)
+        .assume_role_policy_document(trust_policy)
+        .set_tags(Some(to_tags(tags)))
+        .send()
+        .await
+        .context("creating IAM Role", name)
+        .map(|_| ())
+}
+
+pub async fn update_trust_policy(
+    iam: &Client,
+    name: &str,
+    trust_policy: &str,
+) -> Result<(), Error> {
+    iam.update_assume_role_policy()
+        .role_name(name)
+        .policy_document(trust_policy)
+        .send()
+        .await
+        .context("updating IAM Role trust policy", name)
+        .map(|_| ())
+}
+
+pub async fn delete_role(iam: &Client, name: &str) -> Result<(), Error> {
+    ignore_not_found(
+        iam.delete_role()
+            .role_name(name)
+            .send()
+            .await
+            .context("deleting IAM Role", name)
+            .map(|_| ()),
+    )
+}
+
+pub async fn tag_role(
+    iam: &Client,
+    name: &str,
+    add: &BTreeMap<String, String>,
+    remove: &[String],
+) -> Result<(), Error> {
+    if !remove.is_empty() {
+        iam.untag_role()
+            .role_name(name)
+            .set_tag_keys(Some(remove.to_vec()))
+            .send()
+            .await
+            .context("untagging IAM Role", name)?;
+    }
+    if !add.is_empty() {
+        iam.tag_role()
+            .role_name(name)
+            .set_tags(Some(to_tags(add)))
+            .send()
+            .await
+            .context("tagging IAM Role", name)?;
+    }
+    Ok(())
+}
+
+/// ARNs of the managed policies attached to a role.
+pub async fn list_attached_role_policies(iam: &Client, role: &str) -> Result<Vec<String>, Error> {
+    let mut arns = Vec::new();
+    let mut marker = None;
+    loop {
+        let out = iam
+            .list_attached_role_policies()
+            .role_name(role)
+            .set_marker(marker)
+            .send()
+            .await
+            .context("listing policies attached to IAM Role", role)?;
+        arns.extend(
+            out.attached_policies()
+                .iter()
+                .filter_map(|p| p.policy_arn().map(str::to_string)),
+        );
+        if !out.is_truncated() {
+            break;
+        }
+        marker = out.marker().map(str::to_string);
+    }
+    Ok(arns)
+}
+
+pub async fn attach_role_policy(iam: &Client, role: &str, policy_arn: &str) -> Result<(), Error> {
+    iam.attach_role_policy()
+        .role_name(role)
+        .policy_arn(policy_arn)
+        .send()
+        .await
+        .context(
+            "attaching IAM Policy to IAM Role",
+            &format!("{policy_arn} to {role}"),
+        )
+        .map(|_| ())
+}
+
+pub async fn detach_role_policy(iam: &Client, role: &str, policy_arn: &str) -> Result<(), Error> {
+    ignore_not_found(
+        iam.detach_role_policy()
+            .role_name(role)
+            .policy_arn(policy_arn)
+            .send()
+            .await
+            .context(
+                "detaching IAM Policy from IAM Role",
+                &format!("{policy_arn} from {role}"),
+            )
+            .map(|_| ()),
+    )
+}
+
+// ----- policies -----
+
+pub async fn find_policy_by_arn(iam: &Client, arn: &str) -> Result<Option<PolicyInfo>, Error> {
+    let out = not_found(
+        iam.get_policy()
+            .policy_arn(arn)
+            .send()
+            .await
+            .context("reading IAM Policy", arn),
+    )?;
+    Ok(out.and_then(|o| o.policy).map(|p| PolicyInfo {
+        name: p.policy_name().unwrap_or_default().to_string(),
+        arn: p.arn().unwrap_or(arn).to_string(),
+        default_version_id: p.default_version_id().map(str::to_string),
+        tags: tag_map(p.tags()),
+    }))
+}
+
+/// The customer-managed policy named `name` under `path`, found by listing (its ARN needs the account id).
+pub async fn find_local_policy_by_name(
+    iam: &Client,
+    path: &str,
+    name: &str,
+) -> Result<Option<PolicyInfo>, Error> {
+    let mut marker = None;
+    loop {
+        let out = iam
+            .list_policies()
+            .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+            .path_prefix(path)
+            .set_marker(marker)
+            .send()
+            .await
+            .context("listing IAM Policies", path)?;
+        if let Some(arn) = out
+            .policies()
+            .iter()
+            .find(|p| p.policy_name() == Some(name))
+            .and_then(|p| p.arn())
+        {
+            return find_policy_by_arn(iam, arn).await;
+        }
+        if !out.is_truncated() {
+            return Ok(None);
+        }
+        marker = out.marker().map(str::to_string);
+    }
+}
+
+/// Creates the policy and returns its ARN.
+pub async fn create_policy(
+    iam: &Client,
+    name: &str,
+    path: &str,
+    document: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<String, Error> {
+    let out = iam
+        .create_policy()
+        .policy_name(name)
+        .path(path)
+        .policy_document(document)
+        .set_tags(Some(to_tags(tags)))
+        .send()
+        .await
+        .context("creating IAM Policy", name)?;
+    Ok(out
+        .policy()
+        .and_then(|p| p.arn())
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// The default version's document, percent-decoded.
+pub async fn policy_document(
+    iam: &Client,
+    arn: &str,
+    version_id: &str,
+) -> Result<Option<String>, Error> {
+    let out = not_found(
+        iam.get_policy_version()
+            .policy_arn(arn)
+            .version_id(version_id)
+            .send()
+            .await
+            .context("reading IAM Policy version", &format!("{arn} {version_id}")),
+    )?;
+    Ok(out
+        .and_then(|o| o.policy_version)
+        .and_then(|v| v.document().map(decode_document)))
+}
+
+pub async fn list_policy_versions(
+    iam: &Client,
+    arn: &str,
+) -> Result<Vec<PolicyVersionInfo>, Error> {
+    let out = iam
+        .list_policy_versions()
+        .policy_arn(arn)
+        .send()
+        .await
+        .context("listing IAM Policy versions", arn)?;
+    Ok(out
+        .versions()
+        .iter()
+        .map(|v| PolicyVersionInfo {
+            version_id: v.version_id().unwrap_or_default().to_string(),
+            is_default: v.is_default_version(),
+            created: v.create_date().cloned(),
+        })
+        .collect())
+}
+
+/// The non-default version to delete before a new one fits under [`MAX_POLICY_VERSIONS`], if any.
+pub fn version_to_prune(versions: &[PolicyVersionInfo]) -> Option<&PolicyVersionInfo> {
+    if versions.len() < MAX_POLICY_VERSIONS {
+        return None;
+    }
+    versions
+        .iter()
+        .filter(|v| !v.is_default)
+        .min_by(|a, b| match (a.created, b.created) {
+            (Some(x), Some(y)) if x != y => x
+                .secs()
+                .cmp(&y.secs())
+                .then(x.subsec_nanos().cmp(&y.subsec_nanos())),
+            _ => version_number(&a.version_id).cmp(&version_number(&b.version_id)),
+        })
+}
+
+fn version_number(id: &str) -> u64 {
+    id.trim_start_matches('v').parse().unwrap_or(0)
+}
+
+/// Makes `document` the policy's default version, first pruning the oldest non-default version when
+/// the policy already has the maximum number of versions.
+pub async fn set_policy_document(iam: &Client, arn: &str, document: &str) -> Result<(), Error> {
+    let versions = list_policy_versions(iam, arn).await?;
+    if let Some(oldest) = version_to_prune(&versions) {
+        delete_policy_version(iam, arn, &oldest.version_id).await?;
+    }
+    iam.create_policy_version()
+        .policy_arn(arn)
+        .policy_document(document)
+        .set_as_default(true)
+        .send()
+        .await
+        .context("creating IAM Policy version", arn)
+        .map(|_| ())
+}
+
+pub async fn delete_policy_version(iam: &Client, arn: &str, version_id: &str) -> Result<(), Error> {
+    ignore_not_found(
+        iam.delete_policy_version()
+            .policy_arn(arn)
+            .version_id(version_id)
+            .send()
+            .await
+            .context(
+                "deleting IAM Policy version",
+                &format!("{arn} {version_id}"),
+            )
+            .map(|_| ()),
+    )
+}
+
+/// Deletes the non-default versions (IAM refuses to delete a policy that has any), then the policy.
+pub async fn delete_policy(iam: &Client, arn: &str) -> Result<(), Error> {
+    let versions = match list_policy_versions(iam, arn).await {
+        Ok(v) => v,
+        Err(e) if e.is_aws(NO_SUCH_ENTITY) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for version in versions.iter().filter(|v| !v.is_default) {
+        delete_policy_version(iam, arn, &version.version_id).await?;
+    }
+    ignore_not_found(
+        iam.delete_policy()
+            .policy_arn(arn)
+            .send()
+            .await
+            .context("deleting IAM Policy", arn)
+            .map(|_| ()),
+    )
+}
+
+pub async fn tag_policy(
+    iam: &Client,
+    arn: &str,
+    add: &BTreeMap<String, String>,
+    remove: &[String],
+) -> Result<(), Error> {
+    if !remove.is_empty() {
+        iam.untag_policy()
+            .policy_arn(arn)
+            .set_tag_keys(Some(remove.to_vec()))
+            .send()
+            .await
+            .context("untagging IAM Policy", arn)?;
+    }
+    if !add.is_empty() {
+        iam.tag_policy()
+            .policy_arn(arn)
+            .set_tags(Some(to_tags(add)))
+            .send()
+            .await
+            .context("tagging IAM Policy", arn)?;
+    }
+    Ok(())
+}
+
+// ----- instance profiles -----
+
+pub async fn find_instance_profile_by_name(
+    iam: &Client,
+    name: &str,
+) -> Result<Option<InstanceProfileInfo>, Error> {
+    let out = not_found(
+        iam.get_instance_profile()
+            .instance_profile_name(name)
+            .send()
+            .await
+            .context("reading IAM Instance Profile", name),
+    )?;
+    Ok(out
+        .and_then(|o| o.instance_profile)
+        .map(|p| InstanceProfileInfo {
+            name: p.instance_profile_name().to_string(),
+            arn: p.arn().to_string(),
+            role_names: p
+                .roles()
+                .iter()
+                .map(|r| r.role_name().to_string())
+                .collect(),
+            tags: tag_map(p.tags()),
+        }))
+}
+
+/// Names of the instance profiles that contain `role`.
+pub async fn list_instance_profiles_for_role(
+    iam: &Client,
+    role: &str,
+) -> Result<Vec<String>, Error> {
+    let out = iam
+        .list_instance_profiles_for_role()
+        .role_name(role)
+        .send()
+        .await
+        .context("listing IAM Instance Profiles for IAM Role", role)?;
+    Ok(out
+        .instance_profiles()
+        .iter()
+        .map(|p| p.instance_profile_name().to_string())
+        .collect())
+}
+
+pub async fn create_instance_profile(
+    iam: &Client,
+    name: &str,
+    path: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<String, Error> {
+    let out = iam
+        .create_instance_profile()
+        .instance_profile_name(name)
+        .path(path)
+        .set_tags(Some(to_tags(tags)))
+        .send()
+        .await
+        .context("creating IAM Instance Profile", name)?;
+    Ok(out
+        .instance_profile()
+        .map(|p| p.arn().to_string())
+        .unwrap_or_default())
+}
+
+pub async fn add_role_to_instance_profile(
+    iam: &Client,
+    profile: &str,
+    role: &str,
+) -> Result<(), Error> {
+    iam.add_role_to_instance_profile()
+        .instance_profile_name(profile)
+        .role_name(role)
+        .send()
+        .await
+        .context(
+            "adding IAM Role to IAM Instance Profile",
+            &format!("{role} to {profile}"),
+        )
+        .map(|_| ())
+}
+
+pub async fn remove_role_from_instance_profile(
+    iam: &Client,
+    profile: &str,
+    role: &str,
+) -> Result<(), Error> {
+    ignore_not_found(
+        iam.remove_role_from_instance_profile()
+            .instance_profile_name(profile)
+            .role_name(role)
+            .send()
+            .await
+            .context(
+                "removing IAM Role from IAM Instance Profile",
+                &format!("{role} from {profile}"),
+            )
+            .map(|_| ()),
+    )
+}
+
+pub async fn delete_instance_profile(iam: &Client, name: &str) -> Result<(), Error> {
+    ignore_not_found(
+        iam.delete_instance_profile()
+            .instance_profile_name(name)
+            .send()
+            .await
+            .context("deleting IAM Instance Profile", name)
+            .map(|_| ()),
+    )
+}
+
+pub async fn tag_instance_profile(
+    iam: &Client,
+    name: &str,
+    add: &BTreeMap<String, String>,
+    remove: &[String],
+) -> Result<(), Error> {
+    if !remove.is_empty() {
+        iam.untag_instance_profile()
+            .instance_profile_name(name)
+            .set_tag_keys(Some(remove.to_vec()))
+            .send()
+            .await
+            .context("untagging IAM Instance Profile", name)?;
+    }
+    if !add.is_empty() {
+        iam.tag_instance_profile()
+            .instance_profile_name(name)
+            .set_tags(Some(to_tags(add)))
+            .send()
+            .await
+            .context("tagging IAM Instance Profile", name)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(id: &str, default: bool, secs: i64) -> PolicyVersionInfo {
+        PolicyVersionInfo {
+            version_id: id.into(),
+            is_default: default,
+            created: Some(aws_smithy_types::DateTime::from_secs(secs)),
+        }
+    }
+
+    #[test]
+    fn prunes_oldest_non_default_only_at_the_limit() {
+        let four: Vec<_> = (1..=4)
+            .map(|i| version(&format!("v{i}"), i == 4, i))
+            .collect();
+        assert!(version_to_prune(&four).is_none());
+        // The default is the oldest here: it must never be pruned.
+        let mut five = vec![version("v1", true, 1)];
+        five.extend((2..=5).map(|i| version(&format!("v{i}"), false, i)));
+        assert_eq!(version_to_prune(&five).unwrap().version_id, "v2");
+    }
+
+    #[test]
+    fn decodes_url_encoded_documents() {
+        assert_eq!(decode_document("%7B%22a%22%3A1%7D"), "{\"a\":1}");
+        assert_eq!(decode_document("{\"a\":1}"), "{\"a\":1}");
+    }
+}

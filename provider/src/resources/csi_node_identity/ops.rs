@@ -1,0 +1,605 @@
+//! The AWS work of `efs_csi_node_identity`: create in dependency order with cleanup on failure,
+//! refresh, update by difference, and teardown in reverse order.
+//!
+//! Every step is idempotent: create adopts objects that carry this resource's ownership tag (a
+//! previous run died after making them), teardown treats "not found" as done. So any step may be
+//! re-run after a crash.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use futures::stream::{self, StreamExt};
+use tokio_util::sync::CancellationToken;
+
+use super::model::{AssociationState, MetadataOptions, Model};
+use crate::aws::ec2::instances::{self, Association};
+use crate::aws::{iam, AwsClients};
+use crate::error::Error;
+use crate::resources::tags::MANAGED_BY_TAG;
+
+pub const TYPE_NAME: &str = "efs_csi_node_identity";
+
+/// The role may be assumed by EC2 instances (through the instance profile), nothing else.
+pub const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+/// How many instances are associated at once: enough to be quick on a large cluster, few enough
+/// to stay clear of EC2's request rate limits (the SDK backs off on throttling beyond that).
+const ASSOCIATION_CONCURRENCY: usize = 4;
+
+/// Why a step failed, beyond a failed AWS call.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Aws(#[from] Error),
+
+    #[error(
+        "{kind} {name} already exists and was not created by this resource (it lacks the {MANAGED_BY_TAG} tag). \
+         To manage it with Terraform, import the existing setup: terraform import {TYPE_NAME}.<name> {role_name}; \
+         or choose another name."
+    )]
+    NotOwned {
+        kind: &'static str,
+        name: String,
+        role_name: String,
+    },
+
+    #[error(
+        "EC2 Instance {instance_id} already has IAM Instance Profile {profile_arn} associated. Set \
+         replace_existing_association = true to replace it, or remove the instance from instance_ids."
+    )]
+    AlreadyAssociated {
+        instance_id: String,
+        profile_arn: String,
+    },
+}
+
+/// The ownership tag value: which resource instance made an object.
+pub fn ownership_value(role_name: &str) -> String {
+    format!("{TYPE_NAME}/{role_name}")
+}
+
+fn is_owned(tags: &BTreeMap<String, String>, role_name: &str) -> bool {
+    tags.get(MANAGED_BY_TAG) == Some(&ownership_value(role_name))
+}
+
+/// Two JSON documents with the same meaning (whitespace and key order aside).
+pub fn json_equal(a: &str, b: &str) -> bool {
+    match (
+        serde_json::from_str::<serde_json::Value>(a),
+        serde_json::from_str::<serde_json::Value>(b),
+    ) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// What a create has made (or adopted) so far, i.e. what belongs to this resource and what a
+/// cleanup removes, in reverse order.
+#[derive(Clone, Debug, Default)]
+pub struct Owned {
+    pub role_name: Option<String>,
+    pub policy_arn: Option<String>,
+    pub profile: Option<(String, String)>,
+    pub attached: Vec<String>,
+}
+
+fn tags_to_apply(model: &Model) -> BTreeMap<String, String> {
+    let mut tags = model.tags_all.clone();
+    tags.insert(
+        MANAGED_BY_TAG.to_string(),
+        ownership_value(&model.role_name),
+    );
+    tags
+}
+
+/// Creates role, policy, attachments, instance profile and associations, recording in `owned` each
+/// part as soon as it exists.
+pub async fn create(
+    aws: &AwsClients,
+    model: &Model,
+    owned: &mut Owned,
+    cancel: &CancellationToken,
+) -> Result<(), StepError> {
+    let tags = tags_to_apply(model);
+    let role = &model.role_name;
+    let not_owned = |kind: &'static str, name: &str| StepError::NotOwned {
+        kind,
+        name: name.to_string(),
+        role_name: role.clone(),
+    };
+
+    match iam::create_role(&aws.iam, role, &model.path, TRUST_POLICY, &tags).await {
+        Ok(()) => {}
+        Err(e) if e.is_aws("EntityAlreadyExists") => {
+            match iam::find_role_by_name(&aws.iam, role).await? {
+                Some(existing) if is_owned(&existing.tags, role) => {}
+                _ => return Err(not_owned("IAM Role", role)),
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
+    owned.role_name = Some(role.clone());
+
+    let policy_arn = match iam::create_policy(
+        &aws.iam,
+        &model.policy_name,
+        &model.path,
+        &model.policy_json,
+        &tags,
+    )
+    .await
+    {
+        Ok(arn) => arn,
+        Err(e) if e.is_aws("EntityAlreadyExists") => {
+            match iam::find_local_policy_by_name(&aws.iam, &model.path, &model.policy_name).await? {
+                Some(existing) if is_owned(&existing.tags, role) => {
+                    let current = match &existing.default_version_id {
+                        Some(v) => iam::policy_document(&aws.iam, &existing.arn, v).await?,
+                        None => None,
+                    };
+                    if !current.is_some_and(|doc| json_equal(&doc, &model.policy_json)) {
+                        iam::set_policy_document(&aws.iam, &existing.arn, &model.policy_json)
+                            .await?;
+                    }
+                    existing.arn
+                }
+                _ => return Err(not_owned("IAM Policy", &model.policy_name)),
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    owned.policy_arn = Some(policy_arn.clone());
+
+    let mut to_attach = vec![policy_arn];
+    to_attach.extend(model.additional_policy_arns.iter().flatten().cloned());
+    for arn in to_attach {
+        iam::attach_role_policy(&aws.iam, role, &arn).await?;
+        owned.attached.push(arn);
+    }
+
+    let profile_name = &model.instance_profile_name;
+    let (profile_arn, roles) =
+        match iam::create_instance_profile(&aws.iam, profile_name, &model.path, &tags).await {
+            Ok(arn) => (arn, Vec::new()),
+            Err(e) if e.is_aws("EntityAlreadyExists") => {
+                match iam::find_instance_profile_by_name(&aws.iam, profile_name).await? {
+                    Some(existing) if is_owned(&existing.tags, role) => {
+                        (existing.arn, existing.role_names)
+                    }
+                    _ => return Err(not_owned("IAM Instance Profile", profile_name)),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
+    owned.profile = Some((profile_name.clone(), profile_arn.clone()));
+    if !roles.contains(role) {
+        iam::add_role_to_instance_profile(&aws.iam, profile_name, role).await?;
+    }
+
+    associate_all(
+        aws,
+        &model.instance_ids,
+        &profile_arn,
+        model.replace_existing_association,
+        cancel,
+    )
+    .await?;
+    apply_metadata_options(aws, model.metadata_options.as_ref(), &model.instance_ids).await?;
+    Ok(())
+}
+
+/// Gives every instance in `instance_ids` the profile, a bounded number at a time. An instance that
+/// already has it is left alone; one with another profile is replaced only when `replace` is set.
+pub async fn associate_all(
+    aws: &AwsClients,
+    instance_ids: &BTreeSet<String>,
+    profile_arn: &str,
+    replace: bool,
+    cancel: &CancellationToken,
+) -> Result<(), StepError> {
+    let ids: Vec<String> = instance_ids.iter().cloned().collect();
+    let results: Vec<Result<(), StepError>> = stream::iter(ids)
+        .map(|instance_id: String| async move {
+            associate_one(aws, &instance_id, profile_arn, replace, cancel).await
+        })
+        .buffer_unordered(ASSOCIATION_CONCURRENCY)
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
+async fn associate_one(
+    aws: &AwsClients,
+    instance_id: &str,
+    profile_arn: &str,
+    replace: bool,
+    cancel: &CancellationToken,
+) -> Result<(), StepError> {
+    match instances::find_association_by_instance_id(&aws.ec2, instance_id).await? {
+        Some(existing) if existing.profile_arn == profile_arn => Ok(()),
+        Some(existing) if replace => {
+            instances::replace_association(
+                &aws.ec2,
+                &existing.association_id,
+                instance_id,
+                profile_arn,
+                cancel,
+            )
+            .await?;
+            Ok(())
+        }
+        Some(existing) => Err(StepError::AlreadyAssociated {
+            instance_id: instance_id.to_string(),
+            profile_arn: existing.profile_arn,
+        }),
+        None => {
+            instances::associate(&aws.ec2, instance_id, profile_arn, cancel).await?;
+            Ok(())
+        }
+    }
+}
+
+/// Sets the configured metadata options on the instances (nothing when the block is absent).
+pub async fn apply_metadata_options(
+    aws: &AwsClients,
+    options: Option<&MetadataOptions>,
+    instance_ids: &BTreeSet<String>,
+) -> Result<(), Error> {
+    let Some(options) = options else {
+        return Ok(());
+    };
+    if options.http_tokens.is_none() && options.http_put_response_hop_limit.is_none() {
+        return Ok(());
+    }
+    let hop_limit = options
+        .http_put_response_hop_limit
+        .and_then(|h| i32::try_from(h).ok());
+    for instance_id in instance_ids {
+        instances::modify_metadata_options(
+            &aws.ec2,
+            instance_id,
+            options.http_tokens.as_deref(),
+            hop_limit,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The live associations of `profile_arn`, across all instances.
+pub async fn associations_of(
+    aws: &AwsClients,
+    profile_arn: &str,
+) -> Result<Vec<Association>, Error> {
+    Ok(instances::list_associations(&aws.ec2, None)
+        .await?
+        .into_iter()
+        .filter(|a| a.profile_arn == profile_arn)
+        .collect())
+}
+
+/// Disassociates the given associations and waits until they are gone.
+pub async fn disassociate_all(
+    aws: &AwsClients,
+    associations: &[Association],
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    for association in associations {
+        instances::disassociate(&aws.ec2, &association.association_id).await?;
+    }
+    let instance_ids: Vec<String> = associations.iter().map(|a| a.instance_id.clone()).collect();
+    let association_ids: Vec<String> = associations
+        .iter()
+        .map(|a| a.association_id.clone())
+        .collect();
+    instances::wait_associations_deleted(&aws.ec2, &instance_ids, &association_ids, timeout, cancel)
+        .await
+}
+
+/// Removes what `owned` lists, in reverse dependency order: associations of our profile, the role
+/// from the profile, the profile, policy attachments, the policy (with its versions), the role.
+/// Not-found is success at every step.
+pub async fn teardown(
+    aws: &AwsClients,
+    owned: &Owned,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    if let Some((profile_name, profile_arn)) = &owned.profile {
+        if !profile_arn.is_empty() {
+            let ours = associations_of(aws, profile_arn).await?;
+            disassociate_all(aws, &ours, timeout, cancel).await?;
+        }
+        if let Some(role) = &owned.role_name {
+            iam::remove_role_from_instance_profile(&aws.iam, profile_name, role).await?;
+        }
+        iam::delete_instance_profile(&aws.iam, profile_name).await?;
+    }
+    if let Some(role) = &owned.role_name {
+        for arn in &owned.attached {
+            iam::detach_role_policy(&aws.iam, role, arn).await?;
+        }
+    }
+    if let Some(arn) = &owned.policy_arn {
+        iam::delete_policy(&aws.iam, arn).await?;
+    }
+    if let Some(role) = &owned.role_name {
+        iam::delete_role(&aws.iam, role).await?;
+    }
+    Ok(())
+}
+
+/// Everything a state's resource owns, looked up where the state lacks it (e.g. a partial state).
+pub async fn owned_from_state(aws: &AwsClients, model: &Model) -> Result<Owned, Error> {
+    let role = model.role_name.clone();
+    // DeleteRole refuses a role with attached policies: detach all of them.
+    let attached = iam::list_attached_role_policies(&aws.iam, &role)
+        .await
+        .or_else(|e| {
+            if e.is_aws("NoSuchEntity") {
+                Ok(Vec::new())
+            } else {
+                Err(e)
+            }
+        })?;
+    let policy_arn = if !model.policy_arn.is_empty() {
+        Some(model.policy_arn.clone())
+    } else {
+        iam::find_local_policy_by_name(&aws.iam, &model.path, &model.policy_name)
+            .await?
+            .map(|p| p.arn)
+    };
+    let profile_arn = if !model.instance_profile_arn.is_empty() {
+        model.instance_profile_arn.clone()
+    } else {
+        iam::find_instance_profile_by_name(&aws.iam, &model.instance_profile_name)
+            .await?
+            .map(|p| p.arn)
+            .unwrap_or_default()
+    };
+    Ok(Owned {
+        role_name: Some(role),
+        policy_arn,
+        profile: Some((model.instance_profile_name.clone(), profile_arn)),
+        attached,
+    })
+}
+
+/// The resource as it is in AWS, starting from `model` (state or plan); `None` when the role or
+/// the instance profile is gone (the resource is then created again, adopting what is left).
+pub async fn refresh(
+    aws: &AwsClients,
+    model: &Model,
+    default_tags: &BTreeMap<String, String>,
+) -> Result<Option<Model>, Error> {
+    let Some(role) = iam::find_role_by_name(&aws.iam, &model.role_name).await? else {
+        return Ok(None);
+    };
+    let Some(profile) =
+        iam::find_instance_profile_by_name(&aws.iam, &model.instance_profile_name).await?
+    else {
+        return Ok(None);
+    };
+    let mut out = model.clone();
+    out.role_arn = role.arn.clone();
+    out.path = role.path.clone();
+    out.instance_profile_arn = profile.arn.clone();
+
+    let policy = if !model.policy_arn.is_empty() {
+        iam::find_policy_by_arn(&aws.iam, &model.policy_arn).await?
+    } else {
+        iam::find_local_policy_by_name(&aws.iam, &model.path, &model.policy_name).await?
+    };
+    match policy {
+        Some(policy) => {
+            out.policy_arn = policy.arn.clone();
+            out.policy_name = policy.name.clone();
+            if let Some(version) = &policy.default_version_id {
+                if let Some(document) = iam::policy_document(&aws.iam, &policy.arn, version).await?
+                {
+                    if !json_equal(&document, &model.policy_json) {
+                        out.policy_json = document;
+                    }
+                }
+            }
+        }
+        // A deleted policy shows as a policy document change, which update repairs.
+        None => {
+            out.policy_arn = String::new();
+            out.policy_json = String::new();
+        }
+    }
+
+    let attached: BTreeSet<String> = iam::list_attached_role_policies(&aws.iam, &role.name)
+        .await?
+        .into_iter()
+        .collect();
+    if !out.policy_arn.is_empty() && !attached.contains(&out.policy_arn) {
+        // A detached policy shows as a document change too; update attaches it again.
+        out.policy_json = String::new();
+    }
+    let additional: BTreeSet<String> = attached
+        .into_iter()
+        .filter(|arn| *arn != out.policy_arn)
+        .collect();
+    out.additional_policy_arns = if additional.is_empty() && model.additional_policy_arns.is_none()
+    {
+        None
+    } else {
+        Some(additional)
+    };
+
+    let associations = associations_of(aws, &profile.arn).await?;
+    out.instance_ids = associations.iter().map(|a| a.instance_id.clone()).collect();
+    out.associations = associations
+        .into_iter()
+        .map(|a| {
+            (
+                a.instance_id,
+                AssociationState {
+                    association_id: a.association_id,
+                    state: a.state,
+                },
+            )
+        })
+        .collect();
+
+    if let Some(configured) = &model.metadata_options {
+        let ids: Vec<String> = out.instance_ids.iter().cloned().collect();
+        let actual = instances::describe_metadata_options(&aws.ec2, &ids).await?;
+        let mut seen = configured.clone();
+        // Report the first instance that differs, so drift on any instance shows in the plan.
+        for instance in &actual {
+            if configured.http_tokens.is_some() && instance.http_tokens != configured.http_tokens {
+                seen.http_tokens = instance.http_tokens.clone();
+            }
+            if let Some(limit) = configured.http_put_response_hop_limit {
+                if instance.http_put_response_hop_limit.map(i64::from) != Some(limit) {
+                    seen.http_put_response_hop_limit =
+                        instance.http_put_response_hop_limit.map(i64::from);
+                }
+            }
+        }
+        out.metadata_options = Some(seen);
+    }
+
+    let mut tags_all = role.tags.clone();
+    tags_all.remove(MANAGED_BY_TAG);
+    let own: BTreeMap<String, String> = tags_all
+        .iter()
+        .filter(|(k, v)| {
+            default_tags.get(*k) != Some(*v)
+                || model.tags.as_ref().is_some_and(|t| t.get(*k) == Some(*v))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    out.tags = if own.is_empty() && model.tags.is_none() {
+        None
+    } else {
+        Some(own)
+    };
+    out.tags_all = tags_all;
+    Ok(Some(out))
+}
+
+/// Applies the difference between `prior` and `planned` (both fully known).
+pub async fn update(
+    aws: &AwsClients,
+    prior: &Model,
+    planned: &Model,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), StepError> {
+    let role = &prior.role_name;
+    let tags = tags_to_apply(planned);
+
+    // The policy: recreate it if it was deleted out of band, make the document current, attach it.
+    let mut policy_arn = prior.policy_arn.clone();
+    let existing = if policy_arn.is_empty() {
+        None
+    } else {
+        iam::find_policy_by_arn(&aws.iam, &policy_arn).await?
+    };
+    if existing.is_none() {
+        policy_arn = iam::create_policy(
+            &aws.iam,
+            &planned.policy_name,
+            &planned.path,
+            &planned.policy_json,
+            &tags,
+        )
+        .await?;
+    } else if !json_equal(&prior.policy_json, &planned.policy_json) {
+        iam::set_policy_document(&aws.iam, &policy_arn, &planned.policy_json).await?;
+    }
+    let attached: BTreeSet<String> = iam::list_attached_role_policies(&aws.iam, role)
+        .await?
+        .into_iter()
+        .collect();
+    let mut wanted: BTreeSet<String> = planned.additional_policy_arns.clone().unwrap_or_default();
+    wanted.insert(policy_arn.clone());
+    for arn in wanted.difference(&attached) {
+        iam::attach_role_policy(&aws.iam, role, arn).await?;
+    }
+    let previously_additional = prior.additional_policy_arns.clone().unwrap_or_default();
+    for arn in previously_additional.difference(&wanted) {
+        iam::detach_role_policy(&aws.iam, role, arn).await?;
+    }
+
+    if prior.tags_all != planned.tags_all {
+        let remove: Vec<String> = prior
+            .tags_all
+            .keys()
+            .filter(|k| !planned.tags_all.contains_key(*k) && *k != MANAGED_BY_TAG)
+            .cloned()
+            .collect();
+        let add: BTreeMap<String, String> = planned
+            .tags_all
+            .iter()
+            .filter(|(k, v)| prior.tags_all.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        iam::tag_role(&aws.iam, role, &add, &remove).await?;
+        iam::tag_policy(&aws.iam, &policy_arn, &add, &remove).await?;
+        iam::tag_instance_profile(&aws.iam, &prior.instance_profile_name, &add, &remove).await?;
+    }
+
+    let profile_arn = &prior.instance_profile_arn;
+    let removed: Vec<String> = prior
+        .instance_ids
+        .difference(&planned.instance_ids)
+        .cloned()
+        .collect();
+    if !removed.is_empty() {
+        let ours: Vec<Association> = instances::list_associations(&aws.ec2, Some(&removed))
+            .await?
+            .into_iter()
+            .filter(|a| a.profile_arn == *profile_arn)
+            .collect();
+        disassociate_all(aws, &ours, timeout, cancel).await?;
+    }
+    let added: BTreeSet<String> = planned
+        .instance_ids
+        .difference(&prior.instance_ids)
+        .cloned()
+        .collect();
+    associate_all(
+        aws,
+        &added,
+        profile_arn,
+        planned.replace_existing_association,
+        cancel,
+    )
+    .await?;
+
+    let metadata_targets = if planned.metadata_options != prior.metadata_options {
+        &planned.instance_ids
+    } else {
+        &added
+    };
+    apply_metadata_options(aws, planned.metadata_options.as_ref(), metadata_targets).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compares_documents_by_meaning() {
+        assert!(json_equal(
+            r#"{"a":1,"b":[1,2]}"#,
+            r#"{ "b": [1, 2], "a": 1 }"#
+        ));
+        assert!(!json_equal(r#"{"a":1}"#, r#"{"a":2}"#));
+    }
+
+    #[test]
+    fn recognises_only_its_own_mark() {
+        let tags = BTreeMap::from([(MANAGED_BY_TAG.to_string(), ownership_value("nodes"))]);
+        assert!(is_owned(&tags, "nodes"));
+        assert!(!is_owned(&tags, "other"));
+        assert!(!is_owned(&BTreeMap::new(), "nodes"));
+    }
+}

@@ -1,5 +1,6 @@
 //! Resources, one module each.
 
+pub mod prometheus_volume;
 pub mod tags;
 
 use std::sync::Arc;
@@ -8,5 +9,5 @@ use crate::framework::Resource;
 
 /// Every resource the provider serves. Adding one is one module and one line here.
 pub fn all() -> Vec<Arc<dyn Resource>> {
-    Vec::new()
+    vec![Arc::new(prometheus_volume::PrometheusVolume)]
 }

@@ -32,7 +32,12 @@ impl Cluster {
         let ids: Vec<String> = (0..count)
             .map(|i| {
                 let subnet = &self.subnet_ids[(start + i) % self.subnet_ids.len()];
-                block_on(run_instance(&ec2, subnet, &self.node_security_group_id, &format!("worker-{}", start + i)))
+                block_on(run_instance(
+                    &ec2,
+                    subnet,
+                    &self.node_security_group_id,
+                    &format!("worker-{}", start + i),
+                ))
             })
             .collect();
         self.instance_ids.extend(ids.iter().cloned());
@@ -52,15 +57,34 @@ impl Cluster {
 
 /// Renders strings as an HCL list literal: `["a", "b"]`.
 pub fn hcl_list(items: &[String]) -> String {
-    format!("[{}]", items.iter().map(|i| format!("{i:?}")).collect::<Vec<_>>().join(", "))
+    format!(
+        "[{}]",
+        items
+            .iter()
+            .map(|i| format!("{i:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 async fn create(moto: &Moto, azs: usize, workers: usize) -> Cluster {
-    assert!((1..=6).contains(&azs), "a stand-in cluster has 1 to 6 availability zones");
+    assert!(
+        (1..=6).contains(&azs),
+        "a stand-in cluster has 1 to 6 availability zones"
+    );
     let ec2 = moto.ec2();
     let vpc_cidr = "10.20.0.0/16".to_string();
-    let vpc = ec2.create_vpc().cidr_block(&vpc_cidr).send().await.expect("CreateVpc");
-    let vpc_id = vpc.vpc().and_then(|v| v.vpc_id()).expect("vpc id").to_string();
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block(&vpc_cidr)
+        .send()
+        .await
+        .expect("CreateVpc");
+    let vpc_id = vpc
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .expect("vpc id")
+        .to_string();
     for attribute in ["dns_support", "dns_hostnames"] {
         let on = AttributeBooleanValue::builder().value(true).build();
         let request = ec2.modify_vpc_attribute().vpc_id(&vpc_id);
@@ -83,7 +107,13 @@ async fn create(moto: &Moto, azs: usize, workers: usize) -> Cluster {
             .send()
             .await
             .expect("CreateSubnet");
-        subnet_ids.push(subnet.subnet().and_then(|s| s.subnet_id()).expect("subnet id").to_string());
+        subnet_ids.push(
+            subnet
+                .subnet()
+                .and_then(|s| s.subnet_id())
+                .expect("subnet id")
+                .to_string(),
+        );
         availability_zones.push(az);
     }
     let group = ec2
@@ -97,11 +127,22 @@ async fn create(moto: &Moto, azs: usize, workers: usize) -> Cluster {
     let node_security_group_id = group.group_id().expect("group id").to_string();
     let mut instance_ids = Vec::new();
     for i in 0..=workers {
-        let name = if i == 0 { "master".to_string() } else { format!("worker-{i}") };
+        let name = if i == 0 {
+            "master".to_string()
+        } else {
+            format!("worker-{i}")
+        };
         let subnet = &subnet_ids[i % subnet_ids.len()];
         instance_ids.push(run_instance(&ec2, subnet, &node_security_group_id, &name).await);
     }
-    Cluster { vpc_id, vpc_cidr, subnet_ids, availability_zones, node_security_group_id, instance_ids }
+    Cluster {
+        vpc_id,
+        vpc_cidr,
+        subnet_ids,
+        availability_zones,
+        node_security_group_id,
+        instance_ids,
+    }
 }
 
 async fn run_instance(ec2: &aws_sdk_ec2::Client, subnet: &str, group: &str, name: &str) -> String {
@@ -122,5 +163,8 @@ async fn run_instance(ec2: &aws_sdk_ec2::Client, subnet: &str, group: &str, name
         .send()
         .await
         .expect("RunInstances");
-    reservation.instances()[0].instance_id().expect("instance id").to_string()
+    reservation.instances()[0]
+        .instance_id()
+        .expect("instance id")
+        .to_string()
 }

@@ -74,12 +74,16 @@ pub fn log(level: Level, message: &str, fields: &[(&str, &str)]) {
 
 fn render(level: Level, message: &str, fields: &[(&str, &str)], now: OffsetDateTime) -> String {
     // hclog's timestamp layout, which the plugin client parses: microseconds and a Z suffix for UTC.
-    let layout = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+    let layout =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
     let mut entry = Map::new();
     entry.insert("@level".into(), Value::from(level.name()));
     entry.insert("@message".into(), Value::from(message));
     entry.insert("@module".into(), Value::from("efs"));
-    entry.insert("@timestamp".into(), Value::from(now.format(&layout).unwrap_or_default()));
+    entry.insert(
+        "@timestamp".into(),
+        Value::from(now.format(&layout).unwrap_or_default()),
+    );
     for (key, value) in fields {
         entry.insert((*key).to_string(), Value::from(*value));
     }

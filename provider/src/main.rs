@@ -3,8 +3,8 @@
 //!
 //! This file only parses the command line and runs the plugin server; see `lib.rs` for the layout.
 
-use terraform_provider_efs::{logging, plugin, server, VERSION};
 use std::process::ExitCode;
+use terraform_provider_efs::{logging, plugin, server, VERSION};
 
 use tokio_util::sync::CancellationToken;
 
@@ -13,7 +13,10 @@ fn main() -> ExitCode {
     let launch = if args.iter().any(|a| a == "--debug" || a == "-debug") {
         plugin::Launch::Debug
     } else if args.iter().any(|a| a == "--version" || a == "-version") {
-        println!("terraform-provider-efs {VERSION} (plugin protocol {})", plugin::PROTOCOL_VERSION);
+        println!(
+            "terraform-provider-efs {VERSION} (plugin protocol {})",
+            plugin::PROTOCOL_VERSION
+        );
         return ExitCode::SUCCESS;
     } else {
         plugin::Launch::Managed
@@ -31,7 +34,10 @@ fn main() -> ExitCode {
         }
     }
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("terraform-provider-efs: cannot start the async runtime: {e}");

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::aws::config::AwsSettings;
 use crate::aws::AwsClients;
-use crate::framework::schema::{Attribute, Block, Nesting, NestedBlock, Schema};
+use crate::framework::schema::{Attribute, Block, NestedBlock, Nesting, Schema};
 use crate::framework::timeouts::parse_duration;
 use crate::framework::validators::{each_element, int_between, string_length, string_matches};
 use crate::framework::{AttributePath, Diagnostics, Type, Value};
@@ -44,30 +44,45 @@ pub fn schema() -> Schema {
         Block::new("Custom service endpoints, per service."),
         |block, service| block.attribute(endpoint(service)),
     );
-    let assume_role = Block::new("Assume this IAM role with the credentials found, and use the role's credentials.")
-        .attribute(
-            Attribute::required("role_arn", Type::String)
-                .description("ARN of the role to assume, e.g. `arn:aws:iam::123456789012:role/terraform`.")
-                .validator(string_matches(ROLE_ARN_PATTERN, "must be an IAM role ARN like arn:aws:iam::123456789012:role/name")),
-        )
-        .attribute(
-            Attribute::optional("session_name", Type::String)
-                .description("Session name recorded in CloudTrail (2 to 64 characters of `[\\w+=,.@-]`).")
-                .validator(string_matches(r"^[\w+=,.@-]{2,64}$", "must be 2 to 64 letters, digits or +=,.@_-")),
-        )
-        .attribute(
-            Attribute::optional("external_id", Type::String)
-                .description("External ID the role's trust policy requires, if any.")
-                .validator(string_length(2, 1224)),
-        )
-        .attribute(
-            Attribute::optional("duration", Type::String)
-                .description("How long the role's credentials last, between `15m` and `12h` (default `1h`).")
-                .validator(crate::framework::validators::duration()),
-        );
+    let assume_role = Block::new(
+        "Assume this IAM role with the credentials found, and use the role's credentials.",
+    )
+    .attribute(
+        Attribute::required("role_arn", Type::String)
+            .description(
+                "ARN of the role to assume, e.g. `arn:aws:iam::123456789012:role/terraform`.",
+            )
+            .validator(string_matches(
+                ROLE_ARN_PATTERN,
+                "must be an IAM role ARN like arn:aws:iam::123456789012:role/name",
+            )),
+    )
+    .attribute(
+        Attribute::optional("session_name", Type::String)
+            .description(
+                "Session name recorded in CloudTrail (2 to 64 characters of `[\\w+=,.@-]`).",
+            )
+            .validator(string_matches(
+                r"^[\w+=,.@-]{2,64}$",
+                "must be 2 to 64 letters, digits or +=,.@_-",
+            )),
+    )
+    .attribute(
+        Attribute::optional("external_id", Type::String)
+            .description("External ID the role's trust policy requires, if any.")
+            .validator(string_length(2, 1224)),
+    )
+    .attribute(
+        Attribute::optional("duration", Type::String)
+            .description(
+                "How long the role's credentials last, between `15m` and `12h` (default `1h`).",
+            )
+            .validator(crate::framework::validators::duration()),
+    );
     let default_tags = Block::new("Tags added to every AWS object the provider tags.").attribute(
-        Attribute::optional("tags", Type::map(Type::String))
-            .description("Tags merged under each resource's own `tags` (a resource's tag wins on the same key)."),
+        Attribute::optional("tags", Type::map(Type::String)).description(
+            "Tags merged under each resource's own `tags` (a resource's tag wins on the same key).",
+        ),
     );
 
     Schema::new(
@@ -116,22 +131,32 @@ pub fn settings_from_config(config: &Value, diags: &mut Diagnostics) -> AwsSetti
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
     let strings = |v: Option<&Value>| {
         v.and_then(Value::elements)
-            .map(|items| items.iter().filter_map(Value::as_str).map(str::to_string).collect::<Vec<_>>())
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
             .unwrap_or_default()
     };
-    let assume_role = config.get("assume_role").filter(|v| !v.is_null() && !v.is_unknown());
-    let duration = assume_role.and_then(|r| text(r.get("duration"))).and_then(|d| {
-        let parsed = parse_duration(&d).ok()?;
-        if parsed < Duration::from_secs(15 * 60) || parsed > Duration::from_secs(12 * 3600) {
-            diags.error_at(
-                AttributePath::root("assume_role").attr("duration"),
-                "Invalid Session Duration",
-                format!("assume_role.duration must be between 15m and 12h; got {d:?}."),
-            );
-            return None;
-        }
-        Some(parsed)
-    });
+    let assume_role = config
+        .get("assume_role")
+        .filter(|v| !v.is_null() && !v.is_unknown());
+    let duration = assume_role
+        .and_then(|r| text(r.get("duration")))
+        .and_then(|d| {
+            let parsed = parse_duration(&d).ok()?;
+            if parsed < Duration::from_secs(15 * 60) || parsed > Duration::from_secs(12 * 3600) {
+                diags.error_at(
+                    AttributePath::root("assume_role").attr("duration"),
+                    "Invalid Session Duration",
+                    format!("assume_role.duration must be between 15m and 12h; got {d:?}."),
+                );
+                return None;
+            }
+            Some(parsed)
+        });
     let endpoint = |service: &str| text(config.get("endpoints").and_then(|e| e.get(service)));
     AwsSettings {
         region: text(config.get("region")),
@@ -141,8 +166,14 @@ pub fn settings_from_config(config: &Value, diags: &mut Diagnostics) -> AwsSetti
         token: text(config.get("token")),
         shared_config_files: strings(config.get("shared_config_files")),
         shared_credentials_files: strings(config.get("shared_credentials_files")),
-        max_retries: config.get("max_retries").and_then(Value::as_i64).map(|n| n as u32),
-        skip_credentials_validation: config.get("skip_credentials_validation").and_then(Value::as_bool).unwrap_or(false),
+        max_retries: config
+            .get("max_retries")
+            .and_then(Value::as_i64)
+            .map(|n| n as u32),
+        skip_credentials_validation: config
+            .get("skip_credentials_validation")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         assume_role: assume_role.and_then(|r| {
             Some(crate::aws::config::AssumeRole {
                 role_arn: text(r.get("role_arn"))?,
@@ -151,7 +182,10 @@ pub fn settings_from_config(config: &Value, diags: &mut Diagnostics) -> AwsSetti
                 duration,
             })
         }),
-        endpoints: ENDPOINT_SERVICES.iter().filter_map(|s| endpoint(s).map(|url| (s.to_string(), url))).collect(),
+        endpoints: ENDPOINT_SERVICES
+            .iter()
+            .filter_map(|s| endpoint(s).map(|url| (s.to_string(), url)))
+            .collect(),
     }
 }
 
@@ -161,7 +195,11 @@ pub fn default_tags_from_config(config: &Value) -> BTreeMap<String, String> {
         .get("default_tags")
         .and_then(|d| d.get("tags"))
         .and_then(Value::as_map)
-        .map(|tags| tags.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string()))).collect())
+        .map(|tags| {
+            tags.iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                .collect()
+        })
         .unwrap_or_default()
 }
 

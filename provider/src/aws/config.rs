@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
+use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 
 use super::AwsClients;
 use crate::framework::{AttributePath, Diagnostics};
@@ -39,7 +39,10 @@ impl std::fmt::Debug for AwsSettings {
             .field("profile", &self.profile)
             .field("static_credentials", &self.access_key.is_some())
             .field("endpoints", &self.endpoints)
-            .field("assume_role", &self.assume_role.as_ref().map(|r| &r.role_arn))
+            .field(
+                "assume_role",
+                &self.assume_role.as_ref().map(|r| &r.role_arn),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -81,12 +84,20 @@ pub async fn build(settings: &AwsSettings) -> Result<Configured, Diagnostics> {
         loader = loader.profile_files(files.build());
     }
     if let (Some(access_key), Some(secret_key)) = (&settings.access_key, &settings.secret_key) {
-        let credentials = Credentials::new(access_key, secret_key, settings.token.clone(), None, "provider-block");
+        let credentials = Credentials::new(
+            access_key,
+            secret_key,
+            settings.token.clone(),
+            None,
+            "provider-block",
+        );
         loader = loader.credentials_provider(credentials);
     }
     let max_attempts = settings.max_retries.unwrap_or(DEFAULT_MAX_RETRIES) + 1;
     loader = loader.retry_config(
-        RetryConfig::standard().with_max_attempts(max_attempts).with_max_backoff(Duration::from_secs(20)),
+        RetryConfig::standard()
+            .with_max_attempts(max_attempts)
+            .with_max_backoff(Duration::from_secs(20)),
     );
     let mut sdk = loader.load().await;
 
@@ -100,8 +111,11 @@ pub async fn build(settings: &AwsSettings) -> Result<Configured, Diagnostics> {
 
     if let Some(role) = &settings.assume_role {
         let sts_config = with_endpoint(&sdk, settings.endpoints.get("sts"));
-        let mut builder = AssumeRoleProvider::builder(&role.role_arn)
-            .session_name(role.session_name.clone().unwrap_or_else(|| "terraform-provider-efs".to_string()));
+        let mut builder = AssumeRoleProvider::builder(&role.role_arn).session_name(
+            role.session_name
+                .clone()
+                .unwrap_or_else(|| "terraform-provider-efs".to_string()),
+        );
         if let Some(external_id) = &role.external_id {
             builder = builder.external_id(external_id);
         }
@@ -109,7 +123,10 @@ pub async fn build(settings: &AwsSettings) -> Result<Configured, Diagnostics> {
             builder = builder.session_length(duration);
         }
         let provider = builder.configure(&sts_config).build().await;
-        sdk = sdk.into_builder().credentials_provider(SharedCredentialsProvider::new(provider)).build();
+        sdk = sdk
+            .into_builder()
+            .credentials_provider(SharedCredentialsProvider::new(provider))
+            .build();
     }
 
     let clients = AwsClients {
@@ -120,7 +137,18 @@ pub async fn build(settings: &AwsSettings) -> Result<Configured, Diagnostics> {
     };
     logging::debug(
         "configured AWS clients",
-        &[("region", &region), ("custom_endpoints", &settings.endpoints.keys().cloned().collect::<Vec<_>>().join(","))],
+        &[
+            ("region", &region),
+            (
+                "custom_endpoints",
+                &settings
+                    .endpoints
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+        ],
     );
 
     let account_id = if settings.skip_credentials_validation {
@@ -128,7 +156,11 @@ pub async fn build(settings: &AwsSettings) -> Result<Configured, Diagnostics> {
     } else {
         Some(validate_credentials(&clients.sts).await?)
     };
-    Ok(Configured { clients, region, account_id })
+    Ok(Configured {
+        clients,
+        region,
+        account_id,
+    })
 }
 
 /// Asks STS who the credentials belong to, so bad credentials fail at plan time with a clear message.

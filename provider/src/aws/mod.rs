@@ -47,7 +47,12 @@ impl AwsError {
     pub fn is_throttling(&self) -> bool {
         matches!(
             self.code(),
-            Some("Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException")
+            Some(
+                "Throttling"
+                    | "ThrottlingException"
+                    | "RequestLimitExceeded"
+                    | "TooManyRequestsException"
+            )
         )
     }
 }
@@ -79,7 +84,11 @@ where
             // Transport problems (connection refused, timeouts) carry the useful part in the chain.
             _ => aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
         };
-        AwsError { code, message, source: Box::new(err) }
+        AwsError {
+            code,
+            message,
+            source: Box::new(err),
+        }
     }
 }
 

@@ -47,7 +47,10 @@ where
         };
         let now = Instant::now();
         if now >= deadline {
-            return Err(Error::Timeout { what: format!("{what} (last seen: {last_state})"), after: timeout });
+            return Err(Error::Timeout {
+                what: format!("{what} (last seen: {last_state})"),
+                after: timeout,
+            });
         }
         let pause = interval.min(deadline - now);
         tokio::select! {
@@ -76,7 +79,10 @@ where
     loop {
         match call().await {
             Err(e) if is_transient(&e) && Instant::now() < deadline => {
-                crate::logging::debug("retrying a transient AWS error", &[("what", what), ("error", &e.to_string())]);
+                crate::logging::debug(
+                    "retrying a transient AWS error",
+                    &[("what", what), ("error", &e.to_string())],
+                );
                 let pause = interval.min(deadline.saturating_duration_since(Instant::now()));
                 tokio::select! {
                     _ = cancel.cancelled() => return Err(Error::Cancelled(what.to_string())),
@@ -114,10 +120,19 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn polls_until_done_with_backoff() {
         let calls = AtomicU32::new(0);
-        let found = poll_until("thing", Duration::from_secs(60), &CancellationToken::new(), || async {
-            let n = calls.fetch_add(1, Ordering::SeqCst);
-            Ok(if n < 3 { Poll::Pending(format!("creating ({n})")) } else { Poll::Done(n) })
-        })
+        let found = poll_until(
+            "thing",
+            Duration::from_secs(60),
+            &CancellationToken::new(),
+            || async {
+                let n = calls.fetch_add(1, Ordering::SeqCst);
+                Ok(if n < 3 {
+                    Poll::Pending(format!("creating ({n})"))
+                } else {
+                    Poll::Done(n)
+                })
+            },
+        )
         .await
         .unwrap();
         assert_eq!(found, 3);
@@ -125,22 +140,30 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn poll_times_out_with_last_state() {
-        let err = poll_until::<(), _, _>("fs-1 to become available", Duration::from_secs(5), &CancellationToken::new(), || async {
-            Ok(Poll::Pending("creating".into()))
-        })
+        let err = poll_until::<(), _, _>(
+            "fs-1 to become available",
+            Duration::from_secs(5),
+            &CancellationToken::new(),
+            || async { Ok(Poll::Pending("creating".into())) },
+        )
         .await
         .unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("fs-1 to become available") && text.contains("creating"), "{text}");
+        assert!(
+            text.contains("fs-1 to become available") && text.contains("creating"),
+            "{text}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn cancel_stops_waiting() {
         let cancel = CancellationToken::new();
         cancel.cancel();
-        let err = poll_until::<(), _, _>("x", Duration::from_secs(600), &cancel, || async { Ok(Poll::Pending("p".into())) })
-            .await
-            .unwrap_err();
+        let err = poll_until::<(), _, _>("x", Duration::from_secs(600), &cancel, || async {
+            Ok(Poll::Pending("p".into()))
+        })
+        .await
+        .unwrap_err();
         assert!(matches!(err, Error::Cancelled(_)));
     }
 
@@ -154,7 +177,11 @@ mod tests {
             |e| matches!(e, Error::Handshake(m) if m == "transient"),
             || async {
                 let n = calls.fetch_add(1, Ordering::SeqCst);
-                if n < 2 { Err(Error::Handshake("transient".into())) } else { Ok(n) }
+                if n < 2 {
+                    Err(Error::Handshake("transient".into()))
+                } else {
+                    Ok(n)
+                }
             },
         )
         .await;

@@ -17,7 +17,8 @@ pub const TYPE_NAME: &str = "efs_csi_driver_iam_policy";
 /// The tag the driver puts on the access points it creates, and that the policy's conditions check.
 pub const CLUSTER_TAG: &str = "efs.csi.aws.com/cluster";
 
-const FILE_SYSTEM_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:elasticfilesystem:[a-z0-9-]+:[0-9]{12}:file-system/fs-[0-9a-f]{8,40}$";
+const FILE_SYSTEM_ARN_PATTERN: &str =
+    r"^arn:aws[a-z-]*:elasticfilesystem:[a-z0-9-]+:[0-9]{12}:file-system/fs-[0-9a-f]{8,40}$";
 
 /// What to scope the policy to.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -77,7 +78,10 @@ pub fn policy_actions(document: &serde_json::Value) -> Vec<String> {
         .flatten()
         .flat_map(|statement| match &statement["Action"] {
             serde_json::Value::String(action) => vec![action.clone()],
-            serde_json::Value::Array(list) => list.iter().filter_map(|a| a.as_str().map(str::to_string)).collect(),
+            serde_json::Value::Array(list) => list
+                .iter()
+                .filter_map(|a| a.as_str().map(str::to_string))
+                .collect(),
             _ => vec![],
         })
         .collect();
@@ -131,16 +135,27 @@ impl DataSource for CsiDriverIamPolicy {
             file_system_arns: config
                 .get("file_system_arns")
                 .and_then(Value::elements)
-                .map(|arns| arns.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                .map(|arns| {
+                    arns.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
                 .unwrap_or_default(),
-            dynamic_provisioning: config.get("dynamic_provisioning").and_then(Value::as_bool).unwrap_or(true),
+            dynamic_provisioning: config
+                .get("dynamic_provisioning")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
         };
         let document = policy_document(&options);
         let actions = policy_actions(&document);
         let mut state = config.clone();
         if let Value::Object(map) = &mut state {
             map.insert("json".into(), Value::string(document.to_string()));
-            map.insert("actions".into(), Value::List(actions.into_iter().map(Value::string).collect()));
+            map.insert(
+                "actions".into(),
+                Value::List(actions.into_iter().map(Value::string).collect()),
+            );
         }
         (state, Diagnostics::new())
     }
@@ -152,7 +167,10 @@ mod tests {
 
     #[test]
     fn default_policy_has_the_drivers_actions_and_tag_conditions() {
-        let document = policy_document(&PolicyOptions { dynamic_provisioning: true, ..Default::default() });
+        let document = policy_document(&PolicyOptions {
+            dynamic_provisioning: true,
+            ..Default::default()
+        });
         assert_eq!(
             policy_actions(&document),
             vec![
@@ -166,20 +184,42 @@ mod tests {
             ]
         );
         let statements = document["Statement"].as_array().unwrap();
-        let delete = statements.iter().find(|s| s["Action"] == "elasticfilesystem:DeleteAccessPoint").unwrap();
-        assert_eq!(delete["Condition"]["StringEquals"]["aws:ResourceTag/efs.csi.aws.com/cluster"], "true");
-        let create = statements.iter().find(|s| s["Sid"] == "CreateTaggedAccessPoints").unwrap();
-        assert_eq!(create["Condition"]["StringLike"]["aws:RequestTag/efs.csi.aws.com/cluster"], "true");
+        let delete = statements
+            .iter()
+            .find(|s| s["Action"] == "elasticfilesystem:DeleteAccessPoint")
+            .unwrap();
+        assert_eq!(
+            delete["Condition"]["StringEquals"]["aws:ResourceTag/efs.csi.aws.com/cluster"],
+            "true"
+        );
+        let create = statements
+            .iter()
+            .find(|s| s["Sid"] == "CreateTaggedAccessPoints")
+            .unwrap();
+        assert_eq!(
+            create["Condition"]["StringLike"]["aws:RequestTag/efs.csi.aws.com/cluster"],
+            "true"
+        );
     }
 
     #[test]
     fn static_provisioning_and_scoping_narrow_the_policy() {
-        let arn = "arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/fs-0123456789abcdef0";
-        let document =
-            policy_document(&PolicyOptions { file_system_arns: vec![arn.to_string()], dynamic_provisioning: false });
+        let arn =
+            "arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/fs-0123456789abcdef0";
+        let document = policy_document(&PolicyOptions {
+            file_system_arns: vec![arn.to_string()],
+            dynamic_provisioning: false,
+        });
         let actions = policy_actions(&document);
-        assert!(!actions.iter().any(|a| a.contains("CreateAccessPoint") || a.contains("DeleteAccessPoint")));
-        let scoped = document["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "DescribeFileSystemParts").unwrap();
+        assert!(!actions
+            .iter()
+            .any(|a| a.contains("CreateAccessPoint") || a.contains("DeleteAccessPoint")));
+        let scoped = document["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "DescribeFileSystemParts")
+            .unwrap();
         assert_eq!(scoped["Resource"], json!([arn]));
     }
 }

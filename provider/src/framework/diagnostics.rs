@@ -37,16 +37,37 @@ impl Diagnostics {
         self.push(Severity::Warning, summary.into(), detail.into(), None);
     }
 
-    pub fn error_at(&mut self, path: AttributePath, summary: impl Into<String>, detail: impl Into<String>) {
+    pub fn error_at(
+        &mut self,
+        path: AttributePath,
+        summary: impl Into<String>,
+        detail: impl Into<String>,
+    ) {
         self.push(Severity::Error, summary.into(), detail.into(), Some(path));
     }
 
-    pub fn warning_at(&mut self, path: AttributePath, summary: impl Into<String>, detail: impl Into<String>) {
+    pub fn warning_at(
+        &mut self,
+        path: AttributePath,
+        summary: impl Into<String>,
+        detail: impl Into<String>,
+    ) {
         self.push(Severity::Warning, summary.into(), detail.into(), Some(path));
     }
 
-    fn push(&mut self, severity: Severity, summary: String, detail: String, path: Option<AttributePath>) {
-        self.0.push(Diagnostic { severity, summary, detail, path });
+    fn push(
+        &mut self,
+        severity: Severity,
+        summary: String,
+        detail: String,
+        path: Option<AttributePath>,
+    ) {
+        self.0.push(Diagnostic {
+            severity,
+            summary,
+            detail,
+            path,
+        });
     }
 
     pub fn extend(&mut self, other: Diagnostics) {
@@ -73,7 +94,11 @@ impl Diagnostics {
     }
 
     /// A single error diagnostic at an attribute path.
-    pub fn from_error_at(path: AttributePath, summary: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub fn from_error_at(
+        path: AttributePath,
+        summary: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
         let mut diags = Self::new();
         diags.error_at(path, summary, detail);
         diags

@@ -23,7 +23,9 @@ pub struct AttributePath {
 impl AttributePath {
     /// The path of a top-level attribute.
     pub fn root(name: &str) -> Self {
-        Self { steps: vec![PathStep::Attribute(name.to_string())] }
+        Self {
+            steps: vec![PathStep::Attribute(name.to_string())],
+        }
     }
 
     /// The path of an attribute of the object this path points at.

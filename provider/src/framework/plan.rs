@@ -32,20 +32,38 @@ pub fn plan_resource(block: &Block, prior: &Value, proposed: &Value, config: &Va
     planned
 }
 
-fn plan_object(block: &Block, prior: &Value, proposed: &Value, config: &Value, creating: bool) -> Value {
+fn plan_object(
+    block: &Block,
+    prior: &Value,
+    proposed: &Value,
+    config: &Value,
+    creating: bool,
+) -> Value {
     if proposed.is_null() || proposed.is_unknown() {
         return proposed.clone();
     }
     let mut planned = proposed.clone();
     for attribute in &block.attributes {
         let configured = field(config, &attribute.name);
-        let value = plan_attribute(attribute, field(prior, &attribute.name), field(proposed, &attribute.name), configured, creating);
+        let value = plan_attribute(
+            attribute,
+            field(prior, &attribute.name),
+            field(proposed, &attribute.name),
+            configured,
+            creating,
+        );
         set_field(&mut planned, &attribute.name, value);
     }
     for nested in &block.blocks {
-        let (pri, prop, cfg) = (field(prior, &nested.name), field(proposed, &nested.name), field(config, &nested.name));
+        let (pri, prop, cfg) = (
+            field(prior, &nested.name),
+            field(proposed, &nested.name),
+            field(config, &nested.name),
+        );
         let value = match (nested.nesting, prop) {
-            (Nesting::Single | Nesting::Group, _) => plan_object(&nested.block, pri, prop, cfg, creating || pri.is_null()),
+            (Nesting::Single | Nesting::Group, _) => {
+                plan_object(&nested.block, pri, prop, cfg, creating || pri.is_null())
+            }
             (Nesting::List, Value::List(items)) => Value::List(
                 items
                     .iter()
@@ -53,7 +71,13 @@ fn plan_object(block: &Block, prior: &Value, proposed: &Value, config: &Value, c
                     .map(|(i, item)| {
                         let pri_item = pri.elements().and_then(|e| e.get(i)).unwrap_or(&NULL);
                         let cfg_item = cfg.elements().and_then(|e| e.get(i)).unwrap_or(&NULL);
-                        plan_object(&nested.block, pri_item, item, cfg_item, creating || pri_item.is_null())
+                        plan_object(
+                            &nested.block,
+                            pri_item,
+                            item,
+                            cfg_item,
+                            creating || pri_item.is_null(),
+                        )
                     })
                     .collect(),
             ),
@@ -64,7 +88,13 @@ fn plan_object(block: &Block, prior: &Value, proposed: &Value, config: &Value, c
     planned
 }
 
-fn plan_attribute(attribute: &Attribute, prior: &Value, proposed: &Value, config: &Value, creating: bool) -> Value {
+fn plan_attribute(
+    attribute: &Attribute,
+    prior: &Value,
+    proposed: &Value,
+    config: &Value,
+    creating: bool,
+) -> Value {
     if !config.is_null() || !attribute.mode.is_computed() {
         return proposed.clone();
     }
@@ -80,8 +110,10 @@ fn plan_attribute(attribute: &Attribute, prior: &Value, proposed: &Value, config
 /// On a changing update: computed attributes null in configuration may change, so they become unknown.
 fn mark_computed_unknown(block: &Block, planned: &mut Value, config: &Value) {
     for attribute in &block.attributes {
-        let keeps_prior = attribute.default.is_some() || attribute.has_modifier(PlanModifier::UseStateForUnknown);
-        if attribute.mode.is_computed() && field(config, &attribute.name).is_null() && !keeps_prior {
+        let keeps_prior =
+            attribute.default.is_some() || attribute.has_modifier(PlanModifier::UseStateForUnknown);
+        if attribute.mode.is_computed() && field(config, &attribute.name).is_null() && !keeps_prior
+        {
             set_field(planned, &attribute.name, Value::Unknown);
         }
     }
@@ -122,10 +154,16 @@ fn collect_replacements(
     path: Option<&AttributePath>,
     out: &mut Vec<AttributePath>,
 ) {
-    let at = |name: &str| path.map(|p| p.attr(name)).unwrap_or_else(|| AttributePath::root(name));
+    let at = |name: &str| {
+        path.map(|p| p.attr(name))
+            .unwrap_or_else(|| AttributePath::root(name))
+    };
     for attribute in &block.attributes {
         if attribute.has_modifier(PlanModifier::RequiresReplace) {
-            let (before, after) = (field(prior, &attribute.name), field(planned, &attribute.name));
+            let (before, after) = (
+                field(prior, &attribute.name),
+                field(planned, &attribute.name),
+            );
             if after.is_unknown() && !before.is_unknown() || before != after {
                 out.push(at(&attribute.name));
             }
@@ -151,7 +189,9 @@ mod tests {
             .attribute(Attribute::optional("size", Type::Number))
             .attribute(Attribute::computed("id", Type::String).use_state_for_unknown())
             .attribute(Attribute::computed("arn_suffix", Type::String))
-            .attribute(Attribute::optional_computed("path", Type::String).default(Value::string("/")))
+            .attribute(
+                Attribute::optional_computed("path", Type::String).default(Value::string("/")),
+            )
             .block(NestedBlock::new(
                 "opts",
                 Nesting::Single,
@@ -168,7 +208,13 @@ mod tests {
             ("id", Value::string("abc")),
             ("arn_suffix", Value::string("x")),
             ("path", Value::string("/")),
-            ("opts", Value::object([("mode", Value::string("a")), ("effective", Value::string("A"))])),
+            (
+                "opts",
+                Value::object([
+                    ("mode", Value::string("a")),
+                    ("effective", Value::string("A")),
+                ]),
+            ),
         ])
     }
 
@@ -179,7 +225,10 @@ mod tests {
             ("id", Value::Null),
             ("arn_suffix", Value::Null),
             ("path", Value::Null),
-            ("opts", Value::object([("mode", Value::string("a")), ("effective", Value::Null)])),
+            (
+                "opts",
+                Value::object([("mode", Value::string("a")), ("effective", Value::Null)]),
+            ),
         ])
     }
 
@@ -190,7 +239,12 @@ mod tests {
         assert!(planned.get("id").unwrap().is_unknown());
         assert!(planned.get("arn_suffix").unwrap().is_unknown());
         assert_eq!(planned.get("path").unwrap().as_str(), Some("/"));
-        assert!(planned.get("opts").unwrap().get("effective").unwrap().is_unknown());
+        assert!(planned
+            .get("opts")
+            .unwrap()
+            .get("effective")
+            .unwrap()
+            .is_unknown());
         assert!(requires_replace(&block(), &Value::Null, &planned).is_empty());
     }
 
@@ -210,7 +264,12 @@ mod tests {
         let planned = plan_resource(&block(), &prior, &proposed, &config("a", 2));
         assert_eq!(planned.get("id").unwrap().as_str(), Some("abc"));
         assert!(planned.get("arn_suffix").unwrap().is_unknown());
-        assert!(planned.get("opts").unwrap().get("effective").unwrap().is_unknown());
+        assert!(planned
+            .get("opts")
+            .unwrap()
+            .get("effective")
+            .unwrap()
+            .is_unknown());
         assert_eq!(planned.get("path").unwrap().as_str(), Some("/"));
         assert!(requires_replace(&block(), &prior, &planned).is_empty());
     }
@@ -219,9 +278,19 @@ mod tests {
     fn replacement_paths_are_sorted_and_nested() {
         let prior = state("a", 1);
         let mut proposed = state("b", 1);
-        set_field(&mut proposed, "opts", Value::object([("mode", Value::string("z")), ("effective", Value::string("A"))]));
+        set_field(
+            &mut proposed,
+            "opts",
+            Value::object([
+                ("mode", Value::string("z")),
+                ("effective", Value::string("A")),
+            ]),
+        );
         let planned = plan_resource(&block(), &prior, &proposed, &config("b", 1));
-        let paths: Vec<String> = requires_replace(&block(), &prior, &planned).iter().map(|p| p.to_string()).collect();
+        let paths: Vec<String> = requires_replace(&block(), &prior, &planned)
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
         assert_eq!(paths, vec!["name", "opts.mode"]);
     }
 

@@ -80,11 +80,19 @@ pub struct ApplyOutcome {
 
 impl ApplyOutcome {
     pub fn ok(state: Value) -> Self {
-        Self { state, private: Private::new(), diags: Diagnostics::new() }
+        Self {
+            state,
+            private: Private::new(),
+            diags: Diagnostics::new(),
+        }
     }
 
     pub fn failed(state: Value, diags: Diagnostics) -> Self {
-        Self { state, private: Private::new(), diags }
+        Self {
+            state,
+            private: Private::new(),
+            diags,
+        }
     }
 }
 
@@ -115,7 +123,14 @@ pub trait Resource: Send + Sync + 'static {
 
     async fn read(&self, ctx: &Ctx, state: &Value, private: &Private) -> ReadOutcome;
 
-    async fn update(&self, ctx: &Ctx, prior: &Value, planned: &Value, config: &Value, private: &Private) -> ApplyOutcome;
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        prior: &Value,
+        planned: &Value,
+        config: &Value,
+        private: &Private,
+    ) -> ApplyOutcome;
 
     async fn delete(&self, ctx: &Ctx, prior: &Value, private: &Private) -> Diagnostics;
 
@@ -129,7 +144,11 @@ pub trait Resource: Send + Sync + 'static {
 
     /// Rewrites stored state JSON written by schema `version` into the current schema's shape.
     /// The default keeps it as it is (attributes the schema no longer has are dropped on decode).
-    fn upgrade_state(&self, _version: i64, raw: serde_json::Value) -> Result<serde_json::Value, Diagnostics> {
+    fn upgrade_state(
+        &self,
+        _version: i64,
+        raw: serde_json::Value,
+    ) -> Result<serde_json::Value, Diagnostics> {
         Ok(raw)
     }
 }

@@ -39,7 +39,10 @@ pub struct Block {
 
 impl Block {
     pub fn new(description: impl Into<String>) -> Self {
-        Self { description: description.into(), ..Self::default() }
+        Self {
+            description: description.into(),
+            ..Self::default()
+        }
     }
 
     pub fn attribute(mut self, attribute: Attribute) -> Self {
@@ -53,8 +56,14 @@ impl Block {
     }
 
     pub fn value_type(&self) -> Type {
-        let attributes = self.attributes.iter().map(|a| (a.name.as_str(), a.value_type()));
-        let blocks = self.blocks.iter().map(|b| (b.name.as_str(), b.value_type()));
+        let attributes = self
+            .attributes
+            .iter()
+            .map(|a| (a.name.as_str(), a.value_type()));
+        let blocks = self
+            .blocks
+            .iter()
+            .map(|b| (b.name.as_str(), b.value_type()));
         Type::object(attributes.chain(blocks))
     }
 
@@ -87,7 +96,13 @@ pub struct NestedBlock {
 impl NestedBlock {
     pub fn new(name: &str, nesting: Nesting, block: Block) -> Self {
         let max_items = if nesting == Nesting::Single { 1 } else { 0 };
-        Self { name: name.to_string(), nesting, block, min_items: 0, max_items }
+        Self {
+            name: name.to_string(),
+            nesting,
+            block,
+            min_items: 0,
+            max_items,
+        }
     }
 
     pub fn min_items(mut self, min: i64) -> Self {
@@ -148,7 +163,10 @@ impl Validator {
         description: impl Into<String>,
         check: impl Fn(&Value, &AttributePath, &mut Diagnostics) + Send + Sync + 'static,
     ) -> Self {
-        Self { description: description.into(), check: Arc::new(check) }
+        Self {
+            description: description.into(),
+            check: Arc::new(check),
+        }
     }
 }
 
@@ -219,7 +237,10 @@ impl Attribute {
     pub fn nested(name: &str, mode: Mode, nesting: Nesting, attributes: Vec<Attribute>) -> Self {
         let object = Type::object(attributes.iter().map(|a| (a.name.as_str(), a.value_type())));
         let mut attribute = Self::new(name, nested_type(nesting, object), mode);
-        attribute.nested = Some(NestedAttributes { nesting, attributes });
+        attribute.nested = Some(NestedAttributes {
+            nesting,
+            attributes,
+        });
         attribute
     }
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::schema::{Attribute, Block, Nesting, NestedBlock};
+use super::schema::{Attribute, Block, NestedBlock, Nesting};
 use super::validators;
 use super::value::{Type, Value};
 
@@ -34,7 +34,12 @@ pub struct Timeouts {
 
 impl Timeouts {
     pub const fn new(create: Duration, update: Duration, delete: Duration) -> Self {
-        Self { create, read: Duration::from_secs(5 * 60), update, delete }
+        Self {
+            create,
+            read: Duration::from_secs(5 * 60),
+            update,
+            delete,
+        }
     }
 
     pub fn get(&self, operation: &str) -> Duration {
@@ -52,7 +57,11 @@ impl Timeouts {
         let mut out = defaults.clone();
         let Some(value) = value else { return out };
         let pick = |name: &str, slot: &mut Duration| {
-            if let Some(parsed) = value.get(name).and_then(|v| v.as_str()).and_then(|s| parse_duration(s).ok()) {
+            if let Some(parsed) = value
+                .get(name)
+                .and_then(|v| v.as_str())
+                .and_then(|s| parse_duration(s).ok())
+            {
                 *slot = parsed;
             }
         };
@@ -72,20 +81,30 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let mut total = 0f64;
     let mut rest = text;
     while !rest.is_empty() {
-        let digits_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let digits_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if digits_end == 0 {
             return Err(format!("expected a number at {rest:?}"));
         }
-        let number: f64 = rest[..digits_end].parse().map_err(|_| format!("{:?} is not a number", &rest[..digits_end]))?;
+        let number: f64 = rest[..digits_end]
+            .parse()
+            .map_err(|_| format!("{:?} is not a number", &rest[..digits_end]))?;
         rest = &rest[digits_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_end];
         let seconds = match unit {
             "h" => 3600.0,
             "m" => 60.0,
             "s" => 1.0,
             "ms" => 0.001,
-            "" => return Err(format!("{text:?} has a number without a unit (use h, m, s or ms)")),
+            "" => {
+                return Err(format!(
+                    "{text:?} has a number without a unit (use h, m, s or ms)"
+                ))
+            }
             other => return Err(format!("unknown unit {other:?} (use h, m, s or ms)")),
         };
         total += number * seconds;
@@ -129,7 +148,11 @@ mod tests {
 
     #[test]
     fn reads_overrides_over_defaults() {
-        let defaults = Timeouts::new(Duration::from_secs(600), Duration::from_secs(600), Duration::from_secs(300));
+        let defaults = Timeouts::new(
+            Duration::from_secs(600),
+            Duration::from_secs(600),
+            Duration::from_secs(300),
+        );
         let value = Value::object([("create", Value::string("1h")), ("delete", Value::Null)]);
         let t = Timeouts::from_value(Some(&value), &defaults);
         assert_eq!(t.create, Duration::from_secs(3600));

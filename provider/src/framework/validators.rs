@@ -11,7 +11,12 @@ use super::schema::{Attribute, Block, Nesting, Validator};
 use super::value::Value;
 
 /// Runs every validator and deprecation check of `block` over `value`.
-pub fn validate_block(block: &Block, value: &Value, path: Option<&AttributePath>, diags: &mut Diagnostics) {
+pub fn validate_block(
+    block: &Block,
+    value: &Value,
+    path: Option<&AttributePath>,
+    diags: &mut Diagnostics,
+) {
     if value.is_null() || value.is_unknown() {
         return;
     }
@@ -20,11 +25,15 @@ pub fn validate_block(block: &Block, value: &Value, path: Option<&AttributePath>
         None => AttributePath::root(name),
     };
     for attribute in &block.attributes {
-        let Some(v) = value.get(&attribute.name) else { continue };
+        let Some(v) = value.get(&attribute.name) else {
+            continue;
+        };
         validate_attribute(attribute, v, &at(&attribute.name), diags);
     }
     for nested in &block.blocks {
-        let Some(v) = value.get(&nested.name) else { continue };
+        let Some(v) = value.get(&nested.name) else {
+            continue;
+        };
         let nested_path = at(&nested.name);
         for_each_nested(nested.nesting, v, &nested_path, |element, element_path| {
             validate_block(&nested.block, element, Some(element_path), diags)
@@ -32,7 +41,12 @@ pub fn validate_block(block: &Block, value: &Value, path: Option<&AttributePath>
     }
 }
 
-fn validate_attribute(attribute: &Attribute, value: &Value, path: &AttributePath, diags: &mut Diagnostics) {
+fn validate_attribute(
+    attribute: &Attribute,
+    value: &Value,
+    path: &AttributePath,
+    diags: &mut Diagnostics,
+) {
     if value.is_null() || value.is_unknown() {
         return;
     }
@@ -57,7 +71,12 @@ fn validate_attribute(attribute: &Attribute, value: &Value, path: &AttributePath
 }
 
 /// Calls `f` for each object of a nested block or nested attribute value, with its path.
-fn for_each_nested(nesting: Nesting, value: &Value, path: &AttributePath, mut f: impl FnMut(&Value, &AttributePath)) {
+fn for_each_nested(
+    nesting: Nesting,
+    value: &Value,
+    path: &AttributePath,
+    mut f: impl FnMut(&Value, &AttributePath),
+) {
     match (nesting, value) {
         (Nesting::Single | Nesting::Group, v) => f(v, path),
         (Nesting::List | Nesting::Set, Value::List(items) | Value::Set(items)) => {
@@ -76,18 +95,21 @@ fn for_each_nested(nesting: Nesting, value: &Value, path: &AttributePath, mut f:
 
 /// A string whose length (in characters) lies in `min..=max`.
 pub fn string_length(min: usize, max: usize) -> Validator {
-    Validator::new(format!("length between {min} and {max}"), move |value, path, diags| {
-        if let Some(s) = value.as_str() {
-            let len = s.chars().count();
-            if len < min || len > max {
-                diags.error_at(
+    Validator::new(
+        format!("length between {min} and {max}"),
+        move |value, path, diags| {
+            if let Some(s) = value.as_str() {
+                let len = s.chars().count();
+                if len < min || len > max {
+                    diags.error_at(
                     path.clone(),
                     "Invalid Attribute Value Length",
                     format!("{path} must be between {min} and {max} characters long; got {len} characters: {s:?}."),
                 );
+                }
             }
-        }
-    })
+        },
+    )
 }
 
 /// A string matching `pattern` (anchored by the caller); `what` explains the rule to the user.
@@ -97,7 +119,11 @@ pub fn string_matches(pattern: &str, what: &str) -> Validator {
     Validator::new(what.clone(), move |value, path, diags| {
         if let Some(s) = value.as_str() {
             if !regex.is_match(s) {
-                diags.error_at(path.clone(), "Invalid Attribute Value", format!("{path} {what}; got {s:?}."));
+                diags.error_at(
+                    path.clone(),
+                    "Invalid Attribute Value",
+                    format!("{path} {what}; got {s:?}."),
+                );
             }
         }
     })
@@ -108,7 +134,11 @@ pub fn one_of(allowed: &'static [&'static str]) -> Validator {
     Validator::new(format!("one of {allowed:?}"), move |value, path, diags| {
         if let Some(s) = value.as_str() {
             if !allowed.contains(&s) {
-                let list = allowed.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", ");
+                let list = allowed
+                    .iter()
+                    .map(|a| format!("{a:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 diags.error_at(
                     path.clone(),
                     "Invalid Attribute Value",
@@ -121,43 +151,49 @@ pub fn one_of(allowed: &'static [&'static str]) -> Validator {
 
 /// A whole number in `min..=max`.
 pub fn int_between(min: i64, max: i64) -> Validator {
-    Validator::new(format!("between {min} and {max}"), move |value, path, diags| {
-        match value.as_f64() {
-            Some(n) if n.fract() != 0.0 => {
-                diags.error_at(path.clone(), "Invalid Attribute Value", format!("{path} must be a whole number; got {n}."))
-            }
+    Validator::new(
+        format!("between {min} and {max}"),
+        move |value, path, diags| match value.as_f64() {
+            Some(n) if n.fract() != 0.0 => diags.error_at(
+                path.clone(),
+                "Invalid Attribute Value",
+                format!("{path} must be a whole number; got {n}."),
+            ),
             Some(n) if n < min as f64 || n > max as f64 => diags.error_at(
                 path.clone(),
                 "Invalid Attribute Value",
                 format!("{path} must be between {min} and {max}; got {n}."),
             ),
             _ => {}
-        }
-    })
+        },
+    )
 }
 
 /// Applies `inner` to every known element of a list, set or map.
 pub fn each_element(inner: Validator) -> Validator {
-    Validator::new(format!("each element: {}", inner.description), move |value, path, diags| {
-        let check = |element: &Value, element_path: &AttributePath, diags: &mut Diagnostics| {
-            if !element.is_null() && !element.is_unknown() {
-                (inner.check)(element, element_path, diags);
-            }
-        };
-        match value {
-            Value::List(items) | Value::Set(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    check(item, &path.index(i), diags);
+    Validator::new(
+        format!("each element: {}", inner.description),
+        move |value, path, diags| {
+            let check = |element: &Value, element_path: &AttributePath, diags: &mut Diagnostics| {
+                if !element.is_null() && !element.is_unknown() {
+                    (inner.check)(element, element_path, diags);
                 }
-            }
-            Value::Map(items) => {
-                for (key, item) in items {
-                    check(item, &path.key(key), diags);
+            };
+            match value {
+                Value::List(items) | Value::Set(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        check(item, &path.index(i), diags);
+                    }
                 }
+                Value::Map(items) => {
+                    for (key, item) in items {
+                        check(item, &path.key(key), diags);
+                    }
+                }
+                _ => {}
             }
-            _ => {}
-        }
-    })
+        },
+    )
 }
 
 /// A Go-style duration such as `30m`, `1h30m` or `90s` (the `timeouts` block's format).
@@ -182,7 +218,16 @@ mod tests {
     use crate::framework::value::Type;
 
     fn errors(diags: &Diagnostics) -> Vec<String> {
-        diags.iter().map(|d| format!("{}: {}", d.path.as_ref().map(|p| p.to_string()).unwrap_or_default(), d.detail)).collect()
+        diags
+            .iter()
+            .map(|d| {
+                format!(
+                    "{}: {}",
+                    d.path.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+                    d.detail
+                )
+            })
+            .collect()
     }
 
     #[test]
@@ -190,13 +235,16 @@ mod tests {
         let block = Block::new("test")
             .attribute(Attribute::required("name", Type::String).validator(string_length(1, 3)))
             .attribute(
-                Attribute::optional("ids", Type::set(Type::String))
-                    .validator(each_element(string_matches("^i-[0-9a-f]+$", "must be an instance ID"))),
+                Attribute::optional("ids", Type::set(Type::String)).validator(each_element(
+                    string_matches("^i-[0-9a-f]+$", "must be an instance ID"),
+                )),
             )
             .block(NestedBlock::new(
                 "opts",
                 Nesting::Single,
-                Block::new("opts").attribute(Attribute::optional("mode", Type::String).validator(one_of(&["a", "b"]))),
+                Block::new("opts").attribute(
+                    Attribute::optional("mode", Type::String).validator(one_of(&["a", "b"])),
+                ),
             ));
         let value = Value::object([
             ("name", Value::string("toolong")),
@@ -207,21 +255,36 @@ mod tests {
         validate_block(&block, &value, None, &mut diags);
         let found = errors(&diags);
         assert_eq!(found.len(), 3, "{found:?}");
-        assert!(found[0].starts_with("name: name must be between 1 and 3"), "{found:?}");
-        assert!(found[1].starts_with("ids[1]: ids[1] must be an instance ID"), "{found:?}");
-        assert!(found[2].starts_with("opts.mode: opts.mode must be one of \"a\", \"b\""), "{found:?}");
+        assert!(
+            found[0].starts_with("name: name must be between 1 and 3"),
+            "{found:?}"
+        );
+        assert!(
+            found[1].starts_with("ids[1]: ids[1] must be an instance ID"),
+            "{found:?}"
+        );
+        assert!(
+            found[2].starts_with("opts.mode: opts.mode must be one of \"a\", \"b\""),
+            "{found:?}"
+        );
     }
 
     #[test]
     fn skips_unknown_and_null_values() {
-        let block = Block::new("t").attribute(Attribute::optional("n", Type::Number).validator(int_between(1, 2)));
+        let block = Block::new("t")
+            .attribute(Attribute::optional("n", Type::Number).validator(int_between(1, 2)));
         for value in [Value::Unknown, Value::Null] {
             let mut diags = Diagnostics::new();
             validate_block(&block, &Value::object([("n", value)]), None, &mut diags);
             assert!(diags.is_empty());
         }
         let mut diags = Diagnostics::new();
-        validate_block(&block, &Value::object([("n", Value::int(3))]), None, &mut diags);
+        validate_block(
+            &block,
+            &Value::object([("n", Value::int(3))]),
+            None,
+            &mut diags,
+        );
         assert!(diags.has_errors());
     }
 }

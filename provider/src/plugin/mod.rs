@@ -28,7 +28,8 @@ use crate::error::Error;
 use crate::logging;
 
 pub const MAGIC_COOKIE_KEY: &str = "TF_PLUGIN_MAGIC_COOKIE";
-pub const MAGIC_COOKIE_VALUE: &str = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";
+pub const MAGIC_COOKIE_VALUE: &str =
+    "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";
 /// go-plugin's own handshake version (the first field of the handshake line).
 const CORE_PROTOCOL_VERSION: u32 = 1;
 /// The Terraform plugin protocol major version served.
@@ -51,7 +52,11 @@ pub fn check_launch_environment() -> Result<(), Error> {
         return Err(Error::Handshake("missing or wrong magic cookie".into()));
     }
     if let Ok(versions) = std::env::var("PLUGIN_PROTOCOL_VERSIONS") {
-        let offered: Vec<&str> = versions.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
+        let offered: Vec<&str> = versions
+            .split(',')
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .collect();
         if !offered.is_empty() && !offered.contains(&PROTOCOL_VERSION.to_string().as_str()) {
             return Err(Error::Handshake(format!(
                 "this provider speaks plugin protocol {PROTOCOL_VERSION}, but the CLI offered only {versions}; \
@@ -71,14 +76,22 @@ pub async fn serve(
     let listener = bind().await?;
     let addr = listener.local_addr()?;
     let tls = match std::env::var("PLUGIN_CLIENT_CERT") {
-        Ok(pem) if launch == Launch::Managed && !pem.trim().is_empty() => Some(tls::server_tls(&pem)?),
+        Ok(pem) if launch == Launch::Managed && !pem.trim().is_empty() => {
+            Some(tls::server_tls(&pem)?)
+        }
         _ => None,
     };
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter.set_service_status("plugin", tonic_health::ServingStatus::Serving).await;
+    health_reporter
+        .set_service_status("plugin", tonic_health::ServingStatus::Serving)
+        .await;
 
-    let incoming = accept_connections(listener, tls.as_ref().map(|t| TlsAcceptor::from(t.config.clone())), shutdown.clone());
+    let incoming = accept_connections(
+        listener,
+        tls.as_ref().map(|t| TlsAcceptor::from(t.config.clone())),
+        shutdown.clone(),
+    );
     let router = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(services::controller(shutdown.clone(), launch))
@@ -90,10 +103,15 @@ pub async fn serve(
         Launch::Managed => {
             let cert = tls
                 .as_ref()
-                .map(|t| base64::engine::general_purpose::STANDARD_NO_PAD.encode(&t.certificate_der))
+                .map(|t| {
+                    base64::engine::general_purpose::STANDARD_NO_PAD.encode(&t.certificate_der)
+                })
                 .unwrap_or_default();
             let mut stdout = std::io::stdout().lock();
-            writeln!(stdout, "{CORE_PROTOCOL_VERSION}|{PROTOCOL_VERSION}|tcp|{addr}|grpc|{cert}")?;
+            writeln!(
+                stdout,
+                "{CORE_PROTOCOL_VERSION}|{PROTOCOL_VERSION}|tcp|{addr}|grpc|{cert}"
+            )?;
             stdout.flush()?;
             ignore_interrupts();
         }
@@ -106,8 +124,16 @@ pub async fn serve(
             });
         }
     }
-    logging::info("serving plugin", &[("address", &addr.to_string()), ("tls", &tls.is_some().to_string())]);
-    router.serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned()).await?;
+    logging::info(
+        "serving plugin",
+        &[
+            ("address", &addr.to_string()),
+            ("tls", &tls.is_some().to_string()),
+        ],
+    );
+    router
+        .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
+        .await?;
     logging::debug("plugin server stopped", &[]);
     Ok(())
 }
@@ -118,11 +144,15 @@ async fn bind() -> Result<TcpListener, Error> {
     match (port("PLUGIN_MIN_PORT"), port("PLUGIN_MAX_PORT")) {
         (Some(min), Some(max)) if min <= max && min > 0 => {
             for candidate in min..=max {
-                if let Ok(listener) = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], candidate))).await {
+                if let Ok(listener) =
+                    TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], candidate))).await
+                {
                     return Ok(listener);
                 }
             }
-            Err(Error::Handshake(format!("no free port between PLUGIN_MIN_PORT={min} and PLUGIN_MAX_PORT={max}")))
+            Err(Error::Handshake(format!(
+                "no free port between PLUGIN_MIN_PORT={min} and PLUGIN_MAX_PORT={max}"
+            )))
         }
         _ => Ok(TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?),
     }
@@ -145,7 +175,10 @@ fn accept_connections(
             let (stream, peer) = match accepted {
                 Ok(pair) => pair,
                 Err(e) => {
-                    logging::warn("accepting a connection failed", &[("error", &e.to_string())]);
+                    logging::warn(
+                        "accepting a connection failed",
+                        &[("error", &e.to_string())],
+                    );
                     continue;
                 }
             };
@@ -156,7 +189,9 @@ fn accept_connections(
                 let conn = match tls {
                     None => Conn::Plain(stream),
                     Some(acceptor) => {
-                        match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+                        match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
+                            .await
+                        {
                             Ok(Ok(tls_stream)) => Conn::Tls(Box::new(tls_stream)),
                             Ok(Err(e)) => {
                                 logging::warn(
@@ -166,7 +201,10 @@ fn accept_connections(
                                 return;
                             }
                             Err(_) => {
-                                logging::warn("TLS handshake timed out", &[("peer", &peer.to_string())]);
+                                logging::warn(
+                                    "TLS handshake timed out",
+                                    &[("peer", &peer.to_string())],
+                                );
                                 return;
                             }
                         }
@@ -183,7 +221,10 @@ fn accept_connections(
 fn ignore_interrupts() {
     tokio::spawn(async {
         while tokio::signal::ctrl_c().await.is_ok() {
-            logging::debug("interrupt received; waiting for the CLI to stop the provider", &[]);
+            logging::debug(
+                "interrupt received; waiting for the CLI to stop the provider",
+                &[],
+            );
         }
     });
 }
@@ -199,7 +240,10 @@ fn print_reattach_instructions(addr: SocketAddr) -> Result<(), Error> {
         }
     });
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "Provider started in debug mode. To attach Terraform or OpenTofu, set:\n")?;
+    writeln!(
+        stdout,
+        "Provider started in debug mode. To attach Terraform or OpenTofu, set:\n"
+    )?;
     writeln!(stdout, "\tTF_REATTACH_PROVIDERS='{reattach}'\n")?;
     writeln!(stdout, "Press Ctrl-C to stop the provider.")?;
     stdout.flush()?;
@@ -219,7 +263,11 @@ impl Connected for Conn {
 }
 
 impl AsyncRead for Conn {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
@@ -228,7 +276,11 @@ impl AsyncRead for Conn {
 }
 
 impl AsyncWrite for Conn {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
             Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),

@@ -20,7 +20,10 @@ use crate::logging;
 type OpenUntilShutdown<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
 fn open_until(shutdown: &CancellationToken) -> OpenUntilShutdown<impl Sized + Send + 'static> {
-    Box::pin(futures::stream::pending::<Result<(), Status>>().take_until(shutdown.clone().cancelled_owned()))
+    Box::pin(
+        futures::stream::pending::<Result<(), Status>>()
+            .take_until(shutdown.clone().cancelled_owned()),
+    )
 }
 
 fn silent_stream<T: Send + 'static>(shutdown: &CancellationToken) -> OpenUntilShutdown<T> {
@@ -58,7 +61,10 @@ pub struct Stdio {
 impl GrpcStdio for Stdio {
     type StreamStdioStream = OpenUntilShutdown<StdioData>;
 
-    async fn stream_stdio(&self, _request: Request<()>) -> Result<Response<Self::StreamStdioStream>, Status> {
+    async fn stream_stdio(
+        &self,
+        _request: Request<()>,
+    ) -> Result<Response<Self::StreamStdioStream>, Status> {
         Ok(Response::new(silent_stream(&self.shutdown)))
     }
 }

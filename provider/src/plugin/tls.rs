@@ -13,7 +13,9 @@ use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvi
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme};
+use rustls::{
+    CertificateError, DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme,
+};
 
 use crate::error::Error;
 
@@ -30,7 +32,10 @@ pub fn server_tls(client_cert_pem: &str) -> Result<ServerTls, Error> {
         .map_err(|e| Error::Tls(format!("PLUGIN_CLIENT_CERT is not a PEM certificate: {e}")))?;
     let (certificate, key) = generate_server_certificate()?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let verifier = Arc::new(PinnedClientCert { expected: client_cert.into_owned(), provider: provider.clone() });
+    let verifier = Arc::new(PinnedClientCert {
+        expected: client_cert.into_owned(),
+        provider: provider.clone(),
+    });
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Tls(e.to_string()))?
@@ -39,30 +44,44 @@ pub fn server_tls(client_cert_pem: &str) -> Result<ServerTls, Error> {
         .map_err(|e| Error::Tls(e.to_string()))?;
     // gRPC clients (grpc-go since 1.67) require HTTP/2 to be negotiated through ALPN.
     config.alpn_protocols = vec![b"h2".to_vec()];
-    Ok(ServerTls { certificate_der: certificate.to_vec(), config: Arc::new(config) })
+    Ok(ServerTls {
+        certificate_der: certificate.to_vec(),
+        config: Arc::new(config),
+    })
 }
 
 /// A self-signed certificate for `localhost`, shaped like go-plugin's (CA, server and client auth),
 /// because the plugin client trusts exactly this certificate as its root.
-fn generate_server_certificate() -> Result<(CertificateDer<'static>, PrivateKeyDer<'static>), Error> {
+fn generate_server_certificate() -> Result<(CertificateDer<'static>, PrivateKeyDer<'static>), Error>
+{
     use rcgen::{
-        BasicConstraints, CertificateParams, DistinguishedName as Dn, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-        KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
+        BasicConstraints, CertificateParams, DistinguishedName as Dn, DnType,
+        ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
     };
-    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(|e| Error::Tls(e.to_string()))?;
-    let mut params = CertificateParams::new(vec!["localhost".to_string()]).map_err(|e| Error::Tls(e.to_string()))?;
+    let key =
+        KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(|e| Error::Tls(e.to_string()))?;
+    let mut params = CertificateParams::new(vec!["localhost".to_string()])
+        .map_err(|e| Error::Tls(e.to_string()))?;
     let mut name = Dn::new();
     name.push(DnType::CommonName, "localhost");
     name.push(DnType::OrganizationName, "terraform-provider-efs");
     params.distinguished_name = name;
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages =
-        vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment, KeyUsagePurpose::KeyCertSign];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+        KeyUsagePurpose::KeyCertSign,
+    ];
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
     let now = time::OffsetDateTime::now_utc();
     params.not_before = now - time::Duration::seconds(30);
     params.not_after = now + time::Duration::days(30);
-    let cert = params.self_signed(&key).map_err(|e| Error::Tls(e.to_string()))?;
+    let cert = params
+        .self_signed(&key)
+        .map_err(|e| Error::Tls(e.to_string()))?;
     let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
     Ok((cert.der().clone(), key_der))
 }
@@ -87,7 +106,9 @@ impl ClientCertVerifier for PinnedClientCert {
         if end_entity.as_ref() == self.expected.as_ref() {
             Ok(ClientCertVerified::assertion())
         } else {
-            Err(rustls::Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure))
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::ApplicationVerificationFailure,
+            ))
         }
     }
 
@@ -97,7 +118,12 @@ impl ClientCertVerifier for PinnedClientCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -106,11 +132,18 @@ impl ClientCertVerifier for PinnedClientCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -126,7 +159,12 @@ mod tests {
     #[test]
     fn verifies_p521_signatures_like_go_plugin_clients_make() {
         let provider = rustls::crypto::aws_lc_rs::default_provider();
-        let schemes = provider.signature_verification_algorithms.supported_schemes();
-        assert!(schemes.contains(&SignatureScheme::ECDSA_NISTP521_SHA512), "{schemes:?}");
+        let schemes = provider
+            .signature_verification_algorithms
+            .supported_schemes();
+        assert!(
+            schemes.contains(&SignatureScheme::ECDSA_NISTP521_SHA512),
+            "{schemes:?}"
+        );
     }
 }

@@ -29,19 +29,30 @@ pub fn tags_of(value: &Value) -> BTreeMap<String, String> {
     value
         .get("tags")
         .and_then(Value::as_map)
-        .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string()))).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 /// `default_tags` overlaid with the resource's own tags.
-pub fn merge(default_tags: &BTreeMap<String, String>, own: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+pub fn merge(
+    default_tags: &BTreeMap<String, String>,
+    own: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
     let mut all = default_tags.clone();
     all.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
     all
 }
 
 pub fn to_value(tags: &BTreeMap<String, String>) -> Value {
-    Value::Map(tags.iter().map(|(k, v)| (k.clone(), Value::string(v.clone()))).collect())
+    Value::Map(
+        tags.iter()
+            .map(|(k, v)| (k.clone(), Value::string(v.clone())))
+            .collect(),
+    )
 }
 
 /// Plans `tags_all` from the configuration's `tags` and the provider's `default_tags`; unknown when
@@ -51,7 +62,11 @@ pub fn plan_tags_all(plan: &mut PlanContext<'_>, default_tags: &BTreeMap<String,
         return;
     }
     let configured = plan.config.get("tags").cloned().unwrap_or(Value::Null);
-    let value = if configured.is_known() { to_value(&merge(default_tags, &tags_of(plan.config))) } else { Value::Unknown };
+    let value = if configured.is_known() {
+        to_value(&merge(default_tags, &tags_of(plan.config)))
+    } else {
+        Value::Unknown
+    };
     plan.set("tags_all", value);
 }
 
@@ -61,7 +76,10 @@ mod tests {
 
     #[test]
     fn own_tags_win_over_defaults() {
-        let defaults = BTreeMap::from([("team".to_string(), "a".to_string()), ("env".to_string(), "dev".to_string())]);
+        let defaults = BTreeMap::from([
+            ("team".to_string(), "a".to_string()),
+            ("env".to_string(), "dev".to_string()),
+        ]);
         let own = BTreeMap::from([("env".to_string(), "prod".to_string())]);
         let all = merge(&defaults, &own);
         assert_eq!(all["env"], "prod");

@@ -2,13 +2,17 @@
 
 use tfplugin_proto::tfplugin6 as proto;
 
-use crate::framework::schema::{Attribute, Block, Mode, NestedBlock, Nesting, Schema};
-use crate::framework::{json, msgpack, AttributePath, Diagnostic, Diagnostics, Severity, Type, Value};
 use crate::framework::path::PathStep;
+use crate::framework::schema::{Attribute, Block, Mode, NestedBlock, Nesting, Schema};
+use crate::framework::{
+    json, msgpack, AttributePath, Diagnostic, Diagnostics, Severity, Type, Value,
+};
 
 /// Decodes a DynamicValue against a type (msgpack when present, otherwise JSON; absent is null).
 pub fn decode(value: Option<&proto::DynamicValue>, ty: &Type) -> Result<Value, Diagnostics> {
-    let Some(value) = value else { return Ok(Value::Null) };
+    let Some(value) = value else {
+        return Ok(Value::Null);
+    };
     let decoded = if !value.msgpack.is_empty() {
         msgpack::decode(&value.msgpack, ty)
     } else if !value.json.is_empty() {
@@ -69,7 +73,10 @@ pub fn attribute_path(path: &AttributePath) -> proto::AttributePath {
 }
 
 pub fn schema(schema: &Schema) -> proto::Schema {
-    proto::Schema { version: schema.version, block: Some(block(&schema.block, schema.version)) }
+    proto::Schema {
+        version: schema.version,
+        block: Some(block(&schema.block, schema.version)),
+    }
 }
 
 fn block(block_schema: &Block, version: i64) -> proto::schema::Block {
@@ -87,7 +94,10 @@ fn block(block_schema: &Block, version: i64) -> proto::schema::Block {
 fn attribute(attr: &Attribute) -> proto::schema::Attribute {
     let (ty, nested_type) = match &attr.nested {
         // An attribute with nested attributes carries its type in `nested_type` only.
-        Some(nested) => (Vec::new(), Some(nested_object(nested.nesting, &nested.attributes))),
+        Some(nested) => (
+            Vec::new(),
+            Some(nested_object(nested.nesting, &nested.attributes)),
+        ),
         None => (attr.ty.to_json_bytes(), None),
     };
     let description = match &attr.deprecation {
@@ -118,7 +128,11 @@ fn nested_object(nesting: Nesting, attributes: &[Attribute]) -> proto::schema::O
         Nesting::Set => NestingMode::Set,
         Nesting::Map => NestingMode::Map,
     };
-    proto::schema::Object { attributes: attributes.iter().map(attribute).collect(), nesting: mode as i32, ..Default::default() }
+    proto::schema::Object {
+        attributes: attributes.iter().map(attribute).collect(),
+        nesting: mode as i32,
+        ..Default::default()
+    }
 }
 
 fn nested_block(nested: &NestedBlock) -> proto::schema::NestedBlock {
@@ -168,7 +182,9 @@ mod tests {
                 .attribute(Attribute::required("name", Type::String))
                 .attribute(Attribute::optional("tags", Type::map(Type::String)))
                 .attribute(Attribute::computed("arn", Type::String))
-                .attribute(Attribute::optional_computed("path", Type::String).default(Value::string("/")))
+                .attribute(
+                    Attribute::optional_computed("path", Type::String).default(Value::string("/")),
+                )
                 .attribute(Attribute::optional("secret", Type::String).sensitive()),
         );
         let converted = schema(&s);
@@ -186,9 +202,16 @@ mod tests {
     #[test]
     fn diagnostics_carry_paths() {
         let mut diags = Diagnostics::new();
-        diags.error_at(AttributePath::root("tags").key("env").attr("x"), "Bad", "detail");
+        diags.error_at(
+            AttributePath::root("tags").key("env").attr("x"),
+            "Bad",
+            "detail",
+        );
         let converted = diagnostics(&diags);
-        assert_eq!(converted[0].severity, proto::diagnostic::Severity::Error as i32);
+        assert_eq!(
+            converted[0].severity,
+            proto::diagnostic::Severity::Error as i32
+        );
         let steps = &converted[0].attribute.as_ref().unwrap().steps;
         assert_eq!(steps.len(), 3);
     }
@@ -200,7 +223,17 @@ mod tests {
         let v = Value::object([("a", Value::string("x"))]);
         let encoded = encode(&v, &ty).unwrap();
         assert_eq!(decode(Some(&encoded), &ty).unwrap(), v);
-        let from_json = proto::DynamicValue { msgpack: vec![], json: br#"{"a":"y"}"#.to_vec() };
-        assert_eq!(decode(Some(&from_json), &ty).unwrap().get("a").unwrap().as_str(), Some("y"));
+        let from_json = proto::DynamicValue {
+            msgpack: vec![],
+            json: br#"{"a":"y"}"#.to_vec(),
+        };
+        assert_eq!(
+            decode(Some(&from_json), &ty)
+                .unwrap()
+                .get("a")
+                .unwrap()
+                .as_str(),
+            Some("y")
+        );
     }
 }

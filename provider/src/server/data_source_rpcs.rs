@@ -13,16 +13,20 @@ impl ProviderService {
     ) -> proto::validate_data_resource_config::Response {
         let mut diags = Diagnostics::new();
         match self.data_source(&request.type_name) {
-            Ok(registered) => match convert::decode(request.config.as_ref(), &registered.schema.value_type()) {
-                Ok(config) => {
-                    validate_block(&registered.schema.block, &config, None, &mut diags);
-                    registered.data_source.validate(&config, &mut diags);
+            Ok(registered) => {
+                match convert::decode(request.config.as_ref(), &registered.schema.value_type()) {
+                    Ok(config) => {
+                        validate_block(&registered.schema.block, &config, None, &mut diags);
+                        registered.data_source.validate(&config, &mut diags);
+                    }
+                    Err(e) => diags.extend(e),
                 }
-                Err(e) => diags.extend(e),
-            },
+            }
             Err(e) => diags.extend(e),
         }
-        proto::validate_data_resource_config::Response { diagnostics: convert::diagnostics(&diags) }
+        proto::validate_data_resource_config::Response {
+            diagnostics: convert::diagnostics(&diags),
+        }
     }
 
     pub(super) async fn read_data_source(
@@ -41,6 +45,10 @@ impl ProviderService {
         }
         .await;
         let (state, diags) = result.unwrap_or_else(|diags| (None, diags));
-        proto::read_data_source::Response { state, diagnostics: convert::diagnostics(&diags), ..Default::default() }
+        proto::read_data_source::Response {
+            state,
+            diagnostics: convert::diagnostics(&diags),
+            ..Default::default()
+        }
     }
 }

@@ -47,7 +47,11 @@ struct Inner {
 
 impl ProviderService {
     pub fn new(shutdown: CancellationToken) -> Self {
-        Self::with_registry(crate::resources::all(), crate::data_sources::all(), shutdown)
+        Self::with_registry(
+            crate::resources::all(),
+            crate::data_sources::all(),
+            shutdown,
+        )
     }
 
     fn with_registry(
@@ -57,11 +61,27 @@ impl ProviderService {
     ) -> Self {
         let resources = resources
             .into_iter()
-            .map(|resource| (resource.type_name(), RegisteredResource { schema: resource.schema(), resource }))
+            .map(|resource| {
+                (
+                    resource.type_name(),
+                    RegisteredResource {
+                        schema: resource.schema(),
+                        resource,
+                    },
+                )
+            })
             .collect();
         let data_sources = data_sources
             .into_iter()
-            .map(|data_source| (data_source.type_name(), RegisteredDataSource { schema: data_source.schema(), data_source }))
+            .map(|data_source| {
+                (
+                    data_source.type_name(),
+                    RegisteredDataSource {
+                        schema: data_source.schema(),
+                        data_source,
+                    },
+                )
+            })
             .collect();
         Self {
             inner: Arc::new(Inner {
@@ -76,23 +96,41 @@ impl ProviderService {
 
     pub fn into_server(self) -> ProviderServer<Self> {
         // Schemas of large providers exceed tonic's 4 MiB default; Terraform itself allows 256 MiB.
-        ProviderServer::new(self).max_decoding_message_size(256 << 20).max_encoding_message_size(256 << 20)
+        ProviderServer::new(self)
+            .max_decoding_message_size(256 << 20)
+            .max_encoding_message_size(256 << 20)
     }
 
     /// The context handed to resource handlers.
     fn ctx(&self) -> Ctx {
         Ctx {
-            provider: self.inner.configured.read().map(|c| c.clone()).unwrap_or(None),
-            cancel: self.inner.stop.lock().map(|t| t.clone()).unwrap_or_default(),
+            provider: self
+                .inner
+                .configured
+                .read()
+                .map(|c| c.clone())
+                .unwrap_or(None),
+            cancel: self
+                .inner
+                .stop
+                .lock()
+                .map(|t| t.clone())
+                .unwrap_or_default(),
         }
     }
 
     fn resource(&self, type_name: &str) -> Result<&RegisteredResource, Diagnostics> {
-        self.inner.resources.get(type_name).ok_or_else(|| unknown_type("resource", type_name))
+        self.inner
+            .resources
+            .get(type_name)
+            .ok_or_else(|| unknown_type("resource", type_name))
     }
 
     fn data_source(&self, type_name: &str) -> Result<&RegisteredDataSource, Diagnostics> {
-        self.inner.data_sources.get(type_name).ok_or_else(|| unknown_type("data source", type_name))
+        self.inner
+            .data_sources
+            .get(type_name)
+            .ok_or_else(|| unknown_type("data source", type_name))
     }
 }
 

@@ -32,23 +32,35 @@ impl ProviderService {
                 .inner
                 .resources
                 .keys()
-                .map(|name| proto::get_metadata::ResourceMetadata { type_name: name.to_string() })
+                .map(|name| proto::get_metadata::ResourceMetadata {
+                    type_name: name.to_string(),
+                })
                 .collect(),
             data_sources: self
                 .inner
                 .data_sources
                 .keys()
-                .map(|name| proto::get_metadata::DataSourceMetadata { type_name: name.to_string() })
+                .map(|name| proto::get_metadata::DataSourceMetadata {
+                    type_name: name.to_string(),
+                })
                 .collect(),
             ..Default::default()
         }
     }
 
     pub(super) fn get_provider_schema(&self) -> proto::get_provider_schema::Response {
-        let resource_schemas: HashMap<String, proto::Schema> =
-            self.inner.resources.iter().map(|(name, r)| (name.to_string(), convert::schema(&r.schema))).collect();
-        let data_source_schemas: HashMap<String, proto::Schema> =
-            self.inner.data_sources.iter().map(|(name, d)| (name.to_string(), convert::schema(&d.schema))).collect();
+        let resource_schemas: HashMap<String, proto::Schema> = self
+            .inner
+            .resources
+            .iter()
+            .map(|(name, r)| (name.to_string(), convert::schema(&r.schema)))
+            .collect();
+        let data_source_schemas: HashMap<String, proto::Schema> = self
+            .inner
+            .data_sources
+            .iter()
+            .map(|(name, d)| (name.to_string(), convert::schema(&d.schema)))
+            .collect();
         proto::get_provider_schema::Response {
             provider: Some(convert::schema(&self.inner.provider_schema)),
             resource_schemas,
@@ -71,7 +83,9 @@ impl ProviderService {
             }
             Err(e) => diags.extend(e),
         }
-        proto::validate_provider_config::Response { diagnostics: convert::diagnostics(&diags) }
+        proto::validate_provider_config::Response {
+            diagnostics: convert::diagnostics(&diags),
+        }
     }
 
     pub(super) async fn configure_provider(
@@ -81,7 +95,10 @@ impl ProviderService {
         let schema = &self.inner.provider_schema;
         let diags = match convert::decode(request.config.as_ref(), &schema.value_type()) {
             Ok(config) => {
-                logging::debug("configuring provider", &[("terraform_version", &request.terraform_version)]);
+                logging::debug(
+                    "configuring provider",
+                    &[("terraform_version", &request.terraform_version)],
+                );
                 match crate::provider_config::configure(&config).await {
                     Ok(data) => {
                         if let Ok(mut slot) = self.inner.configured.write() {
@@ -94,7 +111,9 @@ impl ProviderService {
             }
             Err(diags) => diags,
         };
-        proto::configure_provider::Response { diagnostics: convert::diagnostics(&diags) }
+        proto::configure_provider::Response {
+            diagnostics: convert::diagnostics(&diags),
+        }
     }
 
     pub(super) fn stop_provider(&self) -> proto::stop_provider::Response {
@@ -102,6 +121,8 @@ impl ProviderService {
         if let Ok(token) = self.inner.stop.lock() {
             token.cancel();
         }
-        proto::stop_provider::Response { error: String::new() }
+        proto::stop_provider::Response {
+            error: String::new(),
+        }
     }
 }

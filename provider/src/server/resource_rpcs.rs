@@ -16,16 +16,20 @@ impl ProviderService {
     ) -> proto::validate_resource_config::Response {
         let mut diags = Diagnostics::new();
         match self.resource(&request.type_name) {
-            Ok(registered) => match convert::decode(request.config.as_ref(), &registered.schema.value_type()) {
-                Ok(config) => {
-                    validate_block(&registered.schema.block, &config, None, &mut diags);
-                    registered.resource.validate(&config, &mut diags);
+            Ok(registered) => {
+                match convert::decode(request.config.as_ref(), &registered.schema.value_type()) {
+                    Ok(config) => {
+                        validate_block(&registered.schema.block, &config, None, &mut diags);
+                        registered.resource.validate(&config, &mut diags);
+                    }
+                    Err(e) => diags.extend(e),
                 }
-                Err(e) => diags.extend(e),
-            },
+            }
             Err(e) => diags.extend(e),
         }
-        proto::validate_resource_config::Response { diagnostics: convert::diagnostics(&diags) }
+        proto::validate_resource_config::Response {
+            diagnostics: convert::diagnostics(&diags),
+        }
     }
 
     pub(super) fn upgrade_resource_state(
@@ -45,7 +49,10 @@ impl ProviderService {
                 return Ok(None);
             }
             let parsed: serde_json::Value = serde_json::from_slice(&raw.json).map_err(|e| {
-                Diagnostics::from_error("Invalid Stored State", format!("The stored state is not valid JSON: {e}."))
+                Diagnostics::from_error(
+                    "Invalid Stored State",
+                    format!("The stored state is not valid JSON: {e}."),
+                )
             })?;
             let upgraded = if request.version < registered.schema.version {
                 registered.resource.upgrade_state(request.version, parsed)?
@@ -54,7 +61,10 @@ impl ProviderService {
             };
             let ty = registered.schema.value_type();
             let value = json::decode_value(&upgraded, &ty).map_err(|e| {
-                Diagnostics::from_error("Invalid Stored State", format!("The stored state does not match the schema: {e}."))
+                Diagnostics::from_error(
+                    "Invalid Stored State",
+                    format!("The stored state does not match the schema: {e}."),
+                )
             })?;
             Ok(Some(convert::encode(&value, &ty)?))
         })();
@@ -62,10 +72,16 @@ impl ProviderService {
             Ok(state) => (state, Diagnostics::new()),
             Err(diags) => (None, diags),
         };
-        proto::upgrade_resource_state::Response { upgraded_state, diagnostics: convert::diagnostics(&diags) }
+        proto::upgrade_resource_state::Response {
+            upgraded_state,
+            diagnostics: convert::diagnostics(&diags),
+        }
     }
 
-    pub(super) async fn read_resource(&self, request: proto::read_resource::Request) -> proto::read_resource::Response {
+    pub(super) async fn read_resource(
+        &self,
+        request: proto::read_resource::Request,
+    ) -> proto::read_resource::Response {
         let private = convert::private_from_bytes(&request.private);
         let result = async {
             let registered = self.resource(&request.type_name)?;
@@ -74,15 +90,27 @@ impl ProviderService {
             if current.is_null() {
                 return Ok((None, private.clone(), Diagnostics::new()));
             }
-            let outcome = registered.resource.read(&self.ctx(), &current, &private).await;
+            let outcome = registered
+                .resource
+                .read(&self.ctx(), &current, &private)
+                .await;
             if outcome.diags.has_errors() {
                 // Keep the current state: a failed refresh must not drop a resource from state.
-                return Ok((request.current_state.clone(), private.clone(), outcome.diags));
+                return Ok((
+                    request.current_state.clone(),
+                    private.clone(),
+                    outcome.diags,
+                ));
             }
-            Ok::<_, Diagnostics>((Some(convert::encode(&outcome.state, &ty)?), outcome.private, outcome.diags))
+            Ok::<_, Diagnostics>((
+                Some(convert::encode(&outcome.state, &ty)?),
+                outcome.private,
+                outcome.diags,
+            ))
         }
         .await;
-        let (new_state, private, diags) = result.unwrap_or_else(|diags| (request.current_state.clone(), private, diags));
+        let (new_state, private, diags) =
+            result.unwrap_or_else(|diags| (request.current_state.clone(), private, diags));
         proto::read_resource::Response {
             new_state,
             private: convert::private_to_bytes(&private),
@@ -102,9 +130,17 @@ impl ProviderService {
             let proposed = convert::decode(request.proposed_new_state.as_ref(), &ty)?;
             let config = convert::decode(request.config.as_ref(), &ty)?;
             let planned = plan_resource(&registered.schema.block, &prior, &proposed, &config);
-            let mut plan =
-                PlanContext { config: &config, prior: &prior, planned, requires_replace: Vec::new(), diags: Diagnostics::new() };
-            registered.resource.modify_plan(&self.ctx(), &mut plan).await;
+            let mut plan = PlanContext {
+                config: &config,
+                prior: &prior,
+                planned,
+                requires_replace: Vec::new(),
+                diags: Diagnostics::new(),
+            };
+            registered
+                .resource
+                .modify_plan(&self.ctx(), &mut plan)
+                .await;
             let mut replace = requires_replace(&registered.schema.block, &prior, &plan.planned);
             replace.extend(plan.requires_replace);
             replace.sort_by_key(|p| p.to_string());
@@ -116,7 +152,8 @@ impl ProviderService {
             Ok::<_, Diagnostics>((Some(planned_state), replace, plan.diags))
         }
         .await;
-        let (planned_state, replace, diags) = result.unwrap_or_else(|diags| (None, Vec::new(), diags));
+        let (planned_state, replace, diags) =
+            result.unwrap_or_else(|diags| (None, Vec::new(), diags));
         proto::plan_resource_change::Response {
             planned_state,
             requires_replace: replace.iter().map(convert::attribute_path).collect(),
@@ -167,7 +204,8 @@ impl ProviderService {
             Ok::<_, Diagnostics>((Some(convert::encode(&state, &ty)?), private, diags))
         }
         .await;
-        let (new_state, private, diags) = result.unwrap_or_else(|diags| (request.prior_state.clone(), planned_private, diags));
+        let (new_state, private, diags) =
+            result.unwrap_or_else(|diags| (request.prior_state.clone(), planned_private, diags));
         proto::apply_resource_change::Response {
             new_state,
             private: convert::private_to_bytes(&private),

@@ -39,28 +39,40 @@ impl Provider for ProviderService {
         &self,
         request: Request<proto::validate_provider_config::Request>,
     ) -> Result<Response<proto::validate_provider_config::Response>, Status> {
-        ok(ProviderService::validate_provider_config(self, request.into_inner()))
+        ok(ProviderService::validate_provider_config(
+            self,
+            request.into_inner(),
+        ))
     }
 
     async fn validate_resource_config(
         &self,
         request: Request<proto::validate_resource_config::Request>,
     ) -> Result<Response<proto::validate_resource_config::Response>, Status> {
-        ok(ProviderService::validate_resource_config(self, request.into_inner()))
+        ok(ProviderService::validate_resource_config(
+            self,
+            request.into_inner(),
+        ))
     }
 
     async fn validate_data_resource_config(
         &self,
         request: Request<proto::validate_data_resource_config::Request>,
     ) -> Result<Response<proto::validate_data_resource_config::Response>, Status> {
-        ok(ProviderService::validate_data_resource_config(self, request.into_inner()))
+        ok(ProviderService::validate_data_resource_config(
+            self,
+            request.into_inner(),
+        ))
     }
 
     async fn upgrade_resource_state(
         &self,
         request: Request<proto::upgrade_resource_state::Request>,
     ) -> Result<Response<proto::upgrade_resource_state::Response>, Status> {
-        ok(ProviderService::upgrade_resource_state(self, request.into_inner()))
+        ok(ProviderService::upgrade_resource_state(
+            self,
+            request.into_inner(),
+        ))
     }
 
     async fn get_resource_identity_schemas(

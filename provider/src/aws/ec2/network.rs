@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType, Tag, TagSpecification, UserIdGroupPair};
+use aws_sdk_ec2::types::{
+    Filter, IpPermission, IpRange, ResourceType, Tag, TagSpecification, UserIdGroupPair,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::aws::wait::retry_while;
@@ -21,7 +23,10 @@ pub struct SubnetPlacement {
 }
 
 /// Looks up the given subnets; a missing one is an error naming it (`InvalidSubnetID.NotFound`).
-pub async fn find_subnets(ec2: &aws_sdk_ec2::Client, ids: &[String]) -> Result<Vec<SubnetPlacement>, Error> {
+pub async fn find_subnets(
+    ec2: &aws_sdk_ec2::Client,
+    ids: &[String],
+) -> Result<Vec<SubnetPlacement>, Error> {
     let out = ec2
         .describe_subnets()
         .set_subnet_ids(Some(ids.to_vec()))
@@ -56,7 +61,11 @@ pub async fn create_nfs_security_group(
 ) -> Result<String, Error> {
     let tag_spec = TagSpecification::builder()
         .resource_type(ResourceType::SecurityGroup)
-        .set_tags(Some(tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect(),
+        ))
         .build();
     let out = ec2
         .create_security_group()
@@ -83,14 +92,28 @@ fn nfs_permission(sources: &NfsSources) -> IpPermission {
         .ip_protocol("tcp")
         .from_port(NFS_PORT)
         .to_port(NFS_PORT)
-        .set_ip_ranges(Some(sources.cidr_blocks.iter().map(|c| IpRange::builder().cidr_ip(c).build()).collect()))
+        .set_ip_ranges(Some(
+            sources
+                .cidr_blocks
+                .iter()
+                .map(|c| IpRange::builder().cidr_ip(c).build())
+                .collect(),
+        ))
         .set_user_id_group_pairs(Some(
-            sources.security_group_ids.iter().map(|g| UserIdGroupPair::builder().group_id(g).build()).collect(),
+            sources
+                .security_group_ids
+                .iter()
+                .map(|g| UserIdGroupPair::builder().group_id(g).build())
+                .collect(),
         ))
         .build()
 }
 
-pub async fn authorize_nfs(ec2: &aws_sdk_ec2::Client, group_id: &str, sources: &NfsSources) -> Result<(), Error> {
+pub async fn authorize_nfs(
+    ec2: &aws_sdk_ec2::Client,
+    group_id: &str,
+    sources: &NfsSources,
+) -> Result<(), Error> {
     ec2.authorize_security_group_ingress()
         .group_id(group_id)
         .ip_permissions(nfs_permission(sources))
@@ -100,7 +123,11 @@ pub async fn authorize_nfs(ec2: &aws_sdk_ec2::Client, group_id: &str, sources: &
     Ok(())
 }
 
-pub async fn revoke_nfs(ec2: &aws_sdk_ec2::Client, group_id: &str, sources: &NfsSources) -> Result<(), Error> {
+pub async fn revoke_nfs(
+    ec2: &aws_sdk_ec2::Client,
+    group_id: &str,
+    sources: &NfsSources,
+) -> Result<(), Error> {
     ec2.revoke_security_group_ingress()
         .group_id(group_id)
         .ip_permissions(nfs_permission(sources))
@@ -111,24 +138,48 @@ pub async fn revoke_nfs(ec2: &aws_sdk_ec2::Client, group_id: &str, sources: &Nfs
 }
 
 /// The NFS sources a security group currently allows, or `None` when the group is gone.
-pub async fn find_nfs_sources(ec2: &aws_sdk_ec2::Client, group_id: &str) -> Result<Option<NfsSources>, Error> {
-    let out = match ec2.describe_security_groups().group_ids(group_id).send().await {
+pub async fn find_nfs_sources(
+    ec2: &aws_sdk_ec2::Client,
+    group_id: &str,
+) -> Result<Option<NfsSources>, Error> {
+    let out = match ec2
+        .describe_security_groups()
+        .group_ids(group_id)
+        .send()
+        .await
+    {
         Ok(out) => out,
         Err(e) => {
-            let e = Err::<(), _>(e).context("reading EC2 Security Group", group_id).unwrap_err();
-            return if e.is_aws("InvalidGroup.NotFound") { Ok(None) } else { Err(e) };
+            let e = Err::<(), _>(e)
+                .context("reading EC2 Security Group", group_id)
+                .unwrap_err();
+            return if e.is_aws("InvalidGroup.NotFound") {
+                Ok(None)
+            } else {
+                Err(e)
+            };
         }
     };
-    let Some(group) = out.security_groups().first() else { return Ok(None) };
+    let Some(group) = out.security_groups().first() else {
+        return Ok(None);
+    };
     let mut sources = NfsSources::default();
     for permission in group.ip_permissions() {
         if permission.from_port() != Some(NFS_PORT) {
             continue;
         }
-        sources.cidr_blocks.extend(permission.ip_ranges().iter().filter_map(|r| r.cidr_ip().map(str::to_string)));
-        sources
-            .security_group_ids
-            .extend(permission.user_id_group_pairs().iter().filter_map(|p| p.group_id().map(str::to_string)));
+        sources.cidr_blocks.extend(
+            permission
+                .ip_ranges()
+                .iter()
+                .filter_map(|r| r.cidr_ip().map(str::to_string)),
+        );
+        sources.security_group_ids.extend(
+            permission
+                .user_id_group_pairs()
+                .iter()
+                .filter_map(|p| p.group_id().map(str::to_string)),
+        );
     }
     sources.cidr_blocks.sort();
     sources.security_group_ids.sort();
@@ -152,7 +203,12 @@ pub async fn find_security_group_by_name(
         let tags = g
             .tags()
             .iter()
-            .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                )
+            })
             .collect();
         (g.group_id().unwrap_or_default().to_string(), tags)
     }))

@@ -138,7 +138,12 @@ pub fn csi_driver_values(region: &str) -> Json {
     })
 }
 
-pub fn render(args: &VolumeArgs, file_system_id: Option<&str>, access_point_id: Option<&str>, region: &str) -> Rendered {
+pub fn render(
+    args: &VolumeArgs,
+    file_system_id: Option<&str>,
+    access_point_id: Option<&str>,
+    region: &str,
+) -> Rendered {
     let volume_handle = match (file_system_id, access_point_id) {
         (Some(fs), Some(ap)) => Some(format!("{fs}::{ap}")),
         _ => None,
@@ -183,9 +188,16 @@ pub fn tls_policy(file_system_arn: &str) -> Json {
 
 /// Whether a policy read back from AWS denies access without TLS.
 pub fn policy_enforces_tls(policy: &str) -> bool {
-    let Ok(doc) = serde_json::from_str::<Json>(policy) else { return false };
+    let Ok(doc) = serde_json::from_str::<Json>(policy) else {
+        return false;
+    };
     doc["Statement"].as_array().into_iter().flatten().any(|s| {
-        s["Effect"] == "Deny" && s["Condition"]["Bool"]["aws:SecureTransport"].as_str().map(str::to_lowercase).as_deref() == Some("false")
+        s["Effect"] == "Deny"
+            && s["Condition"]["Bool"]["aws:SecureTransport"]
+                .as_str()
+                .map(str::to_lowercase)
+                .as_deref()
+                == Some("false")
     })
 }
 
@@ -198,7 +210,9 @@ pub fn to_yaml(value: &Json) -> String {
 }
 
 fn key(k: &str) -> String {
-    let plain = !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'));
+    let plain = !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'));
     if plain {
         k.to_string()
     } else {
@@ -255,17 +269,31 @@ mod tests {
 
     #[test]
     fn yaml_quotes_strings_and_nests_blocks() {
-        let yaml = to_yaml(&json!({"a": {"b": ["x", 1]}, "c": "065534", "d": [], "e": [{"f": true, "g": "h"}]}));
-        assert_eq!(yaml, "a:\n  b:\n    - \"x\"\n    - 1\nc: \"065534\"\nd: []\ne:\n  - f: true\n    g: \"h\"\n");
+        let yaml = to_yaml(
+            &json!({"a": {"b": ["x", 1]}, "c": "065534", "d": [], "e": [{"f": true, "g": "h"}]}),
+        );
+        assert_eq!(
+            yaml,
+            "a:\n  b:\n    - \"x\"\n    - 1\nc: \"065534\"\nd: []\ne:\n  - f: true\n    g: \"h\"\n"
+        );
     }
 
     #[test]
     fn tls_policy_is_recognised_and_allows_mount_targets() {
-        let policy = tls_policy("arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/fs-1");
+        let policy =
+            tls_policy("arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/fs-1");
         assert!(policy_enforces_tls(&policy.to_string()));
         let allow = &policy["Statement"][0];
         assert_eq!(allow["Effect"], "Allow");
-        assert_eq!(allow["Action"], json!(["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]));
-        assert!(!policy_enforces_tls(r#"{"Statement":[{"Effect":"Allow"}]}"#));
+        assert_eq!(
+            allow["Action"],
+            json!([
+                "elasticfilesystem:ClientMount",
+                "elasticfilesystem:ClientWrite"
+            ])
+        );
+        assert!(!policy_enforces_tls(
+            r#"{"Statement":[{"Effect":"Allow"}]}"#
+        ));
     }
 }

@@ -18,8 +18,13 @@ fn text(value: &Value, name: &str) -> Option<String> {
 }
 
 fn strings(value: &Value, name: &str) -> Vec<String> {
-    let mut items: Vec<String> =
-        value.get(name).and_then(Value::elements).unwrap_or_default().iter().filter_map(|v| v.as_str().map(str::to_string)).collect();
+    let mut items: Vec<String> = value
+        .get(name)
+        .and_then(Value::elements)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
     items.sort();
     items
 }
@@ -73,12 +78,18 @@ impl VolumeArgs {
             },
             encrypted: v.get("encrypted").and_then(Value::as_bool).unwrap_or(true),
             kms_key_id: text(v, "kms_key_id"),
-            performance_mode: text(v, "performance_mode").unwrap_or_else(|| "generalPurpose".into()),
+            performance_mode: text(v, "performance_mode")
+                .unwrap_or_else(|| "generalPurpose".into()),
             throughput_mode: text(v, "throughput_mode").unwrap_or_else(|| "elastic".into()),
-            provisioned_throughput_in_mibps: v.get("provisioned_throughput_in_mibps").and_then(Value::as_f64),
+            provisioned_throughput_in_mibps: v
+                .get("provisioned_throughput_in_mibps")
+                .and_then(Value::as_f64),
             transition_to_ia: text(v, "transition_to_ia"),
             backup: v.get("backup").and_then(Value::as_bool).unwrap_or(true),
-            enforce_tls: v.get("enforce_tls").and_then(Value::as_bool).unwrap_or(true),
+            enforce_tls: v
+                .get("enforce_tls")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
             access_point: AccessPointSpec {
                 uid: int(ap, "uid", 65534),
                 gid: int(ap, "gid", 65534),
@@ -89,7 +100,8 @@ impl VolumeArgs {
             },
             kubernetes: KubernetesSpec {
                 namespace: text(k8s, "namespace").unwrap_or_else(|| "monitoring".into()),
-                storage_class_name: text(k8s, "storage_class_name").unwrap_or_else(|| "efs-prometheus".into()),
+                storage_class_name: text(k8s, "storage_class_name")
+                    .unwrap_or_else(|| "efs-prometheus".into()),
                 pvc_name: text(k8s, "pvc_name").unwrap_or_else(|| "prometheus-server".into()),
                 capacity: text(k8s, "capacity").unwrap_or_else(|| "50Gi".into()),
                 dynamic: text(k8s, "provisioning").as_deref() == Some("dynamic"),
@@ -97,7 +109,11 @@ impl VolumeArgs {
             tags_all: v
                 .get("tags_all")
                 .and_then(Value::as_map)
-                .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect())
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                        .collect()
+                })
                 .unwrap_or_default(),
         }
     }
@@ -110,8 +126,12 @@ impl VolumeArgs {
     /// Tags for every AWS object: `tags_all`, the `Name` and the ownership mark.
     pub fn aws_tags(&self) -> Vec<(String, String)> {
         let mut tags = self.tags_all.clone();
-        tags.entry("Name".into()).or_insert_with(|| self.name.clone());
-        tags.insert(crate::resources::tags::MANAGED_BY_TAG.into(), creation_token(&self.name));
+        tags.entry("Name".into())
+            .or_insert_with(|| self.name.clone());
+        tags.insert(
+            crate::resources::tags::MANAGED_BY_TAG.into(),
+            creation_token(&self.name),
+        );
         tags.into_iter().collect()
     }
 }
@@ -143,7 +163,10 @@ impl MountTarget {
             ("availability_zone", Value::string(&self.availability_zone)),
             ("mount_target_id", Value::string(&self.mount_target_id)),
             ("ip_address", Value::string(&self.ip_address)),
-            ("network_interface_id", Value::string(&self.network_interface_id)),
+            (
+                "network_interface_id",
+                Value::string(&self.network_interface_id),
+            ),
         ])
     }
 
@@ -195,11 +218,17 @@ impl Observed {
         map.insert("file_system_arn".into(), opt(&self.file_system_arn));
         map.insert(
             "dns_name".into(),
-            opt(&self.file_system_id.as_ref().map(|id| format!("{id}.efs.{region}.amazonaws.com"))),
+            opt(&self
+                .file_system_id
+                .as_ref()
+                .map(|id| format!("{id}.efs.{region}.amazonaws.com"))),
         );
         let mut mts = self.mount_targets.clone();
         mts.sort_by(|a, b| a.subnet_id.cmp(&b.subnet_id));
-        map.insert("mount_targets".into(), Value::List(mts.iter().map(MountTarget::to_value).collect()));
+        map.insert(
+            "mount_targets".into(),
+            Value::List(mts.iter().map(MountTarget::to_value).collect()),
+        );
         map.insert("security_group_id".into(), opt(&self.security_group_id));
         map.insert("access_point_id".into(), opt(&self.access_point_id));
         map.insert("access_point_arn".into(), opt(&self.access_point_arn));

@@ -5,17 +5,31 @@ use std::time::Duration;
 
 use crate::framework::schema::{Attribute, Block, Mode, NestedBlock, Nesting, Schema};
 use crate::framework::timeouts::{self, Timeouts};
-use crate::framework::validators::{each_element, int_between, one_of, string_length, string_matches};
+use crate::framework::validators::{
+    each_element, int_between, one_of, string_length, string_matches,
+};
 use crate::framework::{Type, Value};
 use crate::resources::tags::{tags_all_attribute, tags_attribute};
 
-pub const DEFAULT_TIMEOUTS: Timeouts =
-    Timeouts::new(Duration::from_secs(30 * 60), Duration::from_secs(30 * 60), Duration::from_secs(30 * 60));
+pub const DEFAULT_TIMEOUTS: Timeouts = Timeouts::new(
+    Duration::from_secs(30 * 60),
+    Duration::from_secs(30 * 60),
+    Duration::from_secs(30 * 60),
+);
 
 pub const PERFORMANCE_MODES: &[&str] = &["generalPurpose", "maxIO"];
 pub const THROUGHPUT_MODES: &[&str] = &["bursting", "provisioned", "elastic"];
-pub const TRANSITION_TO_IA: &[&str] =
-    &["AFTER_1_DAY", "AFTER_7_DAYS", "AFTER_14_DAYS", "AFTER_30_DAYS", "AFTER_60_DAYS", "AFTER_90_DAYS", "AFTER_180_DAYS", "AFTER_270_DAYS", "AFTER_365_DAYS"];
+pub const TRANSITION_TO_IA: &[&str] = &[
+    "AFTER_1_DAY",
+    "AFTER_7_DAYS",
+    "AFTER_14_DAYS",
+    "AFTER_30_DAYS",
+    "AFTER_60_DAYS",
+    "AFTER_90_DAYS",
+    "AFTER_180_DAYS",
+    "AFTER_270_DAYS",
+    "AFTER_365_DAYS",
+];
 pub const PROVISIONING: &[&str] = &["static", "dynamic"];
 
 const SUBNET_ID: &str = r"^subnet-[0-9a-f]{8,17}$";
@@ -37,7 +51,9 @@ fn access_point_block() -> NestedBlock {
     let id = |name: &str, what: &str| {
         Attribute::optional(name, Type::Number)
             .default(Value::int(65534))
-            .description(format!("{what} Default `65534` (`nobody`, the user the Prometheus image runs as)."))
+            .description(format!(
+                "{what} Default `65534` (`nobody`, the user the Prometheus image runs as)."
+            ))
             .validator(int_between(0, 4_294_967_295))
     };
     NestedBlock::new(
@@ -111,9 +127,13 @@ fn mount_target_type() -> Type {
 
 pub fn schema() -> Schema {
     let computed = |name: &str, description: &str| {
-        Attribute::computed(name, Type::String).description(description).use_state_for_unknown()
+        Attribute::computed(name, Type::String)
+            .description(description)
+            .use_state_for_unknown()
     };
-    let rendered = |name: &str, description: &str| Attribute::computed(name, Type::String).description(description);
+    let rendered = |name: &str, description: &str| {
+        Attribute::computed(name, Type::String).description(description)
+    };
     Schema::new(
         0,
         Block::new(

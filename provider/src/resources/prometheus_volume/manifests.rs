@@ -297,3 +297,86 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod chart_keys {
+    use super::*;
+    use crate::framework::Value;
+
+    /// Every leaf key path of a values document, dotted.
+    fn leaf_keys(value: &Json, prefix: &str, out: &mut Vec<String>) {
+        match value {
+            Json::Object(map) if !map.is_empty() => {
+                for (k, v) in map {
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    leaf_keys(v, &path, out);
+                }
+            }
+            _ => out.push(prefix.to_string()),
+        }
+    }
+
+    fn args() -> VolumeArgs {
+        VolumeArgs::from_value(&Value::object([("name", Value::string("prom"))]))
+    }
+
+    /// The keys emitted for kubernetes-sigs/aws-efs-csi-driver's chart. All but `controller.region`
+    /// appear in its charts/aws-efs-csi-driver/values.yaml; `controller.region` is read by the
+    /// controller template of newer chart versions (sets AWS_REGION).
+    #[test]
+    fn csi_driver_values_use_the_charts_keys() {
+        let mut keys = Vec::new();
+        leaf_keys(&csi_driver_values("eu-west-1"), "", &mut keys);
+        assert_eq!(
+            keys,
+            [
+                "controller.hostNetwork",
+                "controller.region",
+                "controller.serviceAccount.create",
+                "node.serviceAccount.create"
+            ]
+        );
+    }
+
+    /// The keys emitted for prometheus-community/prometheus's chart (its charts/prometheus/values.yaml).
+    #[test]
+    fn prometheus_values_use_the_charts_keys() {
+        let mut keys = Vec::new();
+        leaf_keys(&prometheus_values(&args()), "", &mut keys);
+        assert_eq!(
+            keys,
+            [
+                "server.replicaCount",
+                "server.strategy.type",
+                "server.persistentVolume.enabled",
+                "server.persistentVolume.existingClaim",
+                "server.persistentVolume.accessModes",
+                "server.persistentVolume.size",
+                "server.securityContext.runAsUser",
+                "server.securityContext.runAsGroup",
+                "server.securityContext.runAsNonRoot",
+                "server.securityContext.fsGroup",
+            ]
+        );
+    }
+
+    #[test]
+    fn static_claim_binds_the_access_point_volume() {
+        let r = render(&args(), Some("fs-1"), Some("fsap-2"), "us-east-1");
+        assert_eq!(r.volume_handle.as_deref(), Some("fs-1::fsap-2"));
+        assert!(r
+            .persistent_volume
+            .unwrap()
+            .contains("volumeHandle: \"fs-1::fsap-2\""));
+        assert!(r
+            .persistent_volume_claim
+            .unwrap()
+            .contains("volumeName: \"monitoring-prometheus-server\""));
+        let unknown = render(&args(), None, None, "us-east-1");
+        assert!(unknown.persistent_volume.is_none() && unknown.volume_handle.is_none());
+    }
+}

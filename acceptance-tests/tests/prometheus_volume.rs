@@ -407,3 +407,58 @@ fn dynamic_provisioning_renders_an_efs_ap_storage_class() {
     wd.destroy();
     assert_nothing_left(&moto, &cluster.vpc_id);
 }
+
+#[test]
+fn lifecycle_policy_drift_is_planned_and_fixed() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let cluster = Cluster::create(&moto, 1, 0);
+    let wd = Workdir::new(&moto);
+    wd.write(
+        "main.tf",
+        &config(
+            &moto,
+            &cluster.subnet_ids,
+            &cluster.node_security_group_id,
+            "  transition_to_ia = \"AFTER_30_DAYS\"\n",
+        ),
+    );
+    wd.apply();
+    let fs_id = text(&wd.state_resource(ADDR), "file_system_id").to_string();
+    let efs = moto.efs();
+    let rule = |efs: &aws_sdk_efs::Client| {
+        let out = block_on(
+            efs.describe_lifecycle_configuration()
+                .file_system_id(&fs_id)
+                .send(),
+        )
+        .unwrap();
+        out.lifecycle_policies()
+            .iter()
+            .find_map(|p| p.transition_to_ia().map(|t| t.as_str().to_string()))
+    };
+    assert_eq!(rule(&efs).as_deref(), Some("AFTER_30_DAYS"));
+
+    block_on(
+        efs.put_lifecycle_configuration()
+            .file_system_id(&fs_id)
+            .lifecycle_policies(
+                aws_sdk_efs::types::LifecyclePolicy::builder()
+                    .transition_to_ia(aws_sdk_efs::types::TransitionToIaRules::After7Days)
+                    .build(),
+            )
+            .send(),
+    )
+    .unwrap();
+    let out = wd.terraform(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(
+        out.stdout.contains("AFTER_7_DAYS") && out.stdout.contains("AFTER_30_DAYS"),
+        "{out}"
+    );
+    wd.apply();
+    assert_eq!(rule(&efs).as_deref(), Some("AFTER_30_DAYS"));
+    assert_no_changes(&wd);
+    wd.destroy();
+    assert_nothing_left(&moto, &cluster.vpc_id);
+}

@@ -13,12 +13,8 @@ use prost::Message as _;
 const PROTO_DIR: &str = "proto";
 
 /// Files to compile, relative to `PROTO_DIR`.
-const PROTO_FILES: &[&str] = &[
-    "tfplugin6.proto",
-    "plugin/grpc_controller.proto",
-    "plugin/grpc_stdio.proto",
-    "plugin/grpc_broker.proto",
-];
+const PROTO_FILES: &[&str] =
+    &["tfplugin6.proto", "plugin/grpc_controller.proto", "plugin/grpc_stdio.proto", "plugin/grpc_broker.proto"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed={PROTO_DIR}");
@@ -33,10 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fds = protox::compile(PROTO_FILES, [PROTO_DIR])?;
 
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
-    std::fs::write(
-        out_dir.join("tfplugin_proto_descriptor.bin"),
-        fds.encode_to_vec(),
-    )?;
+    std::fs::write(out_dir.join("tfplugin_proto_descriptor.bin"), fds.encode_to_vec())?;
 
     tonic_prost_build::configure()
         .build_server(true)

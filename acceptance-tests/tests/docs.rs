@@ -94,10 +94,9 @@ fn docs_match_the_served_schema() {
     check_page("the provider", "docs/index.md", &provider["provider"]["block"], &mut problems);
     check_example("docs/index.md", "examples/provider/provider.tf", &mut problems);
     let mut pages = 1;
-    for (kind, dir, example) in [
-        ("resource_schemas", "resources", "resource.tf"),
-        ("data_source_schemas", "data-sources", "data-source.tf"),
-    ] {
+    for (kind, dir, example) in
+        [("resource_schemas", "resources", "resource.tf"), ("data_source_schemas", "data-sources", "data-source.tf")]
+    {
         for (type_name, schema) in provider[kind].as_object().into_iter().flatten() {
             let short = type_name.strip_prefix("efs_").unwrap_or(type_name);
             let page = format!("docs/{dir}/{short}.md");

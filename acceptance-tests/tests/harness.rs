@@ -76,10 +76,7 @@ fn moto_serves_the_sdk_resets_and_stops_on_drop() {
 
     moto.reset();
     let after = ids();
-    assert!(
-        !after.contains(&vpc_id),
-        "{vpc_id} survived reset: {after:?}"
-    );
+    assert!(!after.contains(&vpc_id), "{vpc_id} survived reset: {after:?}");
     // Only moto's default VPC (if any) is left.
     assert!(after.len() <= 1, "{after:?}");
 
@@ -101,14 +98,8 @@ fn apply_expect_error_returns_the_error_text() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let wd = Workdir::new(&moto);
-    wd.write(
-        "main.tf",
-        "output \"broken\" {\n  value = local.missing\n}\n",
-    );
+    wd.write("main.tf", "output \"broken\" {\n  value = local.missing\n}\n");
     let text = wd.apply_expect_error();
-    assert!(
-        text.contains("Reference to undeclared local value"),
-        "{text}"
-    );
+    assert!(text.contains("Reference to undeclared local value"), "{text}");
     assert!(text.contains("local.missing"), "{text}");
 }

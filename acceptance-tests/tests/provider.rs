@@ -12,9 +12,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use acceptance_tests::mirror::{read_lock_file, sha256_hex, zip_h1_hash, FilesystemMirror};
-use acceptance_tests::{
-    block_on, provider_bin, skip_unless_acceptance, Moto, Workdir, PROVIDER_SOURCE, REGION,
-};
+use acceptance_tests::{block_on, provider_bin, skip_unless_acceptance, Moto, Workdir, PROVIDER_SOURCE, REGION};
 use serde_json::{json, Value};
 
 /// Credentials written in the provider block; moto accepts any key while its auth is off.
@@ -23,8 +21,7 @@ const BLOCK_ACCESS_KEY: &str = "AKIAPROVIDERBLOCK001";
 const BLOCK_SECRET_KEY: &str = "block-secret-7f3a9c-must-not-be-logged";
 const BLOCK_SESSION_TOKEN: &str = "block-session-token-51d2e8-must-not-be-logged";
 
-const FS_ARN: &str =
-    "arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/fs-0123456789abcdef0";
+const FS_ARN: &str = "arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/fs-0123456789abcdef0";
 /// The account moto reports for every caller.
 const MOTO_ACCOUNT: &str = "123456789012";
 
@@ -73,10 +70,7 @@ impl ProviderBlock {
             access_key: Some(BLOCK_ACCESS_KEY.to_string()),
             secret_key: Some(BLOCK_SECRET_KEY.to_string()),
             token: None,
-            endpoints: ["ec2", "efs", "iam", "sts"]
-                .into_iter()
-                .map(|s| (s, endpoint.to_string()))
-                .collect(),
+            endpoints: ["ec2", "efs", "iam", "sts"].into_iter().map(|s| (s, endpoint.to_string())).collect(),
             extra: String::new(),
         }
     }
@@ -110,11 +104,9 @@ impl ProviderBlock {
             "terraform {\n  required_providers {\n    efs = {\n      source = \"seedlabs/efs\"\n    }\n  }\n}\n\nprovider \"efs\" {\n",
         );
         hcl.push_str(&format!("  region = \"{}\"\n", self.region));
-        for (name, value) in [
-            ("access_key", &self.access_key),
-            ("secret_key", &self.secret_key),
-            ("token", &self.token),
-        ] {
+        for (name, value) in
+            [("access_key", &self.access_key), ("secret_key", &self.secret_key), ("token", &self.token)]
+        {
             if let Some(v) = value {
                 hcl.push_str(&format!("  {name} = \"{v}\"\n"));
             }
@@ -183,10 +175,7 @@ fn document_actions(doc: &Value) -> Vec<String> {
         .iter()
         .flat_map(|s| match &s["Action"] {
             Value::String(a) => vec![a.clone()],
-            Value::Array(list) => list
-                .iter()
-                .map(|a| a.as_str().unwrap().to_string())
-                .collect(),
+            Value::Array(list) => list.iter().map(|a| a.as_str().unwrap().to_string()).collect(),
             other => panic!("unexpected Action {other}"),
         })
         .collect();
@@ -201,12 +190,7 @@ fn statement_with<'a>(doc: &'a Value, action: &str) -> &'a Value {
         .as_array()
         .expect("Statement is a list")
         .iter()
-        .find(|s| {
-            s["Action"] == action
-                || s["Action"]
-                    .as_array()
-                    .is_some_and(|a| a.contains(&json!(action)))
-        })
+        .find(|s| s["Action"] == action || s["Action"].as_array().is_some_and(|a| a.contains(&json!(action))))
         .unwrap_or_else(|| panic!("no statement allows {action} in {doc}"))
 }
 
@@ -273,11 +257,7 @@ impl Drop for MotoAuth<'_> {
 
 /// Flips the lowest bit of the last byte of a file.
 fn flip_last_byte(path: &std::path::Path) {
-    let mut f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .expect("open binary copy");
+    let mut f = OpenOptions::new().read(true).write(true).open(path).expect("open binary copy");
     let len = f.metadata().expect("stat binary copy").len();
     let mut byte = [0u8];
     f.seek(SeekFrom::Start(len - 1)).unwrap();
@@ -294,57 +274,30 @@ fn assert_policy_outputs(outputs: &Value) {
     assert_eq!(static_actions, STATIC_ACTIONS, "{outputs:#}");
 
     let parse = |name: &str| -> Value {
-        let text = outputs[name]["value"]
-            .as_str()
-            .unwrap_or_else(|| panic!("output {name} is not a string: {outputs:#}"));
+        let text =
+            outputs[name]["value"].as_str().unwrap_or_else(|| panic!("output {name} is not a string: {outputs:#}"));
         serde_json::from_str(text).unwrap_or_else(|e| panic!("{name} is not JSON ({e}): {text}"))
     };
 
     let default = parse("default_json");
     assert_eq!(default["Version"], "2012-10-17");
-    assert_eq!(
-        document_actions(&default),
-        default_actions,
-        "actions must list the JSON's actions"
-    );
+    assert_eq!(document_actions(&default), default_actions, "actions must list the JSON's actions");
     for statement in default["Statement"].as_array().unwrap() {
         assert_eq!(statement["Effect"], "Allow", "{statement}");
         assert_eq!(statement["Resource"], "*", "unscoped policy: {statement}");
     }
     let create = statement_with(&default, "elasticfilesystem:CreateAccessPoint");
-    assert_eq!(
-        create["Condition"]["StringLike"][format!("aws:RequestTag/{CLUSTER_TAG}")],
-        "true",
-        "{create}"
-    );
+    assert_eq!(create["Condition"]["StringLike"][format!("aws:RequestTag/{CLUSTER_TAG}")], "true", "{create}");
     let delete = statement_with(&default, "elasticfilesystem:DeleteAccessPoint");
-    assert_eq!(
-        delete["Condition"]["StringEquals"][format!("aws:ResourceTag/{CLUSTER_TAG}")],
-        "true",
-        "{delete}"
-    );
+    assert_eq!(delete["Condition"]["StringEquals"][format!("aws:ResourceTag/{CLUSTER_TAG}")], "true", "{delete}");
 
     let scoped = parse("static_json");
-    assert_eq!(
-        document_actions(&scoped),
-        static_actions,
-        "actions must list the JSON's actions"
-    );
-    for action in [
-        "elasticfilesystem:DescribeAccessPoints",
-        "elasticfilesystem:DescribeMountTargets",
-    ] {
-        assert_eq!(
-            statement_with(&scoped, action)["Resource"],
-            json!([FS_ARN]),
-            "{scoped}"
-        );
+    assert_eq!(document_actions(&scoped), static_actions, "actions must list the JSON's actions");
+    for action in ["elasticfilesystem:DescribeAccessPoints", "elasticfilesystem:DescribeMountTargets"] {
+        assert_eq!(statement_with(&scoped, action)["Resource"], json!([FS_ARN]), "{scoped}");
     }
     // These two cannot be limited to a resource in IAM.
-    for action in [
-        "ec2:DescribeAvailabilityZones",
-        "elasticfilesystem:DescribeFileSystems",
-    ] {
+    for action in ["ec2:DescribeAvailabilityZones", "elasticfilesystem:DescribeFileSystems"] {
         assert_eq!(statement_with(&scoped, action)["Resource"], "*", "{scoped}");
     }
 }
@@ -361,14 +314,7 @@ fn data_source_applies_with_configured_provider() {
     // Only the provider block's `endpoints` lead to moto: without them the credentials check
     // would go to the real STS, which is unreachable here.
     wd.env_remove("AWS_ENDPOINT_URL");
-    wd.write(
-        "main.tf",
-        &format!(
-            "{}{}",
-            ProviderBlock::moto(&moto).render(),
-            policy_data_sources()
-        ),
-    );
+    wd.write("main.tf", &format!("{}{}", ProviderBlock::moto(&moto).render(), policy_data_sources()));
 
     let out = wd.apply();
     assert!(out.stdout.contains("Apply complete!"), "{out}");
@@ -380,11 +326,7 @@ fn data_source_applies_with_configured_provider() {
         moto.log_tail(20)
     );
 
-    assert_eq!(
-        wd.plan_detailed_exitcode(),
-        0,
-        "second plan must show no changes"
-    );
+    assert_eq!(wd.plan_detailed_exitcode(), 0, "second plan must show no changes");
 }
 
 #[test]
@@ -394,26 +336,16 @@ fn debug_log_shows_provider_lines() {
     let mut wd = Workdir::new(&moto);
     let mut block = ProviderBlock::moto(&moto);
     block.token = Some(BLOCK_SESSION_TOKEN.to_string());
-    wd.write(
-        "main.tf",
-        &format!("{}{}", block.render(), policy_data_sources()),
-    );
+    wd.write("main.tf", &format!("{}{}", block.render(), policy_data_sources()));
 
     wd.env("TF_LOG", "debug");
     let out = wd.apply();
-    let provider_lines: Vec<&str> = out
-        .stderr
-        .lines()
-        .filter(|l| l.contains("provider.terraform-provider-efs: "))
-        .collect();
+    let provider_lines: Vec<&str> =
+        out.stderr.lines().filter(|l| l.contains("provider.terraform-provider-efs: ")).collect();
     let find = |message: &str| {
         provider_lines
             .iter()
-            .find(|l| {
-                l.contains(&format!(
-                    "[DEBUG] provider.terraform-provider-efs: {message}:"
-                ))
-            })
+            .find(|l| l.contains(&format!("[DEBUG] provider.terraform-provider-efs: {message}:")))
             .unwrap_or_else(|| {
                 panic!(
                     "no DEBUG line {message:?} from the provider's logger; its lines:\n{}",
@@ -422,20 +354,11 @@ fn debug_log_shows_provider_lines() {
             })
     };
     let configured = find("configured AWS clients");
-    assert!(
-        configured.contains(&format!("region={REGION}")),
-        "{configured}"
-    );
-    assert!(
-        configured.contains("custom_endpoints=ec2,efs,iam,sts"),
-        "{configured}"
-    );
+    assert!(configured.contains(&format!("region={REGION}")), "{configured}");
+    assert!(configured.contains("custom_endpoints=ec2,efs,iam,sts"), "{configured}");
     assert!(configured.contains("@module=efs"), "{configured}");
     let validated = find("validated AWS credentials");
-    assert!(
-        validated.contains(&format!("account={MOTO_ACCOUNT}")),
-        "{validated}"
-    );
+    assert!(validated.contains(&format!("account={MOTO_ACCOUNT}")), "{validated}");
     // Terraform parsed every line as hclog JSON (a raw line would keep its JSON braces).
     assert!(
         !provider_lines.iter().any(|l| l.contains("\"@message\"")),
@@ -446,24 +369,16 @@ fn debug_log_shows_provider_lines() {
     wd.env("TF_LOG", "trace");
     let out = wd.apply();
     assert!(
-        out.stderr
-            .contains("provider.terraform-provider-efs: configured AWS clients"),
+        out.stderr.contains("provider.terraform-provider-efs: configured AWS clients"),
         "the trace log has no provider lines: {out}"
     );
     let state = fs::read_to_string(wd.path().join("terraform.tfstate")).unwrap_or_default();
     for secret in [BLOCK_SECRET_KEY, BLOCK_SESSION_TOKEN] {
-        for (what, text) in [
-            ("stdout", &out.stdout),
-            ("stderr", &out.stderr),
-            ("state", &state),
-        ] {
+        for (what, text) in [("stdout", &out.stdout), ("stderr", &out.stderr), ("state", &state)] {
             if let Some(at) = text.find(secret) {
                 let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
                 let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
-                panic!(
-                    "{secret:?} leaked into the {what}: {}",
-                    &text[line_start..line_end]
-                );
+                panic!("{secret:?} leaked into the {what}: {}", &text[line_start..line_end]);
             }
         }
     }
@@ -513,10 +428,7 @@ fn bad_provider_config_is_diagnosed_with_paths() {
             without_secret,
             // The diagnostic points at access_key, the attribute that is set.
             "access_key",
-            &[
-                "Incomplete Static Credentials",
-                "access_key is set but secret_key is not: set both, or neither",
-            ],
+            &["Incomplete Static Credentials", "access_key is set but secret_key is not: set both, or neither"],
         ),
         (
             "max_retries",
@@ -528,10 +440,7 @@ fn bad_provider_config_is_diagnosed_with_paths() {
 
     for (name, block, quoted_line, messages) in cases {
         wd.write("main.tf", &format!("{}{data}", block.render()));
-        for args in [
-            &["validate", "-no-color"][..],
-            &["plan", "-input=false", "-no-color"][..],
-        ] {
+        for args in [&["validate", "-no-color"][..], &["plan", "-input=false", "-no-color"][..]] {
             let out = wd.terraform(args);
             assert_eq!(out.code, Some(1), "{name}: {out}");
             let text = squash(&out.combined());
@@ -540,16 +449,8 @@ fn bad_provider_config_is_diagnosed_with_paths() {
                 format!(r#"with provider["{PROVIDER_SOURCE}"]"#),
                 quoted_line.to_string(),
             ];
-            for want in expected
-                .iter()
-                .map(String::as_str)
-                .chain(messages[1..].iter().copied())
-            {
-                assert!(
-                    text.contains(want),
-                    "{name}: `terraform {}` output lacks {want:?}:\n{out}",
-                    args[0]
-                );
+            for want in expected.iter().map(String::as_str).chain(messages[1..].iter().copied()) {
+                assert!(text.contains(want), "{name}: `terraform {}` output lacks {want:?}:\n{out}", args[0]);
             }
             // One diagnostic per mistake.
             assert_eq!(text.matches("Error: ").count(), 1, "{name}: {out}");
@@ -558,27 +459,17 @@ fn bad_provider_config_is_diagnosed_with_paths() {
 
     // Nothing reached AWS: provider validation stops Terraform before ConfigureProvider.
     let requests = aws_requests(&moto);
-    assert!(
-        requests.is_empty(),
-        "AWS requests were made:\n{}",
-        requests.join("\n")
-    );
+    assert!(requests.is_empty(), "AWS requests were made:\n{}", requests.join("\n"));
     let roles = block_on(moto.iam().list_roles().send()).expect("ListRoles");
     assert!(roles.roles().is_empty(), "{roles:?}");
     let users = block_on(moto.iam().list_users().send()).expect("ListUsers");
     assert!(users.users().is_empty(), "{users:?}");
-    let file_systems =
-        block_on(moto.efs().describe_file_systems().send()).expect("DescribeFileSystems");
+    let file_systems = block_on(moto.efs().describe_file_systems().send()).expect("DescribeFileSystems");
     assert!(file_systems.file_systems().is_empty(), "{file_systems:?}");
     let vpcs = block_on(
         moto.ec2()
             .describe_vpcs()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("is-default")
-                    .values("false")
-                    .build(),
-            )
+            .filters(aws_sdk_ec2::types::Filter::builder().name("is-default").values("false").build())
             .send(),
     )
     .expect("DescribeVpcs");
@@ -613,10 +504,7 @@ fn unreachable_endpoint_and_bad_credentials() {
     ] {
         assert!(text.contains(want), "output lacks {want:?}:\n{out}");
     }
-    assert!(
-        elapsed < Duration::from_secs(20),
-        "took {elapsed:?} to fail:\n{out}"
-    );
+    assert!(elapsed < Duration::from_secs(20), "took {elapsed:?} to fail:\n{out}");
 
     // 2. moto with IAM authentication enforced: only keys it issued are accepted.
     let iam = moto.iam();
@@ -639,10 +527,7 @@ fn unreachable_endpoint_and_bad_credentials() {
         "Checking the credentials with STS GetCallerIdentity failed",
         "Set access_key/secret_key",
     ] {
-        assert!(
-            text.contains(want),
-            "unknown key: output lacks {want:?}:\n{out}"
-        );
+        assert!(text.contains(want), "unknown key: output lacks {want:?}:\n{out}");
     }
 
     let wrong_secret = ProviderBlock::moto(&moto).credentials(&key.access_key_id, "not-the-secret");
@@ -651,20 +536,14 @@ fn unreachable_endpoint_and_bad_credentials() {
     assert_eq!(out.code, Some(1), "{out}");
     let text = squash(&out.combined());
     for want in ["Error: Invalid AWS Credentials", "SignatureDoesNotMatch"] {
-        assert!(
-            text.contains(want),
-            "wrong secret: output lacks {want:?}:\n{out}"
-        );
+        assert!(text.contains(want), "wrong secret: output lacks {want:?}:\n{out}");
     }
 
     // The provider block's credentials are what is sent: the issued key passes.
     let issued = ProviderBlock::moto(&moto).credentials(&key.access_key_id, &key.secret_access_key);
     wd.write("main.tf", &format!("{}{data}", issued.render()));
     let out = plan();
-    assert!(
-        out.success(),
-        "issued key refused while moto enforces auth: {out}"
-    );
+    assert!(out.success(), "issued key refused while moto enforces auth: {out}");
 
     // Auth off again: any key is accepted.
     drop(auth);
@@ -686,21 +565,13 @@ fn filesystem_mirror_install_records_lock_hashes() {
     mirror.use_in(&mut wd);
     // Offline: anything Terraform would fetch from the network goes to a closed port.
     let dead_proxy = format!("http://127.0.0.1:{}", closed_port());
-    wd.env("HTTPS_PROXY", &dead_proxy)
-        .env("HTTP_PROXY", &dead_proxy);
-    wd.write(
-        "main.tf",
-        &format!(
-            "{}{}",
-            ProviderBlock::moto(&moto).render(),
-            policy_data_sources()
-        ),
-    );
+    wd.env("HTTPS_PROXY", &dead_proxy).env("HTTP_PROXY", &dead_proxy);
+    wd.write("main.tf", &format!("{}{}", ProviderBlock::moto(&moto).render(), policy_data_sources()));
     let init = ["init", "-input=false", "-no-color"];
     let lock_path = wd.path().join(".terraform.lock.hcl");
-    let installed = wd.path().join(format!(
-        ".terraform/providers/{PROVIDER_SOURCE}/0.1.0/linux_amd64/terraform-provider-efs_v0.1.0"
-    ));
+    let installed = wd
+        .path()
+        .join(format!(".terraform/providers/{PROVIDER_SOURCE}/0.1.0/linux_amd64/terraform-provider-efs_v0.1.0"));
 
     // 1. First init: installs from the mirror and records the h1: hash of the package.
     let out = wd.terraform_ok(&init);
@@ -710,18 +581,10 @@ fn filesystem_mirror_install_records_lock_hashes() {
     let locked = read_lock_file(wd.path(), PROVIDER_SOURCE)
         .unwrap_or_else(|| panic!("no entry for {PROVIDER_SOURCE} in the lock file: {out}"));
     assert_eq!(locked.version, "0.1.0");
-    assert_eq!(
-        locked.hashes_with("h1:"),
-        [expected_h1.as_str()],
-        "{locked:?}"
-    );
+    assert_eq!(locked.hashes_with("h1:"), [expected_h1.as_str()], "{locked:?}");
     let meta = fs::metadata(&installed).expect("provider installed under .terraform/providers");
     assert_eq!(meta.len(), fs::metadata(&binary).unwrap().len());
-    assert_ne!(
-        meta.permissions().mode() & 0o111,
-        0,
-        "installed binary is not executable"
-    );
+    assert_ne!(meta.permissions().mode() & 0o111, 0, "installed binary is not executable");
 
     // 2. The zh: hash of the packed zip. Terraform 1.0.3 records zh: hashes only from a
     //    registry's signed SHA256SUMS, not from a mirror; a team that has the release's
@@ -740,24 +603,13 @@ fn filesystem_mirror_install_records_lock_hashes() {
     }
     let locked = read_lock_file(wd.path(), PROVIDER_SOURCE).expect("lock entry");
     assert_eq!(locked.version, "0.1.0");
-    assert_eq!(
-        locked.hashes_with("h1:"),
-        [expected_h1.as_str()],
-        "{locked:?}"
-    );
-    assert_eq!(
-        locked.hashes_with("zh:"),
-        [expected_zh.as_str()],
-        "{locked:?}"
-    );
+    assert_eq!(locked.hashes_with("h1:"), [expected_h1.as_str()], "{locked:?}");
+    assert_eq!(locked.hashes_with("zh:"), [expected_zh.as_str()], "{locked:?}");
 
     // 3. Terraform runs the installed provider.
     wd.env_remove("HTTPS_PROXY").env_remove("HTTP_PROXY");
     let out = wd.apply();
-    assert!(
-        !squash(&out.combined()).contains("development overrides"),
-        "{out}"
-    );
+    assert!(!squash(&out.combined()).contains("development overrides"), "{out}");
     assert_policy_outputs(&wd.output_json());
 
     // 4. A package whose binary differs in one byte no longer matches the lock file.
@@ -768,21 +620,12 @@ fn filesystem_mirror_install_records_lock_hashes() {
     assert_ne!(zip_h1_hash(&zip), expected_h1);
     assert_ne!(format!("zh:{}", sha256_hex(&zip)), expected_zh);
     let lock_before = fs::read_to_string(&lock_path).unwrap();
-    let h1_only = lock_before
-        .lines()
-        .filter(|l| !l.contains("\"zh:"))
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n";
+    let h1_only = lock_before.lines().filter(|l| !l.contains("\"zh:")).collect::<Vec<_>>().join("\n") + "\n";
     for (what, lock) in [("h1: and zh:", &lock_before), ("h1: only", &h1_only)] {
         fs::write(&lock_path, lock).unwrap();
         let _ = fs::remove_dir_all(wd.path().join(".terraform"));
         let out = wd.terraform(&init);
-        assert_eq!(
-            out.code,
-            Some(1),
-            "{what}: init accepted a tampered package: {out}"
-        );
+        assert_eq!(out.code, Some(1), "{what}: init accepted a tampered package: {out}");
         let text = squash(&out.combined());
         for want in [
             "Failed to install provider",
@@ -790,14 +633,7 @@ fn filesystem_mirror_install_records_lock_hashes() {
         ] {
             assert!(text.contains(want), "{what}: output lacks {want:?}:\n{out}");
         }
-        assert_eq!(
-            &fs::read_to_string(&lock_path).unwrap(),
-            lock,
-            "{what}: lock file changed"
-        );
-        assert!(
-            !installed.exists(),
-            "{what}: tampered package was installed"
-        );
+        assert_eq!(&fs::read_to_string(&lock_path).unwrap(), lock, "{what}: lock file changed");
+        assert!(!installed.exists(), "{what}: tampered package was installed");
     }
 }

@@ -67,9 +67,13 @@ fn goreleaser_config_produces_registry_artifacts() {
     assert_eq!(archive["formats"][0], "zip");
     assert_eq!(archive["name_template"], "{{ .ProjectName }}_{{ .Version }}_{{ .Os }}_{{ .Arch }}");
     assert_eq!(config["checksum"]["name_template"], "{{ .ProjectName }}_{{ .Version }}_SHA256SUMS");
-    assert_eq!(config["checksum"]["extra_files"][0]["name_template"], "{{ .ProjectName }}_{{ .Version }}_manifest.json");
+    assert_eq!(
+        config["checksum"]["extra_files"][0]["name_template"],
+        "{{ .ProjectName }}_{{ .Version }}_manifest.json"
+    );
     assert_eq!(config["signs"][0]["artifacts"], "checksum");
-    let sign_args: Vec<&str> = config["signs"][0]["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    let sign_args: Vec<&str> =
+        config["signs"][0]["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
     assert!(sign_args.contains(&"--detach-sign") && !sign_args.contains(&"--armor"), "{sign_args:?}");
 }
 

@@ -30,13 +30,7 @@
 /// [`tfplugin6::read_resource::Response`], and so on. The service trait is
 /// [`tfplugin6::provider_server::Provider`]; the client is
 /// [`tfplugin6::provider_client::ProviderClient`].
-#[allow(
-    clippy::all,
-    clippy::pedantic,
-    clippy::nursery,
-    missing_docs,
-    rustdoc::all
-)]
+#[allow(clippy::all, clippy::pedantic, clippy::nursery, missing_docs, rustdoc::all)]
 pub mod tfplugin6 {
     tonic::include_proto!("tfplugin6");
 }
@@ -48,13 +42,7 @@ pub mod tfplugin6 {
 ///   [`plugin::StdioData`] chunks.
 /// * [`plugin::grpc_broker_server::GrpcBroker`]: `StartStream`, a
 ///   bidirectional stream of [`plugin::ConnInfo`].
-#[allow(
-    clippy::all,
-    clippy::pedantic,
-    clippy::nursery,
-    missing_docs,
-    rustdoc::all
-)]
+#[allow(clippy::all, clippy::pedantic, clippy::nursery, missing_docs, rustdoc::all)]
 pub mod plugin {
     tonic::include_proto!("plugin");
 }
@@ -65,5 +53,4 @@ pub const TFPLUGIN6_VERSION: (u32, u32) = (6, 11);
 /// Encoded `google.protobuf.FileDescriptorSet` of every `.proto` file this
 /// crate compiles (including the imported well-known types). Useful for
 /// gRPC server reflection and for checking wire facts in tests.
-pub const FILE_DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/tfplugin_proto_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tfplugin_proto_descriptor.bin"));

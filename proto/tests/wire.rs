@@ -12,10 +12,10 @@ use std::sync::{Arc, Mutex};
 use prost::Message;
 use tfplugin_proto::plugin::{self, conn_info, stdio_data};
 use tfplugin_proto::tfplugin6::{
-    self, apply_resource_change, call_function, configure_provider, deferred, diagnostic,
-    get_metadata, get_provider_schema, get_resource_identity_schemas, import_resource_state,
-    invoke_action, list_resource, move_resource_state, open_ephemeral_resource,
-    plan_resource_change, read_resource, schema, stop_provider, write_state_bytes,
+    self, apply_resource_change, call_function, configure_provider, deferred, diagnostic, get_metadata,
+    get_provider_schema, get_resource_identity_schemas, import_resource_state, invoke_action, list_resource,
+    move_resource_state, open_ephemeral_resource, plan_resource_change, read_resource, schema, stop_provider,
+    write_state_bytes,
 };
 use tfplugin_proto::{FILE_DESCRIPTOR_SET, TFPLUGIN6_VERSION};
 use tokio_stream::{Stream, StreamExt};
@@ -85,11 +85,7 @@ fn numbers(buf: &[u8]) -> BTreeSet<u64> {
 
 /// The single value of field `n`; panics if absent or repeated.
 fn one(buf: &[u8], n: u64) -> Val {
-    let mut hits: Vec<Val> = fields(buf)
-        .into_iter()
-        .filter(|(k, _)| *k == n)
-        .map(|(_, v)| v)
-        .collect();
+    let mut hits: Vec<Val> = fields(buf).into_iter().filter(|(k, _)| *k == n).map(|(_, v)| v).collect();
     assert_eq!(hits.len(), 1, "field {n} should occur exactly once");
     hits.remove(0)
 }
@@ -109,16 +105,11 @@ fn varint(buf: &[u8], n: u64) -> u64 {
 }
 
 fn dv(msgpack: &[u8]) -> Option<tfplugin6::DynamicValue> {
-    Some(tfplugin6::DynamicValue {
-        msgpack: msgpack.to_vec(),
-        json: Vec::new(),
-    })
+    Some(tfplugin6::DynamicValue { msgpack: msgpack.to_vec(), json: Vec::new() })
 }
 
 fn identity(msgpack: &[u8]) -> Option<tfplugin6::ResourceIdentityData> {
-    Some(tfplugin6::ResourceIdentityData {
-        identity_data: dv(msgpack),
-    })
+    Some(tfplugin6::ResourceIdentityData { identity_data: dv(msgpack) })
 }
 
 fn set(ns: &[u64]) -> BTreeSet<u64> {
@@ -130,18 +121,12 @@ fn set(ns: &[u64]) -> BTreeSet<u64> {
 
 #[test]
 fn dynamic_value_msgpack_is_1_and_json_is_2() {
-    let v = tfplugin6::DynamicValue {
-        msgpack: vec![0x81, 0xa1, b'a', 0x01],
-        json: b"{\"a\":1}".to_vec(),
-    };
+    let v = tfplugin6::DynamicValue { msgpack: vec![0x81, 0xa1, b'a', 0x01], json: b"{\"a\":1}".to_vec() };
     let bytes = v.encode_to_vec();
     assert_eq!(&bytes[..6], &[0x0a, 4, 0x81, 0xa1, b'a', 0x01]);
     assert_eq!(
         fields(&bytes),
-        vec![
-            (1, Val::Len(vec![0x81, 0xa1, b'a', 0x01])),
-            (2, Val::Len(b"{\"a\":1}".to_vec())),
-        ]
+        vec![(1, Val::Len(vec![0x81, 0xa1, b'a', 0x01])), (2, Val::Len(b"{\"a\":1}".to_vec())),]
     );
 
     // What Terraform sends for a JSON-only value.
@@ -173,12 +158,7 @@ fn get_provider_schema_response_field_numbers() {
         ephemeral_resource_schemas: HashMap::from([("e".to_string(), s.clone())]),
         list_resource_schemas: HashMap::from([("l".to_string(), s.clone())]),
         state_store_schemas: HashMap::from([("ss".to_string(), s.clone())]),
-        action_schemas: HashMap::from([(
-            "a".to_string(),
-            tfplugin6::ActionSchema {
-                schema: Some(s.clone()),
-            },
-        )]),
+        action_schemas: HashMap::from([("a".to_string(), tfplugin6::ActionSchema { schema: Some(s.clone()) })]),
         diagnostics: vec![tfplugin6::Diagnostic {
             severity: diagnostic::Severity::Warning as i32,
             summary: "w".into(),
@@ -217,12 +197,7 @@ fn get_provider_schema_response_field_numbers() {
     let caps = len(&bytes, 6);
     assert_eq!(
         fields(&caps),
-        vec![
-            (1, Val::Varint(1)),
-            (2, Val::Varint(1)),
-            (3, Val::Varint(1)),
-            (4, Val::Varint(1)),
-        ]
+        vec![(1, Val::Varint(1)), (2, Val::Varint(1)), (3, Val::Varint(1)), (4, Val::Varint(1)),]
     );
 }
 
@@ -251,11 +226,7 @@ fn schema_block_and_attribute_field_numbers() {
     assert_eq!(len(&a, 12), b"use other");
     assert_eq!(varint(&a, 11), 1);
     assert_eq!(varint(&a, 8), 1, "MARKDOWN = 1");
-    assert_eq!(
-        varint(&len(&a, 10), 3),
-        4,
-        "Object.nesting is field 3, MAP = 4"
-    );
+    assert_eq!(varint(&len(&a, 10), 3), 4, "Object.nesting is field 3, MAP = 4");
 
     let block = schema::Block {
         version: 1,
@@ -300,12 +271,7 @@ fn managed_resource_lifecycle_field_numbers() {
     };
     assert_eq!(
         fields(&caps.encode_to_vec()),
-        vec![
-            (1, Val::Varint(1)),
-            (2, Val::Varint(1)),
-            (3, Val::Varint(1)),
-            (4, Val::Varint(1)),
-        ]
+        vec![(1, Val::Varint(1)), (2, Val::Varint(1)), (3, Val::Varint(1)), (4, Val::Varint(1)),]
     );
 
     let plan_req = plan_resource_change::Request {
@@ -331,17 +297,13 @@ fn managed_resource_lifecycle_field_numbers() {
         planned_state: dv(&[0x80]),
         requires_replace: vec![tfplugin6::AttributePath {
             steps: vec![tfplugin6::attribute_path::Step {
-                selector: Some(tfplugin6::attribute_path::step::Selector::AttributeName(
-                    "creation_token".into(),
-                )),
+                selector: Some(tfplugin6::attribute_path::step::Selector::AttributeName("creation_token".into())),
             }],
         }],
         planned_private: b"pp".to_vec(),
         diagnostics: vec![],
         legacy_type_system: true,
-        deferred: Some(tfplugin6::Deferred {
-            reason: deferred::Reason::ProviderConfigUnknown as i32,
-        }),
+        deferred: Some(tfplugin6::Deferred { reason: deferred::Reason::ProviderConfigUnknown as i32 }),
         planned_identity: identity(&[0x81]),
     };
     let b = plan_resp.encode_to_vec();
@@ -406,10 +368,7 @@ fn managed_resource_lifecycle_field_numbers() {
         source_provider_address: "registry.terraform.io/hashicorp/aws".into(),
         source_type_name: "aws_efs_file_system".into(),
         source_schema_version: 1,
-        source_state: Some(tfplugin6::RawState {
-            json: b"{}".to_vec(),
-            flatmap: HashMap::new(),
-        }),
+        source_state: Some(tfplugin6::RawState { json: b"{}".to_vec(), flatmap: HashMap::new() }),
         target_type_name: "efs_file_system".into(),
         source_private: b"p".to_vec(),
         source_identity: Some(tfplugin6::RawState::default()),
@@ -440,17 +399,12 @@ fn decodes_a_request_encoded_by_hand() {
 
     // ValidateProviderConfig.Response keeps diagnostics at field 2.
     let resp = tfplugin6::validate_provider_config::Response {
-        diagnostics: vec![tfplugin6::Diagnostic {
-            severity: diagnostic::Severity::Error as i32,
-            ..Default::default()
-        }],
+        diagnostics: vec![tfplugin6::Diagnostic { severity: diagnostic::Severity::Error as i32, ..Default::default() }],
     };
     assert_eq!(resp.encode_to_vec(), vec![0x12, 2, 0x08, 1]);
 
     // StopProvider.Response.Error is field 1.
-    let stop = stop_provider::Response {
-        error: "boom".into(),
-    };
+    let stop = stop_provider::Response { error: "boom".into() };
     assert_eq!(stop.encode_to_vec(), [&[0x0a, 4][..], b"boom"].concat());
 }
 
@@ -458,10 +412,7 @@ fn decodes_a_request_encoded_by_hand() {
 fn proto3_optional_fields_track_presence() {
     let with = open_ephemeral_resource::Response {
         diagnostics: vec![],
-        renew_at: Some(prost_types::Timestamp {
-            seconds: 1_700_000_000,
-            nanos: 0,
-        }),
+        renew_at: Some(prost_types::Timestamp { seconds: 1_700_000_000, nanos: 0 }),
         result: dv(&[0x80]),
         private: Some(Vec::new()),
         deferred: None,
@@ -471,27 +422,16 @@ fn proto3_optional_fields_track_presence() {
     assert_eq!(len(&b, 4), Vec::<u8>::new(), "empty but present private");
     assert_eq!(varint(&len(&b, 2), 1), 1_700_000_000);
 
-    let without = open_ephemeral_resource::Response {
-        private: None,
-        renew_at: None,
-        ..with
-    };
+    let without = open_ephemeral_resource::Response { private: None, renew_at: None, ..with };
     assert_eq!(numbers(&without.encode_to_vec()), set(&[3]));
 
     let err = call_function::Response {
         result: None,
-        error: Some(tfplugin6::FunctionError {
-            text: "bad".into(),
-            function_argument: Some(0),
-        }),
+        error: Some(tfplugin6::FunctionError { text: "bad".into(), function_argument: Some(0) }),
     };
     let b = err.encode_to_vec();
     let fe = len(&b, 2);
-    assert_eq!(
-        fields(&fe)[1],
-        (2, Val::Varint(0)),
-        "argument 0 is still sent"
-    );
+    assert_eq!(fields(&fe)[1], (2, Val::Varint(0)), "argument 0 is still sent");
 }
 
 #[test]
@@ -515,20 +455,14 @@ fn list_and_action_messages() {
     assert_eq!(varint(&b, 4), 100);
 
     let progress = invoke_action::Event {
-        r#type: Some(invoke_action::event::Type::Progress(
-            invoke_action::event::Progress {
-                message: "50%".into(),
-            },
-        )),
+        r#type: Some(invoke_action::event::Type::Progress(invoke_action::event::Progress { message: "50%".into() })),
     };
     let b = progress.encode_to_vec();
     assert_eq!(len(&len(&b, 1), 1), b"50%");
     let completed = invoke_action::Event {
-        r#type: Some(invoke_action::event::Type::Completed(
-            invoke_action::event::Completed {
-                diagnostics: vec![tfplugin6::Diagnostic::default()],
-            },
-        )),
+        r#type: Some(invoke_action::event::Type::Completed(invoke_action::event::Completed {
+            diagnostics: vec![tfplugin6::Diagnostic::default()],
+        })),
     };
     assert_eq!(numbers(&completed.encode_to_vec()), set(&[2]));
 
@@ -542,35 +476,20 @@ fn list_and_action_messages() {
     let meta = get_metadata::Response {
         server_capabilities: Some(tfplugin6::ServerCapabilities::default()),
         diagnostics: vec![tfplugin6::Diagnostic::default()],
-        data_sources: vec![get_metadata::DataSourceMetadata {
-            type_name: "d".into(),
-        }],
-        resources: vec![get_metadata::ResourceMetadata {
-            type_name: "r".into(),
-        }],
+        data_sources: vec![get_metadata::DataSourceMetadata { type_name: "d".into() }],
+        resources: vec![get_metadata::ResourceMetadata { type_name: "r".into() }],
         functions: vec![get_metadata::FunctionMetadata { name: "f".into() }],
-        ephemeral_resources: vec![get_metadata::EphemeralMetadata {
-            type_name: "e".into(),
-        }],
-        list_resources: vec![get_metadata::ListResourceMetadata {
-            type_name: "l".into(),
-        }],
-        state_stores: vec![get_metadata::StateStoreMetadata {
-            type_name: "s".into(),
-        }],
-        actions: vec![get_metadata::ActionMetadata {
-            type_name: "a".into(),
-        }],
+        ephemeral_resources: vec![get_metadata::EphemeralMetadata { type_name: "e".into() }],
+        list_resources: vec![get_metadata::ListResourceMetadata { type_name: "l".into() }],
+        state_stores: vec![get_metadata::StateStoreMetadata { type_name: "s".into() }],
+        actions: vec![get_metadata::ActionMetadata { type_name: "a".into() }],
     };
     let b = meta.encode_to_vec();
     assert_eq!(numbers(&b), (1..=9).collect());
     assert_eq!(len(&len(&b, 9), 1), b"a");
 
     let chunk = write_state_bytes::RequestChunk {
-        meta: Some(tfplugin6::RequestChunkMeta {
-            type_name: "efs".into(),
-            state_id: "default".into(),
-        }),
+        meta: Some(tfplugin6::RequestChunkMeta { type_name: "efs".into(), state_id: "default".into() }),
         bytes: b"{}".to_vec(),
         total_length: 2,
         range: Some(tfplugin6::StateRange { start: 0, end: 1 }),
@@ -585,39 +504,22 @@ fn go_plugin_messages() {
     assert_eq!(stdio_data::Channel::Invalid as i32, 0);
     assert_eq!(stdio_data::Channel::Stdout as i32, 1);
     assert_eq!(stdio_data::Channel::Stderr as i32, 2);
-    let data = plugin::StdioData {
-        channel: stdio_data::Channel::Stderr as i32,
-        data: b"hello\n".to_vec(),
-    };
-    assert_eq!(
-        fields(&data.encode_to_vec()),
-        vec![(1, Val::Varint(2)), (2, Val::Len(b"hello\n".to_vec()))]
-    );
+    let data = plugin::StdioData { channel: stdio_data::Channel::Stderr as i32, data: b"hello\n".to_vec() };
+    assert_eq!(fields(&data.encode_to_vec()), vec![(1, Val::Varint(2)), (2, Val::Len(b"hello\n".to_vec()))]);
 
     let conn = plugin::ConnInfo {
         service_id: 7,
         network: "unix".into(),
         address: "/tmp/plugin123".into(),
-        knock: Some(conn_info::Knock {
-            knock: true,
-            ack: false,
-            error: String::new(),
-        }),
+        knock: Some(conn_info::Knock { knock: true, ack: false, error: String::new() }),
     };
     let b = conn.encode_to_vec();
     assert_eq!(varint(&b, 1), 7);
     assert_eq!(len(&b, 2), b"unix");
     assert_eq!(len(&b, 3), b"/tmp/plugin123");
     assert_eq!(fields(&len(&b, 4)), vec![(1, Val::Varint(1))]);
-    let ack = conn_info::Knock {
-        knock: false,
-        ack: true,
-        error: "no".into(),
-    };
-    assert_eq!(
-        fields(&ack.encode_to_vec()),
-        vec![(2, Val::Varint(1)), (3, Val::Len(b"no".to_vec()))]
-    );
+    let ack = conn_info::Knock { knock: false, ack: true, error: "no".into() };
+    assert_eq!(fields(&ack.encode_to_vec()), vec![(2, Val::Varint(1)), (3, Val::Len(b"no".to_vec()))]);
 
     assert!(plugin::Empty {}.encode_to_vec().is_empty());
 }
@@ -635,20 +537,10 @@ struct Descriptors {
 }
 
 fn descriptors() -> Descriptors {
-    fn walk(
-        prefix: &str,
-        msgs: &[prost_types::DescriptorProto],
-        out: &mut HashMap<String, HashMap<String, i32>>,
-    ) {
+    fn walk(prefix: &str, msgs: &[prost_types::DescriptorProto], out: &mut HashMap<String, HashMap<String, i32>>) {
         for m in msgs {
             let name = format!("{prefix}.{}", m.name());
-            out.insert(
-                name.clone(),
-                m.field
-                    .iter()
-                    .map(|f| (f.name().to_string(), f.number()))
-                    .collect(),
-            );
+            out.insert(name.clone(), m.field.iter().map(|f| (f.name().to_string(), f.number())).collect());
             walk(&name, &m.nested_type, out);
         }
     }
@@ -661,22 +553,14 @@ fn descriptors() -> Descriptors {
             services.insert(format!("{}.{}", f.package(), s.name()), s.method.clone());
         }
     }
-    Descriptors {
-        fields,
-        services,
-        files: set.file,
-    }
+    Descriptors { fields, services, files: set.file }
 }
 
 #[test]
 fn descriptor_field_numbers_match_protocol_6_11() {
     assert_eq!(TFPLUGIN6_VERSION, (6, 11));
     let d = descriptors();
-    let tf = d
-        .files
-        .iter()
-        .find(|f| f.name() == "tfplugin6.proto")
-        .unwrap();
+    let tf = d.files.iter().find(|f| f.name() == "tfplugin6.proto").unwrap();
     assert_eq!(tf.package(), "tfplugin6");
     assert_eq!(tf.syntax(), "proto3");
     assert_eq!(tf.dependency, vec!["google/protobuf/timestamp.proto"]);
@@ -690,11 +574,7 @@ fn descriptor_field_numbers_match_protocol_6_11() {
         ("StopProvider.Response", "Error", 1),
         ("RawState", "flatmap", 2),
         ("ResourceIdentitySchema", "identity_attributes", 2),
-        (
-            "ResourceIdentitySchema.IdentityAttribute",
-            "optional_for_import",
-            4,
-        ),
+        ("ResourceIdentitySchema.IdentityAttribute", "optional_for_import", 4),
         ("ResourceIdentityData", "identity_data", 1),
         ("ActionSchema", "schema", 1),
         ("Schema.Block", "deprecated", 6),
@@ -741,11 +621,7 @@ fn descriptor_field_numbers_match_protocol_6_11() {
         ("GenerateResourceConfig.Request", "state", 2),
         ("GenerateResourceConfig.Response", "config", 1),
         ("MoveResourceState.Request", "source_private", 6),
-        (
-            "MoveResourceState.Request",
-            "source_identity_schema_version",
-            8,
-        ),
+        ("MoveResourceState.Request", "source_identity_schema_version", 8),
         ("MoveResourceState.Response", "target_identity", 4),
         ("ReadDataSource.Request", "client_capabilities", 4),
         ("OpenEphemeralResource.Response", "renew_at", 2),
@@ -756,11 +632,7 @@ fn descriptor_field_numbers_match_protocol_6_11() {
         ("ListResource.Request", "limit", 4),
         ("ListResource.Event", "resource_object", 3),
         ("ListResource.Event", "diagnostic", 4),
-        (
-            "ValidateListResourceConfig.Request",
-            "include_resource_object",
-            3,
-        ),
+        ("ValidateListResourceConfig.Request", "include_resource_object", 3),
         ("ConfigureStateStore.Response", "capabilities", 2),
         ("ReadStateBytes.Response", "range", 3),
         ("WriteStateBytes.RequestChunk", "meta", 1),
@@ -773,15 +645,8 @@ fn descriptor_field_numbers_match_protocol_6_11() {
         ("ValidateActionConfig.Request", "config", 2),
     ];
     for (msg, field, number) in expected {
-        let fields = d
-            .fields
-            .get(&format!("tfplugin6.{msg}"))
-            .unwrap_or_else(|| panic!("missing message {msg}"));
-        assert_eq!(
-            fields.get(*field),
-            Some(number),
-            "tfplugin6.{msg}.{field} should be field {number}"
-        );
+        let fields = d.fields.get(&format!("tfplugin6.{msg}")).unwrap_or_else(|| panic!("missing message {msg}"));
+        assert_eq!(fields.get(*field), Some(number), "tfplugin6.{msg}.{field} should be field {number}");
     }
 
     let plugin_expected: &[(&str, &str, i32)] = &[
@@ -794,11 +659,7 @@ fn descriptor_field_numbers_match_protocol_6_11() {
         ("ConnInfo.Knock", "error", 3),
     ];
     for (msg, field, number) in plugin_expected {
-        assert_eq!(
-            d.fields[&format!("plugin.{msg}")].get(*field),
-            Some(number),
-            "plugin.{msg}.{field}"
-        );
+        assert_eq!(d.fields[&format!("plugin.{msg}")].get(*field), Some(number), "plugin.{msg}.{field}");
     }
 }
 
@@ -858,52 +719,20 @@ fn provider_service_has_every_rpc_of_6_11() {
         "ValidateActionConfig",
         "StopProvider",
     ]
-    .map(|e| {
-        if e.contains('(') {
-            e.to_string()
-        } else {
-            format!("{e}({e}.Request) -> {e}.Response")
-        }
-    });
-    let actual: Vec<String> = d.services["tfplugin6.Provider"]
-        .iter()
-        .map(|m| render(m, "tfplugin6"))
-        .collect();
+    .map(|e| if e.contains('(') { e.to_string() } else { format!("{e}({e}.Request) -> {e}.Response") });
+    let actual: Vec<String> = d.services["tfplugin6.Provider"].iter().map(|m| render(m, "tfplugin6")).collect();
     assert_eq!(actual, expected);
 
-    let plugin_rpcs = |svc: &str| -> Vec<String> {
-        d.services[svc]
-            .iter()
-            .map(|m| render(m, "plugin"))
-            .collect()
-    };
-    assert_eq!(
-        plugin_rpcs("plugin.GRPCController"),
-        ["Shutdown(Empty) -> Empty"]
-    );
-    assert_eq!(
-        plugin_rpcs("plugin.GRPCStdio"),
-        ["StreamStdio(.google.protobuf.Empty) -> stream StdioData"]
-    );
-    assert_eq!(
-        plugin_rpcs("plugin.GRPCBroker"),
-        ["StartStream(stream ConnInfo) -> stream ConnInfo"]
-    );
+    let plugin_rpcs = |svc: &str| -> Vec<String> { d.services[svc].iter().map(|m| render(m, "plugin")).collect() };
+    assert_eq!(plugin_rpcs("plugin.GRPCController"), ["Shutdown(Empty) -> Empty"]);
+    assert_eq!(plugin_rpcs("plugin.GRPCStdio"), ["StreamStdio(.google.protobuf.Empty) -> stream StdioData"]);
+    assert_eq!(plugin_rpcs("plugin.GRPCBroker"), ["StartStream(stream ConnInfo) -> stream ConnInfo"]);
 
     // The gRPC paths are "/<SERVICE_NAME>/<Method>".
-    assert_eq!(
-        tfplugin6::provider_server::SERVICE_NAME,
-        "tfplugin6.Provider"
-    );
-    assert_eq!(
-        plugin::grpc_controller_server::SERVICE_NAME,
-        "plugin.GRPCController"
-    );
+    assert_eq!(tfplugin6::provider_server::SERVICE_NAME, "tfplugin6.Provider");
+    assert_eq!(plugin::grpc_controller_server::SERVICE_NAME, "plugin.GRPCController");
     assert_eq!(plugin::grpc_stdio_server::SERVICE_NAME, "plugin.GRPCStdio");
-    assert_eq!(
-        plugin::grpc_broker_server::SERVICE_NAME,
-        "plugin.GRPCBroker"
-    );
+    assert_eq!(plugin::grpc_broker_server::SERVICE_NAME, "plugin.GRPCBroker");
 }
 
 // ---------------------------------------------------------------------------
@@ -915,49 +744,20 @@ fn provider_service_has_every_rpc_of_6_11() {
 async fn client_surface(
     mut c: tfplugin6::provider_client::ProviderClient<tonic::transport::Channel>,
 ) -> Result<(), Status> {
-    let _ = c
-        .get_resource_identity_schemas(get_resource_identity_schemas::Request {})
-        .await?;
-    let _ = c
-        .upgrade_resource_identity(tfplugin6::upgrade_resource_identity::Request::default())
-        .await?;
-    let mut events = c
-        .list_resource(list_resource::Request::default())
-        .await?
-        .into_inner();
+    let _ = c.get_resource_identity_schemas(get_resource_identity_schemas::Request {}).await?;
+    let _ = c.upgrade_resource_identity(tfplugin6::upgrade_resource_identity::Request::default()).await?;
+    let mut events = c.list_resource(list_resource::Request::default()).await?.into_inner();
     while let Some(_event) = events.message().await? {}
-    let _ = c
-        .validate_list_resource_config(tfplugin6::validate_list_resource_config::Request::default())
-        .await?;
-    let _ = c
-        .plan_action(tfplugin6::plan_action::Request::default())
-        .await?;
-    let mut progress = c
-        .invoke_action(invoke_action::Request::default())
-        .await?
-        .into_inner();
+    let _ = c.validate_list_resource_config(tfplugin6::validate_list_resource_config::Request::default()).await?;
+    let _ = c.plan_action(tfplugin6::plan_action::Request::default()).await?;
+    let mut progress = c.invoke_action(invoke_action::Request::default()).await?.into_inner();
     while let Some(_event) = progress.message().await? {}
-    let _ = c
-        .validate_action_config(tfplugin6::validate_action_config::Request::default())
-        .await?;
-    let _ = c
-        .generate_resource_config(tfplugin6::generate_resource_config::Request::default())
-        .await?;
-    let _ = c
-        .move_resource_state(move_resource_state::Request::default())
-        .await?;
-    let _ = c
-        .open_ephemeral_resource(open_ephemeral_resource::Request::default())
-        .await?;
-    let _ = c
-        .write_state_bytes(tokio_stream::iter(vec![
-            write_state_bytes::RequestChunk::default(),
-        ]))
-        .await?;
-    let mut chunks = c
-        .read_state_bytes(tfplugin6::read_state_bytes::Request::default())
-        .await?
-        .into_inner();
+    let _ = c.validate_action_config(tfplugin6::validate_action_config::Request::default()).await?;
+    let _ = c.generate_resource_config(tfplugin6::generate_resource_config::Request::default()).await?;
+    let _ = c.move_resource_state(move_resource_state::Request::default()).await?;
+    let _ = c.open_ephemeral_resource(open_ephemeral_resource::Request::default()).await?;
+    let _ = c.write_state_bytes(tokio_stream::iter(vec![write_state_bytes::RequestChunk::default()])).await?;
+    let mut chunks = c.read_state_bytes(tfplugin6::read_state_bytes::Request::default()).await?.into_inner();
     while let Some(_chunk) = chunks.message().await? {}
     Ok(())
 }
@@ -970,9 +770,7 @@ async fn go_plugin_surface(channel: tonic::transport::Channel) -> Result<(), Sta
     let mut stdio = plugin::grpc_stdio_client::GrpcStdioClient::new(channel.clone());
     let _ = stdio.stream_stdio(()).await?;
     let mut broker = plugin::grpc_broker_client::GrpcBrokerClient::new(channel);
-    let _ = broker
-        .start_stream(tokio_stream::iter(vec![plugin::ConnInfo::default()]))
-        .await?;
+    let _ = broker.start_stream(tokio_stream::iter(vec![plugin::ConnInfo::default()])).await?;
     Ok(())
 }
 
@@ -1009,10 +807,7 @@ impl tfplugin6::provider_server::Provider for TestProvider {
             provider: Some(tfplugin6::Schema::default()),
             resource_schemas: HashMap::from([(
                 "efs_file_system".to_string(),
-                tfplugin6::Schema {
-                    version: 1,
-                    block: Some(schema::Block::default()),
-                },
+                tfplugin6::Schema { version: 1, block: Some(schema::Block::default()) },
             )]),
             server_capabilities: Some(tfplugin6::ServerCapabilities {
                 plan_destroy: true,
@@ -1275,16 +1070,12 @@ impl tfplugin6::provider_server::Provider for TestProvider {
         let action = request.into_inner().action_type;
         let events = vec![
             Ok(invoke_action::Event {
-                r#type: Some(invoke_action::event::Type::Progress(
-                    invoke_action::event::Progress {
-                        message: format!("running {action}"),
-                    },
-                )),
+                r#type: Some(invoke_action::event::Type::Progress(invoke_action::event::Progress {
+                    message: format!("running {action}"),
+                })),
             }),
             Ok(invoke_action::Event {
-                r#type: Some(invoke_action::event::Type::Completed(
-                    invoke_action::event::Completed::default(),
-                )),
+                r#type: Some(invoke_action::event::Type::Completed(invoke_action::event::Completed::default())),
             }),
         ];
         Ok(Response::new(Box::pin(tokio_stream::iter(events))))
@@ -1325,19 +1116,10 @@ struct Stdio;
 impl plugin::grpc_stdio_server::GrpcStdio for Stdio {
     type StreamStdioStream = BoxStream<plugin::StdioData>;
 
-    async fn stream_stdio(
-        &self,
-        _: Request<()>,
-    ) -> Result<Response<Self::StreamStdioStream>, Status> {
+    async fn stream_stdio(&self, _: Request<()>) -> Result<Response<Self::StreamStdioStream>, Status> {
         let chunks = vec![
-            Ok(plugin::StdioData {
-                channel: stdio_data::Channel::Stdout as i32,
-                data: b"out".to_vec(),
-            }),
-            Ok(plugin::StdioData {
-                channel: stdio_data::Channel::Stderr as i32,
-                data: b"err".to_vec(),
-            }),
+            Ok(plugin::StdioData { channel: stdio_data::Channel::Stdout as i32, data: b"out".to_vec() }),
+            Ok(plugin::StdioData { channel: stdio_data::Channel::Stderr as i32, data: b"err".to_vec() }),
         ];
         Ok(Response::new(Box::pin(tokio_stream::iter(chunks))))
     }
@@ -1357,11 +1139,7 @@ impl plugin::grpc_broker_server::GrpcBroker for Broker {
         let stream = request.into_inner().map(|item| {
             item.map(|info| plugin::ConnInfo {
                 service_id: info.service_id,
-                knock: Some(conn_info::Knock {
-                    knock: false,
-                    ack: true,
-                    error: String::new(),
-                }),
+                knock: Some(conn_info::Knock { knock: false, ack: true, error: String::new() }),
                 ..Default::default()
             })
         });
@@ -1380,45 +1158,24 @@ async fn serves_provider_and_go_plugin_services_over_grpc() {
     let server = tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(tfplugin6::provider_server::ProviderServer::new(provider))
-            .add_service(plugin::grpc_controller_server::GrpcControllerServer::new(
-                Controller {
-                    shutdown: Mutex::new(Some(tx)),
-                },
-            ))
+            .add_service(plugin::grpc_controller_server::GrpcControllerServer::new(Controller {
+                shutdown: Mutex::new(Some(tx)),
+            }))
             .add_service(plugin::grpc_stdio_server::GrpcStdioServer::new(Stdio))
             .add_service(plugin::grpc_broker_server::GrpcBrokerServer::new(Broker))
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(listener),
-                async {
-                    let _ = rx.await;
-                },
-            ),
+            .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), async {
+                let _ = rx.await;
+            }),
     );
 
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
     let mut client = tfplugin6::provider_client::ProviderClient::new(channel.clone());
 
-    let schema = client
-        .get_provider_schema(get_provider_schema::Request {})
-        .await
-        .unwrap()
-        .into_inner();
+    let schema = client.get_provider_schema(get_provider_schema::Request {}).await.unwrap().into_inner();
     assert_eq!(schema.resource_schemas["efs_file_system"].version, 1);
-    assert!(
-        schema
-            .server_capabilities
-            .unwrap()
-            .get_provider_schema_optional
-    );
+    assert!(schema.server_capabilities.unwrap().get_provider_schema_optional);
 
-    let err = client
-        .get_metadata(get_metadata::Request {})
-        .await
-        .unwrap_err();
+    let err = client.get_metadata(get_metadata::Request {}).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unimplemented);
 
     let plan = client
@@ -1434,11 +1191,7 @@ async fn serves_provider_and_go_plugin_services_over_grpc() {
     assert_eq!(plan.planned_state.unwrap().msgpack, vec![0x80]);
 
     let mut events = client
-        .list_resource(list_resource::Request {
-            type_name: "efs_file_system".into(),
-            limit: 2,
-            ..Default::default()
-        })
+        .list_resource(list_resource::Request { type_name: "efs_file_system".into(), limit: 2, ..Default::default() })
         .await
         .unwrap()
         .into_inner();
@@ -1449,10 +1202,7 @@ async fn serves_provider_and_go_plugin_services_over_grpc() {
     assert_eq!(names, ["fs-1", "fs-2"]);
 
     let mut progress = client
-        .invoke_action(invoke_action::Request {
-            action_type: "efs_backup".into(),
-            ..Default::default()
-        })
+        .invoke_action(invoke_action::Request { action_type: "efs_backup".into(), ..Default::default() })
         .await
         .unwrap()
         .into_inner();
@@ -1467,10 +1217,7 @@ async fn serves_provider_and_go_plugin_services_over_grpc() {
 
     let chunks = vec![
         write_state_bytes::RequestChunk {
-            meta: Some(tfplugin6::RequestChunkMeta {
-                type_name: "efs".into(),
-                state_id: "default".into(),
-            }),
+            meta: Some(tfplugin6::RequestChunkMeta { type_name: "efs".into(), state_id: "default".into() }),
             bytes: b"{\"ver".to_vec(),
             total_length: 11,
             range: Some(tfplugin6::StateRange { start: 0, end: 4 }),
@@ -1482,10 +1229,7 @@ async fn serves_provider_and_go_plugin_services_over_grpc() {
             range: Some(tfplugin6::StateRange { start: 5, end: 10 }),
         },
     ];
-    client
-        .write_state_bytes(tokio_stream::iter(chunks))
-        .await
-        .unwrap();
+    client.write_state_bytes(tokio_stream::iter(chunks)).await.unwrap();
     assert_eq!(written.lock().unwrap().as_slice(), b"{\"version\":4}");
 
     let mut stdio = plugin::grpc_stdio_client::GrpcStdioClient::new(channel.clone());
@@ -1496,20 +1240,14 @@ async fn serves_provider_and_go_plugin_services_over_grpc() {
     }
     assert_eq!(
         got,
-        vec![
-            (stdio_data::Channel::Stdout, b"out".to_vec()),
-            (stdio_data::Channel::Stderr, b"err".to_vec()),
-        ]
+        vec![(stdio_data::Channel::Stdout, b"out".to_vec()), (stdio_data::Channel::Stderr, b"err".to_vec()),]
     );
 
     let mut broker = plugin::grpc_broker_client::GrpcBrokerClient::new(channel.clone());
     let mut acks = broker
         .start_stream(tokio_stream::iter(vec![plugin::ConnInfo {
             service_id: 42,
-            knock: Some(conn_info::Knock {
-                knock: true,
-                ..Default::default()
-            }),
+            knock: Some(conn_info::Knock { knock: true, ..Default::default() }),
             ..Default::default()
         }]))
         .await
@@ -1519,10 +1257,7 @@ async fn serves_provider_and_go_plugin_services_over_grpc() {
     assert_eq!(ack.service_id, 42);
     assert!(ack.knock.unwrap().ack);
 
-    client
-        .stop_provider(stop_provider::Request {})
-        .await
-        .unwrap();
+    client.stop_provider(stop_provider::Request {}).await.unwrap();
 
     // GRPCController.Shutdown stops the server.
     let mut controller = plugin::grpc_controller_client::GrpcControllerClient::new(channel);

@@ -3,8 +3,8 @@
 //!
 //! This file only parses the command line and runs the plugin server; see `lib.rs` for the layout.
 
-use terraform_provider_efs::{logging, plugin, server, VERSION};
 use std::process::ExitCode;
+use terraform_provider_efs::{logging, plugin, server, VERSION};
 
 use tokio_util::sync::CancellationToken;
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::aws::config::AwsSettings;
 use crate::aws::AwsClients;
-use crate::framework::schema::{Attribute, Block, Nesting, NestedBlock, Schema};
+use crate::framework::schema::{Attribute, Block, NestedBlock, Nesting, Schema};
 use crate::framework::timeouts::parse_duration;
 use crate::framework::validators::{each_element, int_between, string_length, string_matches};
 use crate::framework::{AttributePath, Diagnostics, Type, Value};
@@ -40,15 +40,18 @@ pub fn schema() -> Schema {
             ))
             .validator(string_matches(URL_PATTERN, "must be a URL such as https://ec2.us-east-1.amazonaws.com"))
     };
-    let endpoints = ENDPOINT_SERVICES.iter().fold(
-        Block::new("Custom service endpoints, per service."),
-        |block, service| block.attribute(endpoint(service)),
-    );
+    let endpoints =
+        ENDPOINT_SERVICES.iter().fold(Block::new("Custom service endpoints, per service."), |block, service| {
+            block.attribute(endpoint(service))
+        });
     let assume_role = Block::new("Assume this IAM role with the credentials found, and use the role's credentials.")
         .attribute(
             Attribute::required("role_arn", Type::String)
                 .description("ARN of the role to assume, e.g. `arn:aws:iam::123456789012:role/terraform`.")
-                .validator(string_matches(ROLE_ARN_PATTERN, "must be an IAM role ARN like arn:aws:iam::123456789012:role/name")),
+                .validator(string_matches(
+                    ROLE_ARN_PATTERN,
+                    "must be an IAM role ARN like arn:aws:iam::123456789012:role/name",
+                )),
         )
         .attribute(
             Attribute::optional("session_name", Type::String)
@@ -142,7 +145,10 @@ pub fn settings_from_config(config: &Value, diags: &mut Diagnostics) -> AwsSetti
         shared_config_files: strings(config.get("shared_config_files")),
         shared_credentials_files: strings(config.get("shared_credentials_files")),
         max_retries: config.get("max_retries").and_then(Value::as_i64).map(|n| n as u32),
-        skip_credentials_validation: config.get("skip_credentials_validation").and_then(Value::as_bool).unwrap_or(false),
+        skip_credentials_validation: config
+            .get("skip_credentials_validation")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         assume_role: assume_role.and_then(|r| {
             Some(crate::aws::config::AssumeRole {
                 role_arn: text(r.get("role_arn"))?,

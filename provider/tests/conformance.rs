@@ -22,8 +22,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
 use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, ProtocolVersion, SignatureScheme,
-    SupportedProtocolVersion,
+    CertificateError, ClientConfig, DigitallySignedStruct, ProtocolVersion, SignatureScheme, SupportedProtocolVersion,
 };
 use terraform_provider_efs::framework::{msgpack, DataSource, Type, Value};
 use tfplugin_proto::plugin::grpc_controller_client::GrpcControllerClient;
@@ -82,10 +81,7 @@ impl Provider {
         ] {
             command.env_remove(name);
         }
-        command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         command
     }
 
@@ -102,9 +98,7 @@ impl Provider {
     }
 
     fn spawn(mut command: Command) -> Provider {
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {BINARY}: {e}"));
+        let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot start {BINARY}: {e}"));
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr_pipe = child.stderr.take().expect("stderr is piped");
         let (sender, stdout_lines) = mpsc::channel();
@@ -126,35 +120,21 @@ impl Provider {
                 if n == 0 {
                     return;
                 }
-                sink.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push_str(&String::from_utf8_lossy(&chunk[..n]));
+                sink.lock().unwrap_or_else(|e| e.into_inner()).push_str(&String::from_utf8_lossy(&chunk[..n]));
             }
         });
-        Provider {
-            child,
-            stdout_lines,
-            stdout_reader: Some(stdout_reader),
-            stderr,
-            stderr_reader: Some(stderr_reader),
-        }
+        Provider { child, stdout_lines, stdout_reader: Some(stdout_reader), stderr, stderr_reader: Some(stderr_reader) }
     }
 
     fn stderr(&self) -> String {
-        self.stderr
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.stderr.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The next line the provider prints on stdout.
     fn next_line(&self, deadline: Duration) -> String {
         match self.stdout_lines.recv_timeout(deadline) {
             Ok(line) => line,
-            Err(e) => panic!(
-                "no line on the provider's stdout ({e:?}); stderr:\n{}",
-                self.stderr()
-            ),
+            Err(e) => panic!("no line on the provider's stdout ({e:?}); stderr:\n{}", self.stderr()),
         }
     }
 
@@ -165,10 +145,7 @@ impl Provider {
             match self.child.try_wait() {
                 Ok(Some(status)) => return status,
                 Ok(None) if Instant::now() < until => std::thread::sleep(Duration::from_millis(20)),
-                Ok(None) => panic!(
-                    "the provider did not exit within {deadline:?}; stderr:\n{}",
-                    self.stderr()
-                ),
+                Ok(None) => panic!("the provider did not exit within {deadline:?}; stderr:\n{}", self.stderr()),
                 Err(e) => panic!("cannot wait for the provider: {e}"),
             }
         }
@@ -177,10 +154,7 @@ impl Provider {
     /// Waits for the exit, then returns the status, all of stdout and all of stderr.
     fn finish(mut self, deadline: Duration) -> (ExitStatus, String, String) {
         let status = self.wait_exit(deadline);
-        for reader in [self.stdout_reader.take(), self.stderr_reader.take()]
-            .into_iter()
-            .flatten()
-        {
+        for reader in [self.stdout_reader.take(), self.stderr_reader.take()].into_iter().flatten() {
             let _ = reader.join();
         }
         let stdout: Vec<String> = self.stdout_lines.try_iter().collect();
@@ -204,37 +178,18 @@ struct Handshake {
 
 fn parse_handshake(line: &str) -> Handshake {
     let fields: Vec<&str> = line.split('|').collect();
-    assert_eq!(
-        fields.len(),
-        6,
-        "handshake line {line:?} must have 6 |-separated fields"
-    );
-    assert_eq!(
-        fields[0], "1",
-        "go-plugin core protocol version in {line:?}"
-    );
+    assert_eq!(fields.len(), 6, "handshake line {line:?} must have 6 |-separated fields");
+    assert_eq!(fields[0], "1", "go-plugin core protocol version in {line:?}");
     assert_eq!(fields[1], "6", "plugin protocol version in {line:?}");
     assert_eq!(fields[2], "tcp", "network in {line:?}");
     assert_eq!(fields[4], "grpc", "protocol in {line:?}");
-    let addr: SocketAddr = fields[3]
-        .parse()
-        .unwrap_or_else(|e| panic!("address {:?}: {e}", fields[3]));
-    assert!(
-        !fields[5].is_empty(),
-        "AutoMTLS needs the server certificate in {line:?}"
-    );
-    assert!(
-        !fields[5].ends_with('='),
-        "go-plugin decodes the certificate without padding: {line:?}"
-    );
+    let addr: SocketAddr = fields[3].parse().unwrap_or_else(|e| panic!("address {:?}: {e}", fields[3]));
+    assert!(!fields[5].is_empty(), "AutoMTLS needs the server certificate in {line:?}");
+    assert!(!fields[5].ends_with('='), "go-plugin decodes the certificate without padding: {line:?}");
     let server_cert_der = base64::engine::general_purpose::STANDARD_NO_PAD
         .decode(fields[5])
         .unwrap_or_else(|e| panic!("certificate in {line:?} is not unpadded standard base64: {e}"));
-    Handshake {
-        line: line.to_string(),
-        addr,
-        server_cert_der,
-    }
+    Handshake { line: line.to_string(), addr, server_cert_der }
 }
 
 /// Starts the provider as the CLI does and reads its handshake line.
@@ -259,26 +214,19 @@ struct ClientIdentity {
 
 fn client_identity() -> ClientIdentity {
     use rcgen::{
-        BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-        IsCa, KeyPair, KeyUsagePurpose, SerialNumber, PKCS_ECDSA_P521_SHA512,
+        BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+        KeyUsagePurpose, SerialNumber, PKCS_ECDSA_P521_SHA512,
     };
     let key = KeyPair::generate_for(&PKCS_ECDSA_P521_SHA512).expect("P-521 key");
-    let mut params =
-        CertificateParams::new(vec!["localhost".to_string()]).expect("certificate parameters");
+    let mut params = CertificateParams::new(vec!["localhost".to_string()]).expect("certificate parameters");
     let mut name = DistinguishedName::new();
     name.push(DnType::OrganizationName, "HashiCorp");
     name.push(DnType::CommonName, "localhost");
     params.distinguished_name = name;
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-        KeyUsagePurpose::KeyCertSign,
-    ];
-    params.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ClientAuth,
-        ExtendedKeyUsagePurpose::ServerAuth,
-    ];
+    params.key_usages =
+        vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment, KeyUsagePurpose::KeyCertSign];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth, ExtendedKeyUsagePurpose::ServerAuth];
     let mut serial: [u8; 16] = rand::random();
     serial[0] &= 0x7f;
     params.serial_number = Some(SerialNumber::from_slice(&serial));
@@ -313,9 +261,7 @@ impl ServerCertVerifier for PinnedServerCert {
         if end_entity.as_ref() == self.expected.as_slice() {
             Ok(ServerCertVerified::assertion())
         } else {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::ApplicationVerificationFailure,
-            ))
+            Err(rustls::Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure))
         }
     }
 
@@ -325,12 +271,7 @@ impl ServerCertVerifier for PinnedServerCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn verify_tls13_signature(
@@ -339,18 +280,11 @@ impl ServerCertVerifier for PinnedServerCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.provider.signature_verification_algorithms.supported_schemes()
     }
 }
 
@@ -362,10 +296,7 @@ fn tls_config(
     versions: &[&'static SupportedProtocolVersion],
 ) -> Arc<ClientConfig> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let verifier = Arc::new(PinnedServerCert {
-        expected: server_cert_der.to_vec(),
-        provider: provider.clone(),
-    });
+    let verifier = Arc::new(PinnedServerCert { expected: server_cert_der.to_vec(), provider: provider.clone() });
     let builder = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(versions)
         .expect("protocol versions")
@@ -386,10 +317,7 @@ type Negotiated = Arc<Mutex<Vec<ProtocolVersion>>>;
 
 /// A gRPC channel over TLS through a custom connector. Fails when the TLS handshake does, or
 /// when the server does not select h2 by ALPN.
-async fn connect_tls(
-    addr: SocketAddr,
-    config: Arc<ClientConfig>,
-) -> Result<(Channel, Negotiated), String> {
+async fn connect_tls(addr: SocketAddr, config: Arc<ClientConfig>) -> Result<(Channel, Negotiated), String> {
     let negotiated: Negotiated = Arc::default();
     let seen = negotiated.clone();
     let connector = tower::service_fn(move |_: Uri| {
@@ -402,12 +330,8 @@ async fn connect_tls(
             let tls = connector.connect(server_name, tcp).await?;
             let (_, session) = tls.get_ref();
             if session.alpn_protocol() != Some(b"h2".as_slice()) {
-                let alpn = session
-                    .alpn_protocol()
-                    .map(|p| String::from_utf8_lossy(p).into_owned());
-                return Err(std::io::Error::other(format!(
-                    "server selected ALPN {alpn:?}, not h2"
-                )));
+                let alpn = session.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned());
+                return Err(std::io::Error::other(format!("server selected ALPN {alpn:?}, not h2")));
             }
             if let Some(version) = session.protocol_version() {
                 seen.lock().unwrap_or_else(|e| e.into_inner()).push(version);
@@ -426,17 +350,10 @@ async fn connect_tls(
 
 /// A channel as the CLI opens it: TLS 1.2+, the client certificate from the launch.
 async fn connect(handshake: &Handshake, identity: &ClientIdentity) -> Channel {
-    let config = tls_config(
-        &handshake.server_cert_der,
-        Some(identity),
-        rustls::DEFAULT_VERSIONS,
-    );
-    let (channel, _) = within(
-        "connecting with the right client certificate",
-        connect_tls(handshake.addr, config),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("mutual TLS connection to {} failed: {e}", handshake.addr));
+    let config = tls_config(&handshake.server_cert_der, Some(identity), rustls::DEFAULT_VERSIONS);
+    let (channel, _) = within("connecting with the right client certificate", connect_tls(handshake.addr, config))
+        .await
+        .unwrap_or_else(|e| panic!("mutual TLS connection to {} failed: {e}", handshake.addr));
     channel
 }
 
@@ -452,9 +369,7 @@ async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
 
 /// Runs a whole async test under one deadline (the provider is killed when it panics).
 async fn with_deadline(test: impl Future<Output = ()>) {
-    tokio::time::timeout(TEST_DEADLINE, test)
-        .await
-        .unwrap_or_else(|_| panic!("test exceeded {TEST_DEADLINE:?}"));
+    tokio::time::timeout(TEST_DEADLINE, test).await.unwrap_or_else(|_| panic!("test exceeded {TEST_DEADLINE:?}"));
 }
 
 fn provider_client(channel: &Channel) -> ProviderClient<Channel> {
@@ -488,47 +403,27 @@ fn path_of(diag: &proto::Diagnostic) -> String {
 /// Asserts exactly one kind of answer: error diagnostics, no gRPC error.
 fn assert_error_diagnostics(rpc: &str, diags: &[proto::Diagnostic]) {
     let errs = errors(diags);
-    assert!(
-        !errs.is_empty(),
-        "{rpc} must answer with an error diagnostic, got {diags:?}"
-    );
+    assert!(!errs.is_empty(), "{rpc} must answer with an error diagnostic, got {diags:?}");
     for diag in errs {
-        assert!(
-            !diag.summary.is_empty(),
-            "{rpc}: error diagnostic without a summary: {diag:?}"
-        );
-        assert!(
-            !diag.detail.is_empty(),
-            "{rpc}: error diagnostic without a detail: {diag:?}"
-        );
+        assert!(!diag.summary.is_empty(), "{rpc}: error diagnostic without a summary: {diag:?}");
+        assert!(!diag.detail.is_empty(), "{rpc}: error diagnostic without a detail: {diag:?}");
     }
 }
 
 fn dynamic_value(value: &Value, ty: &Type) -> proto::DynamicValue {
-    proto::DynamicValue {
-        msgpack: msgpack::encode(value, ty).expect("msgpack encoding"),
-        json: Vec::new(),
-    }
+    proto::DynamicValue { msgpack: msgpack::encode(value, ty).expect("msgpack encoding"), json: Vec::new() }
 }
 
 fn provider_config(value: &Value) -> proto::DynamicValue {
-    dynamic_value(
-        value,
-        &terraform_provider_efs::provider_config::schema().value_type(),
-    )
+    dynamic_value(value, &terraform_provider_efs::provider_config::schema().value_type())
 }
 
 fn data_source_type() -> Type {
-    terraform_provider_efs::data_sources::csi_driver_iam_policy::CsiDriverIamPolicy
-        .schema()
-        .value_type()
+    terraform_provider_efs::data_sources::csi_driver_iam_policy::CsiDriverIamPolicy.schema().value_type()
 }
 
 fn expected_resource_types() -> BTreeSet<String> {
-    terraform_provider_efs::resources::all()
-        .iter()
-        .map(|r| r.type_name().to_string())
-        .collect()
+    terraform_provider_efs::resources::all().iter().map(|r| r.type_name().to_string()).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -542,12 +437,7 @@ async fn handshake_line_names_a_localhost_certificate_that_the_server_presents()
         let (provider, handshake) = launch(&identity);
 
         assert!(handshake.addr.ip().is_loopback(), "{}", handshake.line);
-        assert_eq!(
-            handshake.addr.ip().to_string(),
-            "127.0.0.1",
-            "{}",
-            handshake.line
-        );
+        assert_eq!(handshake.addr.ip().to_string(), "127.0.0.1", "{}", handshake.line);
         assert!(
             (MIN_PORT..=MAX_PORT).contains(&handshake.addr.port()),
             "port outside PLUGIN_MIN_PORT..=PLUGIN_MAX_PORT: {}",
@@ -556,65 +446,33 @@ async fn handshake_line_names_a_localhost_certificate_that_the_server_presents()
 
         let (rest, cert) = x509_parser::parse_x509_certificate(&handshake.server_cert_der)
             .unwrap_or_else(|e| panic!("the handshake certificate is not X.509 DER: {e}"));
+        assert!(rest.is_empty(), "{} bytes after the certificate", rest.len());
+        let san = cert.subject_alternative_name().expect("valid SAN extension").expect("a SAN extension");
         assert!(
-            rest.is_empty(),
-            "{} bytes after the certificate",
-            rest.len()
-        );
-        let san = cert
-            .subject_alternative_name()
-            .expect("valid SAN extension")
-            .expect("a SAN extension");
-        assert!(
-            san.value.general_names.iter().any(|n| matches!(
-                n,
-                x509_parser::extensions::GeneralName::DNSName("localhost")
-            )),
+            san.value
+                .general_names
+                .iter()
+                .any(|n| matches!(n, x509_parser::extensions::GeneralName::DNSName("localhost"))),
             "SAN must name localhost: {:?}",
             san.value.general_names
         );
-        let common_names: Vec<&str> = cert
-            .subject()
-            .iter_common_name()
-            .filter_map(|cn| cn.as_str().ok())
-            .collect();
+        let common_names: Vec<&str> = cert.subject().iter_common_name().filter_map(|cn| cn.as_str().ok()).collect();
         assert_eq!(common_names, ["localhost"], "subject {}", cert.subject());
-        assert!(
-            cert.is_ca(),
-            "go-plugin's client uses the server certificate as its root CA"
-        );
-        assert!(
-            cert.validity().is_valid(),
-            "certificate not valid now: {:?}",
-            cert.validity()
-        );
-        assert_eq!(
-            cert.subject(),
-            cert.issuer(),
-            "the server certificate is self-signed"
-        );
+        assert!(cert.is_ca(), "go-plugin's client uses the server certificate as its root CA");
+        assert!(cert.validity().is_valid(), "certificate not valid now: {:?}", cert.validity());
+        assert_eq!(cert.subject(), cert.issuer(), "the server certificate is self-signed");
 
         // The certificate of the handshake line is the one the TLS server presents: the pinning
         // verifier accepts nothing else. TLS 1.3 is what Go negotiates by default.
-        let config = tls_config(
-            &handshake.server_cert_der,
-            Some(&identity),
-            rustls::DEFAULT_VERSIONS,
-        );
+        let config = tls_config(&handshake.server_cert_der, Some(&identity), rustls::DEFAULT_VERSIONS);
         let (channel, negotiated) = within("connect", connect_tls(handshake.addr, config))
             .await
             .expect("mutual TLS with the pinned certificate");
-        let metadata = within(
-            "GetMetadata",
-            provider_client(&channel).get_metadata(proto::get_metadata::Request {}),
-        )
-        .await
-        .expect("GetMetadata over mutual TLS");
+        let metadata = within("GetMetadata", provider_client(&channel).get_metadata(proto::get_metadata::Request {}))
+            .await
+            .expect("GetMetadata over mutual TLS");
         assert!(metadata.into_inner().diagnostics.is_empty());
-        assert_eq!(
-            negotiated.lock().unwrap().as_slice(),
-            [ProtocolVersion::TLSv1_3]
-        );
+        assert_eq!(negotiated.lock().unwrap().as_slice(), [ProtocolVersion::TLSv1_3]);
         drop(provider);
     })
     .await;
@@ -632,70 +490,27 @@ async fn metadata_and_schema_describe_the_provider() {
         let channel = connect(&handshake, &identity).await;
         let mut client = provider_client(&channel);
 
-        let metadata = within(
-            "GetMetadata",
-            client.get_metadata(proto::get_metadata::Request {}),
-        )
-        .await
-        .expect("GetMetadata")
-        .into_inner();
-        assert!(
-            metadata.diagnostics.is_empty(),
-            "{:?}",
-            metadata.diagnostics
-        );
-        let data_sources: BTreeSet<String> = metadata
-            .data_sources
-            .iter()
-            .map(|d| d.type_name.clone())
-            .collect();
-        assert!(
-            data_sources.contains(DATA_SOURCE),
-            "data sources: {data_sources:?}"
-        );
-        let resources: BTreeSet<String> = metadata
-            .resources
-            .iter()
-            .map(|r| r.type_name.clone())
-            .collect();
-        assert_eq!(
-            resources,
-            expected_resource_types(),
-            "GetMetadata lists every registered resource type"
-        );
-        let capabilities = metadata
-            .server_capabilities
-            .expect("server capabilities in GetMetadata");
-        assert!(
-            capabilities.get_provider_schema_optional,
-            "{capabilities:?}"
-        );
+        let metadata = within("GetMetadata", client.get_metadata(proto::get_metadata::Request {}))
+            .await
+            .expect("GetMetadata")
+            .into_inner();
+        assert!(metadata.diagnostics.is_empty(), "{:?}", metadata.diagnostics);
+        let data_sources: BTreeSet<String> = metadata.data_sources.iter().map(|d| d.type_name.clone()).collect();
+        assert!(data_sources.contains(DATA_SOURCE), "data sources: {data_sources:?}");
+        let resources: BTreeSet<String> = metadata.resources.iter().map(|r| r.type_name.clone()).collect();
+        assert_eq!(resources, expected_resource_types(), "GetMetadata lists every registered resource type");
+        let capabilities = metadata.server_capabilities.expect("server capabilities in GetMetadata");
+        assert!(capabilities.get_provider_schema_optional, "{capabilities:?}");
         assert!(metadata.functions.is_empty() && metadata.ephemeral_resources.is_empty());
-        assert!(
-            metadata.list_resources.is_empty()
-                && metadata.actions.is_empty()
-                && metadata.state_stores.is_empty()
-        );
+        assert!(metadata.list_resources.is_empty() && metadata.actions.is_empty() && metadata.state_stores.is_empty());
 
-        let schema = within(
-            "GetProviderSchema",
-            client.get_provider_schema(proto::get_provider_schema::Request {}),
-        )
-        .await
-        .expect("GetProviderSchema")
-        .into_inner();
+        let schema = within("GetProviderSchema", client.get_provider_schema(proto::get_provider_schema::Request {}))
+            .await
+            .expect("GetProviderSchema")
+            .into_inner();
         assert!(schema.diagnostics.is_empty(), "{:?}", schema.diagnostics);
-        assert!(
-            schema
-                .server_capabilities
-                .expect("capabilities")
-                .get_provider_schema_optional
-        );
-        let provider_block = schema
-            .provider
-            .expect("provider schema")
-            .block
-            .expect("provider block");
+        assert!(schema.server_capabilities.expect("capabilities").get_provider_schema_optional);
+        let provider_block = schema.provider.expect("provider schema").block.expect("provider block");
         let attribute = |name: &str| {
             provider_block
                 .attributes
@@ -704,29 +519,17 @@ async fn metadata_and_schema_describe_the_provider() {
                 .unwrap_or_else(|| panic!("provider attribute {name} missing"))
         };
         let region = attribute("region");
-        assert!(
-            region.optional && !region.required && !region.computed,
-            "{region:?}"
-        );
+        assert!(region.optional && !region.required && !region.computed, "{region:?}");
         assert_eq!(region.r#type, br#""string""#.to_vec());
-        assert!(
-            attribute("access_key").sensitive,
-            "access_key must be sensitive"
-        );
-        assert!(
-            attribute("secret_key").sensitive,
-            "secret_key must be sensitive"
-        );
+        assert!(attribute("access_key").sensitive, "access_key must be sensitive");
+        assert!(attribute("secret_key").sensitive, "secret_key must be sensitive");
         assert!(!region.sensitive);
         let endpoints = provider_block
             .block_types
             .iter()
             .find(|b| b.type_name == "endpoints")
             .expect("endpoints block in the provider schema");
-        assert_eq!(
-            endpoints.nesting,
-            proto::schema::nested_block::NestingMode::Single as i32
-        );
+        assert_eq!(endpoints.nesting, proto::schema::nested_block::NestingMode::Single as i32);
         let services: BTreeSet<&str> = endpoints
             .block
             .as_ref()
@@ -736,16 +539,10 @@ async fn metadata_and_schema_describe_the_provider() {
             .map(|a| a.name.as_str())
             .collect();
         for service in ["iam", "ec2", "efs", "sts"] {
-            assert!(
-                services.contains(service),
-                "endpoints.{service} missing: {services:?}"
-            );
+            assert!(services.contains(service), "endpoints.{service} missing: {services:?}");
         }
 
-        let data_source = schema
-            .data_source_schemas
-            .get(DATA_SOURCE)
-            .expect("data source schema");
+        let data_source = schema.data_source_schemas.get(DATA_SOURCE).expect("data source schema");
         let json = data_source
             .block
             .as_ref()
@@ -774,65 +571,37 @@ async fn features_the_provider_lacks_answer_with_diagnostics_not_grpc_errors() {
         .await
         .expect("GetResourceIdentitySchemas")
         .into_inner();
-        assert!(
-            identities.identity_schemas.is_empty(),
-            "{:?}",
-            identities.identity_schemas
-        );
-        assert!(
-            identities.diagnostics.is_empty(),
-            "{:?}",
-            identities.diagnostics
-        );
+        assert!(identities.identity_schemas.is_empty(), "{:?}", identities.identity_schemas);
+        assert!(identities.diagnostics.is_empty(), "{:?}", identities.diagnostics);
 
-        let functions = within(
-            "GetFunctions",
-            client.get_functions(proto::get_functions::Request {}),
-        )
-        .await
-        .expect("GetFunctions")
-        .into_inner();
-        assert!(
-            functions.functions.is_empty() && functions.diagnostics.is_empty(),
-            "{functions:?}"
-        );
+        let functions = within("GetFunctions", client.get_functions(proto::get_functions::Request {}))
+            .await
+            .expect("GetFunctions")
+            .into_inner();
+        assert!(functions.functions.is_empty() && functions.diagnostics.is_empty(), "{functions:?}");
 
         let call = within(
             "CallFunction",
-            client.call_function(proto::call_function::Request {
-                name: "anything".into(),
-                arguments: Vec::new(),
-            }),
+            client.call_function(proto::call_function::Request { name: "anything".into(), arguments: Vec::new() }),
         )
         .await
         .expect("CallFunction")
         .into_inner();
-        let error = call
-            .error
-            .expect("CallFunction answers with a function error");
-        assert!(
-            error.text.contains("no functions"),
-            "function error text: {:?}",
-            error.text
-        );
+        let error = call.error.expect("CallFunction answers with a function error");
+        assert!(error.text.contains("no functions"), "function error text: {:?}", error.text);
         assert!(call.result.is_none());
 
         let validate_ephemeral = within(
             "ValidateEphemeralResourceConfig",
-            client.validate_ephemeral_resource_config(
-                proto::validate_ephemeral_resource_config::Request {
-                    type_name: "efs_secret".into(),
-                    config: None,
-                },
-            ),
+            client.validate_ephemeral_resource_config(proto::validate_ephemeral_resource_config::Request {
+                type_name: "efs_secret".into(),
+                config: None,
+            }),
         )
         .await
         .expect("ValidateEphemeralResourceConfig is answered, not refused")
         .into_inner();
-        assert_error_diagnostics(
-            "ValidateEphemeralResourceConfig",
-            &validate_ephemeral.diagnostics,
-        );
+        assert_error_diagnostics("ValidateEphemeralResourceConfig", &validate_ephemeral.diagnostics);
 
         let open_ephemeral = within(
             "OpenEphemeralResource",
@@ -862,13 +631,8 @@ async fn features_the_provider_lacks_answer_with_diagnostics_not_grpc_errors() {
             .expect("ListResource stream error")
             .expect("ListResource yields one event");
         assert_error_diagnostics("ListResource", &event.diagnostic);
-        let end = within("ListResource end", list.message())
-            .await
-            .expect("ListResource stream ends cleanly");
-        assert!(
-            end.is_none(),
-            "ListResource yields exactly one event, then {end:?}"
-        );
+        let end = within("ListResource end", list.message()).await.expect("ListResource stream ends cleanly");
+        assert!(end.is_none(), "ListResource yields exactly one event, then {end:?}");
 
         let mut invoke = within(
             "InvokeAction",
@@ -881,9 +645,7 @@ async fn features_the_provider_lacks_answer_with_diagnostics_not_grpc_errors() {
         .expect("InvokeAction opens a stream")
         .into_inner();
         let mut completed = None;
-        while let Some(event) = within("InvokeAction event", invoke.message())
-            .await
-            .expect("InvokeAction stream error")
+        while let Some(event) = within("InvokeAction event", invoke.message()).await.expect("InvokeAction stream error")
         {
             match event.r#type {
                 Some(proto::invoke_action::event::Type::Completed(done)) => completed = Some(done),
@@ -934,10 +696,7 @@ async fn validate_provider_config_points_at_the_bad_attributes() {
 
         let bad = Value::object([
             ("region", Value::string("moon-1")),
-            (
-                "endpoints",
-                Value::object([("ec2", Value::string("not a url"))]),
-            ),
+            ("endpoints", Value::object([("ec2", Value::string("not a url"))])),
         ]);
         let answer = within(
             "ValidateProviderConfig",
@@ -948,10 +707,7 @@ async fn validate_provider_config_points_at_the_bad_attributes() {
         .await
         .expect("ValidateProviderConfig")
         .into_inner();
-        let paths: BTreeSet<String> = errors(&answer.diagnostics)
-            .into_iter()
-            .map(path_of)
-            .collect();
+        let paths: BTreeSet<String> = errors(&answer.diagnostics).into_iter().map(path_of).collect();
         assert_eq!(
             paths,
             BTreeSet::from(["region".to_string(), "endpoints.ec2".to_string()]),
@@ -961,10 +717,7 @@ async fn validate_provider_config_points_at_the_bad_attributes() {
 
         let good = Value::object([
             ("region", Value::string("eu-west-1")),
-            (
-                "endpoints",
-                Value::object([("ec2", Value::string("http://127.0.0.1:5000"))]),
-            ),
+            ("endpoints", Value::object([("ec2", Value::string("http://127.0.0.1:5000"))])),
         ]);
         let answer = within(
             "ValidateProviderConfig",
@@ -975,11 +728,7 @@ async fn validate_provider_config_points_at_the_bad_attributes() {
         .await
         .expect("ValidateProviderConfig")
         .into_inner();
-        assert!(
-            errors(&answer.diagnostics).is_empty(),
-            "a valid configuration: {:?}",
-            answer.diagnostics
-        );
+        assert!(errors(&answer.diagnostics).is_empty(), "a valid configuration: {:?}", answer.diagnostics);
     })
     .await;
 }
@@ -1010,36 +759,19 @@ async fn read_data_source_works_before_configure_provider_and_stop_provider_answ
                 .await
                 .expect("ReadDataSource")
                 .into_inner();
-                assert!(
-                    response.diagnostics.is_empty(),
-                    "{:?}",
-                    response.diagnostics
-                );
+                assert!(response.diagnostics.is_empty(), "{:?}", response.diagnostics);
                 let state = response.state.expect("ReadDataSource returns a state");
-                assert!(
-                    !state.msgpack.is_empty(),
-                    "the state is msgpack, as Terraform expects"
-                );
-                msgpack::decode(&state.msgpack, &ty)
-                    .expect("state decodes with the data source's type")
+                assert!(!state.msgpack.is_empty(), "the state is msgpack, as Terraform expects");
+                msgpack::decode(&state.msgpack, &ty).expect("state decodes with the data source's type")
             }
         };
 
         let state = read(Value::object::<&str>([])).await;
-        let policy: serde_json::Value = serde_json::from_str(
-            state
-                .get("json")
-                .and_then(Value::as_str)
-                .expect("json is set"),
-        )
-        .expect("json is JSON");
+        let policy: serde_json::Value =
+            serde_json::from_str(state.get("json").and_then(Value::as_str).expect("json is set"))
+                .expect("json is JSON");
         assert_eq!(policy["Version"], "2012-10-17", "{policy}");
-        assert!(
-            policy["Statement"]
-                .as_array()
-                .is_some_and(|s| !s.is_empty()),
-            "{policy}"
-        );
+        assert!(policy["Statement"].as_array().is_some_and(|s| !s.is_empty()), "{policy}");
         let actions: Vec<&str> = state
             .get("actions")
             .and_then(Value::elements)
@@ -1051,27 +783,12 @@ async fn read_data_source_works_before_configure_provider_and_stop_provider_answ
             actions.contains(&"elasticfilesystem:CreateAccessPoint"),
             "dynamic provisioning by default: {actions:?}"
         );
-        assert!(
-            actions.windows(2).all(|w| w[0] < w[1]),
-            "actions sorted and unique: {actions:?}"
-        );
+        assert!(actions.windows(2).all(|w| w[0] < w[1]), "actions sorted and unique: {actions:?}");
 
-        let state = read(Value::object([(
-            "dynamic_provisioning",
-            Value::Bool(false),
-        )]))
-        .await;
-        let actions: Vec<&str> = state
-            .get("actions")
-            .and_then(Value::elements)
-            .expect("actions")
-            .iter()
-            .filter_map(Value::as_str)
-            .collect();
-        assert!(
-            !actions.contains(&"elasticfilesystem:CreateAccessPoint"),
-            "static provisioning only: {actions:?}"
-        );
+        let state = read(Value::object([("dynamic_provisioning", Value::Bool(false))])).await;
+        let actions: Vec<&str> =
+            state.get("actions").and_then(Value::elements).expect("actions").iter().filter_map(Value::as_str).collect();
+        assert!(!actions.contains(&"elasticfilesystem:CreateAccessPoint"), "static provisioning only: {actions:?}");
 
         let unknown = within(
             "ReadDataSource of an unknown type",
@@ -1085,24 +802,15 @@ async fn read_data_source_works_before_configure_provider_and_stop_provider_answ
         .into_inner();
         assert_error_diagnostics("ReadDataSource(efs_nothing)", &unknown.diagnostics);
 
-        let stop = within(
-            "StopProvider",
-            client.stop_provider(proto::stop_provider::Request {}),
-        )
-        .await
-        .expect("StopProvider")
-        .into_inner();
-        assert_eq!(
-            stop.error, "",
-            "StopProvider reports success with an empty error"
-        );
+        let stop = within("StopProvider", client.stop_provider(proto::stop_provider::Request {}))
+            .await
+            .expect("StopProvider")
+            .into_inner();
+        assert_eq!(stop.error, "", "StopProvider reports success with an empty error");
         // Stopping cancels in-flight work only; the provider keeps answering.
-        within(
-            "GetMetadata after StopProvider",
-            client.get_metadata(proto::get_metadata::Request {}),
-        )
-        .await
-        .expect("GetMetadata after StopProvider");
+        within("GetMetadata after StopProvider", client.get_metadata(proto::get_metadata::Request {}))
+            .await
+            .expect("GetMetadata after StopProvider");
     })
     .await;
 }
@@ -1116,33 +824,21 @@ async fn health_stdio_and_controller_shutdown_end_the_process_cleanly() {
 
         let health = within(
             "Health.Check(plugin)",
-            tonic_health::pb::health_client::HealthClient::new(channel.clone()).check(
-                tonic_health::pb::HealthCheckRequest {
-                    service: "plugin".into(),
-                },
-            ),
+            tonic_health::pb::health_client::HealthClient::new(channel.clone())
+                .check(tonic_health::pb::HealthCheckRequest { service: "plugin".into() }),
         )
         .await
         .expect("grpc.health.v1 Check for the plugin service")
         .into_inner();
-        assert_eq!(
-            health.status,
-            tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-        );
+        assert_eq!(health.status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
 
-        let mut stdio = within(
-            "GRPCStdio.StreamStdio",
-            GrpcStdioClient::new(channel.clone()).stream_stdio(()),
-        )
-        .await
-        .expect("StreamStdio opens")
-        .into_inner();
+        let mut stdio = within("GRPCStdio.StreamStdio", GrpcStdioClient::new(channel.clone()).stream_stdio(()))
+            .await
+            .expect("StreamStdio opens")
+            .into_inner();
         // The stream stays open while the provider runs (it carries nothing: logs go to stderr).
         let early = tokio::time::timeout(Duration::from_millis(300), stdio.message()).await;
-        assert!(
-            early.is_err(),
-            "StreamStdio must stay open until shutdown, got {early:?}"
-        );
+        assert!(early.is_err(), "StreamStdio must stay open until shutdown, got {early:?}");
 
         within(
             "GRPCController.Shutdown",
@@ -1151,10 +847,7 @@ async fn health_stdio_and_controller_shutdown_end_the_process_cleanly() {
         .await
         .expect("Shutdown is acknowledged");
         let end = within("StreamStdio end", stdio.message()).await;
-        assert!(
-            matches!(end, Ok(None)),
-            "StreamStdio ends cleanly at shutdown, got {end:?}"
-        );
+        assert!(matches!(end, Ok(None)), "StreamStdio ends cleanly at shutdown, got {end:?}");
 
         let status = tokio::task::spawn_blocking(move || {
             let status = provider.wait_exit(Duration::from_secs(5));
@@ -1162,12 +855,7 @@ async fn health_stdio_and_controller_shutdown_end_the_process_cleanly() {
         })
         .await
         .expect("waiting for the exit");
-        assert_eq!(
-            status.0.code(),
-            Some(0),
-            "exit after Shutdown; stderr:\n{}",
-            status.1
-        );
+        assert_eq!(status.0.code(), Some(0), "exit after Shutdown; stderr:\n{}", status.1);
     })
     .await;
 }
@@ -1196,108 +884,48 @@ async fn clients_without_the_launch_certificate_are_refused() {
         let (provider, handshake) = launch(&identity);
 
         let anonymous = tls_config(&handshake.server_cert_der, None, rustls::DEFAULT_VERSIONS);
-        let refused = within(
-            "anonymous client",
-            try_get_metadata(handshake.addr, anonymous),
-        )
-        .await;
-        assert!(
-            refused.is_err(),
-            "a client without a certificate must be refused, got {refused:?}"
-        );
+        let refused = within("anonymous client", try_get_metadata(handshake.addr, anonymous)).await;
+        assert!(refused.is_err(), "a client without a certificate must be refused, got {refused:?}");
 
         let stranger = client_identity();
         assert_ne!(stranger.cert_der, identity.cert_der);
-        let impostor = tls_config(
-            &handshake.server_cert_der,
-            Some(&stranger),
-            rustls::DEFAULT_VERSIONS,
-        );
-        let refused = within(
-            "client with another certificate",
-            try_get_metadata(handshake.addr, impostor),
-        )
-        .await;
-        assert!(
-            refused.is_err(),
-            "a client with a different P-521 certificate must be refused, got {refused:?}"
-        );
+        let impostor = tls_config(&handshake.server_cert_der, Some(&stranger), rustls::DEFAULT_VERSIONS);
+        let refused = within("client with another certificate", try_get_metadata(handshake.addr, impostor)).await;
+        assert!(refused.is_err(), "a client with a different P-521 certificate must be refused, got {refused:?}");
 
-        let impostor12 = tls_config(
-            &handshake.server_cert_der,
-            Some(&stranger),
-            &[&rustls::version::TLS12],
-        );
-        let refused = within(
-            "TLS 1.2 client with another certificate",
-            try_get_metadata(handshake.addr, impostor12),
-        )
-        .await;
-        assert!(
-            refused.is_err(),
-            "refused over TLS 1.2 too, got {refused:?}"
-        );
+        let impostor12 = tls_config(&handshake.server_cert_der, Some(&stranger), &[&rustls::version::TLS12]);
+        let refused =
+            within("TLS 1.2 client with another certificate", try_get_metadata(handshake.addr, impostor12)).await;
+        assert!(refused.is_err(), "refused over TLS 1.2 too, got {refused:?}");
 
         // The refusals left the server serving the right client, over TLS 1.3 and TLS 1.2.
         let metadata = within(
             "the launch client",
             try_get_metadata(
                 handshake.addr,
-                tls_config(
-                    &handshake.server_cert_der,
-                    Some(&identity),
-                    rustls::DEFAULT_VERSIONS,
-                ),
+                tls_config(&handshake.server_cert_der, Some(&identity), rustls::DEFAULT_VERSIONS),
             ),
         )
         .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "the right client must still be served: {e}; stderr:\n{}",
-                provider.stderr()
-            )
-        });
-        assert!(metadata
-            .data_sources
-            .iter()
-            .any(|d| d.type_name == DATA_SOURCE));
+        .unwrap_or_else(|e| panic!("the right client must still be served: {e}; stderr:\n{}", provider.stderr()));
+        assert!(metadata.data_sources.iter().any(|d| d.type_name == DATA_SOURCE));
 
-        let config = tls_config(
-            &handshake.server_cert_der,
-            Some(&identity),
-            &[&rustls::version::TLS12],
-        );
-        let (channel, negotiated) = within("TLS 1.2 connect", connect_tls(handshake.addr, config))
+        let config = tls_config(&handshake.server_cert_der, Some(&identity), &[&rustls::version::TLS12]);
+        let (channel, negotiated) =
+            within("TLS 1.2 connect", connect_tls(handshake.addr, config)).await.expect("TLS 1.2 with the P-521 key");
+        within("GetMetadata over TLS 1.2", provider_client(&channel).get_metadata(proto::get_metadata::Request {}))
             .await
-            .expect("TLS 1.2 with the P-521 key");
-        within(
-            "GetMetadata over TLS 1.2",
-            provider_client(&channel).get_metadata(proto::get_metadata::Request {}),
-        )
-        .await
-        .expect("GetMetadata over TLS 1.2");
-        assert_eq!(
-            negotiated.lock().unwrap().as_slice(),
-            [ProtocolVersion::TLSv1_2]
-        );
+            .expect("GetMetadata over TLS 1.2");
+        assert_eq!(negotiated.lock().unwrap().as_slice(), [ProtocolVersion::TLSv1_2]);
 
         // Each refused client is logged at least once (tonic's channel may retry the connection,
         // and the server may log after the client already saw the failure).
-        let logged = || {
-            provider
-                .stderr()
-                .matches("refused a connection that failed mutual TLS")
-                .count()
-        };
+        let logged = || provider.stderr().matches("refused a connection that failed mutual TLS").count();
         let until = Instant::now() + CALL_DEADLINE;
         while logged() < 3 && Instant::now() < until {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert!(
-            logged() >= 3,
-            "refusals are logged; stderr:\n{}",
-            provider.stderr()
-        );
+        assert!(logged() >= 3, "refusals are logged; stderr:\n{}", provider.stderr());
     })
     .await;
 }
@@ -1310,10 +938,7 @@ async fn clients_without_the_launch_certificate_are_refused() {
 fn without_the_magic_cookie_it_explains_it_is_a_plugin() {
     let (status, stdout, stderr) = Provider::spawn(Provider::command(&[])).finish(START_DEADLINE);
     assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
-    assert!(
-        stdout.is_empty(),
-        "no handshake without the cookie: {stdout:?}"
-    );
+    assert!(stdout.is_empty(), "no handshake without the cookie: {stdout:?}");
     assert!(stderr.contains("plugin for Terraform"), "stderr:\n{stderr}");
 
     let mut command = Provider::command(&[]);
@@ -1330,22 +955,10 @@ fn a_cli_offering_only_protocol_5_is_told_protocol_6() {
     let mut command = Provider::managed_command(&identity.pem);
     command.env("PLUGIN_PROTOCOL_VERSIONS", "5");
     let (status, stdout, stderr) = Provider::spawn(command).finish(START_DEADLINE);
-    assert!(
-        !status.success(),
-        "must refuse protocol 5 only; stdout {stdout:?}"
-    );
-    assert!(
-        status.code().is_some(),
-        "exits rather than being killed: {status:?}"
-    );
-    assert!(
-        stdout.is_empty(),
-        "no handshake line for an unsupported protocol: {stdout:?}"
-    );
-    assert!(
-        stderr.contains("protocol 6"),
-        "stderr must name protocol 6:\n{stderr}"
-    );
+    assert!(!status.success(), "must refuse protocol 5 only; stdout {stdout:?}");
+    assert!(status.code().is_some(), "exits rather than being killed: {status:?}");
+    assert!(stdout.is_empty(), "no handshake line for an unsupported protocol: {stdout:?}");
+    assert!(stderr.contains("protocol 6"), "stderr must name protocol 6:\n{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1356,23 +969,16 @@ async fn debug_mode_prints_reattach_instructions_and_serves_plaintext() {
             let line = provider.next_line(START_DEADLINE);
             if let Some(start) = line.find("TF_REATTACH_PROVIDERS='") {
                 let json = &line[start + "TF_REATTACH_PROVIDERS='".len()..];
-                let json = json
-                    .strip_suffix('\'')
-                    .unwrap_or_else(|| panic!("unterminated quote in {line:?}"));
-                break serde_json::from_str::<serde_json::Value>(json).unwrap_or_else(|e| {
-                    panic!("TF_REATTACH_PROVIDERS is not JSON ({e}): {line:?}")
-                });
+                let json = json.strip_suffix('\'').unwrap_or_else(|| panic!("unterminated quote in {line:?}"));
+                break serde_json::from_str::<serde_json::Value>(json)
+                    .unwrap_or_else(|e| panic!("TF_REATTACH_PROVIDERS is not JSON ({e}): {line:?}"));
             }
         };
         let entry = &reattach[PROVIDER_ADDRESS];
         assert!(entry.is_object(), "{PROVIDER_ADDRESS} missing: {reattach}");
         assert_eq!(entry["Protocol"], "grpc", "{reattach}");
         assert_eq!(entry["ProtocolVersion"], 6, "{reattach}");
-        assert_eq!(
-            entry["Pid"].as_u64(),
-            Some(u64::from(provider.child.id())),
-            "{reattach}"
-        );
+        assert_eq!(entry["Pid"].as_u64(), Some(u64::from(provider.child.id())), "{reattach}");
         assert_eq!(entry["Addr"]["Network"], "tcp", "{reattach}");
         let addr: SocketAddr = entry["Addr"]["String"]
             .as_str()
@@ -1383,27 +989,15 @@ async fn debug_mode_prints_reattach_instructions_and_serves_plaintext() {
         // No TLS in debug mode: the CLI reattaches over plain gRPC.
         let channel = within(
             "plaintext connect",
-            Endpoint::from_shared(format!("http://{addr}"))
-                .expect("endpoint")
-                .connect_timeout(CALL_DEADLINE)
-                .connect(),
+            Endpoint::from_shared(format!("http://{addr}")).expect("endpoint").connect_timeout(CALL_DEADLINE).connect(),
         )
         .await
         .expect("plaintext HTTP/2 connection in debug mode");
-        let metadata = within(
-            "GetMetadata",
-            provider_client(&channel).get_metadata(proto::get_metadata::Request {}),
-        )
-        .await
-        .expect("plaintext GetMetadata")
-        .into_inner();
-        assert!(
-            metadata
-                .data_sources
-                .iter()
-                .any(|d| d.type_name == DATA_SOURCE),
-            "{metadata:?}"
-        );
+        let metadata = within("GetMetadata", provider_client(&channel).get_metadata(proto::get_metadata::Request {}))
+            .await
+            .expect("plaintext GetMetadata")
+            .into_inner();
+        assert!(metadata.data_sources.iter().any(|d| d.type_name == DATA_SOURCE), "{metadata:?}");
         drop(provider);
     })
     .await;

@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
+use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 
 use super::AwsClients;
 use crate::framework::{AttributePath, Diagnostics};
@@ -123,11 +123,8 @@ pub async fn build(settings: &AwsSettings) -> Result<Configured, Diagnostics> {
         &[("region", &region), ("custom_endpoints", &settings.endpoints.keys().cloned().collect::<Vec<_>>().join(","))],
     );
 
-    let account_id = if settings.skip_credentials_validation {
-        None
-    } else {
-        Some(validate_credentials(&clients.sts).await?)
-    };
+    let account_id =
+        if settings.skip_credentials_validation { None } else { Some(validate_credentials(&clients.sts).await?) };
     Ok(Configured { clients, region, account_id })
 }
 

@@ -1,1 +1,395 @@
-//! EFS: finders, waiters and calls for file systems, mount targets and access points.
+//! EFS: finders, waiters and calls for file systems, mount targets and access points, shaped as
+//! terraform-provider-aws has them: `find_*` turns "not found" and the `deleted` lifecycle state
+//! into `Ok(None)`, `wait_*` polls with a deadline.
+
+use std::time::Duration;
+
+use aws_sdk_efs::types::{
+    AccessPointDescription, BackupPolicy, CreationInfo, FileSystemDescription, LifeCycleState, LifecyclePolicy,
+    MountTargetDescription, PerformanceMode, PosixUser, RootDirectory, Status, Tag, ThroughputMode,
+    TransitionToIaRules,
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::aws::wait::{poll_until, retry_while, Poll};
+use crate::aws::AwsResultExt;
+use crate::error::Error;
+
+type Efs = aws_sdk_efs::Client;
+
+fn efs_tags(tags: &[(String, String)]) -> Vec<Tag> {
+    tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()
+}
+
+/// `Ok(None)` for the not-found error codes, the error otherwise.
+fn none_if_not_found<T>(result: Result<T, Error>, codes: &[&str]) -> Result<Option<T>, Error> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if codes.iter().any(|c| e.is_aws(c)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// What a new file system is made with.
+#[derive(Clone, Debug, Default)]
+pub struct FileSystemSpec {
+    pub creation_token: String,
+    pub encrypted: bool,
+    pub kms_key_id: Option<String>,
+    pub performance_mode: String,
+    pub throughput_mode: String,
+    pub provisioned_throughput_in_mibps: Option<f64>,
+    pub backup: bool,
+    pub tags: Vec<(String, String)>,
+}
+
+pub async fn find_file_system_by_id(efs: &Efs, id: &str) -> Result<Option<FileSystemDescription>, Error> {
+    let out = efs.describe_file_systems().file_system_id(id).send().await.context("reading EFS File System", id);
+    let found = none_if_not_found(out, &["FileSystemNotFound"])?;
+    Ok(found
+        .and_then(|o| o.file_systems().first().cloned())
+        .filter(|fs| fs.life_cycle_state() != &LifeCycleState::Deleted))
+}
+
+pub async fn find_file_system_by_token(efs: &Efs, token: &str) -> Result<Option<FileSystemDescription>, Error> {
+    let out = efs
+        .describe_file_systems()
+        .creation_token(token)
+        .send()
+        .await
+        .context("reading EFS File System by creation token", token)?;
+    Ok(out.file_systems().first().cloned().filter(|fs| fs.life_cycle_state() != &LifeCycleState::Deleted))
+}
+
+/// Creates the file system, or returns the one an earlier (crashed or retried) create made with the
+/// same creation token: CreateFileSystem is idempotent on the token, and answers
+/// `FileSystemAlreadyExists` (moto without the id) when it was used before.
+pub async fn create_file_system(efs: &Efs, spec: &FileSystemSpec) -> Result<String, Error> {
+    let mut call = efs
+        .create_file_system()
+        .creation_token(&spec.creation_token)
+        .encrypted(spec.encrypted)
+        .set_kms_key_id(spec.kms_key_id.clone())
+        .performance_mode(PerformanceMode::from(spec.performance_mode.as_str()))
+        .throughput_mode(ThroughputMode::from(spec.throughput_mode.as_str()))
+        .backup(spec.backup)
+        .set_tags(Some(efs_tags(&spec.tags)));
+    if let Some(mibps) = spec.provisioned_throughput_in_mibps {
+        call = call.provisioned_throughput_in_mibps(mibps);
+    }
+    match call.send().await.context("creating EFS File System", &spec.creation_token) {
+        Ok(out) => Ok(out.file_system_id().to_string()),
+        Err(e) if e.is_aws("FileSystemAlreadyExists") => find_file_system_by_token(efs, &spec.creation_token)
+            .await?
+            .map(|fs| fs.file_system_id().to_string())
+            .ok_or(e),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn wait_file_system_available(
+    efs: &Efs,
+    id: &str,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<FileSystemDescription, Error> {
+    poll_until(&format!("EFS File System {id} to become available"), timeout, cancel, || async {
+        Ok(match find_file_system_by_id(efs, id).await? {
+            Some(fs) if fs.life_cycle_state() == &LifeCycleState::Available => Poll::Done(fs),
+            Some(fs) => Poll::Pending(fs.life_cycle_state().as_str().to_string()),
+            None => Poll::Pending("not found".into()),
+        })
+    })
+    .await
+}
+
+/// Deletes the file system, retrying `FileSystemInUse` while its mount targets are released, then
+/// waits until it is gone. Not found is success.
+pub async fn delete_file_system(
+    efs: &Efs,
+    id: &str,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    let result = retry_while(
+        &format!("deleting EFS File System {id}"),
+        timeout,
+        cancel,
+        |e| e.is_aws("FileSystemInUse"),
+        || async {
+            efs.delete_file_system().file_system_id(id).send().await.context("deleting EFS File System", id).map(|_| ())
+        },
+    )
+    .await;
+    if none_if_not_found(result, &["FileSystemNotFound"])?.is_none() {
+        return Ok(());
+    }
+    poll_until(&format!("EFS File System {id} to be deleted"), timeout, cancel, || async {
+        Ok(match find_file_system_by_id(efs, id).await? {
+            None => Poll::Done(()),
+            Some(fs) => Poll::Pending(fs.life_cycle_state().as_str().to_string()),
+        })
+    })
+    .await
+}
+
+pub async fn find_mount_targets(efs: &Efs, file_system_id: &str) -> Result<Vec<MountTargetDescription>, Error> {
+    let out = efs
+        .describe_mount_targets()
+        .file_system_id(file_system_id)
+        .send()
+        .await
+        .context("reading EFS Mount Targets", file_system_id);
+    Ok(none_if_not_found(out, &["FileSystemNotFound"])?
+        .map(|o| o.mount_targets().to_vec())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|mt| mt.life_cycle_state() != &LifeCycleState::Deleted)
+        .collect())
+}
+
+pub async fn find_mount_target_by_id(efs: &Efs, id: &str) -> Result<Option<MountTargetDescription>, Error> {
+    let out = efs.describe_mount_targets().mount_target_id(id).send().await.context("reading EFS Mount Target", id);
+    Ok(none_if_not_found(out, &["MountTargetNotFound"])?
+        .and_then(|o| o.mount_targets().first().cloned())
+        .filter(|mt| mt.life_cycle_state() != &LifeCycleState::Deleted))
+}
+
+/// Creates a mount target and waits until it is available.
+pub async fn create_mount_target(
+    efs: &Efs,
+    file_system_id: &str,
+    subnet_id: &str,
+    security_group_ids: &[String],
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<MountTargetDescription, Error> {
+    let out = efs
+        .create_mount_target()
+        .file_system_id(file_system_id)
+        .subnet_id(subnet_id)
+        .set_security_groups(Some(security_group_ids.to_vec()))
+        .send()
+        .await
+        .context("creating EFS Mount Target", &format!("{file_system_id} in {subnet_id}"))?;
+    let id = out.mount_target_id().to_string();
+    poll_until(&format!("EFS Mount Target {id} to become available"), timeout, cancel, || async {
+        Ok(match find_mount_target_by_id(efs, &id).await? {
+            Some(mt) if mt.life_cycle_state() == &LifeCycleState::Available => Poll::Done(mt),
+            Some(mt) => Poll::Pending(mt.life_cycle_state().as_str().to_string()),
+            None => Poll::Pending("not found".into()),
+        })
+    })
+    .await
+}
+
+/// Deletes a mount target and waits until it is gone. Not found is success.
+pub async fn delete_mount_target(
+    efs: &Efs,
+    id: &str,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    let result = efs.delete_mount_target().mount_target_id(id).send().await.context("deleting EFS Mount Target", id);
+    if none_if_not_found(result, &["MountTargetNotFound"])?.is_none() {
+        return Ok(());
+    }
+    poll_until(&format!("EFS Mount Target {id} to be deleted"), timeout, cancel, || async {
+        Ok(match find_mount_target_by_id(efs, id).await? {
+            None => Poll::Done(()),
+            Some(mt) => Poll::Pending(mt.life_cycle_state().as_str().to_string()),
+        })
+    })
+    .await
+}
+
+pub async fn set_mount_target_security_groups(efs: &Efs, id: &str, groups: &[String]) -> Result<(), Error> {
+    efs.modify_mount_target_security_groups()
+        .mount_target_id(id)
+        .set_security_groups(Some(groups.to_vec()))
+        .send()
+        .await
+        .context("updating EFS Mount Target security groups", id)?;
+    Ok(())
+}
+
+pub async fn mount_target_security_groups(efs: &Efs, id: &str) -> Result<Vec<String>, Error> {
+    let out = efs
+        .describe_mount_target_security_groups()
+        .mount_target_id(id)
+        .send()
+        .await
+        .context("reading EFS Mount Target security groups", id)?;
+    let mut groups = out.security_groups().to_vec();
+    groups.sort();
+    Ok(groups)
+}
+
+/// The POSIX identity and root directory of an access point.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessPointSpec {
+    pub uid: i64,
+    pub gid: i64,
+    pub path: String,
+    pub owner_uid: i64,
+    pub owner_gid: i64,
+    pub permissions: String,
+}
+
+pub async fn create_access_point(
+    efs: &Efs,
+    file_system_id: &str,
+    spec: &AccessPointSpec,
+    tags: &[(String, String)],
+) -> Result<AccessPointDescription, Error> {
+    let object = format!("{file_system_id}:{}", spec.path);
+    let invalid =
+        |e: aws_sdk_efs::error::BuildError| Error::Cancelled(format!("building the access point request: {e}"));
+    let out = efs
+        .create_access_point()
+        .file_system_id(file_system_id)
+        .posix_user(PosixUser::builder().uid(spec.uid).gid(spec.gid).build().map_err(invalid)?)
+        .root_directory(
+            RootDirectory::builder()
+                .path(&spec.path)
+                .creation_info(
+                    CreationInfo::builder()
+                        .owner_uid(spec.owner_uid)
+                        .owner_gid(spec.owner_gid)
+                        .permissions(&spec.permissions)
+                        .build()
+                        .map_err(invalid)?,
+                )
+                .build(),
+        )
+        .set_tags(Some(efs_tags(tags)))
+        .send()
+        .await
+        .context("creating EFS Access Point", &object)?;
+    find_access_point_by_id(efs, out.access_point_id().unwrap_or_default()).await?.ok_or_else(|| Error::Timeout {
+        what: format!("EFS Access Point for {object} to appear"),
+        after: Duration::ZERO,
+    })
+}
+
+pub async fn find_access_point_by_id(efs: &Efs, id: &str) -> Result<Option<AccessPointDescription>, Error> {
+    let out = efs.describe_access_points().access_point_id(id).send().await.context("reading EFS Access Point", id);
+    Ok(none_if_not_found(out, &["AccessPointNotFound"])?
+        .and_then(|o| o.access_points().first().cloned())
+        .filter(|ap| ap.life_cycle_state() != Some(&LifeCycleState::Deleted)))
+}
+
+pub async fn find_access_points(efs: &Efs, file_system_id: &str) -> Result<Vec<AccessPointDescription>, Error> {
+    let out = efs
+        .describe_access_points()
+        .file_system_id(file_system_id)
+        .send()
+        .await
+        .context("reading EFS Access Points", file_system_id);
+    Ok(none_if_not_found(out, &["FileSystemNotFound"])?.map(|o| o.access_points().to_vec()).unwrap_or_default())
+}
+
+pub async fn delete_access_point(efs: &Efs, id: &str) -> Result<(), Error> {
+    let result = efs.delete_access_point().access_point_id(id).send().await.context("deleting EFS Access Point", id);
+    none_if_not_found(result, &["AccessPointNotFound"]).map(|_| ())
+}
+
+/// The `TransitionToIA` rule of the lifecycle configuration, if any (`AFTER_30_DAYS`, ...).
+pub async fn find_transition_to_ia(efs: &Efs, file_system_id: &str) -> Result<Option<String>, Error> {
+    let out = efs
+        .describe_lifecycle_configuration()
+        .file_system_id(file_system_id)
+        .send()
+        .await
+        .context("reading EFS Lifecycle Configuration", file_system_id)?;
+    Ok(out.lifecycle_policies().iter().find_map(|p| p.transition_to_ia().map(|t| t.as_str().to_string())))
+}
+
+/// Sets (or with `None`, clears) the `TransitionToIA` rule.
+pub async fn put_transition_to_ia(efs: &Efs, file_system_id: &str, rule: Option<&str>) -> Result<(), Error> {
+    let policies = rule.map(|r| LifecyclePolicy::builder().transition_to_ia(TransitionToIaRules::from(r)).build());
+    efs.put_lifecycle_configuration()
+        .file_system_id(file_system_id)
+        .set_lifecycle_policies(Some(policies.into_iter().collect()))
+        .send()
+        .await
+        .context("updating EFS Lifecycle Configuration", file_system_id)?;
+    Ok(())
+}
+
+/// The file system policy JSON, or `None` when there is none.
+pub async fn find_file_system_policy(efs: &Efs, file_system_id: &str) -> Result<Option<String>, Error> {
+    let out = efs
+        .describe_file_system_policy()
+        .file_system_id(file_system_id)
+        .send()
+        .await
+        .context("reading EFS File System Policy", file_system_id);
+    Ok(none_if_not_found(out, &["PolicyNotFound", "FileSystemNotFound"])?.and_then(|o| o.policy().map(str::to_string)))
+}
+
+pub async fn put_file_system_policy(efs: &Efs, file_system_id: &str, policy: &str) -> Result<(), Error> {
+    efs.put_file_system_policy()
+        .file_system_id(file_system_id)
+        .policy(policy)
+        .send()
+        .await
+        .context("updating EFS File System Policy", file_system_id)?;
+    Ok(())
+}
+
+pub async fn delete_file_system_policy(efs: &Efs, file_system_id: &str) -> Result<(), Error> {
+    let result = efs
+        .delete_file_system_policy()
+        .file_system_id(file_system_id)
+        .send()
+        .await
+        .context("deleting EFS File System Policy", file_system_id);
+    none_if_not_found(result, &["PolicyNotFound"]).map(|_| ())
+}
+
+pub async fn put_backup(efs: &Efs, file_system_id: &str, enabled: bool) -> Result<(), Error> {
+    let status = if enabled { Status::Enabled } else { Status::Disabled };
+    let policy = BackupPolicy::builder()
+        .status(status)
+        .build()
+        .map_err(|e| Error::Cancelled(format!("building the backup policy request: {e}")))?;
+    efs.put_backup_policy()
+        .file_system_id(file_system_id)
+        .backup_policy(policy)
+        .send()
+        .await
+        .context("updating EFS Backup Policy", file_system_id)?;
+    Ok(())
+}
+
+pub async fn update_throughput(efs: &Efs, file_system_id: &str, mode: &str, mibps: Option<f64>) -> Result<(), Error> {
+    efs.update_file_system()
+        .file_system_id(file_system_id)
+        .throughput_mode(ThroughputMode::from(mode))
+        .set_provisioned_throughput_in_mibps(mibps)
+        .send()
+        .await
+        .context("updating EFS File System throughput", file_system_id)?;
+    Ok(())
+}
+
+pub async fn tag_resource(efs: &Efs, id: &str, tags: &[(String, String)]) -> Result<(), Error> {
+    efs.tag_resource()
+        .resource_id(id)
+        .set_tags(Some(efs_tags(tags)))
+        .send()
+        .await
+        .context("tagging EFS resource", id)?;
+    Ok(())
+}
+
+pub async fn untag_resource(efs: &Efs, id: &str, keys: &[String]) -> Result<(), Error> {
+    efs.untag_resource()
+        .resource_id(id)
+        .set_tag_keys(Some(keys.to_vec()))
+        .send()
+        .await
+        .context("untagging EFS resource", id)?;
+    Ok(())
+}

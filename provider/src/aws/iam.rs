@@ -63,35 +63,23 @@ fn ignore_not_found(result: Result<(), Error>) -> Result<(), Error> {
 }
 
 fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .map(|t| (t.key().to_string(), t.value().to_string()))
-        .collect()
+    tags.iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()
 }
 
 fn to_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
-    tags.iter()
-        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-        .collect()
+    tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()
 }
 
 /// IAM returns policy documents URL-encoded (and moto only some of them): decoding raw JSON is harmless
 /// because JSON policy documents never contain `%` escapes of their own that IAM would not have encoded.
 pub fn decode_document(document: &str) -> String {
-    percent_encoding::percent_decode_str(document)
-        .decode_utf8_lossy()
-        .into_owned()
+    percent_encoding::percent_decode_str(document).decode_utf8_lossy().into_owned()
 }
 
 // ----- roles -----
 
 pub async fn find_role_by_name(iam: &Client, name: &str) -> Result<Option<RoleInfo>, Error> {
-    let out = not_found(
-        iam.get_role()
-            .role_name(name)
-            .send()
-            .await
-            .context("reading IAM Role", name),
-    )?;
+    let out = not_found(iam.get_role().role_name(name).send().await.context("reading IAM Role", name))?;
     Ok(out.and_then(|o| o.role).map(|role| RoleInfo {
         name: role.role_name().to_string(),
         arn: role.arn().to_string(),
@@ -119,11 +107,7 @@ pub async fn create_role(
         .map(|_| ())
 }
 
-pub async fn update_trust_policy(
-    iam: &Client,
-    name: &str,
-    trust_policy: &str,
-) -> Result<(), Error> {
+pub async fn update_trust_policy(iam: &Client, name: &str, trust_policy: &str) -> Result<(), Error> {
     iam.update_assume_role_policy()
         .role_name(name)
         .policy_document(trust_policy)
@@ -134,14 +118,7 @@ pub async fn update_trust_policy(
 }
 
 pub async fn delete_role(iam: &Client, name: &str) -> Result<(), Error> {
-    ignore_not_found(
-        iam.delete_role()
-            .role_name(name)
-            .send()
-            .await
-            .context("deleting IAM Role", name)
-            .map(|_| ()),
-    )
+    ignore_not_found(iam.delete_role().role_name(name).send().await.context("deleting IAM Role", name).map(|_| ()))
 }
 
 pub async fn tag_role(
@@ -159,12 +136,7 @@ pub async fn tag_role(
             .context("untagging IAM Role", name)?;
     }
     if !add.is_empty() {
-        iam.tag_role()
-            .role_name(name)
-            .set_tags(Some(to_tags(add)))
-            .send()
-            .await
-            .context("tagging IAM Role", name)?;
+        iam.tag_role().role_name(name).set_tags(Some(to_tags(add))).send().await.context("tagging IAM Role", name)?;
     }
     Ok(())
 }
@@ -181,11 +153,7 @@ pub async fn list_attached_role_policies(iam: &Client, role: &str) -> Result<Vec
             .send()
             .await
             .context("listing policies attached to IAM Role", role)?;
-        arns.extend(
-            out.attached_policies()
-                .iter()
-                .filter_map(|p| p.policy_arn().map(str::to_string)),
-        );
+        arns.extend(out.attached_policies().iter().filter_map(|p| p.policy_arn().map(str::to_string)));
         if !out.is_truncated() {
             break;
         }
@@ -200,10 +168,7 @@ pub async fn attach_role_policy(iam: &Client, role: &str, policy_arn: &str) -> R
         .policy_arn(policy_arn)
         .send()
         .await
-        .context(
-            "attaching IAM Policy to IAM Role",
-            &format!("{policy_arn} to {role}"),
-        )
+        .context("attaching IAM Policy to IAM Role", &format!("{policy_arn} to {role}"))
         .map(|_| ())
 }
 
@@ -214,10 +179,7 @@ pub async fn detach_role_policy(iam: &Client, role: &str, policy_arn: &str) -> R
             .policy_arn(policy_arn)
             .send()
             .await
-            .context(
-                "detaching IAM Policy from IAM Role",
-                &format!("{policy_arn} from {role}"),
-            )
+            .context("detaching IAM Policy from IAM Role", &format!("{policy_arn} from {role}"))
             .map(|_| ()),
     )
 }
@@ -225,13 +187,7 @@ pub async fn detach_role_policy(iam: &Client, role: &str, policy_arn: &str) -> R
 // ----- policies -----
 
 pub async fn find_policy_by_arn(iam: &Client, arn: &str) -> Result<Option<PolicyInfo>, Error> {
-    let out = not_found(
-        iam.get_policy()
-            .policy_arn(arn)
-            .send()
-            .await
-            .context("reading IAM Policy", arn),
-    )?;
+    let out = not_found(iam.get_policy().policy_arn(arn).send().await.context("reading IAM Policy", arn))?;
     Ok(out.and_then(|o| o.policy).map(|p| PolicyInfo {
         name: p.policy_name().unwrap_or_default().to_string(),
         arn: p.arn().unwrap_or(arn).to_string(),
@@ -241,11 +197,7 @@ pub async fn find_policy_by_arn(iam: &Client, arn: &str) -> Result<Option<Policy
 }
 
 /// The customer-managed policy named `name` under `path`, found by listing (its ARN needs the account id).
-pub async fn find_local_policy_by_name(
-    iam: &Client,
-    path: &str,
-    name: &str,
-) -> Result<Option<PolicyInfo>, Error> {
+pub async fn find_local_policy_by_name(iam: &Client, path: &str, name: &str) -> Result<Option<PolicyInfo>, Error> {
     let mut marker = None;
     loop {
         let out = iam
@@ -256,12 +208,7 @@ pub async fn find_local_policy_by_name(
             .send()
             .await
             .context("listing IAM Policies", path)?;
-        if let Some(arn) = out
-            .policies()
-            .iter()
-            .find(|p| p.policy_name() == Some(name))
-            .and_then(|p| p.arn())
-        {
+        if let Some(arn) = out.policies().iter().find(|p| p.policy_name() == Some(name)).and_then(|p| p.arn()) {
             return find_policy_by_arn(iam, arn).await;
         }
         if !out.is_truncated() {
@@ -288,19 +235,11 @@ pub async fn create_policy(
         .send()
         .await
         .context("creating IAM Policy", name)?;
-    Ok(out
-        .policy()
-        .and_then(|p| p.arn())
-        .unwrap_or_default()
-        .to_string())
+    Ok(out.policy().and_then(|p| p.arn()).unwrap_or_default().to_string())
 }
 
 /// The default version's document, percent-decoded.
-pub async fn policy_document(
-    iam: &Client,
-    arn: &str,
-    version_id: &str,
-) -> Result<Option<String>, Error> {
+pub async fn policy_document(iam: &Client, arn: &str, version_id: &str) -> Result<Option<String>, Error> {
     let out = not_found(
         iam.get_policy_version()
             .policy_arn(arn)
@@ -309,21 +248,11 @@ pub async fn policy_document(
             .await
             .context("reading IAM Policy version", &format!("{arn} {version_id}")),
     )?;
-    Ok(out
-        .and_then(|o| o.policy_version)
-        .and_then(|v| v.document().map(decode_document)))
+    Ok(out.and_then(|o| o.policy_version).and_then(|v| v.document().map(decode_document)))
 }
 
-pub async fn list_policy_versions(
-    iam: &Client,
-    arn: &str,
-) -> Result<Vec<PolicyVersionInfo>, Error> {
-    let out = iam
-        .list_policy_versions()
-        .policy_arn(arn)
-        .send()
-        .await
-        .context("listing IAM Policy versions", arn)?;
+pub async fn list_policy_versions(iam: &Client, arn: &str) -> Result<Vec<PolicyVersionInfo>, Error> {
+    let out = iam.list_policy_versions().policy_arn(arn).send().await.context("listing IAM Policy versions", arn)?;
     Ok(out
         .versions()
         .iter()
@@ -340,16 +269,10 @@ pub fn version_to_prune(versions: &[PolicyVersionInfo]) -> Option<&PolicyVersion
     if versions.len() < MAX_POLICY_VERSIONS {
         return None;
     }
-    versions
-        .iter()
-        .filter(|v| !v.is_default)
-        .min_by(|a, b| match (a.created, b.created) {
-            (Some(x), Some(y)) if x != y => x
-                .secs()
-                .cmp(&y.secs())
-                .then(x.subsec_nanos().cmp(&y.subsec_nanos())),
-            _ => version_number(&a.version_id).cmp(&version_number(&b.version_id)),
-        })
+    versions.iter().filter(|v| !v.is_default).min_by(|a, b| match (a.created, b.created) {
+        (Some(x), Some(y)) if x != y => x.secs().cmp(&y.secs()).then(x.subsec_nanos().cmp(&y.subsec_nanos())),
+        _ => version_number(&a.version_id).cmp(&version_number(&b.version_id)),
+    })
 }
 
 fn version_number(id: &str) -> u64 {
@@ -380,10 +303,7 @@ pub async fn delete_policy_version(iam: &Client, arn: &str, version_id: &str) ->
             .version_id(version_id)
             .send()
             .await
-            .context(
-                "deleting IAM Policy version",
-                &format!("{arn} {version_id}"),
-            )
+            .context("deleting IAM Policy version", &format!("{arn} {version_id}"))
             .map(|_| ()),
     )
 }
@@ -398,14 +318,7 @@ pub async fn delete_policy(iam: &Client, arn: &str) -> Result<(), Error> {
     for version in versions.iter().filter(|v| !v.is_default) {
         delete_policy_version(iam, arn, &version.version_id).await?;
     }
-    ignore_not_found(
-        iam.delete_policy()
-            .policy_arn(arn)
-            .send()
-            .await
-            .context("deleting IAM Policy", arn)
-            .map(|_| ()),
-    )
+    ignore_not_found(iam.delete_policy().policy_arn(arn).send().await.context("deleting IAM Policy", arn).map(|_| ()))
 }
 
 pub async fn tag_policy(
@@ -435,10 +348,7 @@ pub async fn tag_policy(
 
 // ----- instance profiles -----
 
-pub async fn find_instance_profile_by_name(
-    iam: &Client,
-    name: &str,
-) -> Result<Option<InstanceProfileInfo>, Error> {
+pub async fn find_instance_profile_by_name(iam: &Client, name: &str) -> Result<Option<InstanceProfileInfo>, Error> {
     let out = not_found(
         iam.get_instance_profile()
             .instance_profile_name(name)
@@ -446,36 +356,23 @@ pub async fn find_instance_profile_by_name(
             .await
             .context("reading IAM Instance Profile", name),
     )?;
-    Ok(out
-        .and_then(|o| o.instance_profile)
-        .map(|p| InstanceProfileInfo {
-            name: p.instance_profile_name().to_string(),
-            arn: p.arn().to_string(),
-            role_names: p
-                .roles()
-                .iter()
-                .map(|r| r.role_name().to_string())
-                .collect(),
-            tags: tag_map(p.tags()),
-        }))
+    Ok(out.and_then(|o| o.instance_profile).map(|p| InstanceProfileInfo {
+        name: p.instance_profile_name().to_string(),
+        arn: p.arn().to_string(),
+        role_names: p.roles().iter().map(|r| r.role_name().to_string()).collect(),
+        tags: tag_map(p.tags()),
+    }))
 }
 
 /// Names of the instance profiles that contain `role`.
-pub async fn list_instance_profiles_for_role(
-    iam: &Client,
-    role: &str,
-) -> Result<Vec<String>, Error> {
+pub async fn list_instance_profiles_for_role(iam: &Client, role: &str) -> Result<Vec<String>, Error> {
     let out = iam
         .list_instance_profiles_for_role()
         .role_name(role)
         .send()
         .await
         .context("listing IAM Instance Profiles for IAM Role", role)?;
-    Ok(out
-        .instance_profiles()
-        .iter()
-        .map(|p| p.instance_profile_name().to_string())
-        .collect())
+    Ok(out.instance_profiles().iter().map(|p| p.instance_profile_name().to_string()).collect())
 }
 
 pub async fn create_instance_profile(
@@ -492,44 +389,27 @@ pub async fn create_instance_profile(
         .send()
         .await
         .context("creating IAM Instance Profile", name)?;
-    Ok(out
-        .instance_profile()
-        .map(|p| p.arn().to_string())
-        .unwrap_or_default())
+    Ok(out.instance_profile().map(|p| p.arn().to_string()).unwrap_or_default())
 }
 
-pub async fn add_role_to_instance_profile(
-    iam: &Client,
-    profile: &str,
-    role: &str,
-) -> Result<(), Error> {
+pub async fn add_role_to_instance_profile(iam: &Client, profile: &str, role: &str) -> Result<(), Error> {
     iam.add_role_to_instance_profile()
         .instance_profile_name(profile)
         .role_name(role)
         .send()
         .await
-        .context(
-            "adding IAM Role to IAM Instance Profile",
-            &format!("{role} to {profile}"),
-        )
+        .context("adding IAM Role to IAM Instance Profile", &format!("{role} to {profile}"))
         .map(|_| ())
 }
 
-pub async fn remove_role_from_instance_profile(
-    iam: &Client,
-    profile: &str,
-    role: &str,
-) -> Result<(), Error> {
+pub async fn remove_role_from_instance_profile(iam: &Client, profile: &str, role: &str) -> Result<(), Error> {
     ignore_not_found(
         iam.remove_role_from_instance_profile()
             .instance_profile_name(profile)
             .role_name(role)
             .send()
             .await
-            .context(
-                "removing IAM Role from IAM Instance Profile",
-                &format!("{role} from {profile}"),
-            )
+            .context("removing IAM Role from IAM Instance Profile", &format!("{role} from {profile}"))
             .map(|_| ()),
     )
 }
@@ -584,9 +464,7 @@ mod tests {
 
     #[test]
     fn prunes_oldest_non_default_only_at_the_limit() {
-        let four: Vec<_> = (1..=4)
-            .map(|i| version(&format!("v{i}"), i == 4, i))
-            .collect();
+        let four: Vec<_> = (1..=4).map(|i| version(&format!("v{i}"), i == 4, i)).collect();
         assert!(version_to_prune(&four).is_none());
         // The default is the oldest here: it must never be pruned.
         let mut five = vec![version("v1", true, 1)];

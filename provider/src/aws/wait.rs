@@ -125,9 +125,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn poll_times_out_with_last_state() {
-        let err = poll_until::<(), _, _>("fs-1 to become available", Duration::from_secs(5), &CancellationToken::new(), || async {
-            Ok(Poll::Pending("creating".into()))
-        })
+        let err = poll_until::<(), _, _>(
+            "fs-1 to become available",
+            Duration::from_secs(5),
+            &CancellationToken::new(),
+            || async { Ok(Poll::Pending("creating".into())) },
+        )
         .await
         .unwrap_err();
         let text = err.to_string();
@@ -138,9 +141,10 @@ mod tests {
     async fn cancel_stops_waiting() {
         let cancel = CancellationToken::new();
         cancel.cancel();
-        let err = poll_until::<(), _, _>("x", Duration::from_secs(600), &cancel, || async { Ok(Poll::Pending("p".into())) })
-            .await
-            .unwrap_err();
+        let err =
+            poll_until::<(), _, _>("x", Duration::from_secs(600), &cancel, || async { Ok(Poll::Pending("p".into())) })
+                .await
+                .unwrap_err();
         assert!(matches!(err, Error::Cancelled(_)));
     }
 
@@ -154,7 +158,11 @@ mod tests {
             |e| matches!(e, Error::Handshake(m) if m == "transient"),
             || async {
                 let n = calls.fetch_add(1, Ordering::SeqCst);
-                if n < 2 { Err(Error::Handshake("transient".into())) } else { Ok(n) }
+                if n < 2 {
+                    Err(Error::Handshake("transient".into()))
+                } else {
+                    Ok(n)
+                }
             },
         )
         .await;

@@ -17,7 +17,8 @@ pub const TYPE_NAME: &str = "efs_csi_driver_iam_policy";
 /// The tag the driver puts on the access points it creates, and that the policy's conditions check.
 pub const CLUSTER_TAG: &str = "efs.csi.aws.com/cluster";
 
-const FILE_SYSTEM_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:elasticfilesystem:[a-z0-9-]+:[0-9]{12}:file-system/fs-[0-9a-f]{8,40}$";
+const FILE_SYSTEM_ARN_PATTERN: &str =
+    r"^arn:aws[a-z-]*:elasticfilesystem:[a-z0-9-]+:[0-9]{12}:file-system/fs-[0-9a-f]{8,40}$";
 
 /// What to scope the policy to.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -30,11 +31,7 @@ pub struct PolicyOptions {
 
 /// The policy document as JSON.
 pub fn policy_document(options: &PolicyOptions) -> serde_json::Value {
-    let file_systems = if options.file_system_arns.is_empty() {
-        json!("*")
-    } else {
-        json!(options.file_system_arns)
-    };
+    let file_systems = if options.file_system_arns.is_empty() { json!("*") } else { json!(options.file_system_arns) };
     // DescribeAvailabilityZones and DescribeFileSystems without an id cannot be scoped to a resource.
     let mut statements = vec![
         json!({
@@ -179,7 +176,8 @@ mod tests {
             policy_document(&PolicyOptions { file_system_arns: vec![arn.to_string()], dynamic_provisioning: false });
         let actions = policy_actions(&document);
         assert!(!actions.iter().any(|a| a.contains("CreateAccessPoint") || a.contains("DeleteAccessPoint")));
-        let scoped = document["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "DescribeFileSystemParts").unwrap();
+        let scoped =
+            document["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "DescribeFileSystemParts").unwrap();
         assert_eq!(scoped["Resource"], json!([arn]));
     }
 }

@@ -21,14 +21,9 @@ use super::value::{exact_i64, type_from_json, CodecError, Number, Step, Trail, T
 pub fn decode(bytes: &[u8], ty: &Type) -> Result<Value, CodecError> {
     let json: Json = serde_json::from_slice(bytes).map_err(|e| {
         if e.is_eof() {
-            CodecError::Truncated {
-                path: String::new(),
-            }
+            CodecError::Truncated { path: String::new() }
         } else {
-            CodecError::Invalid {
-                path: String::new(),
-                detail: format!("invalid JSON: {e}"),
-            }
+            CodecError::Invalid { path: String::new(), detail: format!("invalid JSON: {e}") }
         }
     })?;
     decode_value(&json, ty)
@@ -42,10 +37,8 @@ pub fn decode_value(json: &Json, ty: &Type) -> Result<Value, CodecError> {
 /// Encodes `value` (of type `ty`) as JSON text.
 pub fn encode(value: &Value, ty: &Type) -> Result<Vec<u8>, CodecError> {
     let json = encode_value(value, ty)?;
-    serde_json::to_vec(&json).map_err(|e| CodecError::Invalid {
-        path: String::new(),
-        detail: format!("JSON write failed: {e}"),
-    })
+    serde_json::to_vec(&json)
+        .map_err(|e| CodecError::Invalid { path: String::new(), detail: format!("JSON write failed: {e}") })
 }
 
 /// Encodes `value` (of type `ty`) as a JSON document. Fails on unknown values, values that do
@@ -136,11 +129,7 @@ fn decode_at(json: &Json, ty: &Type, trail: &mut Trail) -> Result<Value, CodecEr
     Ok(value)
 }
 
-fn decode_elements(
-    items: &[Json],
-    ety: &Type,
-    trail: &mut Trail,
-) -> Result<Vec<Value>, CodecError> {
+fn decode_elements(items: &[Json], ety: &Type, trail: &mut Trail) -> Result<Vec<Value>, CodecError> {
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         trail.push(Step::Index(i));
@@ -159,12 +148,8 @@ fn decode_dynamic(json: &Json, trail: &mut Trail) -> Result<Value, CodecError> {
     if let Some(key) = entries.keys().find(|k| *k != "value" && *k != "type") {
         return Err(trail.invalid(format!("invalid key {key:?} in a dynamic value")));
     }
-    let type_json = entries
-        .get("type")
-        .ok_or_else(|| trail.invalid("missing \"type\" in a dynamic value"))?;
-    let inner = entries
-        .get("value")
-        .ok_or_else(|| trail.invalid("missing \"value\" in a dynamic value"))?;
+    let type_json = entries.get("type").ok_or_else(|| trail.invalid("missing \"type\" in a dynamic value"))?;
+    let inner = entries.get("value").ok_or_else(|| trail.invalid("missing \"value\" in a dynamic value"))?;
     let ty = type_from_json(type_json).map_err(|detail| trail.invalid(detail))?;
     let inner = decode_at(inner, &ty, trail)?;
     Ok(Value::Dynamic(ty, Box::new(inner)))
@@ -172,11 +157,7 @@ fn decode_dynamic(json: &Json, trail: &mut Trail) -> Result<Value, CodecError> {
 
 fn encode_at(value: &Value, ty: &Type, trail: &mut Trail) -> Result<Json, CodecError> {
     let json = match (value, ty) {
-        (Value::Unknown, _) => {
-            return Err(CodecError::UnknownValue {
-                path: trail.render(),
-            })
-        }
+        (Value::Unknown, _) => return Err(CodecError::UnknownValue { path: trail.render() }),
         (Value::Null, _) => Json::Null,
         (Value::Dynamic(concrete, inner), Type::Dynamic) => encode_dynamic(concrete, inner, trail)?,
         (Value::Dynamic(concrete, inner), _) if concrete == ty => encode_at(inner, ty, trail)?,
@@ -299,32 +280,20 @@ mod tests {
             ("id", Value::string("fs-0123")),
             ("count", Value::int(-42)),
             ("enabled", Value::Bool(false)),
-            (
-                "tags",
-                Value::map_of([("env", Value::string("prod")), ("none", Value::Null)]),
-            ),
+            ("tags", Value::map_of([("env", Value::string("prod")), ("none", Value::Null)])),
             ("ports", Value::set_of([Value::int(443), Value::int(80)])),
-            (
-                "pair",
-                Value::Tuple(vec![Value::string("a"), Value::float(0.5)]),
-            ),
+            ("pair", Value::Tuple(vec![Value::string("a"), Value::float(0.5)])),
             (
                 "extra",
                 Value::dynamic(
                     Type::object([("k", Type::String), ("n", Type::list(Type::Number))]),
-                    Value::object([
-                        ("k", Value::string("v")),
-                        ("n", Value::list_of([Value::int(1), Value::Null])),
-                    ]),
+                    Value::object([("k", Value::string("v")), ("n", Value::list_of([Value::int(1), Value::Null]))]),
                 ),
             ),
             (
                 "spec",
                 Value::object([
-                    (
-                        "instance_ids",
-                        Value::list_of([Value::string("i-1"), Value::Null]),
-                    ),
+                    ("instance_ids", Value::list_of([Value::string("i-1"), Value::Null])),
                     (
                         "volumes",
                         Value::list_of([
@@ -333,11 +302,7 @@ mod tests {
                                 ("size", Value::int(1 << 40)),
                                 ("labels", Value::set_of_strings(["b", "a"])),
                             ]),
-                            Value::object([
-                                ("name", Value::Null),
-                                ("size", Value::Null),
-                                ("labels", Value::Null),
-                            ]),
+                            Value::object([("name", Value::Null), ("size", Value::Null), ("labels", Value::Null)]),
                         ]),
                     ),
                 ]),
@@ -348,18 +313,9 @@ mod tests {
     #[test]
     fn primitives_round_trip() {
         assert_eq!(round_trip(&Value::Bool(true), &Type::Bool), "true");
-        assert_eq!(
-            round_trip(&Value::string("héllo \"q\""), &Type::String),
-            r#""héllo \"q\"""#
-        );
-        assert_eq!(
-            round_trip(&Value::int(i64::MAX), &Type::Number),
-            "9223372036854775807"
-        );
-        assert_eq!(
-            round_trip(&Value::int(i64::MIN), &Type::Number),
-            "-9223372036854775808"
-        );
+        assert_eq!(round_trip(&Value::string("héllo \"q\""), &Type::String), r#""héllo \"q\"""#);
+        assert_eq!(round_trip(&Value::int(i64::MAX), &Type::Number), "9223372036854775807");
+        assert_eq!(round_trip(&Value::int(i64::MIN), &Type::Number), "-9223372036854775808");
         assert_eq!(round_trip(&Value::int(-7), &Type::Number), "-7");
         assert_eq!(round_trip(&Value::float(1.5), &Type::Number), "1.5");
         for f in [-0.25, 1e300, 2.5e-8, 1e20] {
@@ -367,12 +323,7 @@ mod tests {
         }
         // Whole floats are written as integers.
         assert_eq!(encode(&Value::float(2.0), &Type::Number).unwrap(), b"2");
-        for ty in [
-            Type::String,
-            Type::Dynamic,
-            Type::list(Type::Bool),
-            Type::object([("a", Type::Bool)]),
-        ] {
+        for ty in [Type::String, Type::Dynamic, Type::list(Type::Bool), Type::object([("a", Type::Bool)])] {
             assert_eq!(round_trip(&Value::Null, &ty), "null");
         }
     }
@@ -395,10 +346,7 @@ mod tests {
             ]),
             &ty,
         );
-        assert_eq!(
-            text,
-            r#"{"attr":null,"list":[1,null],"map":{"k":null},"set":[null,"s"]}"#
-        );
+        assert_eq!(text, r#"{"attr":null,"list":[1,null],"map":{"k":null},"set":[null,"s"]}"#);
         round_trip(&Value::list_of([]), &Type::list(Type::String));
         round_trip(&Value::map_of::<&str>([]), &Type::map(Type::String));
     }
@@ -408,26 +356,14 @@ mod tests {
         let ab = Type::object([("b", Type::String), ("a", Type::String)]);
         let v = Value::object([("a", Value::string("x"))]);
         assert_eq!(encode(&v, &ab).unwrap(), br#"{"a":"x","b":null}"#);
-        let dynamic = Value::dynamic(
-            Type::list(Type::String),
-            Value::list_of([Value::string("x")]),
-        );
-        assert_eq!(
-            encode(&dynamic, &Type::Dynamic).unwrap(),
-            br#"{"value":["x"],"type":["list","string"]}"#
-        );
+        let dynamic = Value::dynamic(Type::list(Type::String), Value::list_of([Value::string("x")]));
+        assert_eq!(encode(&dynamic, &Type::Dynamic).unwrap(), br#"{"value":["x"],"type":["list","string"]}"#);
         assert_eq!(
             encode(&Value::dynamic(Type::Number, Value::Null), &Type::Dynamic).unwrap(),
             br#"{"value":null,"type":"number"}"#
         );
-        assert_eq!(
-            encode(&Value::int(5), &Type::Dynamic).unwrap(),
-            br#"{"value":5,"type":"number"}"#
-        );
-        assert_eq!(
-            encode_value(&Value::set_of_strings(["a"]), &Type::set(Type::String)).unwrap(),
-            json!(["a"])
-        );
+        assert_eq!(encode(&Value::int(5), &Type::Dynamic).unwrap(), br#"{"value":5,"type":"number"}"#);
+        assert_eq!(encode_value(&Value::set_of_strings(["a"]), &Type::set(Type::String)).unwrap(), json!(["a"]));
     }
 
     #[test]
@@ -470,63 +406,33 @@ mod tests {
     #[test]
     fn unknown_values_cannot_be_stored() {
         let ty = Type::object([
-            (
-                "spec",
-                Type::object([("instance_ids", Type::list(Type::String))]),
-            ),
+            ("spec", Type::object([("instance_ids", Type::list(Type::String))])),
             ("tags", Type::map(Type::String)),
         ]);
         let v = Value::object([(
             "spec",
-            Value::object([(
-                "instance_ids",
-                Value::list_of([Value::string("a"), Value::string("b"), Value::Unknown]),
-            )]),
+            Value::object([("instance_ids", Value::list_of([Value::string("a"), Value::string("b"), Value::Unknown]))]),
         )]);
         let err = encode(&v, &ty).unwrap_err();
-        assert_eq!(
-            err,
-            CodecError::UnknownValue {
-                path: "spec.instance_ids[2]".into()
-            }
-        );
-        assert_eq!(
-            err.to_string(),
-            "spec.instance_ids[2]: value is unknown, and unknown values cannot be stored"
-        );
+        assert_eq!(err, CodecError::UnknownValue { path: "spec.instance_ids[2]".into() });
+        assert_eq!(err.to_string(), "spec.instance_ids[2]: value is unknown, and unknown values cannot be stored");
         let v = Value::object([("tags", Value::map_of([("env", Value::Unknown)]))]);
         assert_eq!(encode(&v, &ty).unwrap_err().path(), r#"tags["env"]"#);
-        assert_eq!(
-            encode(&Value::Unknown, &Type::String).unwrap_err().path(),
-            ""
-        );
+        assert_eq!(encode(&Value::Unknown, &Type::String).unwrap_err().path(), "");
         let in_dynamic = Value::dynamic(Type::String, Value::Unknown);
-        assert!(matches!(
-            encode(&in_dynamic, &Type::Dynamic),
-            Err(CodecError::UnknownValue { .. })
-        ));
+        assert!(matches!(encode(&in_dynamic, &Type::Dynamic), Err(CodecError::UnknownValue { .. })));
     }
 
     #[test]
     fn errors_name_the_path() {
         let ty = Type::object([("spec", Type::object([("sizes", Type::list(Type::Number))]))]);
         let err = decode(br#"{"spec":{"sizes":[1,2,"abc"]}}"#, &ty).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            r#"spec.sizes[2]: expected number, found string "abc""#
-        );
+        assert_eq!(err.to_string(), r#"spec.sizes[2]: expected number, found string "abc""#);
         let err = decode(br#"{"spec":{"sizes":[true]}}"#, &ty).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "spec.sizes[0]: expected number, found bool"
-        );
+        assert_eq!(err.to_string(), "spec.sizes[0]: expected number, found bool");
         let err = decode(br#"{"spec":[]}"#, &ty).unwrap_err();
         assert_eq!(err.to_string(), "spec: expected object, found array");
-        let err = decode(
-            br#"{"m":{"k":[]}}"#,
-            &Type::object([("m", Type::map(Type::String))]),
-        )
-        .unwrap_err();
+        let err = decode(br#"{"m":{"k":[]}}"#, &Type::object([("m", Type::map(Type::String))])).unwrap_err();
         assert_eq!(err.to_string(), r#"m["k"]: expected string, found array"#);
         let err = decode(br#"[1]"#, &Type::tuple([Type::Number, Type::Number])).unwrap_err();
         assert!(matches!(err, CodecError::Mismatch { .. }));
@@ -545,14 +451,8 @@ mod tests {
             // Every proper prefix is invalid JSON (or, for a bare prefix like `{"id"`, truncated).
             assert!(decode(&full[..len], &resource_type()).is_err(), "{len}");
         }
-        assert!(matches!(
-            decode(br#"{"id":"x""#, &resource_type()),
-            Err(CodecError::Truncated { .. })
-        ));
-        assert!(matches!(
-            decode(b"{]", &resource_type()),
-            Err(CodecError::Invalid { .. })
-        ));
+        assert!(matches!(decode(br#"{"id":"x""#, &resource_type()), Err(CodecError::Truncated { .. })));
+        assert!(matches!(decode(b"{]", &resource_type()), Err(CodecError::Invalid { .. })));
         for bad_dynamic in [
             r#"{"value":1}"#,
             r#"{"type":"number"}"#,

@@ -27,10 +27,7 @@ const UNKNOWN: [u8; 3] = [0xd4, 0x00, 0x00];
 /// tuple of the wrong length is an error. A value that is not a [`Value::Dynamic`] can be
 /// encoded against `dynamic` when its type is evident ([`Value::implied_type`]).
 pub fn encode(value: &Value, ty: &Type) -> Result<Vec<u8>, CodecError> {
-    let mut encoder = Encoder {
-        out: Vec::new(),
-        trail: Trail::default(),
-    };
+    let mut encoder = Encoder { out: Vec::new(), trail: Trail::default() };
     encoder.value(value, ty)?;
     Ok(encoder.out)
 }
@@ -38,17 +35,11 @@ pub fn encode(value: &Value, ty: &Type) -> Result<Vec<u8>, CodecError> {
 /// Decodes a msgpack value of type `ty`. Object attributes missing from the input decode as
 /// null; an attribute the type lacks is an error. Bytes after the value are an error.
 pub fn decode(bytes: &[u8], ty: &Type) -> Result<Value, CodecError> {
-    let mut decoder = Decoder {
-        input: bytes,
-        pos: 0,
-        trail: Trail::default(),
-    };
+    let mut decoder = Decoder { input: bytes, pos: 0, trail: Trail::default() };
     let value = decoder.value(ty)?;
     let rest = bytes.len() - decoder.pos;
     if rest > 0 {
-        return Err(decoder
-            .trail
-            .invalid(format!("{rest} unexpected bytes after the value")));
+        return Err(decoder.trail.invalid(format!("{rest} unexpected bytes after the value")));
     }
     Ok(value)
 }
@@ -125,10 +116,7 @@ impl Encoder {
     fn dynamic(&mut self, concrete: &Type, inner: &Value) -> Result<(), CodecError> {
         self.out.push(0x92);
         let type_json = concrete.to_json_bytes();
-        written(
-            &self.trail,
-            rmp::encode::write_bin(&mut self.out, &type_json),
-        )?;
+        written(&self.trail, rmp::encode::write_bin(&mut self.out, &type_json))?;
         self.value(inner, concrete)
     }
 
@@ -137,9 +125,7 @@ impl Encoder {
             Number::Int(i) => written(&self.trail, rmp::encode::write_sint(&mut self.out, i)),
             Number::Float(f) => match n.as_i64() {
                 Some(i) => written(&self.trail, rmp::encode::write_sint(&mut self.out, i)),
-                None if f.is_nan() => {
-                    Err(self.trail.invalid("NaN is not a number Terraform accepts"))
-                }
+                None if f.is_nan() => Err(self.trail.invalid("NaN is not a number Terraform accepts")),
                 None => written(&self.trail, rmp::encode::write_f64(&mut self.out, f)),
             },
         }
@@ -161,9 +147,7 @@ impl Encoder {
 
 /// Writing to a `Vec` cannot fail, but the rmp API returns a `Result` anyway.
 fn written<T, E: std::fmt::Display>(trail: &Trail, result: Result<T, E>) -> Result<(), CodecError> {
-    result
-        .map(|_| ())
-        .map_err(|e| trail.invalid(format!("msgpack write failed: {e}")))
+    result.map(|_| ()).map_err(|e| trail.invalid(format!("msgpack write failed: {e}")))
 }
 
 struct Decoder<'a> {
@@ -191,17 +175,12 @@ fn describe(marker: Marker) -> &'static str {
 
 fn is_extension(marker: Marker) -> bool {
     use Marker::*;
-    matches!(
-        marker,
-        FixExt1 | FixExt2 | FixExt4 | FixExt8 | FixExt16 | Ext8 | Ext16 | Ext32
-    )
+    matches!(marker, FixExt1 | FixExt2 | FixExt4 | FixExt8 | FixExt16 | Ext8 | Ext16 | Ext32)
 }
 
 impl<'a> Decoder<'a> {
     fn truncated(&self) -> CodecError {
-        CodecError::Truncated {
-            path: self.trail.render(),
-        }
+        CodecError::Truncated { path: self.trail.render() }
     }
 
     fn peek(&self) -> Result<Marker, CodecError> {
@@ -210,10 +189,7 @@ impl<'a> Decoder<'a> {
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], CodecError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&end| end <= self.input.len());
+        let end = self.pos.checked_add(n).filter(|&end| end <= self.input.len());
         let end = end.ok_or_else(|| self.truncated())?;
         let bytes = &self.input[self.pos..end];
         self.pos = end;
@@ -293,9 +269,7 @@ impl<'a> Decoder<'a> {
                 let mut attrs = BTreeMap::new();
                 for _ in 0..len {
                     let name = self.string(&Type::String)?;
-                    let aty = atys
-                        .get(&name)
-                        .ok_or_else(|| self.trail.unexpected_attribute(&name))?;
+                    let aty = atys.get(&name).ok_or_else(|| self.trail.unexpected_attribute(&name))?;
                     self.trail.push(Step::Attr(name.clone()));
                     let item = self.value(aty)?;
                     self.trail.pop();
@@ -333,15 +307,11 @@ impl<'a> Decoder<'a> {
         let expected = "a dynamic value ([type, value] array)";
         let marker = self.peek()?;
         let len = match marker {
-            Marker::FixArray(_) | Marker::Array16 | Marker::Array32 => {
-                self.array_len(&Type::Dynamic)?
-            }
+            Marker::FixArray(_) | Marker::Array16 | Marker::Array32 => self.array_len(&Type::Dynamic)?,
             _ => return Err(self.trail.mismatch(expected, describe(marker))),
         };
         if len != 2 {
-            return Err(self
-                .trail
-                .mismatch(expected, format!("an array of {len} elements")));
+            return Err(self.trail.mismatch(expected, format!("an array of {len} elements")));
         }
         let marker = self.peek()?;
         let type_json = match marker {
@@ -352,10 +322,8 @@ impl<'a> Decoder<'a> {
                 return Err(self.trail.mismatch(expected, describe(marker)));
             }
         };
-        let json: serde_json::Value = serde_json::from_slice(type_json).map_err(|e| {
-            self.trail
-                .invalid(format!("invalid type JSON of a dynamic value: {e}"))
-        })?;
+        let json: serde_json::Value = serde_json::from_slice(type_json)
+            .map_err(|e| self.trail.invalid(format!("invalid type JSON of a dynamic value: {e}")))?;
         let ty = type_from_json(&json).map_err(|detail| self.trail.invalid(detail))?;
         let inner = self.value(&ty)?;
         Ok(Value::Dynamic(ty, Box::new(inner)))
@@ -392,10 +360,8 @@ impl<'a> Decoder<'a> {
             }
             FixStr(_) | Str8 | Str16 | Str32 => {
                 let text = self.string(&Type::Number)?;
-                return Number::parse(&text).ok_or_else(|| {
-                    self.trail
-                        .mismatch(Type::Number, format!("string {text:?}"))
-                });
+                return Number::parse(&text)
+                    .ok_or_else(|| self.trail.mismatch(Type::Number, format!("string {text:?}")));
             }
             _ => return Err(self.trail.mismatch(Type::Number, describe(marker))),
         };
@@ -502,9 +468,7 @@ mod tests {
     }
 
     fn hex(s: &str) -> Vec<u8> {
-        s.split_whitespace()
-            .map(|b| u8::from_str_radix(b, 16).unwrap())
-            .collect()
+        s.split_whitespace().map(|b| u8::from_str_radix(b, 16).unwrap()).collect()
     }
 
     fn resource_type() -> Type {
@@ -538,35 +502,20 @@ mod tests {
             ("id", Value::string("fs-0123")),
             ("count", Value::int(-42)),
             ("enabled", Value::Bool(true)),
-            (
-                "tags",
-                Value::map_of([("env", Value::string("prod")), ("team", Value::Unknown)]),
-            ),
-            (
-                "ports",
-                Value::set_of([Value::int(443), Value::int(80), Value::Unknown]),
-            ),
-            (
-                "pair",
-                Value::Tuple(vec![Value::string("a"), Value::float(0.5)]),
-            ),
+            ("tags", Value::map_of([("env", Value::string("prod")), ("team", Value::Unknown)])),
+            ("ports", Value::set_of([Value::int(443), Value::int(80), Value::Unknown])),
+            ("pair", Value::Tuple(vec![Value::string("a"), Value::float(0.5)])),
             (
                 "extra",
                 Value::dynamic(
                     Type::object([("k", Type::String), ("n", Type::list(Type::Number))]),
-                    Value::object([
-                        ("k", Value::string("v")),
-                        ("n", Value::list_of([Value::int(1), Value::Null])),
-                    ]),
+                    Value::object([("k", Value::string("v")), ("n", Value::list_of([Value::int(1), Value::Null]))]),
                 ),
             ),
             (
                 "spec",
                 Value::object([
-                    (
-                        "instance_ids",
-                        Value::list_of([Value::string("i-1"), Value::Unknown, Value::Null]),
-                    ),
+                    ("instance_ids", Value::list_of([Value::string("i-1"), Value::Unknown, Value::Null])),
                     (
                         "volumes",
                         Value::list_of([
@@ -575,11 +524,7 @@ mod tests {
                                 ("size", Value::int(1 << 40)),
                                 ("labels", Value::set_of_strings(["b", "a"])),
                             ]),
-                            Value::object([
-                                ("name", Value::Unknown),
-                                ("size", Value::Null),
-                                ("labels", Value::Null),
-                            ]),
+                            Value::object([("name", Value::Unknown), ("size", Value::Null), ("labels", Value::Null)]),
                         ]),
                     ),
                 ]),
@@ -692,10 +637,7 @@ mod tests {
     #[test]
     fn dynamic_values() {
         // A string in a dynamic attribute: [bin "\"string\"", "x"].
-        let bytes = round_trip(
-            &Value::dynamic(Type::String, Value::string("x")),
-            &Type::Dynamic,
-        );
+        let bytes = round_trip(&Value::dynamic(Type::String, Value::string("x")), &Type::Dynamic);
         assert_eq!(bytes, hex("92 c4 08 22 73 74 72 69 6e 67 22 a1 78"));
         // The type JSON may also come as str.
         let from_str = decode(&hex("92 a8 22 73 74 72 69 6e 67 22 a1 78"), &Type::Dynamic).unwrap();
@@ -710,19 +652,9 @@ mod tests {
         assert_eq!(encode(&Value::string("x"), &Type::Dynamic).unwrap(), bytes);
         let obj = Value::object([("a", Value::int(1))]);
         let decoded = decode(&encode(&obj, &Type::Dynamic).unwrap(), &Type::Dynamic).unwrap();
-        assert_eq!(
-            decoded,
-            Value::dynamic(Type::object([("a", Type::Number)]), obj)
-        );
+        assert_eq!(decoded, Value::dynamic(Type::object([("a", Type::Number)]), obj));
         // A dynamic wrapper against its own concrete type is unwrapped.
-        assert_eq!(
-            encode(
-                &Value::dynamic(Type::String, Value::string("x")),
-                &Type::String
-            )
-            .unwrap(),
-            hex("a1 78")
-        );
+        assert_eq!(encode(&Value::dynamic(Type::String, Value::string("x")), &Type::String).unwrap(), hex("a1 78"));
     }
 
     #[test]
@@ -733,10 +665,7 @@ mod tests {
         // Attributes left out of the value are written as nil, in sorted order.
         let v = Value::object([("a", Value::string("x"))]);
         assert_eq!(encode(&v, &ab).unwrap(), hex("82 a1 61 a1 78 a1 62 c0"));
-        assert_eq!(
-            encode(&Value::Unknown, &Type::String).unwrap(),
-            hex("d4 00 00")
-        );
+        assert_eq!(encode(&Value::Unknown, &Type::String).unwrap(), hex("d4 00 00"));
         let cases: &[(Value, &str)] = &[
             (Value::int(1), "01"),
             (Value::int(0), "00"),
@@ -755,27 +684,12 @@ mod tests {
             (Value::float(1e20), "cb 44 15 af 1d 78 b5 8c 40"),
         ];
         for (value, expected) in cases {
-            assert_eq!(
-                encode(value, &Type::Number).unwrap(),
-                hex(expected),
-                "{value:?}"
-            );
+            assert_eq!(encode(value, &Type::Number).unwrap(), hex(expected), "{value:?}");
         }
         assert_eq!(encode(&Value::Bool(true), &Type::Bool).unwrap(), [0xc3]);
+        assert_eq!(encode(&Value::list_of([Value::string("a")]), &Type::list(Type::String)).unwrap(), hex("91 a1 61"));
         assert_eq!(
-            encode(
-                &Value::list_of([Value::string("a")]),
-                &Type::list(Type::String)
-            )
-            .unwrap(),
-            hex("91 a1 61")
-        );
-        assert_eq!(
-            encode(
-                &Value::map_of([("k", Value::int(1))]),
-                &Type::map(Type::Number)
-            )
-            .unwrap(),
+            encode(&Value::map_of([("k", Value::int(1))]), &Type::map(Type::Number)).unwrap(),
             hex("81 a1 6b 01")
         );
         let long = encode(&Value::string("z".repeat(40)), &Type::String).unwrap();
@@ -791,10 +705,7 @@ mod tests {
             ("cd 01 00", Number::Int(256)),
             ("ce ff ff ff ff", Number::Int(4_294_967_295)),
             ("cf 00 00 00 00 00 00 00 07", Number::Int(7)),
-            (
-                "cf ff ff ff ff ff ff ff ff",
-                Number::Float(18_446_744_073_709_551_615.0),
-            ),
+            ("cf ff ff ff ff ff ff ff ff", Number::Float(18_446_744_073_709_551_615.0)),
             ("d0 80", Number::Int(-128)),
             ("d1 80 00", Number::Int(-32_768)),
             ("d2 80 00 00 00", Number::Int(i32::MIN as i64)),
@@ -824,13 +735,13 @@ mod tests {
         for ext in [
             "d4 00 00",                                              // cty's wholly unknown
             "c7 00 00",                                              // zero-length ext8
-            "c7 03 0c 81 01 c2",    // type 12: unknown, refined as not null
-            "c7 04 0c 81 02 a1 78", // type 12: string prefix "x"
-            "d6 05 01 02 03 04",    // fixext4 of another type
-            "c8 00 02 0c 01 02",    // ext16
-            "c9 00 00 00 01 0c 01", // ext32
-            "d5 01 01 02",          // fixext2
-            "d7 01 01 02 03 04 05 06 07 08", // fixext8
+            "c7 03 0c 81 01 c2",                                     // type 12: unknown, refined as not null
+            "c7 04 0c 81 02 a1 78",                                  // type 12: string prefix "x"
+            "d6 05 01 02 03 04",                                     // fixext4 of another type
+            "c8 00 02 0c 01 02",                                     // ext16
+            "c9 00 00 00 01 0c 01",                                  // ext32
+            "d5 01 01 02",                                           // fixext2
+            "d7 01 01 02 03 04 05 06 07 08",                         // fixext8
             "d8 01 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00", // fixext16
         ] {
             // The extension sits between other attributes, so its length must be skipped exactly.
@@ -838,11 +749,7 @@ mod tests {
             let decoded = decode(&bytes, &ty).unwrap();
             assert_eq!(
                 decoded,
-                Value::object([
-                    ("a", Value::Unknown),
-                    ("b", Value::int(7)),
-                    ("c", Value::Bool(true)),
-                ]),
+                Value::object([("a", Value::Unknown), ("b", Value::int(7)), ("c", Value::Bool(true)),]),
                 "{ext}"
             );
             assert!(decode(&hex(ext), &Type::Dynamic).unwrap().is_unknown());
@@ -853,39 +760,23 @@ mod tests {
     fn missing_object_attributes_decode_as_null() {
         let ty = Type::object([("a", Type::String), ("b", Type::list(Type::String))]);
         let decoded = decode(&hex("81 a1 61 a1 78"), &ty).unwrap();
-        assert_eq!(
-            decoded,
-            Value::object([("a", Value::string("x")), ("b", Value::Null)])
-        );
-        assert_eq!(
-            decode(&hex("80"), &ty).unwrap().get("b"),
-            Some(&Value::Null)
-        );
+        assert_eq!(decoded, Value::object([("a", Value::string("x")), ("b", Value::Null)]));
+        assert_eq!(decode(&hex("80"), &ty).unwrap().get("b"), Some(&Value::Null));
     }
 
     #[test]
     fn wrong_kind_errors_name_the_path() {
-        let ty = Type::object([(
-            "spec",
-            Type::object([("instance_ids", Type::list(Type::Number))]),
-        )]);
+        let ty = Type::object([("spec", Type::object([("instance_ids", Type::list(Type::Number))]))]);
         // {spec: {instance_ids: [1, 2, "abc"]}}
-        let bytes =
-            hex("81 a4 73 70 65 63 81 ac 69 6e 73 74 61 6e 63 65 5f 69 64 73 93 01 02 a3 61 62 63");
+        let bytes = hex("81 a4 73 70 65 63 81 ac 69 6e 73 74 61 6e 63 65 5f 69 64 73 93 01 02 a3 61 62 63");
         let err = decode(&bytes, &ty).unwrap_err();
         assert_eq!(err.path(), "spec.instance_ids[2]");
         assert!(matches!(err, CodecError::Mismatch { .. }), "{err}");
-        assert_eq!(
-            err.to_string(),
-            r#"spec.instance_ids[2]: expected number, found string "abc""#
-        );
+        assert_eq!(err.to_string(), r#"spec.instance_ids[2]: expected number, found string "abc""#);
         // A bool where a string is expected, inside a map.
         let ty = Type::object([("tags", Type::map(Type::String))]);
         let err = decode(&hex("81 a4 74 61 67 73 81 a3 65 6e 76 c3"), &ty).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            r#"tags["env"]: expected string, found bool"#
-        );
+        assert_eq!(err.to_string(), r#"tags["env"]: expected string, found bool"#);
         // An array where an object is expected, at the root.
         let err = decode(&hex("90"), &Type::object([("a", Type::String)])).unwrap_err();
         assert_eq!(err.to_string(), "<root>: expected object, found array");
@@ -911,13 +802,7 @@ mod tests {
         // {spec: {a: "x", bogus: 1}}
         let bytes = hex("81 a4 73 70 65 63 82 a1 61 a1 78 a5 62 6f 67 75 73 01");
         let err = decode(&bytes, &ty).unwrap_err();
-        assert_eq!(
-            err,
-            CodecError::UnexpectedAttribute {
-                path: "spec".into(),
-                name: "bogus".into()
-            }
-        );
+        assert_eq!(err, CodecError::UnexpectedAttribute { path: "spec".into(), name: "bogus".into() });
         assert_eq!(err.to_string(), r#"spec: unsupported attribute "bogus""#);
         // Encoding a value with an attribute the type lacks fails too.
         let v = Value::object([("spec", Value::object([("b", Value::Null)]))]);
@@ -937,11 +822,7 @@ mod tests {
         assert!(matches!(err, CodecError::Mismatch { .. }));
         let err = encode(&Value::list_of([]), &Type::Dynamic).unwrap_err();
         assert!(matches!(err, CodecError::Mismatch { .. }));
-        let err = encode(
-            &Value::dynamic(Type::Bool, Value::Bool(true)),
-            &Type::String,
-        )
-        .unwrap_err();
+        let err = encode(&Value::dynamic(Type::Bool, Value::Bool(true)), &Type::String).unwrap_err();
         assert!(matches!(err, CodecError::Mismatch { .. }));
         assert!(encode(&Value::float(f64::NAN), &Type::Number).is_err());
     }
@@ -953,23 +834,12 @@ mod tests {
             let result = decode(&bytes[..len], &resource_type());
             assert!(result.is_err(), "prefix of {len} bytes decoded: {result:?}");
         }
-        assert!(matches!(
-            decode(&[], &Type::String),
-            Err(CodecError::Truncated { .. })
-        ));
+        assert!(matches!(decode(&[], &Type::String), Err(CodecError::Truncated { .. })));
         // Huge claimed lengths must not allocate or panic.
-        for huge in [
-            "dd ff ff ff ff",
-            "df ff ff ff ff",
-            "db ff ff ff ff 61",
-            "c9 ff ff ff ff 00",
-        ] {
+        for huge in ["dd ff ff ff ff", "df ff ff ff ff", "db ff ff ff ff 61", "c9 ff ff ff ff 00"] {
             let ty = Type::list(Type::String);
             assert!(decode(&hex(huge), &ty).is_err(), "{huge}");
-            assert!(
-                decode(&hex(huge), &Type::map(Type::String)).is_err(),
-                "{huge}"
-            );
+            assert!(decode(&hex(huge), &Type::map(Type::String)).is_err(), "{huge}");
             assert!(decode(&hex(huge), &Type::String).is_err(), "{huge}");
         }
     }

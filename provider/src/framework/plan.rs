@@ -39,13 +39,21 @@ fn plan_object(block: &Block, prior: &Value, proposed: &Value, config: &Value, c
     let mut planned = proposed.clone();
     for attribute in &block.attributes {
         let configured = field(config, &attribute.name);
-        let value = plan_attribute(attribute, field(prior, &attribute.name), field(proposed, &attribute.name), configured, creating);
+        let value = plan_attribute(
+            attribute,
+            field(prior, &attribute.name),
+            field(proposed, &attribute.name),
+            configured,
+            creating,
+        );
         set_field(&mut planned, &attribute.name, value);
     }
     for nested in &block.blocks {
         let (pri, prop, cfg) = (field(prior, &nested.name), field(proposed, &nested.name), field(config, &nested.name));
         let value = match (nested.nesting, prop) {
-            (Nesting::Single | Nesting::Group, _) => plan_object(&nested.block, pri, prop, cfg, creating || pri.is_null()),
+            (Nesting::Single | Nesting::Group, _) => {
+                plan_object(&nested.block, pri, prop, cfg, creating || pri.is_null())
+            }
             (Nesting::List, Value::List(items)) => Value::List(
                 items
                     .iter()
@@ -219,7 +227,11 @@ mod tests {
     fn replacement_paths_are_sorted_and_nested() {
         let prior = state("a", 1);
         let mut proposed = state("b", 1);
-        set_field(&mut proposed, "opts", Value::object([("mode", Value::string("z")), ("effective", Value::string("A"))]));
+        set_field(
+            &mut proposed,
+            "opts",
+            Value::object([("mode", Value::string("z")), ("effective", Value::string("A"))]),
+        );
         let planned = plan_resource(&block(), &prior, &proposed, &config("b", 1));
         let paths: Vec<String> = requires_replace(&block(), &prior, &planned).iter().map(|p| p.to_string()).collect();
         assert_eq!(paths, vec!["name", "opts.mode"]);

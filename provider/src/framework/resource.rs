@@ -115,7 +115,14 @@ pub trait Resource: Send + Sync + 'static {
 
     async fn read(&self, ctx: &Ctx, state: &Value, private: &Private) -> ReadOutcome;
 
-    async fn update(&self, ctx: &Ctx, prior: &Value, planned: &Value, config: &Value, private: &Private) -> ApplyOutcome;
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        prior: &Value,
+        planned: &Value,
+        config: &Value,
+        private: &Private,
+    ) -> ApplyOutcome;
 
     async fn delete(&self, ctx: &Ctx, prior: &Value, private: &Private) -> Diagnostics;
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::schema::{Attribute, Block, Nesting, NestedBlock};
+use super::schema::{Attribute, Block, NestedBlock, Nesting};
 use super::validators;
 use super::value::{Type, Value};
 
@@ -76,7 +76,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         if digits_end == 0 {
             return Err(format!("expected a number at {rest:?}"));
         }
-        let number: f64 = rest[..digits_end].parse().map_err(|_| format!("{:?} is not a number", &rest[..digits_end]))?;
+        let number: f64 =
+            rest[..digits_end].parse().map_err(|_| format!("{:?} is not a number", &rest[..digits_end]))?;
         rest = &rest[digits_end..];
         let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
         let unit = &rest[..unit_end];

@@ -20,11 +20,15 @@ pub fn validate_block(block: &Block, value: &Value, path: Option<&AttributePath>
         None => AttributePath::root(name),
     };
     for attribute in &block.attributes {
-        let Some(v) = value.get(&attribute.name) else { continue };
+        let Some(v) = value.get(&attribute.name) else {
+            continue;
+        };
         validate_attribute(attribute, v, &at(&attribute.name), diags);
     }
     for nested in &block.blocks {
-        let Some(v) = value.get(&nested.name) else { continue };
+        let Some(v) = value.get(&nested.name) else {
+            continue;
+        };
         let nested_path = at(&nested.name);
         for_each_nested(nested.nesting, v, &nested_path, |element, element_path| {
             validate_block(&nested.block, element, Some(element_path), diags)
@@ -121,18 +125,16 @@ pub fn one_of(allowed: &'static [&'static str]) -> Validator {
 
 /// A whole number in `min..=max`.
 pub fn int_between(min: i64, max: i64) -> Validator {
-    Validator::new(format!("between {min} and {max}"), move |value, path, diags| {
-        match value.as_f64() {
-            Some(n) if n.fract() != 0.0 => {
-                diags.error_at(path.clone(), "Invalid Attribute Value", format!("{path} must be a whole number; got {n}."))
-            }
-            Some(n) if n < min as f64 || n > max as f64 => diags.error_at(
-                path.clone(),
-                "Invalid Attribute Value",
-                format!("{path} must be between {min} and {max}; got {n}."),
-            ),
-            _ => {}
+    Validator::new(format!("between {min} and {max}"), move |value, path, diags| match value.as_f64() {
+        Some(n) if n.fract() != 0.0 => {
+            diags.error_at(path.clone(), "Invalid Attribute Value", format!("{path} must be a whole number; got {n}."))
         }
+        Some(n) if n < min as f64 || n > max as f64 => diags.error_at(
+            path.clone(),
+            "Invalid Attribute Value",
+            format!("{path} must be between {min} and {max}; got {n}."),
+        ),
+        _ => {}
     })
 }
 
@@ -182,7 +184,10 @@ mod tests {
     use crate::framework::value::Type;
 
     fn errors(diags: &Diagnostics) -> Vec<String> {
-        diags.iter().map(|d| format!("{}: {}", d.path.as_ref().map(|p| p.to_string()).unwrap_or_default(), d.detail)).collect()
+        diags
+            .iter()
+            .map(|d| format!("{}: {}", d.path.as_ref().map(|p| p.to_string()).unwrap_or_default(), d.detail))
+            .collect()
     }
 
     #[test]

@@ -68,10 +68,7 @@ impl Type {
                 let attrs = attrs.iter().map(|(k, t)| (k.clone(), t.to_json()));
                 J::Array(vec![J::from("object"), J::Object(attrs.collect())])
             }
-            Type::Tuple(elems) => J::Array(vec![
-                J::from("tuple"),
-                J::Array(elems.iter().map(Type::to_json).collect()),
-            ]),
+            Type::Tuple(elems) => J::Array(vec![J::from("tuple"), J::Array(elems.iter().map(Type::to_json).collect())]),
         }
     }
 
@@ -84,10 +81,7 @@ impl Type {
     /// Parses the JSON form of a type. The optional-attributes list that may follow an object's
     /// attributes (`["object",{...},["opt"]]`) is accepted and ignored.
     pub fn from_json(json: &serde_json::Value) -> Result<Type, CodecError> {
-        type_from_json(json).map_err(|detail| CodecError::Invalid {
-            path: String::new(),
-            detail,
-        })
+        type_from_json(json).map_err(|detail| CodecError::Invalid { path: String::new(), detail })
     }
 
     /// The element type of a list, set or map.
@@ -129,14 +123,12 @@ pub(crate) fn type_from_json(json: &serde_json::Value) -> Result<Type, String> {
                             return Err(invalid());
                         }
                     }
-                    let attrs = attrs
-                        .iter()
-                        .map(|(k, t)| Ok((k.clone(), type_from_json(t)?)));
+                    let attrs = attrs.iter().map(|(k, t)| Ok((k.clone(), type_from_json(t)?)));
                     Ok(Type::Object(attrs.collect::<Result<_, String>>()?))
                 }
-                ("tuple", J::Array(elems)) => Ok(Type::Tuple(
-                    elems.iter().map(type_from_json).collect::<Result<_, _>>()?,
-                )),
+                ("tuple", J::Array(elems)) => {
+                    Ok(Type::Tuple(elems.iter().map(type_from_json).collect::<Result<_, _>>()?))
+                }
                 _ => Err(invalid()),
             }
         }
@@ -197,10 +189,7 @@ impl Number {
         if text.is_empty() || !text.chars().all(numeric) {
             return None;
         }
-        text.parse::<f64>()
-            .ok()
-            .filter(|f| f.is_finite())
-            .map(Number::Float)
+        text.parse::<f64>().ok().filter(|f| f.is_finite()).map(Number::Float)
     }
 }
 
@@ -216,9 +205,7 @@ impl PartialEq for Number {
         match (*self, *other) {
             (Number::Int(a), Number::Int(b)) => a == b,
             (Number::Float(a), Number::Float(b)) => a == b,
-            (Number::Int(i), Number::Float(f)) | (Number::Float(f), Number::Int(i)) => {
-                exact_i64(f) == Some(i)
-            }
+            (Number::Int(i), Number::Float(f)) | (Number::Float(f), Number::Int(i)) => exact_i64(f) == Some(i),
         }
     }
 }
@@ -377,9 +364,7 @@ impl Value {
         match self {
             Value::Unknown => false,
             Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => true,
-            Value::List(items) | Value::Set(items) | Value::Tuple(items) => {
-                items.iter().all(Value::is_known)
-            }
+            Value::List(items) | Value::Set(items) | Value::Tuple(items) => items.iter().all(Value::is_known),
             Value::Map(entries) | Value::Object(entries) => entries.values().all(Value::is_known),
             Value::Dynamic(_, inner) => inner.is_known(),
         }
@@ -388,12 +373,8 @@ impl Value {
     /// The value with every unknown, however deeply nested, replaced by null.
     pub fn unknown_to_null(self) -> Value {
         let all = |items: Vec<Value>| items.into_iter().map(Value::unknown_to_null).collect();
-        let all_map = |entries: BTreeMap<String, Value>| {
-            entries
-                .into_iter()
-                .map(|(k, v)| (k, v.unknown_to_null()))
-                .collect()
-        };
+        let all_map =
+            |entries: BTreeMap<String, Value>| entries.into_iter().map(|(k, v)| (k, v.unknown_to_null())).collect();
         match self {
             Value::Unknown => Value::Null,
             Value::List(items) => Value::List(all(items)),
@@ -500,9 +481,7 @@ impl Value {
         fn common(items: &[Value]) -> Option<Type> {
             let (first, rest) = items.split_first()?;
             let ty = first.implied_type()?;
-            rest.iter()
-                .all(|v| v.implied_type().as_ref() == Some(&ty))
-                .then_some(ty)
+            rest.iter().all(|v| v.implied_type().as_ref() == Some(&ty)).then_some(ty)
         }
         match self {
             Value::Null | Value::Unknown => None,
@@ -516,17 +495,9 @@ impl Value {
                 Some(Type::map(common(&items)?))
             }
             Value::Object(attrs) => Some(Type::Object(
-                attrs
-                    .iter()
-                    .map(|(k, v)| Some((k.clone(), v.implied_type()?)))
-                    .collect::<Option<_>>()?,
+                attrs.iter().map(|(k, v)| Some((k.clone(), v.implied_type()?))).collect::<Option<_>>()?,
             )),
-            Value::Tuple(items) => Some(Type::Tuple(
-                items
-                    .iter()
-                    .map(Value::implied_type)
-                    .collect::<Option<_>>()?,
-            )),
+            Value::Tuple(items) => Some(Type::Tuple(items.iter().map(Value::implied_type).collect::<Option<_>>()?)),
             Value::Dynamic(ty, _) => Some(ty.clone()),
         }
     }
@@ -556,19 +527,12 @@ impl Value {
 pub enum CodecError {
     /// The input or value is not of the kind the type requires.
     #[error("{}: expected {expected}, found {found}", show(path))]
-    Mismatch {
-        path: String,
-        expected: String,
-        found: String,
-    },
+    Mismatch { path: String, expected: String, found: String },
     /// An object has an attribute its type does not have; `path` is the object's path.
     #[error("{}: unsupported attribute {name:?}", show(path))]
     UnexpectedAttribute { path: String, name: String },
     /// An unknown value where only known values can be written (stored state).
-    #[error(
-        "{}: value is unknown, and unknown values cannot be stored",
-        show(path)
-    )]
+    #[error("{}: value is unknown, and unknown values cannot be stored", show(path))]
     UnknownValue { path: String },
     /// The input ends in the middle of a value.
     #[error("{}: unexpected end of input", show(path))]
@@ -639,30 +603,16 @@ impl Trail {
         out
     }
 
-    pub(crate) fn mismatch(
-        &self,
-        expected: impl fmt::Display,
-        found: impl fmt::Display,
-    ) -> CodecError {
-        CodecError::Mismatch {
-            path: self.render(),
-            expected: expected.to_string(),
-            found: found.to_string(),
-        }
+    pub(crate) fn mismatch(&self, expected: impl fmt::Display, found: impl fmt::Display) -> CodecError {
+        CodecError::Mismatch { path: self.render(), expected: expected.to_string(), found: found.to_string() }
     }
 
     pub(crate) fn invalid(&self, detail: impl fmt::Display) -> CodecError {
-        CodecError::Invalid {
-            path: self.render(),
-            detail: detail.to_string(),
-        }
+        CodecError::Invalid { path: self.render(), detail: detail.to_string() }
     }
 
     pub(crate) fn unexpected_attribute(&self, name: &str) -> CodecError {
-        CodecError::UnexpectedAttribute {
-            path: self.render(),
-            name: name.to_string(),
-        }
+        CodecError::UnexpectedAttribute { path: self.render(), name: name.to_string() }
     }
 }
 
@@ -692,9 +642,7 @@ mod tests {
         assert_eq!(Type::from_json(&json).unwrap(), ty);
         let text = String::from_utf8(ty.to_json_bytes()).unwrap();
         // Sorted attribute names, compact, exactly like cty's MarshalJSON.
-        assert!(text.starts_with(
-            r#"["object",{"any":"dynamic","count":"number","ids":["list","string"],"#
-        ));
+        assert!(text.starts_with(r#"["object",{"any":"dynamic","count":"number","ids":["list","string"],"#));
         assert!(text.contains(r#""nested":["list",["object",{"x":"number"}]]"#));
         assert!(text.contains(r#""pair":["tuple",["string","bool"]]"#));
         assert!(text.contains(r#""ports":["set","number"]"#));
@@ -706,14 +654,8 @@ mod tests {
         assert_eq!(Type::String.to_json_bytes(), br#""string""#);
         assert_eq!(Type::from_json(&json!("dynamic")).unwrap(), Type::Dynamic);
         let with_optional = json!(["object", {"a": "string", "b": "number"}, ["b"]]);
-        assert_eq!(
-            Type::from_json(&with_optional).unwrap(),
-            Type::object([("a", Type::String), ("b", Type::Number)])
-        );
-        assert_eq!(
-            Type::from_json(&json!(["map", ["set", "bool"]])).unwrap(),
-            Type::map(Type::set(Type::Bool))
-        );
+        assert_eq!(Type::from_json(&with_optional).unwrap(), Type::object([("a", Type::String), ("b", Type::Number)]));
+        assert_eq!(Type::from_json(&json!(["map", ["set", "bool"]])).unwrap(), Type::map(Type::set(Type::Bool)));
     }
 
     #[test]
@@ -736,10 +678,7 @@ mod tests {
 
     #[test]
     fn type_display() {
-        assert_eq!(
-            Type::list(Type::map(Type::String)).to_string(),
-            "list of map of string"
-        );
+        assert_eq!(Type::list(Type::map(Type::String)).to_string(), "list of map of string");
         assert_eq!(sample_type().to_string(), "object");
     }
 
@@ -748,14 +687,8 @@ mod tests {
         assert_eq!(Number::Int(3), Number::Float(3.0));
         assert_eq!(Number::Float(3.0), Number::Int(3));
         assert_ne!(Number::Int(3), Number::Float(3.5));
-        assert_ne!(
-            Number::Int(i64::MAX),
-            Number::Float(9_223_372_036_854_775_808.0)
-        );
-        assert_ne!(
-            Number::Int((1 << 53) + 1),
-            Number::Float((1u64 << 53) as f64)
-        );
+        assert_ne!(Number::Int(i64::MAX), Number::Float(9_223_372_036_854_775_808.0));
+        assert_ne!(Number::Int((1 << 53) + 1), Number::Float((1u64 << 53) as f64));
         assert_eq!(Number::Float(-0.0), Number::Int(0));
         assert_eq!(Number::Float(1.5).as_i64(), None);
         assert_eq!(Number::Float(-4.0).as_i64(), Some(-4));
@@ -769,16 +702,10 @@ mod tests {
     #[test]
     fn number_parse() {
         assert_eq!(Number::parse("42"), Some(Number::Int(42)));
-        assert_eq!(
-            Number::parse("-9223372036854775808"),
-            Some(Number::Int(i64::MIN))
-        );
+        assert_eq!(Number::parse("-9223372036854775808"), Some(Number::Int(i64::MIN)));
         assert_eq!(Number::parse("-1.25"), Some(Number::Float(-1.25)));
         assert_eq!(Number::parse("1e3"), Some(Number::Int(1000)));
-        assert_eq!(
-            Number::parse("123456789012345678901234567890"),
-            Some(Number::Float(1.2345678901234568e29))
-        );
+        assert_eq!(Number::parse("123456789012345678901234567890"), Some(Number::Float(1.2345678901234568e29)));
         for bad in ["", "abc", "inf", "NaN", "1.2.3", " 1", "0x10"] {
             assert_eq!(Number::parse(bad), None, "{bad:?}");
         }
@@ -790,20 +717,11 @@ mod tests {
         let b = Value::set_of_strings(["c", "a", "b"]);
         assert_eq!(a, b);
         assert_ne!(a, Value::set_of_strings(["a", "b"]));
-        assert_ne!(
-            Value::set_of_strings(["a", "a", "b"]),
-            Value::set_of_strings(["a", "b", "b"])
-        );
+        assert_ne!(Value::set_of_strings(["a", "a", "b"]), Value::set_of_strings(["a", "b", "b"]));
         // Lists are ordered.
-        assert_ne!(
-            Value::list_of([Value::int(1), Value::int(2)]),
-            Value::list_of([Value::int(2), Value::int(1)])
-        );
+        assert_ne!(Value::list_of([Value::int(1), Value::int(2)]), Value::list_of([Value::int(2), Value::int(1)]));
         // A set is not a list even with the same elements.
-        assert_ne!(
-            Value::set_of([Value::int(1)]),
-            Value::list_of([Value::int(1)])
-        );
+        assert_ne!(Value::set_of([Value::int(1)]), Value::list_of([Value::int(1)]));
         // Nested: sets of objects.
         let o = |n| Value::object([("n", Value::int(n))]);
         assert_eq!(Value::set_of([o(1), o(2)]), Value::set_of([o(2), o(1)]));
@@ -827,21 +745,10 @@ mod tests {
         assert_eq!(v.get("n").and_then(Value::as_f64), Some(5.0));
         assert_eq!(v.get("f").and_then(Value::as_i64), None);
         assert_eq!(v.get("ok").and_then(Value::as_bool), Some(true));
-        assert_eq!(
-            v.get("ids").and_then(Value::as_list).map(<[_]>::len),
-            Some(1)
-        );
+        assert_eq!(v.get("ids").and_then(Value::as_list).map(<[_]>::len), Some(1));
         assert_eq!(v.get("ids").and_then(Value::as_set), None);
-        assert_eq!(
-            v.get("set").and_then(Value::elements).map(<[_]>::len),
-            Some(1)
-        );
-        assert_eq!(
-            v.get("tags")
-                .and_then(Value::as_map)
-                .and_then(|m| m.get("env")),
-            Some(&Value::string("prod"))
-        );
+        assert_eq!(v.get("set").and_then(Value::elements).map(<[_]>::len), Some(1));
+        assert_eq!(v.get("tags").and_then(Value::as_map).and_then(|m| m.get("env")), Some(&Value::string("prod")));
         assert_eq!(v.get("dyn").and_then(Value::as_str), Some("d"));
         assert!(v.get("dyn_null").unwrap().is_null());
         assert!(v.get("missing").is_none());
@@ -852,10 +759,7 @@ mod tests {
 
     #[test]
     fn knownness() {
-        let nested_unknown = Value::object([(
-            "a",
-            Value::list_of([Value::map_of([("k", Value::Unknown)])]),
-        )]);
+        let nested_unknown = Value::object([("a", Value::list_of([Value::map_of([("k", Value::Unknown)])]))]);
         assert!(!nested_unknown.is_known());
         assert!(!nested_unknown.is_unknown());
         assert!(Value::Unknown.is_unknown());
@@ -863,10 +767,7 @@ mod tests {
         assert!(Value::Null.is_known());
         let cleaned = nested_unknown.unknown_to_null();
         assert!(cleaned.is_known());
-        assert_eq!(
-            cleaned,
-            Value::object([("a", Value::list_of([Value::map_of([("k", Value::Null)])]))])
-        );
+        assert_eq!(cleaned, Value::object([("a", Value::list_of([Value::map_of([("k", Value::Null)])]))]));
     }
 
     #[test]
@@ -874,10 +775,7 @@ mod tests {
         let v = Value::object([
             ("s", Value::string("x")),
             ("l", Value::list_of([Value::int(1), Value::float(2.5)])),
-            (
-                "t",
-                Value::Tuple(vec![Value::Bool(true), Value::string("y")]),
-            ),
+            ("t", Value::Tuple(vec![Value::Bool(true), Value::string("y")])),
         ]);
         assert_eq!(
             v.implied_type(),
@@ -888,15 +786,9 @@ mod tests {
             ]))
         );
         assert_eq!(Value::list_of([]).implied_type(), None);
-        assert_eq!(
-            Value::list_of([Value::int(1), Value::string("x")]).implied_type(),
-            None
-        );
+        assert_eq!(Value::list_of([Value::int(1), Value::string("x")]).implied_type(), None);
         assert_eq!(Value::object([("a", Value::Null)]).implied_type(), None);
-        assert_eq!(
-            Value::dynamic(Type::set(Type::Bool), Value::Null).implied_type(),
-            Some(Type::set(Type::Bool))
-        );
+        assert_eq!(Value::dynamic(Type::set(Type::Bool), Value::Null).implied_type(), Some(Type::set(Type::Bool)));
     }
 
     #[test]
@@ -912,10 +804,7 @@ mod tests {
         trail.push(Step::Key("env\"x".into()));
         assert_eq!(trail.render(), r#"spec["env\"x"]"#);
         let err = trail.mismatch(Type::Number, "string");
-        assert_eq!(
-            err.to_string(),
-            r#"spec["env\"x"]: expected number, found string"#
-        );
+        assert_eq!(err.to_string(), r#"spec["env\"x"]: expected number, found string"#);
         assert_eq!(err.path(), r#"spec["env\"x"]"#);
         let root = Trail::default().invalid("bad");
         assert_eq!(root.to_string(), "<root>: bad");

@@ -78,7 +78,8 @@ pub async fn serve(
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_service_status("plugin", tonic_health::ServingStatus::Serving).await;
 
-    let incoming = accept_connections(listener, tls.as_ref().map(|t| TlsAcceptor::from(t.config.clone())), shutdown.clone());
+    let incoming =
+        accept_connections(listener, tls.as_ref().map(|t| TlsAcceptor::from(t.config.clone())), shutdown.clone());
     let router = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(services::controller(shutdown.clone(), launch))

@@ -1,6 +1,7 @@
 //! Resources, one module each.
 
 pub mod csi_node_identity;
+pub mod prometheus_volume;
 pub mod tags;
 
 use std::sync::Arc;
@@ -9,5 +10,5 @@ use crate::framework::Resource;
 
 /// Every resource the provider serves. Adding one is one module and one line here.
 pub fn all() -> Vec<Arc<dyn Resource>> {
-    vec![Arc::new(csi_node_identity::CsiNodeIdentity)]
+    vec![Arc::new(csi_node_identity::CsiNodeIdentity), Arc::new(prometheus_volume::PrometheusVolume)]
 }

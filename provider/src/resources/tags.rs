@@ -51,7 +51,8 @@ pub fn plan_tags_all(plan: &mut PlanContext<'_>, default_tags: &BTreeMap<String,
         return;
     }
     let configured = plan.config.get("tags").cloned().unwrap_or(Value::Null);
-    let value = if configured.is_known() { to_value(&merge(default_tags, &tags_of(plan.config))) } else { Value::Unknown };
+    let value =
+        if configured.is_known() { to_value(&merge(default_tags, &tags_of(plan.config))) } else { Value::Unknown };
     plan.set("tags_all", value);
 }
 

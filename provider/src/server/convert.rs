@@ -2,13 +2,15 @@
 
 use tfplugin_proto::tfplugin6 as proto;
 
+use crate::framework::path::PathStep;
 use crate::framework::schema::{Attribute, Block, Mode, NestedBlock, Nesting, Schema};
 use crate::framework::{json, msgpack, AttributePath, Diagnostic, Diagnostics, Severity, Type, Value};
-use crate::framework::path::PathStep;
 
 /// Decodes a DynamicValue against a type (msgpack when present, otherwise JSON; absent is null).
 pub fn decode(value: Option<&proto::DynamicValue>, ty: &Type) -> Result<Value, Diagnostics> {
-    let Some(value) = value else { return Ok(Value::Null) };
+    let Some(value) = value else {
+        return Ok(Value::Null);
+    };
     let decoded = if !value.msgpack.is_empty() {
         msgpack::decode(&value.msgpack, ty)
     } else if !value.json.is_empty() {
@@ -117,7 +119,11 @@ fn nested_object(nesting: Nesting, attributes: &[Attribute]) -> proto::schema::O
         Nesting::Set => NestingMode::Set,
         Nesting::Map => NestingMode::Map,
     };
-    proto::schema::Object { attributes: attributes.iter().map(attribute).collect(), nesting: mode as i32, ..Default::default() }
+    proto::schema::Object {
+        attributes: attributes.iter().map(attribute).collect(),
+        nesting: mode as i32,
+        ..Default::default()
+    }
 }
 
 fn nested_block(nested: &NestedBlock) -> proto::schema::NestedBlock {

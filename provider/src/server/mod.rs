@@ -61,7 +61,9 @@ impl ProviderService {
             .collect();
         let data_sources = data_sources
             .into_iter()
-            .map(|data_source| (data_source.type_name(), RegisteredDataSource { schema: data_source.schema(), data_source }))
+            .map(|data_source| {
+                (data_source.type_name(), RegisteredDataSource { schema: data_source.schema(), data_source })
+            })
             .collect();
         Self {
             inner: Arc::new(Inner {

@@ -54,7 +54,10 @@ impl ProviderService {
             };
             let ty = registered.schema.value_type();
             let value = json::decode_value(&upgraded, &ty).map_err(|e| {
-                Diagnostics::from_error("Invalid Stored State", format!("The stored state does not match the schema: {e}."))
+                Diagnostics::from_error(
+                    "Invalid Stored State",
+                    format!("The stored state does not match the schema: {e}."),
+                )
             })?;
             Ok(Some(convert::encode(&value, &ty)?))
         })();
@@ -82,7 +85,8 @@ impl ProviderService {
             Ok::<_, Diagnostics>((Some(convert::encode(&outcome.state, &ty)?), outcome.private, outcome.diags))
         }
         .await;
-        let (new_state, private, diags) = result.unwrap_or_else(|diags| (request.current_state.clone(), private, diags));
+        let (new_state, private, diags) =
+            result.unwrap_or_else(|diags| (request.current_state.clone(), private, diags));
         proto::read_resource::Response {
             new_state,
             private: convert::private_to_bytes(&private),
@@ -102,8 +106,13 @@ impl ProviderService {
             let proposed = convert::decode(request.proposed_new_state.as_ref(), &ty)?;
             let config = convert::decode(request.config.as_ref(), &ty)?;
             let planned = plan_resource(&registered.schema.block, &prior, &proposed, &config);
-            let mut plan =
-                PlanContext { config: &config, prior: &prior, planned, requires_replace: Vec::new(), diags: Diagnostics::new() };
+            let mut plan = PlanContext {
+                config: &config,
+                prior: &prior,
+                planned,
+                requires_replace: Vec::new(),
+                diags: Diagnostics::new(),
+            };
             registered.resource.modify_plan(&self.ctx(), &mut plan).await;
             let mut replace = requires_replace(&registered.schema.block, &prior, &plan.planned);
             replace.extend(plan.requires_replace);
@@ -167,7 +176,8 @@ impl ProviderService {
             Ok::<_, Diagnostics>((Some(convert::encode(&state, &ty)?), private, diags))
         }
         .await;
-        let (new_state, private, diags) = result.unwrap_or_else(|diags| (request.prior_state.clone(), planned_private, diags));
+        let (new_state, private, diags) =
+            result.unwrap_or_else(|diags| (request.prior_state.clone(), planned_private, diags));
         proto::apply_resource_change::Response {
             new_state,
             private: convert::private_to_bytes(&private),

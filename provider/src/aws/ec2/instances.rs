@@ -32,58 +32,32 @@ pub struct MetadataOptions {
 fn is_live(state: Option<&IamInstanceProfileAssociationState>) -> bool {
     matches!(
         state,
-        Some(
-            IamInstanceProfileAssociationState::Associated
-                | IamInstanceProfileAssociationState::Associating
-        )
+        Some(IamInstanceProfileAssociationState::Associated | IamInstanceProfileAssociationState::Associating)
     )
 }
 
 /// Every live association, optionally only for `instance_ids` (an empty filter value list is refused by EC2,
 /// so `None` means all).
-pub async fn list_associations(
-    ec2: &Client,
-    instance_ids: Option<&[String]>,
-) -> Result<Vec<Association>, Error> {
+pub async fn list_associations(ec2: &Client, instance_ids: Option<&[String]>) -> Result<Vec<Association>, Error> {
     if instance_ids.is_some_and(|ids| ids.is_empty()) {
         return Ok(Vec::new());
     }
     let mut found = Vec::new();
     let mut token = None;
     loop {
-        let mut request = ec2
-            .describe_iam_instance_profile_associations()
-            .set_next_token(token);
+        let mut request = ec2.describe_iam_instance_profile_associations().set_next_token(token);
         if let Some(ids) = instance_ids {
-            request = request.filters(
-                Filter::builder()
-                    .name("instance-id")
-                    .set_values(Some(ids.to_vec()))
-                    .build(),
-            );
+            request = request.filters(Filter::builder().name("instance-id").set_values(Some(ids.to_vec())).build());
         }
-        let out = request
-            .send()
-            .await
-            .context("listing IAM Instance Profile associations", "EC2")?;
-        found.extend(
-            out.iam_instance_profile_associations()
-                .iter()
-                .filter(|a| is_live(a.state()))
-                .map(|a| Association {
-                    association_id: a.association_id().unwrap_or_default().to_string(),
-                    instance_id: a.instance_id().unwrap_or_default().to_string(),
-                    profile_arn: a
-                        .iam_instance_profile()
-                        .and_then(|p| p.arn())
-                        .unwrap_or_default()
-                        .to_string(),
-                    state: a
-                        .state()
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_default(),
-                }),
-        );
+        let out = request.send().await.context("listing IAM Instance Profile associations", "EC2")?;
+        found.extend(out.iam_instance_profile_associations().iter().filter(|a| is_live(a.state())).map(|a| {
+            Association {
+                association_id: a.association_id().unwrap_or_default().to_string(),
+                instance_id: a.instance_id().unwrap_or_default().to_string(),
+                profile_arn: a.iam_instance_profile().and_then(|p| p.arn()).unwrap_or_default().to_string(),
+                state: a.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
+            }
+        }));
         token = out.next_token().map(str::to_string);
         if token.is_none() {
             return Ok(found);
@@ -92,14 +66,8 @@ pub async fn list_associations(
 }
 
 /// The live association of one instance, if any.
-pub async fn find_association_by_instance_id(
-    ec2: &Client,
-    instance_id: &str,
-) -> Result<Option<Association>, Error> {
-    Ok(list_associations(ec2, Some(&[instance_id.to_string()]))
-        .await?
-        .into_iter()
-        .next())
+pub async fn find_association_by_instance_id(ec2: &Client, instance_id: &str) -> Result<Option<Association>, Error> {
+    Ok(list_associations(ec2, Some(&[instance_id.to_string()])).await?.into_iter().next())
 }
 
 /// AssociateIamInstanceProfile rejects a just-created instance profile with `InvalidParameterValue` until IAM
@@ -115,35 +83,17 @@ pub async fn associate(
     profile_arn: &str,
     cancel: &CancellationToken,
 ) -> Result<String, Error> {
-    let what =
-        format!("associating IAM Instance Profile {profile_arn} with EC2 Instance {instance_id}");
-    retry_while(
-        &what,
-        IAM_PROPAGATION_TIMEOUT,
-        cancel,
-        is_profile_propagation_error,
-        || async {
-            let out = ec2
-                .associate_iam_instance_profile()
-                .instance_id(instance_id)
-                .iam_instance_profile(
-                    IamInstanceProfileSpecification::builder()
-                        .arn(profile_arn)
-                        .build(),
-                )
-                .send()
-                .await
-                .context(
-                    "associating IAM Instance Profile with EC2 Instance",
-                    instance_id,
-                )?;
-            Ok(out
-                .iam_instance_profile_association()
-                .and_then(|a| a.association_id())
-                .unwrap_or_default()
-                .to_string())
-        },
-    )
+    let what = format!("associating IAM Instance Profile {profile_arn} with EC2 Instance {instance_id}");
+    retry_while(&what, IAM_PROPAGATION_TIMEOUT, cancel, is_profile_propagation_error, || async {
+        let out = ec2
+            .associate_iam_instance_profile()
+            .instance_id(instance_id)
+            .iam_instance_profile(IamInstanceProfileSpecification::builder().arn(profile_arn).build())
+            .send()
+            .await
+            .context("associating IAM Instance Profile with EC2 Instance", instance_id)?;
+        Ok(out.iam_instance_profile_association().and_then(|a| a.association_id()).unwrap_or_default().to_string())
+    })
     .await
 }
 
@@ -156,33 +106,20 @@ pub async fn replace_association(
     cancel: &CancellationToken,
 ) -> Result<String, Error> {
     let what = format!("replacing the IAM Instance Profile of EC2 Instance {instance_id}");
-    retry_while(
-        &what,
-        IAM_PROPAGATION_TIMEOUT,
-        cancel,
-        is_profile_propagation_error,
-        || async {
-            let out = ec2
-                .replace_iam_instance_profile_association()
-                .association_id(association_id)
-                .iam_instance_profile(
-                    IamInstanceProfileSpecification::builder()
-                        .arn(profile_arn)
-                        .build(),
-                )
-                .send()
-                .await
-                .context(
-                    "replacing IAM Instance Profile association",
-                    &format!("{association_id} on {instance_id}"),
-                )?;
-            Ok(out
-                .iam_instance_profile_association()
-                .and_then(|a| a.association_id())
-                .unwrap_or(association_id)
-                .to_string())
-        },
-    )
+    retry_while(&what, IAM_PROPAGATION_TIMEOUT, cancel, is_profile_propagation_error, || async {
+        let out = ec2
+            .replace_iam_instance_profile_association()
+            .association_id(association_id)
+            .iam_instance_profile(IamInstanceProfileSpecification::builder().arn(profile_arn).build())
+            .send()
+            .await
+            .context("replacing IAM Instance Profile association", &format!("{association_id} on {instance_id}"))?;
+        Ok(out
+            .iam_instance_profile_association()
+            .and_then(|a| a.association_id())
+            .unwrap_or(association_id)
+            .to_string())
+    })
     .await
 }
 
@@ -212,32 +149,20 @@ pub async fn wait_associations_deleted(
     if association_ids.is_empty() {
         return Ok(());
     }
-    poll_until(
-        "IAM Instance Profile associations to be removed",
-        timeout,
-        cancel,
-        || async {
-            let live = list_associations(ec2, Some(instance_ids)).await?;
-            let remaining: Vec<&str> = live
-                .iter()
-                .filter(|a| association_ids.contains(&a.association_id))
-                .map(|a| a.association_id.as_str())
-                .collect();
-            Ok(if remaining.is_empty() {
-                Poll::Done(())
-            } else {
-                Poll::Pending(remaining.join(", "))
-            })
-        },
-    )
+    poll_until("IAM Instance Profile associations to be removed", timeout, cancel, || async {
+        let live = list_associations(ec2, Some(instance_ids)).await?;
+        let remaining: Vec<&str> = live
+            .iter()
+            .filter(|a| association_ids.contains(&a.association_id))
+            .map(|a| a.association_id.as_str())
+            .collect();
+        Ok(if remaining.is_empty() { Poll::Done(()) } else { Poll::Pending(remaining.join(", ")) })
+    })
     .await
 }
 
 /// The metadata options of the given instances that exist (missing ids are skipped, not an error).
-pub async fn describe_metadata_options(
-    ec2: &Client,
-    instance_ids: &[String],
-) -> Result<Vec<MetadataOptions>, Error> {
+pub async fn describe_metadata_options(ec2: &Client, instance_ids: &[String]) -> Result<Vec<MetadataOptions>, Error> {
     if instance_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -247,12 +172,7 @@ pub async fn describe_metadata_options(
         // A filter instead of InstanceIds: an unknown id then yields nothing instead of failing the call.
         let out = ec2
             .describe_instances()
-            .filters(
-                Filter::builder()
-                    .name("instance-id")
-                    .set_values(Some(instance_ids.to_vec()))
-                    .build(),
-            )
+            .filters(Filter::builder().name("instance-id").set_values(Some(instance_ids.to_vec())).build())
             .set_next_token(token)
             .send()
             .await
@@ -261,9 +181,7 @@ pub async fn describe_metadata_options(
             let options = instance.metadata_options();
             found.push(MetadataOptions {
                 instance_id: instance.instance_id().unwrap_or_default().to_string(),
-                http_tokens: options
-                    .and_then(|o| o.http_tokens())
-                    .map(|t| t.as_str().to_string()),
+                http_tokens: options.and_then(|o| o.http_tokens()).map(|t| t.as_str().to_string()),
                 http_put_response_hop_limit: options.and_then(|o| o.http_put_response_hop_limit()),
             });
         }

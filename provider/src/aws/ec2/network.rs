@@ -1,1 +1,190 @@
 //! EC2 networking: subnets, VPCs and security groups.
+
+use std::time::Duration;
+
+use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType, Tag, TagSpecification, UserIdGroupPair};
+use tokio_util::sync::CancellationToken;
+
+use crate::aws::wait::retry_while;
+use crate::aws::AwsResultExt;
+use crate::error::Error;
+
+/// The NFS port EFS mount targets listen on.
+pub const NFS_PORT: i32 = 2049;
+
+/// Where a subnet is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubnetPlacement {
+    pub subnet_id: String,
+    pub vpc_id: String,
+    pub availability_zone: String,
+}
+
+/// Looks up the given subnets; a missing one is an error naming it (`InvalidSubnetID.NotFound`).
+pub async fn find_subnets(ec2: &aws_sdk_ec2::Client, ids: &[String]) -> Result<Vec<SubnetPlacement>, Error> {
+    let out = ec2
+        .describe_subnets()
+        .set_subnet_ids(Some(ids.to_vec()))
+        .send()
+        .await
+        .context("reading EC2 Subnets", &ids.join(", "))?;
+    Ok(out
+        .subnets()
+        .iter()
+        .map(|s| SubnetPlacement {
+            subnet_id: s.subnet_id().unwrap_or_default().to_string(),
+            vpc_id: s.vpc_id().unwrap_or_default().to_string(),
+            availability_zone: s.availability_zone().unwrap_or_default().to_string(),
+        })
+        .collect())
+}
+
+/// Who may reach the NFS port.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NfsSources {
+    pub security_group_ids: Vec<String>,
+    pub cidr_blocks: Vec<String>,
+}
+
+/// Creates a security group in `vpc_id` allowing tcp 2049 only from `sources`.
+pub async fn create_nfs_security_group(
+    ec2: &aws_sdk_ec2::Client,
+    name: &str,
+    vpc_id: &str,
+    sources: &NfsSources,
+    tags: &[(String, String)],
+) -> Result<String, Error> {
+    let tag_spec = TagSpecification::builder()
+        .resource_type(ResourceType::SecurityGroup)
+        .set_tags(Some(tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+        .build();
+    let out = ec2
+        .create_security_group()
+        .group_name(name)
+        .description("NFS (tcp 2049) to the EFS mount targets of a Prometheus volume")
+        .vpc_id(vpc_id)
+        .tag_specifications(tag_spec)
+        .send()
+        .await
+        .context("creating EC2 Security Group", name)?;
+    let group_id = out.group_id().unwrap_or_default().to_string();
+    if !sources.security_group_ids.is_empty() || !sources.cidr_blocks.is_empty() {
+        if let Err(e) = authorize_nfs(ec2, &group_id, sources).await {
+            // The group is useless without its rule; remove it so nothing is left unknown to state.
+            let _ = ec2.delete_security_group().group_id(&group_id).send().await;
+            return Err(e);
+        }
+    }
+    Ok(group_id)
+}
+
+fn nfs_permission(sources: &NfsSources) -> IpPermission {
+    IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(NFS_PORT)
+        .to_port(NFS_PORT)
+        .set_ip_ranges(Some(sources.cidr_blocks.iter().map(|c| IpRange::builder().cidr_ip(c).build()).collect()))
+        .set_user_id_group_pairs(Some(
+            sources.security_group_ids.iter().map(|g| UserIdGroupPair::builder().group_id(g).build()).collect(),
+        ))
+        .build()
+}
+
+pub async fn authorize_nfs(ec2: &aws_sdk_ec2::Client, group_id: &str, sources: &NfsSources) -> Result<(), Error> {
+    ec2.authorize_security_group_ingress()
+        .group_id(group_id)
+        .ip_permissions(nfs_permission(sources))
+        .send()
+        .await
+        .context("authorizing NFS ingress on EC2 Security Group", group_id)?;
+    Ok(())
+}
+
+pub async fn revoke_nfs(ec2: &aws_sdk_ec2::Client, group_id: &str, sources: &NfsSources) -> Result<(), Error> {
+    ec2.revoke_security_group_ingress()
+        .group_id(group_id)
+        .ip_permissions(nfs_permission(sources))
+        .send()
+        .await
+        .context("revoking NFS ingress on EC2 Security Group", group_id)?;
+    Ok(())
+}
+
+/// The NFS sources a security group currently allows, or `None` when the group is gone.
+pub async fn find_nfs_sources(ec2: &aws_sdk_ec2::Client, group_id: &str) -> Result<Option<NfsSources>, Error> {
+    let out = match ec2.describe_security_groups().group_ids(group_id).send().await {
+        Ok(out) => out,
+        Err(e) => {
+            let e = Err::<(), _>(e).context("reading EC2 Security Group", group_id).unwrap_err();
+            return if e.is_aws("InvalidGroup.NotFound") { Ok(None) } else { Err(e) };
+        }
+    };
+    let Some(group) = out.security_groups().first() else {
+        return Ok(None);
+    };
+    let mut sources = NfsSources::default();
+    for permission in group.ip_permissions() {
+        if permission.from_port() != Some(NFS_PORT) {
+            continue;
+        }
+        sources.cidr_blocks.extend(permission.ip_ranges().iter().filter_map(|r| r.cidr_ip().map(str::to_string)));
+        sources
+            .security_group_ids
+            .extend(permission.user_id_group_pairs().iter().filter_map(|p| p.group_id().map(str::to_string)));
+    }
+    sources.cidr_blocks.sort();
+    sources.security_group_ids.sort();
+    Ok(Some(sources))
+}
+
+/// The id of the security group named `name` in `vpc_id` carrying tag `key=value`, if any.
+pub async fn find_security_group_by_name(
+    ec2: &aws_sdk_ec2::Client,
+    vpc_id: &str,
+    name: &str,
+) -> Result<Option<(String, Vec<(String, String)>)>, Error> {
+    let out = ec2
+        .describe_security_groups()
+        .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
+        .filters(Filter::builder().name("group-name").values(name).build())
+        .send()
+        .await
+        .context("reading EC2 Security Groups", name)?;
+    Ok(out.security_groups().first().map(|g| {
+        let tags = g
+            .tags()
+            .iter()
+            .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+            .collect();
+        (g.group_id().unwrap_or_default().to_string(), tags)
+    }))
+}
+
+/// Deletes a security group; gone already is success. `DependencyViolation` is retried until
+/// `timeout` because the ENIs of just-deleted mount targets take a while to be released.
+pub async fn delete_security_group(
+    ec2: &aws_sdk_ec2::Client,
+    group_id: &str,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    let result = retry_while(
+        &format!("deleting EC2 Security Group {group_id}"),
+        timeout,
+        cancel,
+        |e| e.is_aws("DependencyViolation"),
+        || async {
+            ec2.delete_security_group()
+                .group_id(group_id)
+                .send()
+                .await
+                .context("deleting EC2 Security Group", group_id)
+                .map(|_| ())
+        },
+    )
+    .await;
+    match result {
+        Err(e) if e.is_aws("InvalidGroup.NotFound") => Ok(()),
+        other => other,
+    }
+}

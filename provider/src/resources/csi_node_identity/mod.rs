@@ -17,8 +17,7 @@ use crate::aws::iam;
 use crate::data_sources::csi_driver_iam_policy::{policy_document, PolicyOptions};
 use crate::framework::timeouts::Timeouts;
 use crate::framework::{
-    ApplyOutcome, AttributePath, Ctx, Diagnostics, PlanContext, Private, ReadOutcome, Resource,
-    Schema, Value,
+    ApplyOutcome, AttributePath, Ctx, Diagnostics, PlanContext, Private, ReadOutcome, Resource, Schema, Value,
 };
 use crate::resources::tags::{plan_tags_all, MANAGED_BY_TAG};
 
@@ -26,42 +25,28 @@ pub struct CsiNodeIdentity;
 
 /// The default policy: the `efs_csi_driver_iam_policy` document with dynamic provisioning.
 fn default_policy_json() -> String {
-    policy_document(&PolicyOptions {
-        dynamic_provisioning: true,
-        ..Default::default()
-    })
-    .to_string()
+    policy_document(&PolicyOptions { dynamic_provisioning: true, ..Default::default() }).to_string()
 }
 
 fn step_diagnostics(error: &StepError, summary: &str) -> Diagnostics {
     match error {
-        StepError::AlreadyAssociated { .. } => Diagnostics::from_error_at(
-            AttributePath::root("instance_ids"),
-            summary,
-            error.to_string(),
-        ),
+        StepError::AlreadyAssociated { .. } => {
+            Diagnostics::from_error_at(AttributePath::root("instance_ids"), summary, error.to_string())
+        }
         _ => Diagnostics::from_error(summary, error.to_string()),
     }
 }
 
 fn timeouts(value: &Value) -> Timeouts {
-    Timeouts::from_value(
-        value.get("timeouts").filter(|t| !t.is_null()),
-        &schema::DEFAULT_TIMEOUTS,
-    )
+    Timeouts::from_value(value.get("timeouts").filter(|t| !t.is_null()), &schema::DEFAULT_TIMEOUTS)
 }
 
 /// The known string elements of a set attribute, or `None` while the set itself is unknown.
 fn known_strings(value: Option<&Value>) -> Option<BTreeSet<String>> {
     match value {
-        Some(v) if v.is_known() => Some(
-            v.elements()
-                .unwrap_or_default()
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect(),
-        ),
+        Some(v) if v.is_known() => {
+            Some(v.elements().unwrap_or_default().iter().filter_map(Value::as_str).map(str::to_string).collect())
+        }
         _ => None,
     }
 }
@@ -75,11 +60,7 @@ impl CsiNodeIdentity {
                 plan.set(attribute, name.clone());
             }
         }
-        let role_name = plan
-            .planned
-            .get("role_name")
-            .cloned()
-            .unwrap_or(Value::Unknown);
+        let role_name = plan.planned.get("role_name").cloned().unwrap_or(Value::Unknown);
         if plan.is_create() || plan.prior.get("role_name") != Some(&role_name) {
             plan.set("id", role_name);
         }
@@ -91,16 +72,8 @@ impl CsiNodeIdentity {
             return;
         }
         let default = default_policy_json();
-        let prior = plan
-            .prior
-            .get("policy_json")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let value = if ops::json_equal(prior, &default) {
-            prior.to_string()
-        } else {
-            default
-        };
+        let prior = plan.prior.get("policy_json").and_then(Value::as_str).unwrap_or_default();
+        let value = if ops::json_equal(prior, &default) { prior.to_string() } else { default };
         plan.set("policy_json", Value::string(value));
     }
 
@@ -109,19 +82,11 @@ impl CsiNodeIdentity {
         if plan.is_create() {
             return;
         }
-        let same = [
-            "instance_ids",
-            "instance_profile_name",
-            "replace_existing_association",
-        ]
-        .iter()
-        .all(|a| plan.prior.get(a) == plan.planned.get(a));
+        let same = ["instance_ids", "instance_profile_name", "replace_existing_association"]
+            .iter()
+            .all(|a| plan.prior.get(a) == plan.planned.get(a));
         if same {
-            let prior = plan
-                .prior
-                .get("associations")
-                .cloned()
-                .unwrap_or(Value::Null);
+            let prior = plan.prior.get("associations").cloned().unwrap_or(Value::Null);
             plan.set("associations", prior);
         }
     }
@@ -140,15 +105,10 @@ impl CsiNodeIdentity {
             return;
         }
         let ec2 = &provider.aws.ec2;
-        let replace = plan
-            .planned
-            .get("replace_existing_association")
-            .and_then(Value::as_bool);
+        let replace = plan.planned.get("replace_existing_association").and_then(Value::as_bool);
         let profile_suffix = match (
             plan.planned.get("path").and_then(Value::as_str),
-            plan.planned
-                .get("instance_profile_name")
-                .and_then(Value::as_str),
+            plan.planned.get("instance_profile_name").and_then(Value::as_str),
         ) {
             (Some(path), Some(name)) => Some(format!(":instance-profile{path}{name}")),
             _ => None,
@@ -157,10 +117,7 @@ impl CsiNodeIdentity {
             if let Some(suffix) = &profile_suffix {
                 match instances::list_associations(ec2, Some(&added)).await {
                     Ok(found) => {
-                        for association in found
-                            .iter()
-                            .filter(|a| !a.profile_arn.ends_with(suffix.as_str()))
-                        {
+                        for association in found.iter().filter(|a| !a.profile_arn.ends_with(suffix.as_str())) {
                             plan.diags.error_at(
                                 AttributePath::root("instance_ids"),
                                 "Instance Already Has An Instance Profile",
@@ -173,24 +130,18 @@ impl CsiNodeIdentity {
                             );
                         }
                     }
-                    Err(e) => plan.diags.extend(
-                        e.to_diagnostics("Error Checking EC2 Instance Profile Associations"),
-                    ),
+                    Err(e) => plan.diags.extend(e.to_diagnostics("Error Checking EC2 Instance Profile Associations")),
                 }
             }
         }
-        let metadata_configured = plan
-            .config
-            .get("metadata_options")
-            .is_some_and(|m| !m.is_null());
+        let metadata_configured = plan.config.get("metadata_options").is_some_and(|m| !m.is_null());
         if !metadata_configured {
             match instances::describe_metadata_options(ec2, &added).await {
                 Ok(found) => {
                     let blocked: Vec<String> = found
                         .iter()
                         .filter(|o| {
-                            o.http_tokens.as_deref() == Some("required")
-                                && o.http_put_response_hop_limit == Some(1)
+                            o.http_tokens.as_deref() == Some("required") && o.http_put_response_hop_limit == Some(1)
                         })
                         .map(|o| o.instance_id.clone())
                         .collect();
@@ -208,9 +159,7 @@ impl CsiNodeIdentity {
                         );
                     }
                 }
-                Err(e) => plan
-                    .diags
-                    .extend(e.to_diagnostics("Error Reading EC2 Instance Metadata Options")),
+                Err(e) => plan.diags.extend(e.to_diagnostics("Error Reading EC2 Instance Metadata Options")),
             }
         }
     }
@@ -259,21 +208,13 @@ impl Resource for CsiNodeIdentity {
         if let Err(error) = created {
             let mut diags = step_diagnostics(&error, "Error Creating EFS CSI Node Identity");
             // Nothing may be left behind that the state does not know: undo, or return what is left.
-            return match ops::teardown(
-                &provider.aws,
-                &owned,
-                schema::DEFAULT_TIMEOUTS.delete,
-                &ctx.cancel,
-            )
-            .await
-            {
+            return match ops::teardown(&provider.aws, &owned, schema::DEFAULT_TIMEOUTS.delete, &ctx.cancel).await {
                 Ok(()) => ApplyOutcome::failed(Value::Null, diags),
                 Err(cleanup) => {
                     diags.extend(cleanup.to_diagnostics("Error Cleaning Up After A Failed Create"));
                     let mut partial = model.clone();
                     partial.policy_arn = owned.policy_arn.clone().unwrap_or_default();
-                    partial.instance_profile_arn =
-                        owned.profile.clone().map(|p| p.1).unwrap_or_default();
+                    partial.instance_profile_arn = owned.profile.clone().map(|p| p.1).unwrap_or_default();
                     partial.associations.clear();
                     ApplyOutcome::failed(partial.to_value(), diags)
                 }
@@ -291,31 +232,16 @@ impl Resource for CsiNodeIdentity {
                     ),
                 ),
             ),
-            Err(e) => ApplyOutcome::failed(
-                model.to_value(),
-                e.to_diagnostics("Error Reading EFS CSI Node Identity"),
-            ),
+            Err(e) => ApplyOutcome::failed(model.to_value(), e.to_diagnostics("Error Reading EFS CSI Node Identity")),
         }
     }
 
     async fn read(&self, ctx: &Ctx, state: &Value, private: &Private) -> ReadOutcome {
         let provider = match ctx.provider() {
             Ok(p) => p,
-            Err(diags) => {
-                return ReadOutcome {
-                    state: state.clone(),
-                    private: private.clone(),
-                    diags,
-                }
-            }
+            Err(diags) => return ReadOutcome { state: state.clone(), private: private.clone(), diags },
         };
-        match ops::refresh(
-            &provider.aws,
-            &Model::from_value(state),
-            &provider.default_tags,
-        )
-        .await
-        {
+        match ops::refresh(&provider.aws, &Model::from_value(state), &provider.default_tags).await {
             Ok(found) => ReadOutcome {
                 state: found.map(|m| m.to_value()).unwrap_or(Value::Null),
                 private: private.clone(),
@@ -368,11 +294,7 @@ impl Resource for CsiNodeIdentity {
                 prior.clone()
             }
         };
-        ApplyOutcome {
-            state,
-            private: private.clone(),
-            diags,
-        }
+        ApplyOutcome { state, private: private.clone(), diags }
     }
 
     async fn delete(&self, ctx: &Ctx, prior: &Value, _private: &Private) -> Diagnostics {
@@ -396,21 +318,12 @@ impl Resource for CsiNodeIdentity {
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
         let provider = ctx.provider()?;
         let iam_client = &provider.aws.iam;
-        let fail =
-            |e: crate::error::Error| e.to_diagnostics("Error Importing EFS CSI Node Identity");
-        let not_importable =
-            |detail: String| Diagnostics::from_error("Cannot Import EFS CSI Node Identity", detail);
-        let role = iam::find_role_by_name(iam_client, id)
-            .await
-            .map_err(fail)?
-            .ok_or_else(|| {
-                not_importable(format!(
-                    "IAM Role {id:?} does not exist. The import id is the role name."
-                ))
-            })?;
-        let profiles = iam::list_instance_profiles_for_role(iam_client, id)
-            .await
-            .map_err(fail)?;
+        let fail = |e: crate::error::Error| e.to_diagnostics("Error Importing EFS CSI Node Identity");
+        let not_importable = |detail: String| Diagnostics::from_error("Cannot Import EFS CSI Node Identity", detail);
+        let role = iam::find_role_by_name(iam_client, id).await.map_err(fail)?.ok_or_else(|| {
+            not_importable(format!("IAM Role {id:?} does not exist. The import id is the role name."))
+        })?;
+        let profiles = iam::list_instance_profiles_for_role(iam_client, id).await.map_err(fail)?;
         let profile_name = profiles
             .first()
             .cloned()
@@ -418,15 +331,9 @@ impl Resource for CsiNodeIdentity {
         // The node policy is the customer-managed policy attached to the role: the one this provider
         // tagged, else the one named like the role, else the only one.
         let mut local = Vec::new();
-        for arn in iam::list_attached_role_policies(iam_client, id)
-            .await
-            .map_err(fail)?
-        {
+        for arn in iam::list_attached_role_policies(iam_client, id).await.map_err(fail)? {
             if !arn.contains(":iam::aws:policy/") {
-                if let Some(policy) = iam::find_policy_by_arn(iam_client, &arn)
-                    .await
-                    .map_err(fail)?
-                {
+                if let Some(policy) = iam::find_policy_by_arn(iam_client, &arn).await.map_err(fail)? {
                     local.push(policy);
                 }
             }

@@ -42,37 +42,21 @@ pub struct Model {
 }
 
 fn string(value: &Value, name: &str) -> String {
-    value
-        .get(name)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
+    value.get(name).and_then(Value::as_str).unwrap_or_default().to_string()
 }
 
 fn string_set(value: Option<&Value>) -> Option<BTreeSet<String>> {
-    value.and_then(Value::elements).map(|items| {
-        items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect()
-    })
+    value.and_then(Value::elements).map(|items| items.iter().filter_map(Value::as_str).map(str::to_string).collect())
 }
 
 fn string_map(value: Option<&Value>) -> Option<BTreeMap<String, String>> {
-    value.and_then(Value::as_map).map(|m| {
-        m.iter()
-            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-            .collect()
-    })
+    value
+        .and_then(Value::as_map)
+        .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string()))).collect())
 }
 
 fn map_value(map: &BTreeMap<String, String>) -> Value {
-    Value::Map(
-        map.iter()
-            .map(|(k, v)| (k.clone(), Value::string(v.clone())))
-            .collect(),
-    )
+    Value::Map(map.iter().map(|(k, v)| (k.clone(), Value::string(v.clone()))).collect())
 }
 
 fn empty_to_null(text: &str) -> Value {
@@ -86,17 +70,10 @@ fn empty_to_null(text: &str) -> Value {
 impl Model {
     /// Reads a known configuration, plan or state value.
     pub fn from_value(value: &Value) -> Model {
-        let metadata_options = value
-            .get("metadata_options")
-            .filter(|m| m.is_known() && !m.is_null())
-            .map(|m| MetadataOptions {
-                http_tokens: m
-                    .get("http_tokens")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-                http_put_response_hop_limit: m
-                    .get("http_put_response_hop_limit")
-                    .and_then(Value::as_i64),
+        let metadata_options =
+            value.get("metadata_options").filter(|m| m.is_known() && !m.is_null()).map(|m| MetadataOptions {
+                http_tokens: m.get("http_tokens").and_then(Value::as_str).map(str::to_string),
+                http_put_response_hop_limit: m.get("http_put_response_hop_limit").and_then(Value::as_i64),
             });
         let associations = value
             .get("associations")
@@ -106,10 +83,7 @@ impl Model {
                     .map(|(id, a)| {
                         (
                             id.clone(),
-                            AssociationState {
-                                association_id: string(a, "association_id"),
-                                state: string(a, "state"),
-                            },
+                            AssociationState { association_id: string(a, "association_id"), state: string(a, "state") },
                         )
                     })
                     .collect()
@@ -120,11 +94,7 @@ impl Model {
             role_name: string(value, "role_name"),
             policy_name: string(value, "policy_name"),
             instance_profile_name: string(value, "instance_profile_name"),
-            path: value
-                .get("path")
-                .and_then(Value::as_str)
-                .unwrap_or("/")
-                .to_string(),
+            path: value.get("path").and_then(Value::as_str).unwrap_or("/").to_string(),
             instance_ids: string_set(value.get("instance_ids")).unwrap_or_default(),
             policy_json: string(value, "policy_json"),
             additional_policy_arns: string_set(value.get("additional_policy_arns")),
@@ -147,19 +117,8 @@ impl Model {
     pub fn to_value(&self) -> Value {
         let metadata_options = match &self.metadata_options {
             Some(m) => Value::object([
-                (
-                    "http_tokens",
-                    m.http_tokens
-                        .clone()
-                        .map(Value::string)
-                        .unwrap_or(Value::Null),
-                ),
-                (
-                    "http_put_response_hop_limit",
-                    m.http_put_response_hop_limit
-                        .map(Value::int)
-                        .unwrap_or(Value::Null),
-                ),
+                ("http_tokens", m.http_tokens.clone().map(Value::string).unwrap_or(Value::Null)),
+                ("http_put_response_hop_limit", m.http_put_response_hop_limit.map(Value::int).unwrap_or(Value::Null)),
             ]),
             None => Value::Null,
         };
@@ -182,15 +141,9 @@ impl Model {
             ("name", Value::string(self.name.clone())),
             ("role_name", Value::string(self.role_name.clone())),
             ("policy_name", Value::string(self.policy_name.clone())),
-            (
-                "instance_profile_name",
-                Value::string(self.instance_profile_name.clone()),
-            ),
+            ("instance_profile_name", Value::string(self.instance_profile_name.clone())),
             ("path", Value::string(self.path.clone())),
-            (
-                "instance_ids",
-                Value::set_of_strings(self.instance_ids.iter().cloned()),
-            ),
+            ("instance_ids", Value::set_of_strings(self.instance_ids.iter().cloned())),
             ("policy_json", Value::string(self.policy_json.clone())),
             (
                 "additional_policy_arns",
@@ -199,23 +152,14 @@ impl Model {
                     .map(|s| Value::set_of_strings(s.iter().cloned()))
                     .unwrap_or(Value::Null),
             ),
-            (
-                "replace_existing_association",
-                Value::Bool(self.replace_existing_association),
-            ),
+            ("replace_existing_association", Value::Bool(self.replace_existing_association)),
             ("metadata_options", metadata_options),
-            (
-                "tags",
-                self.tags.as_ref().map(map_value).unwrap_or(Value::Null),
-            ),
+            ("tags", self.tags.as_ref().map(map_value).unwrap_or(Value::Null)),
             ("tags_all", map_value(&self.tags_all)),
             ("timeouts", self.timeouts.clone().unwrap_or(Value::Null)),
             ("role_arn", empty_to_null(&self.role_arn)),
             ("policy_arn", empty_to_null(&self.policy_arn)),
-            (
-                "instance_profile_arn",
-                empty_to_null(&self.instance_profile_arn),
-            ),
+            ("instance_profile_arn", empty_to_null(&self.instance_profile_arn)),
             ("associations", associations),
         ])
     }
@@ -249,10 +193,7 @@ mod tests {
             instance_profile_arn: "arn:aws:iam::1:instance-profile/x/ip".into(),
             associations: [(
                 "i-0123456789abcdef0".to_string(),
-                AssociationState {
-                    association_id: "iip-assoc-1".into(),
-                    state: "associated".into(),
-                },
+                AssociationState { association_id: "iip-assoc-1".into(), state: "associated".into() },
             )]
             .into(),
         };

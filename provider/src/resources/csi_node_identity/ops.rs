@@ -37,20 +37,13 @@ pub enum StepError {
          To manage it with Terraform, import the existing setup: terraform import {TYPE_NAME}.<name> {role_name}; \
          or choose another name."
     )]
-    NotOwned {
-        kind: &'static str,
-        name: String,
-        role_name: String,
-    },
+    NotOwned { kind: &'static str, name: String, role_name: String },
 
     #[error(
         "EC2 Instance {instance_id} already has IAM Instance Profile {profile_arn} associated. Set \
          replace_existing_association = true to replace it, or remove the instance from instance_ids."
     )]
-    AlreadyAssociated {
-        instance_id: String,
-        profile_arn: String,
-    },
+    AlreadyAssociated { instance_id: String, profile_arn: String },
 }
 
 /// The ownership tag value: which resource instance made an object.
@@ -64,10 +57,7 @@ fn is_owned(tags: &BTreeMap<String, String>, role_name: &str) -> bool {
 
 /// Two JSON documents with the same meaning (whitespace and key order aside).
 pub fn json_equal(a: &str, b: &str) -> bool {
-    match (
-        serde_json::from_str::<serde_json::Value>(a),
-        serde_json::from_str::<serde_json::Value>(b),
-    ) {
+    match (serde_json::from_str::<serde_json::Value>(a), serde_json::from_str::<serde_json::Value>(b)) {
         (Ok(x), Ok(y)) => x == y,
         _ => a == b,
     }
@@ -85,10 +75,7 @@ pub struct Owned {
 
 fn tags_to_apply(model: &Model) -> BTreeMap<String, String> {
     let mut tags = model.tags_all.clone();
-    tags.insert(
-        MANAGED_BY_TAG.to_string(),
-        ownership_value(&model.role_name),
-    );
+    tags.insert(MANAGED_BY_TAG.to_string(), ownership_value(&model.role_name));
     tags
 }
 
@@ -102,52 +89,39 @@ pub async fn create(
 ) -> Result<(), StepError> {
     let tags = tags_to_apply(model);
     let role = &model.role_name;
-    let not_owned = |kind: &'static str, name: &str| StepError::NotOwned {
-        kind,
-        name: name.to_string(),
-        role_name: role.clone(),
-    };
+    let not_owned =
+        |kind: &'static str, name: &str| StepError::NotOwned { kind, name: name.to_string(), role_name: role.clone() };
 
     match iam::create_role(&aws.iam, role, &model.path, TRUST_POLICY, &tags).await {
         Ok(()) => {}
-        Err(e) if e.is_aws("EntityAlreadyExists") => {
-            match iam::find_role_by_name(&aws.iam, role).await? {
-                Some(existing) if is_owned(&existing.tags, role) => {}
-                _ => return Err(not_owned("IAM Role", role)),
-            }
-        }
+        Err(e) if e.is_aws("EntityAlreadyExists") => match iam::find_role_by_name(&aws.iam, role).await? {
+            Some(existing) if is_owned(&existing.tags, role) => {}
+            _ => return Err(not_owned("IAM Role", role)),
+        },
         Err(e) => return Err(e.into()),
     }
     owned.role_name = Some(role.clone());
 
-    let policy_arn = match iam::create_policy(
-        &aws.iam,
-        &model.policy_name,
-        &model.path,
-        &model.policy_json,
-        &tags,
-    )
-    .await
-    {
-        Ok(arn) => arn,
-        Err(e) if e.is_aws("EntityAlreadyExists") => {
-            match iam::find_local_policy_by_name(&aws.iam, &model.path, &model.policy_name).await? {
-                Some(existing) if is_owned(&existing.tags, role) => {
-                    let current = match &existing.default_version_id {
-                        Some(v) => iam::policy_document(&aws.iam, &existing.arn, v).await?,
-                        None => None,
-                    };
-                    if !current.is_some_and(|doc| json_equal(&doc, &model.policy_json)) {
-                        iam::set_policy_document(&aws.iam, &existing.arn, &model.policy_json)
-                            .await?;
+    let policy_arn =
+        match iam::create_policy(&aws.iam, &model.policy_name, &model.path, &model.policy_json, &tags).await {
+            Ok(arn) => arn,
+            Err(e) if e.is_aws("EntityAlreadyExists") => {
+                match iam::find_local_policy_by_name(&aws.iam, &model.path, &model.policy_name).await? {
+                    Some(existing) if is_owned(&existing.tags, role) => {
+                        let current = match &existing.default_version_id {
+                            Some(v) => iam::policy_document(&aws.iam, &existing.arn, v).await?,
+                            None => None,
+                        };
+                        if !current.is_some_and(|doc| json_equal(&doc, &model.policy_json)) {
+                            iam::set_policy_document(&aws.iam, &existing.arn, &model.policy_json).await?;
+                        }
+                        existing.arn
                     }
-                    existing.arn
+                    _ => return Err(not_owned("IAM Policy", &model.policy_name)),
                 }
-                _ => return Err(not_owned("IAM Policy", &model.policy_name)),
             }
-        }
-        Err(e) => return Err(e.into()),
-    };
+            Err(e) => return Err(e.into()),
+        };
     owned.policy_arn = Some(policy_arn.clone());
 
     let mut to_attach = vec![policy_arn];
@@ -158,32 +132,22 @@ pub async fn create(
     }
 
     let profile_name = &model.instance_profile_name;
-    let (profile_arn, roles) =
-        match iam::create_instance_profile(&aws.iam, profile_name, &model.path, &tags).await {
-            Ok(arn) => (arn, Vec::new()),
-            Err(e) if e.is_aws("EntityAlreadyExists") => {
-                match iam::find_instance_profile_by_name(&aws.iam, profile_name).await? {
-                    Some(existing) if is_owned(&existing.tags, role) => {
-                        (existing.arn, existing.role_names)
-                    }
-                    _ => return Err(not_owned("IAM Instance Profile", profile_name)),
-                }
+    let (profile_arn, roles) = match iam::create_instance_profile(&aws.iam, profile_name, &model.path, &tags).await {
+        Ok(arn) => (arn, Vec::new()),
+        Err(e) if e.is_aws("EntityAlreadyExists") => {
+            match iam::find_instance_profile_by_name(&aws.iam, profile_name).await? {
+                Some(existing) if is_owned(&existing.tags, role) => (existing.arn, existing.role_names),
+                _ => return Err(not_owned("IAM Instance Profile", profile_name)),
             }
-            Err(e) => return Err(e.into()),
-        };
+        }
+        Err(e) => return Err(e.into()),
+    };
     owned.profile = Some((profile_name.clone(), profile_arn.clone()));
     if !roles.contains(role) {
         iam::add_role_to_instance_profile(&aws.iam, profile_name, role).await?;
     }
 
-    associate_all(
-        aws,
-        &model.instance_ids,
-        &profile_arn,
-        model.replace_existing_association,
-        cancel,
-    )
-    .await?;
+    associate_all(aws, &model.instance_ids, &profile_arn, model.replace_existing_association, cancel).await?;
     apply_metadata_options(aws, model.metadata_options.as_ref(), &model.instance_ids).await?;
     Ok(())
 }
@@ -199,9 +163,7 @@ pub async fn associate_all(
 ) -> Result<(), StepError> {
     let ids: Vec<String> = instance_ids.iter().cloned().collect();
     let results: Vec<Result<(), StepError>> = stream::iter(ids)
-        .map(|instance_id: String| async move {
-            associate_one(aws, &instance_id, profile_arn, replace, cancel).await
-        })
+        .map(|instance_id: String| async move { associate_one(aws, &instance_id, profile_arn, replace, cancel).await })
         .buffer_unordered(ASSOCIATION_CONCURRENCY)
         .collect()
         .await;
@@ -218,14 +180,8 @@ async fn associate_one(
     match instances::find_association_by_instance_id(&aws.ec2, instance_id).await? {
         Some(existing) if existing.profile_arn == profile_arn => Ok(()),
         Some(existing) if replace => {
-            instances::replace_association(
-                &aws.ec2,
-                &existing.association_id,
-                instance_id,
-                profile_arn,
-                cancel,
-            )
-            .await?;
+            instances::replace_association(&aws.ec2, &existing.association_id, instance_id, profile_arn, cancel)
+                .await?;
             Ok(())
         }
         Some(existing) => Err(StepError::AlreadyAssociated {
@@ -251,26 +207,15 @@ pub async fn apply_metadata_options(
     if options.http_tokens.is_none() && options.http_put_response_hop_limit.is_none() {
         return Ok(());
     }
-    let hop_limit = options
-        .http_put_response_hop_limit
-        .and_then(|h| i32::try_from(h).ok());
+    let hop_limit = options.http_put_response_hop_limit.and_then(|h| i32::try_from(h).ok());
     for instance_id in instance_ids {
-        instances::modify_metadata_options(
-            &aws.ec2,
-            instance_id,
-            options.http_tokens.as_deref(),
-            hop_limit,
-        )
-        .await?;
+        instances::modify_metadata_options(&aws.ec2, instance_id, options.http_tokens.as_deref(), hop_limit).await?;
     }
     Ok(())
 }
 
 /// The live associations of `profile_arn`, across all instances.
-pub async fn associations_of(
-    aws: &AwsClients,
-    profile_arn: &str,
-) -> Result<Vec<Association>, Error> {
+pub async fn associations_of(aws: &AwsClients, profile_arn: &str) -> Result<Vec<Association>, Error> {
     Ok(instances::list_associations(&aws.ec2, None)
         .await?
         .into_iter()
@@ -289,12 +234,8 @@ pub async fn disassociate_all(
         instances::disassociate(&aws.ec2, &association.association_id).await?;
     }
     let instance_ids: Vec<String> = associations.iter().map(|a| a.instance_id.clone()).collect();
-    let association_ids: Vec<String> = associations
-        .iter()
-        .map(|a| a.association_id.clone())
-        .collect();
-    instances::wait_associations_deleted(&aws.ec2, &instance_ids, &association_ids, timeout, cancel)
-        .await
+    let association_ids: Vec<String> = associations.iter().map(|a| a.association_id.clone()).collect();
+    instances::wait_associations_deleted(&aws.ec2, &instance_ids, &association_ids, timeout, cancel).await
 }
 
 /// Removes what `owned` lists, in reverse dependency order: associations of our profile, the role
@@ -334,21 +275,17 @@ pub async fn teardown(
 pub async fn owned_from_state(aws: &AwsClients, model: &Model) -> Result<Owned, Error> {
     let role = model.role_name.clone();
     // DeleteRole refuses a role with attached policies: detach all of them.
-    let attached = iam::list_attached_role_policies(&aws.iam, &role)
-        .await
-        .or_else(|e| {
-            if e.is_aws("NoSuchEntity") {
-                Ok(Vec::new())
-            } else {
-                Err(e)
-            }
-        })?;
+    let attached = iam::list_attached_role_policies(&aws.iam, &role).await.or_else(|e| {
+        if e.is_aws("NoSuchEntity") {
+            Ok(Vec::new())
+        } else {
+            Err(e)
+        }
+    })?;
     let policy_arn = if !model.policy_arn.is_empty() {
         Some(model.policy_arn.clone())
     } else {
-        iam::find_local_policy_by_name(&aws.iam, &model.path, &model.policy_name)
-            .await?
-            .map(|p| p.arn)
+        iam::find_local_policy_by_name(&aws.iam, &model.path, &model.policy_name).await?.map(|p| p.arn)
     };
     let profile_arn = if !model.instance_profile_arn.is_empty() {
         model.instance_profile_arn.clone()
@@ -376,9 +313,7 @@ pub async fn refresh(
     let Some(role) = iam::find_role_by_name(&aws.iam, &model.role_name).await? else {
         return Ok(None);
     };
-    let Some(profile) =
-        iam::find_instance_profile_by_name(&aws.iam, &model.instance_profile_name).await?
-    else {
+    let Some(profile) = iam::find_instance_profile_by_name(&aws.iam, &model.instance_profile_name).await? else {
         return Ok(None);
     };
     let mut out = model.clone();
@@ -396,8 +331,7 @@ pub async fn refresh(
             out.policy_arn = policy.arn.clone();
             out.policy_name = policy.name.clone();
             if let Some(version) = &policy.default_version_id {
-                if let Some(document) = iam::policy_document(&aws.iam, &policy.arn, version).await?
-                {
+                if let Some(document) = iam::policy_document(&aws.iam, &policy.arn, version).await? {
                     if !json_equal(&document, &model.policy_json) {
                         out.policy_json = document;
                     }
@@ -411,38 +345,21 @@ pub async fn refresh(
         }
     }
 
-    let attached: BTreeSet<String> = iam::list_attached_role_policies(&aws.iam, &role.name)
-        .await?
-        .into_iter()
-        .collect();
+    let attached: BTreeSet<String> =
+        iam::list_attached_role_policies(&aws.iam, &role.name).await?.into_iter().collect();
     if !out.policy_arn.is_empty() && !attached.contains(&out.policy_arn) {
         // A detached policy shows as a document change too; update attaches it again.
         out.policy_json = String::new();
     }
-    let additional: BTreeSet<String> = attached
-        .into_iter()
-        .filter(|arn| *arn != out.policy_arn)
-        .collect();
-    out.additional_policy_arns = if additional.is_empty() && model.additional_policy_arns.is_none()
-    {
-        None
-    } else {
-        Some(additional)
-    };
+    let additional: BTreeSet<String> = attached.into_iter().filter(|arn| *arn != out.policy_arn).collect();
+    out.additional_policy_arns =
+        if additional.is_empty() && model.additional_policy_arns.is_none() { None } else { Some(additional) };
 
     let associations = associations_of(aws, &profile.arn).await?;
     out.instance_ids = associations.iter().map(|a| a.instance_id.clone()).collect();
     out.associations = associations
         .into_iter()
-        .map(|a| {
-            (
-                a.instance_id,
-                AssociationState {
-                    association_id: a.association_id,
-                    state: a.state,
-                },
-            )
-        })
+        .map(|a| (a.instance_id, AssociationState { association_id: a.association_id, state: a.state }))
         .collect();
 
     if let Some(configured) = &model.metadata_options {
@@ -456,8 +373,7 @@ pub async fn refresh(
             }
             if let Some(limit) = configured.http_put_response_hop_limit {
                 if instance.http_put_response_hop_limit.map(i64::from) != Some(limit) {
-                    seen.http_put_response_hop_limit =
-                        instance.http_put_response_hop_limit.map(i64::from);
+                    seen.http_put_response_hop_limit = instance.http_put_response_hop_limit.map(i64::from);
                 }
             }
         }
@@ -468,17 +384,10 @@ pub async fn refresh(
     tags_all.remove(MANAGED_BY_TAG);
     let own: BTreeMap<String, String> = tags_all
         .iter()
-        .filter(|(k, v)| {
-            default_tags.get(*k) != Some(*v)
-                || model.tags.as_ref().is_some_and(|t| t.get(*k) == Some(*v))
-        })
+        .filter(|(k, v)| default_tags.get(*k) != Some(*v) || model.tags.as_ref().is_some_and(|t| t.get(*k) == Some(*v)))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    out.tags = if own.is_empty() && model.tags.is_none() {
-        None
-    } else {
-        Some(own)
-    };
+    out.tags = if own.is_empty() && model.tags.is_none() { None } else { Some(own) };
     out.tags_all = tags_all;
     Ok(Some(out))
 }
@@ -496,27 +405,14 @@ pub async fn update(
 
     // The policy: recreate it if it was deleted out of band, make the document current, attach it.
     let mut policy_arn = prior.policy_arn.clone();
-    let existing = if policy_arn.is_empty() {
-        None
-    } else {
-        iam::find_policy_by_arn(&aws.iam, &policy_arn).await?
-    };
+    let existing = if policy_arn.is_empty() { None } else { iam::find_policy_by_arn(&aws.iam, &policy_arn).await? };
     if existing.is_none() {
-        policy_arn = iam::create_policy(
-            &aws.iam,
-            &planned.policy_name,
-            &planned.path,
-            &planned.policy_json,
-            &tags,
-        )
-        .await?;
+        policy_arn =
+            iam::create_policy(&aws.iam, &planned.policy_name, &planned.path, &planned.policy_json, &tags).await?;
     } else if !json_equal(&prior.policy_json, &planned.policy_json) {
         iam::set_policy_document(&aws.iam, &policy_arn, &planned.policy_json).await?;
     }
-    let attached: BTreeSet<String> = iam::list_attached_role_policies(&aws.iam, role)
-        .await?
-        .into_iter()
-        .collect();
+    let attached: BTreeSet<String> = iam::list_attached_role_policies(&aws.iam, role).await?.into_iter().collect();
     let mut wanted: BTreeSet<String> = planned.additional_policy_arns.clone().unwrap_or_default();
     wanted.insert(policy_arn.clone());
     for arn in wanted.difference(&attached) {
@@ -546,11 +442,7 @@ pub async fn update(
     }
 
     let profile_arn = &prior.instance_profile_arn;
-    let removed: Vec<String> = prior
-        .instance_ids
-        .difference(&planned.instance_ids)
-        .cloned()
-        .collect();
+    let removed: Vec<String> = prior.instance_ids.difference(&planned.instance_ids).cloned().collect();
     if !removed.is_empty() {
         let ours: Vec<Association> = instances::list_associations(&aws.ec2, Some(&removed))
             .await?
@@ -559,25 +451,11 @@ pub async fn update(
             .collect();
         disassociate_all(aws, &ours, timeout, cancel).await?;
     }
-    let added: BTreeSet<String> = planned
-        .instance_ids
-        .difference(&prior.instance_ids)
-        .cloned()
-        .collect();
-    associate_all(
-        aws,
-        &added,
-        profile_arn,
-        planned.replace_existing_association,
-        cancel,
-    )
-    .await?;
+    let added: BTreeSet<String> = planned.instance_ids.difference(&prior.instance_ids).cloned().collect();
+    associate_all(aws, &added, profile_arn, planned.replace_existing_association, cancel).await?;
 
-    let metadata_targets = if planned.metadata_options != prior.metadata_options {
-        &planned.instance_ids
-    } else {
-        &added
-    };
+    let metadata_targets =
+        if planned.metadata_options != prior.metadata_options { &planned.instance_ids } else { &added };
     apply_metadata_options(aws, planned.metadata_options.as_ref(), metadata_targets).await?;
     Ok(())
 }
@@ -588,10 +466,7 @@ mod tests {
 
     #[test]
     fn compares_documents_by_meaning() {
-        assert!(json_equal(
-            r#"{"a":1,"b":[1,2]}"#,
-            r#"{ "b": [1, 2], "a": 1 }"#
-        ));
+        assert!(json_equal(r#"{"a":1,"b":[1,2]}"#, r#"{ "b": [1, 2], "a": 1 }"#));
         assert!(!json_equal(r#"{"a":1}"#, r#"{"a":2}"#));
     }
 

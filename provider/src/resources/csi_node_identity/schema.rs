@@ -4,9 +4,7 @@ use std::time::Duration;
 
 use crate::framework::schema::{Attribute, Block, NestedBlock, Nesting, Schema, Validator};
 use crate::framework::timeouts::{self, Timeouts};
-use crate::framework::validators::{
-    each_element, int_between, one_of, string_length, string_matches,
-};
+use crate::framework::validators::{each_element, int_between, one_of, string_length, string_matches};
 use crate::framework::{Type, Value};
 use crate::resources::tags::{tags_all_attribute, tags_attribute};
 
@@ -18,17 +16,11 @@ const IAM_PATH_PATTERN: &str = r"^/([\x21-\x7E]+/)?$";
 pub const INSTANCE_ID_PATTERN: &str = r"^i-[0-9a-f]{8,17}$";
 const POLICY_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/[\x21-\x7E]+$";
 
-pub const DEFAULT_TIMEOUTS: Timeouts = Timeouts::new(
-    Duration::from_secs(10 * 60),
-    Duration::from_secs(10 * 60),
-    Duration::from_secs(10 * 60),
-);
+pub const DEFAULT_TIMEOUTS: Timeouts =
+    Timeouts::new(Duration::from_secs(10 * 60), Duration::from_secs(10 * 60), Duration::from_secs(10 * 60));
 
 fn iam_name(max: usize) -> [Validator; 2] {
-    [
-        string_length(1, max),
-        string_matches(IAM_NAME_PATTERN, IAM_NAME_RULE),
-    ]
+    [string_length(1, max), string_matches(IAM_NAME_PATTERN, IAM_NAME_RULE)]
 }
 
 fn with(attribute: Attribute, validators: impl IntoIterator<Item = Validator>) -> Attribute {
@@ -41,7 +33,9 @@ fn json_object() -> Validator {
         if let Some(text) = value.as_str() {
             match serde_json::from_str::<serde_json::Value>(text) {
                 Ok(serde_json::Value::Object(_)) => {}
-                Ok(_) => diags.error_at(path.clone(), "Invalid Policy Document", format!("{path} must be a JSON object.")),
+                Ok(_) => {
+                    diags.error_at(path.clone(), "Invalid Policy Document", format!("{path} must be a JSON object."))
+                }
                 Err(e) => diags.error_at(
                     path.clone(),
                     "Invalid Policy Document",
@@ -64,7 +58,9 @@ pub fn schema() -> Schema {
     )
     .attribute(
         Attribute::optional("http_put_response_hop_limit", Type::Number)
-            .description("The hop limit of IMDS responses (1 to 64); 2 lets pods reach IMDSv2. Left unchanged when not set.")
+            .description(
+                "The hop limit of IMDS responses (1 to 64); 2 lets pods reach IMDSv2. Left unchanged when not set.",
+            )
             .validator(int_between(1, 64)),
     );
     let block = Block::new(
@@ -185,10 +181,7 @@ mod tests {
     fn errors_for(attrs: Vec<(&str, Value)>) -> Vec<String> {
         let mut diags = Diagnostics::new();
         validate_block(&schema().block, &Value::object(attrs), None, &mut diags);
-        diags
-            .iter()
-            .map(|d| d.path.as_ref().map(|p| p.to_string()).unwrap_or_default())
-            .collect()
+        diags.iter().map(|d| d.path.as_ref().map(|p| p.to_string()).unwrap_or_default()).collect()
     }
 
     #[test]
@@ -196,18 +189,9 @@ mod tests {
         let found = errors_for(vec![
             ("name", Value::string("efs-csi-nodes")),
             ("path", Value::string("/k8s/")),
-            (
-                "instance_ids",
-                Value::set_of_strings(["i-0123456789abcdef0", "i-01234567"]),
-            ),
-            (
-                "policy_json",
-                Value::string(r#"{"Version":"2012-10-17","Statement":[]}"#),
-            ),
-            (
-                "additional_policy_arns",
-                Value::set_of_strings(["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"]),
-            ),
+            ("instance_ids", Value::set_of_strings(["i-0123456789abcdef0", "i-01234567"])),
+            ("policy_json", Value::string(r#"{"Version":"2012-10-17","Statement":[]}"#)),
+            ("additional_policy_arns", Value::set_of_strings(["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"])),
         ]);
         assert!(found.is_empty(), "{found:?}");
     }
@@ -218,28 +202,12 @@ mod tests {
             ("name", Value::string("has space")),
             ("role_name", Value::string("x".repeat(65))),
             ("path", Value::string("k8s")),
-            (
-                "instance_ids",
-                Value::set_of_strings(["i-0123456789abcdef0", "i-XYZ"]),
-            ),
+            ("instance_ids", Value::set_of_strings(["i-0123456789abcdef0", "i-XYZ"])),
             ("policy_json", Value::string("{not json")),
-            (
-                "additional_policy_arns",
-                Value::set_of_strings(["AmazonSSM"]),
-            ),
+            ("additional_policy_arns", Value::set_of_strings(["AmazonSSM"])),
         ]);
-        for expected in [
-            "name",
-            "role_name",
-            "path",
-            "instance_ids[1]",
-            "policy_json",
-            "additional_policy_arns[0]",
-        ] {
-            assert!(
-                found.iter().any(|p| p == expected),
-                "missing {expected} in {found:?}"
-            );
+        for expected in ["name", "role_name", "path", "instance_ids[1]", "policy_json", "additional_policy_arns[0]"] {
+            assert!(found.iter().any(|p| p == expected), "missing {expected} in {found:?}");
         }
     }
 }

@@ -1,0 +1,313 @@
+//! Acceptance tests of `efs_prometheus_volume` against moto with the real Terraform CLI.
+
+use std::process::Command;
+
+use acceptance_tests::cluster::{hcl_list, Cluster};
+use acceptance_tests::{block_on, provider_block, skip_unless_acceptance, venv, Moto, Workdir};
+use serde_json::Value;
+
+const ADDR: &str = "efs_prometheus_volume.this";
+
+fn config(moto: &Moto, subnets: &[String], node_sg: &str, extra: &str) -> String {
+    format!(
+        "{}\nresource \"efs_prometheus_volume\" \"this\" {{\n  name                       = \"prom\"\n  subnet_ids                 = {}\n  allowed_security_group_ids = [\"{node_sg}\"]\n{extra}}}\n",
+        provider_block(moto),
+        hcl_list(subnets)
+    )
+}
+
+/// Validates one manifest with the Kubernetes 1.30 schemas, rejecting unknown fields.
+fn kubernetes_validate(wd: &Workdir, name: &str, yaml: &str) {
+    wd.write(name, yaml);
+    let out = Command::new(venv().join("bin/kubernetes-validate"))
+        .args(["-k", "1.30.0", "--strict"])
+        .arg(wd.path().join(name))
+        .output()
+        .expect("run kubernetes-validate");
+    assert!(
+        out.status.success(),
+        "{name} is not a valid Kubernetes 1.30 object:\n{yaml}\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Nothing this test made is left in moto.
+fn assert_nothing_left(moto: &Moto, vpc_id: &str) {
+    let efs = moto.efs();
+    let fss = block_on(efs.describe_file_systems().send()).unwrap();
+    assert!(fss.file_systems().is_empty(), "file systems left: {:?}", fss.file_systems());
+    let aps = block_on(efs.describe_access_points().send()).unwrap();
+    assert!(aps.access_points().is_empty(), "access points left: {:?}", aps.access_points());
+    let sgs = block_on(
+        moto.ec2()
+            .describe_security_groups()
+            .filters(aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(vpc_id).build())
+            .send(),
+    )
+    .unwrap();
+    let ours: Vec<_> = sgs
+        .security_groups()
+        .iter()
+        .filter(|g| g.group_name().unwrap_or_default().starts_with("efs-prometheus-"))
+        .collect();
+    assert!(ours.is_empty(), "security groups left: {ours:?}");
+}
+
+/// The plan is empty; shows it otherwise.
+fn assert_no_changes(wd: &Workdir) {
+    let out = wd.terraform(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
+    assert_eq!(out.code, Some(0), "expected an empty plan: {out}");
+}
+
+fn text<'a>(state: &'a Value, name: &str) -> &'a str {
+    state[name].as_str().unwrap_or_else(|| panic!("{name} is not a string in {state}"))
+}
+
+#[test]
+fn basic_three_azs_manifests_import_and_destroy() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let cluster = Cluster::create(&moto, 3, 1);
+    let wd = Workdir::new(&moto);
+    wd.write("main.tf", &config(&moto, &cluster.subnet_ids, &cluster.node_security_group_id, ""));
+    wd.apply();
+    let state = wd.state_resource(ADDR);
+
+    let fs_id = text(&state, "file_system_id").to_string();
+    let ap_id = text(&state, "access_point_id").to_string();
+    assert!(fs_id.starts_with("fs-"));
+    assert_eq!(text(&state, "volume_handle"), format!("{fs_id}::{ap_id}"));
+    assert_eq!(text(&state, "dns_name"), format!("{fs_id}.efs.us-east-1.amazonaws.com"));
+    let mts = state["mount_targets"].as_array().unwrap();
+    assert_eq!(mts.len(), 3);
+    let mut azs: Vec<&str> = mts.iter().map(|m| m["availability_zone"].as_str().unwrap()).collect();
+    azs.sort();
+    assert_eq!(azs, cluster.availability_zones.iter().map(String::as_str).collect::<Vec<_>>());
+
+    // AWS holds what the state says.
+    let efs = moto.efs();
+    let fs = block_on(efs.describe_file_systems().file_system_id(&fs_id).send()).unwrap();
+    let fs = &fs.file_systems()[0];
+    assert_eq!(fs.creation_token(), "efs-prometheus-prom");
+    assert_eq!(fs.encrypted(), Some(true));
+    let ap = block_on(efs.describe_access_points().access_point_id(&ap_id).send()).unwrap();
+    let ap = &ap.access_points()[0];
+    assert_eq!(ap.posix_user().unwrap().uid(), 65534);
+    assert_eq!(ap.root_directory().unwrap().path(), Some("/prometheus"));
+    assert_eq!(ap.root_directory().unwrap().creation_info().unwrap().permissions(), "0755");
+    let policy = block_on(efs.describe_file_system_policy().file_system_id(&fs_id).send()).unwrap();
+    let policy: Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    assert!(policy.to_string().contains("aws:SecureTransport"), "{policy}");
+    assert!(policy.to_string().contains("elasticfilesystem:ClientMount"), "{policy}");
+    let sg_id = text(&state, "security_group_id");
+    let sg = block_on(moto.ec2().describe_security_groups().group_ids(sg_id).send()).unwrap();
+    let perms = sg.security_groups()[0].ip_permissions();
+    assert_eq!(perms.len(), 1);
+    assert_eq!(perms[0].from_port(), Some(2049));
+    assert!(perms[0].ip_ranges().is_empty(), "no CIDR may be open by default");
+    assert_eq!(perms[0].user_id_group_pairs()[0].group_id(), Some(cluster.node_security_group_id.as_str()));
+
+    // Every rendered manifest is a valid Kubernetes object.
+    kubernetes_validate(&wd, "sc.yaml", text(&state, "storage_class_manifest"));
+    kubernetes_validate(&wd, "pv.yaml", text(&state, "persistent_volume_manifest"));
+    kubernetes_validate(&wd, "pvc.yaml", text(&state, "persistent_volume_claim_manifest"));
+    assert!(text(&state, "persistent_volume_manifest").contains(&format!("\"{fs_id}::{ap_id}\"")));
+    assert!(text(&state, "prometheus_helm_values").contains("existingClaim: \"prometheus-server\""));
+    assert!(text(&state, "csi_driver_helm_values").contains("region: \"us-east-1\""));
+
+    assert_no_changes(&wd);
+
+    // Import by file system id gives the same state.
+    wd.terraform_ok(&["state", "rm", ADDR]);
+    wd.terraform_ok(&["import", "-no-color", ADDR, &fs_id]);
+    let imported = wd.state_resource(ADDR);
+    for name in [
+        "file_system_id",
+        "file_system_arn",
+        "access_point_id",
+        "security_group_id",
+        "subnet_ids",
+        "mount_targets",
+        "allowed_security_group_ids",
+        "encrypted",
+        "performance_mode",
+        "throughput_mode",
+        "enforce_tls",
+        "access_point",
+        "volume_handle",
+        "persistent_volume_manifest",
+        "storage_class_manifest",
+        "name",
+    ] {
+        assert_eq!(imported[name], state[name], "{name} differs after import");
+    }
+    assert_no_changes(&wd);
+
+    wd.destroy();
+    assert_nothing_left(&moto, &cluster.vpc_id);
+}
+
+#[test]
+fn two_subnets_in_one_az_fail_at_plan_and_create_nothing() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let cluster = Cluster::create(&moto, 2, 0);
+    let extra = block_on(
+        moto.ec2()
+            .create_subnet()
+            .vpc_id(&cluster.vpc_id)
+            .cidr_block("10.20.200.0/24")
+            .availability_zone(&cluster.availability_zones[0])
+            .send(),
+    )
+    .unwrap();
+    let extra_id = extra.subnet().unwrap().subnet_id().unwrap().to_string();
+    let wd = Workdir::new(&moto);
+    let subnets = vec![cluster.subnet_ids[0].clone(), extra_id.clone(), cluster.subnet_ids[1].clone()];
+    wd.write("main.tf", &config(&moto, &subnets, &cluster.node_security_group_id, ""));
+    let err = wd.apply_expect_error();
+    assert!(err.contains("Two Subnets In One Availability Zone"), "{err}");
+    assert!(err.contains(&cluster.subnet_ids[0]) && err.contains(&extra_id), "both subnets are named: {err}");
+    assert_nothing_left(&moto, &cluster.vpc_id);
+    block_on(moto.ec2().delete_subnet().subnet_id(&extra_id).send()).unwrap();
+}
+
+#[test]
+fn bad_arguments_are_rejected_before_any_aws_call() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let cluster = Cluster::create(&moto, 1, 0);
+    let wd = Workdir::new(&moto);
+    wd.write(
+        "main.tf",
+        &config(
+            &moto,
+            &["subnet-nothex".to_string()],
+            &cluster.node_security_group_id,
+            "  throughput_mode = \"bursting\"\n  provisioned_throughput_in_mibps = 100\n  performance_mode = \"fast\"\n",
+        ),
+    );
+    let err = wd.apply_expect_error();
+    assert!(err.contains("subnet_ids"), "{err}");
+    assert!(err.contains("Throughput Without Provisioned Mode"), "{err}");
+    assert!(err.contains("performance_mode"), "{err}");
+    assert_nothing_left(&moto, &cluster.vpc_id);
+}
+
+#[test]
+fn subnet_added_and_removed_in_place_and_drift_recreated() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let cluster = Cluster::create(&moto, 3, 0);
+    let wd = Workdir::new(&moto);
+    wd.write("main.tf", &config(&moto, &cluster.subnet_ids[..2], &cluster.node_security_group_id, ""));
+    wd.apply();
+    let before = wd.state_resource(ADDR);
+    let fs_id = text(&before, "file_system_id").to_string();
+
+    wd.write("main.tf", &config(&moto, &cluster.subnet_ids[1..], &cluster.node_security_group_id, ""));
+    let out = wd.apply();
+    assert!(out.stdout.contains("1 changed, 0 destroyed"), "{out}");
+    let after = wd.state_resource(ADDR);
+    assert_eq!(text(&after, "file_system_id"), fs_id, "the file system is kept");
+    let subnets: Vec<&str> =
+        after["mount_targets"].as_array().unwrap().iter().map(|m| m["subnet_id"].as_str().unwrap()).collect();
+    let mut want: Vec<&str> = cluster.subnet_ids[1..].iter().map(String::as_str).collect();
+    want.sort();
+    assert_eq!(subnets, want);
+    let in_aws = block_on(moto.efs().describe_mount_targets().file_system_id(&fs_id).send()).unwrap();
+    assert_eq!(in_aws.mount_targets().len(), 2);
+
+    // A mount target deleted out of band shows as drift and is recreated.
+    let victim = after["mount_targets"][0]["mount_target_id"].as_str().unwrap();
+    block_on(moto.efs().delete_mount_target().mount_target_id(victim).send()).unwrap();
+    assert_eq!(wd.plan_detailed_exitcode(), 2);
+    wd.apply();
+    assert_no_changes(&wd);
+    let in_aws = block_on(moto.efs().describe_mount_targets().file_system_id(&fs_id).send()).unwrap();
+    assert_eq!(in_aws.mount_targets().len(), 2);
+
+    // The access point deleted out of band is recreated too.
+    let ap = text(&wd.state_resource(ADDR), "access_point_id").to_string();
+    block_on(moto.efs().delete_access_point().access_point_id(&ap).send()).unwrap();
+    assert_eq!(wd.plan_detailed_exitcode(), 2);
+    wd.apply();
+    assert_no_changes(&wd);
+
+    wd.destroy();
+    assert_nothing_left(&moto, &cluster.vpc_id);
+}
+
+#[test]
+fn dynamic_provisioning_renders_an_efs_ap_storage_class() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let cluster = Cluster::create(&moto, 2, 0);
+    let wd = Workdir::new(&moto);
+    wd.write(
+        "main.tf",
+        &config(
+            &moto,
+            &cluster.subnet_ids,
+            &cluster.node_security_group_id,
+            "  kubernetes {\n    provisioning = \"dynamic\"\n  }\n",
+        ),
+    );
+    wd.apply();
+    let state = wd.state_resource(ADDR);
+    let sc = text(&state, "storage_class_manifest");
+    assert!(sc.contains("provisioningMode: \"efs-ap\""), "{sc}");
+    assert!(sc.contains(&format!("fileSystemId: \"{}\"", text(&state, "file_system_id"))), "{sc}");
+    assert!(state["persistent_volume_manifest"].is_null());
+    kubernetes_validate(&wd, "sc.yaml", sc);
+    kubernetes_validate(&wd, "pvc.yaml", text(&state, "persistent_volume_claim_manifest"));
+    assert_no_changes(&wd);
+    wd.destroy();
+    assert_nothing_left(&moto, &cluster.vpc_id);
+}
+
+#[test]
+fn lifecycle_policy_drift_is_planned_and_fixed() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let cluster = Cluster::create(&moto, 1, 0);
+    let wd = Workdir::new(&moto);
+    wd.write(
+        "main.tf",
+        &config(
+            &moto,
+            &cluster.subnet_ids,
+            &cluster.node_security_group_id,
+            "  transition_to_ia = \"AFTER_30_DAYS\"\n",
+        ),
+    );
+    wd.apply();
+    let fs_id = text(&wd.state_resource(ADDR), "file_system_id").to_string();
+    let efs = moto.efs();
+    let rule = |efs: &aws_sdk_efs::Client| {
+        let out = block_on(efs.describe_lifecycle_configuration().file_system_id(&fs_id).send()).unwrap();
+        out.lifecycle_policies().iter().find_map(|p| p.transition_to_ia().map(|t| t.as_str().to_string()))
+    };
+    assert_eq!(rule(&efs).as_deref(), Some("AFTER_30_DAYS"));
+
+    block_on(
+        efs.put_lifecycle_configuration()
+            .file_system_id(&fs_id)
+            .lifecycle_policies(
+                aws_sdk_efs::types::LifecyclePolicy::builder()
+                    .transition_to_ia(aws_sdk_efs::types::TransitionToIaRules::After7Days)
+                    .build(),
+            )
+            .send(),
+    )
+    .unwrap();
+    let out = wd.terraform(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(out.stdout.contains("AFTER_7_DAYS") && out.stdout.contains("AFTER_30_DAYS"), "{out}");
+    wd.apply();
+    assert_eq!(rule(&efs).as_deref(), Some("AFTER_30_DAYS"));
+    assert_no_changes(&wd);
+    wd.destroy();
+    assert_nothing_left(&moto, &cluster.vpc_id);
+}

@@ -1,0 +1,352 @@
+//! The rendered Kubernetes manifests and Helm values, as YAML, and the file system policy.
+
+use serde_json::{json, Value as Json};
+
+use super::model::VolumeArgs;
+
+/// The CSI driver's name, as StorageClasses and PersistentVolumes reference it.
+pub const CSI_DRIVER: &str = "efs.csi.aws.com";
+
+/// Everything rendered; a part is `None` when an id it needs is not known yet (at plan time of a
+/// create) or when it does not apply (no PersistentVolume with dynamic provisioning).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Rendered {
+    pub volume_handle: Option<String>,
+    pub storage_class: Option<String>,
+    pub persistent_volume: Option<String>,
+    pub persistent_volume_claim: Option<String>,
+    pub prometheus_helm_values: Option<String>,
+    pub csi_driver_helm_values: Option<String>,
+}
+
+fn mount_options(args: &VolumeArgs) -> Vec<&'static str> {
+    // Mounting through an access point requires TLS in efs-utils, and the TLS policy requires it too.
+    if args.enforce_tls || !args.kubernetes.dynamic {
+        vec!["tls"]
+    } else {
+        vec![]
+    }
+}
+
+pub fn persistent_volume_name(args: &VolumeArgs) -> String {
+    format!("{}-{}", args.kubernetes.namespace, args.kubernetes.pvc_name)
+}
+
+pub fn storage_class(args: &VolumeArgs, file_system_id: Option<&str>) -> Option<Json> {
+    let mut sc = json!({
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": { "name": args.kubernetes.storage_class_name },
+        "provisioner": CSI_DRIVER,
+        // Retain: deleting the claim must never delete the Prometheus data.
+        "reclaimPolicy": "Retain",
+        "volumeBindingMode": "Immediate",
+        "mountOptions": mount_options(args),
+    });
+    if args.kubernetes.dynamic {
+        let ap = &args.access_point;
+        sc["parameters"] = json!({
+            "provisioningMode": "efs-ap",
+            "fileSystemId": file_system_id?,
+            "directoryPerms": ap.permissions.trim_start_matches('0'),
+            "uid": ap.uid.to_string(),
+            "gid": ap.gid.to_string(),
+            "basePath": ap.path,
+        });
+    }
+    Some(sc)
+}
+
+pub fn persistent_volume(args: &VolumeArgs, volume_handle: Option<&str>) -> Option<Json> {
+    if args.kubernetes.dynamic {
+        return None;
+    }
+    let k = &args.kubernetes;
+    Some(json!({
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": { "name": persistent_volume_name(args) },
+        "spec": {
+            "capacity": { "storage": k.capacity },
+            "volumeMode": "Filesystem",
+            "accessModes": ["ReadWriteOnce"],
+            "persistentVolumeReclaimPolicy": "Retain",
+            "storageClassName": k.storage_class_name,
+            "mountOptions": mount_options(args),
+            "csi": { "driver": CSI_DRIVER, "volumeHandle": volume_handle? },
+            "claimRef": { "namespace": k.namespace, "name": k.pvc_name },
+        },
+    }))
+}
+
+pub fn persistent_volume_claim(args: &VolumeArgs) -> Json {
+    let k = &args.kubernetes;
+    let mut pvc = json!({
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": { "name": k.pvc_name, "namespace": k.namespace },
+        "spec": {
+            // One server per volume: two Prometheus servers in one directory corrupt the TSDB.
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": k.storage_class_name,
+            "resources": { "requests": { "storage": k.capacity } },
+        },
+    });
+    if !k.dynamic {
+        pvc["spec"]["volumeName"] = json!(persistent_volume_name(args));
+    }
+    pvc
+}
+
+/// prometheus-community/prometheus chart values.
+pub fn prometheus_values(args: &VolumeArgs) -> Json {
+    let ap = &args.access_point;
+    json!({
+        "server": {
+            "replicaCount": 1,
+            // A rolling update would run two servers on one TSDB for a while.
+            "strategy": { "type": "Recreate" },
+            "persistentVolume": {
+                "enabled": true,
+                "existingClaim": args.kubernetes.pvc_name,
+                "accessModes": ["ReadWriteOnce"],
+                "size": args.kubernetes.capacity,
+            },
+            "securityContext": {
+                "runAsUser": ap.uid,
+                "runAsGroup": ap.gid,
+                "runAsNonRoot": ap.uid != 0,
+                "fsGroup": ap.gid,
+            },
+        },
+    })
+}
+
+/// kubernetes-sigs/aws-efs-csi-driver chart values for a cluster that is not EKS.
+pub fn csi_driver_values(region: &str) -> Json {
+    json!({
+        "controller": {
+            // Without EKS there is no pod identity: the controller uses the instance credentials, which a pod
+            // on the host network reaches even with the default IMDS hop limit of 1.
+            "hostNetwork": true,
+            "region": region,
+            "serviceAccount": { "create": true },
+        },
+        "node": {
+            "serviceAccount": { "create": true },
+        },
+    })
+}
+
+pub fn render(
+    args: &VolumeArgs,
+    file_system_id: Option<&str>,
+    access_point_id: Option<&str>,
+    region: &str,
+) -> Rendered {
+    let volume_handle = match (file_system_id, access_point_id) {
+        (Some(fs), Some(ap)) => Some(format!("{fs}::{ap}")),
+        _ => None,
+    };
+    Rendered {
+        storage_class: storage_class(args, file_system_id).map(|j| to_yaml(&j)),
+        persistent_volume: persistent_volume(args, volume_handle.as_deref()).map(|j| to_yaml(&j)),
+        persistent_volume_claim: Some(to_yaml(&persistent_volume_claim(args))),
+        prometheus_helm_values: Some(to_yaml(&prometheus_values(args))),
+        csi_driver_helm_values: Some(to_yaml(&csi_driver_values(region))),
+        volume_handle,
+    }
+}
+
+/// The file system policy for `enforce_tls`: deny any request without TLS, and since a policy's
+/// presence means EFS grants only what it allows, allow mounting and writing through mount
+/// targets (as the console's "enforce in-transit encryption" policy does).
+pub fn tls_policy(file_system_arn: &str) -> Json {
+    json!({
+        "Version": "2012-10-17",
+        "Id": "efs-prometheus-enforce-tls",
+        "Statement": [
+            {
+                "Sid": "AllowMountThroughMountTargets",
+                "Effect": "Allow",
+                "Principal": { "AWS": "*" },
+                "Action": ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
+                "Resource": file_system_arn,
+                "Condition": { "Bool": { "elasticfilesystem:AccessedViaMountTarget": "true" } },
+            },
+            {
+                "Sid": "DenyWithoutTls",
+                "Effect": "Deny",
+                "Principal": { "AWS": "*" },
+                "Action": "*",
+                "Resource": file_system_arn,
+                "Condition": { "Bool": { "aws:SecureTransport": "false" } },
+            },
+        ],
+    })
+}
+
+/// Whether a policy read back from AWS denies access without TLS.
+pub fn policy_enforces_tls(policy: &str) -> bool {
+    let Ok(doc) = serde_json::from_str::<Json>(policy) else {
+        return false;
+    };
+    doc["Statement"].as_array().into_iter().flatten().any(|s| {
+        s["Effect"] == "Deny"
+            && s["Condition"]["Bool"]["aws:SecureTransport"].as_str().map(str::to_lowercase).as_deref() == Some("false")
+    })
+}
+
+/// A small YAML emitter for JSON values: block style, strings always double-quoted (JSON string
+/// syntax is valid YAML), so no value can be misread as a number, bool or null.
+pub fn to_yaml(value: &Json) -> String {
+    let mut out = String::new();
+    emit(value, 0, &mut out);
+    out
+}
+
+fn key(k: &str) -> String {
+    let plain = !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'));
+    if plain {
+        k.to_string()
+    } else {
+        Json::from(k).to_string()
+    }
+}
+
+fn scalar(value: &Json) -> Option<String> {
+    match value {
+        Json::Null => Some("null".into()),
+        Json::Bool(b) => Some(b.to_string()),
+        Json::Number(n) => Some(n.to_string()),
+        Json::String(s) => Some(Json::from(s.as_str()).to_string()),
+        Json::Array(a) if a.is_empty() => Some("[]".into()),
+        Json::Object(o) if o.is_empty() => Some("{}".into()),
+        _ => None,
+    }
+}
+
+fn emit(value: &Json, indent: usize, out: &mut String) {
+    let pad = " ".repeat(indent);
+    match value {
+        Json::Object(map) => {
+            for (k, v) in map {
+                match scalar(v) {
+                    Some(s) => out.push_str(&format!("{pad}{}: {s}\n", key(k))),
+                    None => {
+                        out.push_str(&format!("{pad}{}:\n", key(k)));
+                        emit(v, indent + 2, out);
+                    }
+                }
+            }
+        }
+        Json::Array(items) => {
+            for item in items {
+                match scalar(item) {
+                    Some(s) => out.push_str(&format!("{pad}- {s}\n")),
+                    None => {
+                        let mut nested = String::new();
+                        emit(item, indent + 2, &mut nested);
+                        // The first line of the nested block goes after the dash.
+                        out.push_str(&format!("{pad}- {}", nested.trim_start()));
+                    }
+                }
+            }
+        }
+        other => out.push_str(&format!("{pad}{}\n", scalar(other).unwrap_or_default())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_quotes_strings_and_nests_blocks() {
+        let yaml = to_yaml(&json!({"a": {"b": ["x", 1]}, "c": "065534", "d": [], "e": [{"f": true, "g": "h"}]}));
+        assert_eq!(yaml, "a:\n  b:\n    - \"x\"\n    - 1\nc: \"065534\"\nd: []\ne:\n  - f: true\n    g: \"h\"\n");
+    }
+
+    #[test]
+    fn tls_policy_is_recognised_and_allows_mount_targets() {
+        let policy = tls_policy("arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/fs-1");
+        assert!(policy_enforces_tls(&policy.to_string()));
+        let allow = &policy["Statement"][0];
+        assert_eq!(allow["Effect"], "Allow");
+        assert_eq!(allow["Action"], json!(["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]));
+        assert!(!policy_enforces_tls(r#"{"Statement":[{"Effect":"Allow"}]}"#));
+    }
+}
+
+#[cfg(test)]
+mod chart_keys {
+    use super::*;
+    use crate::framework::Value;
+
+    /// Every leaf key path of a values document, dotted.
+    fn leaf_keys(value: &Json, prefix: &str, out: &mut Vec<String>) {
+        match value {
+            Json::Object(map) if !map.is_empty() => {
+                for (k, v) in map {
+                    let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    leaf_keys(v, &path, out);
+                }
+            }
+            _ => out.push(prefix.to_string()),
+        }
+    }
+
+    fn args() -> VolumeArgs {
+        VolumeArgs::from_value(&Value::object([("name", Value::string("prom"))]))
+    }
+
+    /// The keys emitted for kubernetes-sigs/aws-efs-csi-driver's chart. All but `controller.region`
+    /// appear in its charts/aws-efs-csi-driver/values.yaml; `controller.region` is read by the
+    /// controller template of newer chart versions (sets AWS_REGION).
+    #[test]
+    fn csi_driver_values_use_the_charts_keys() {
+        let mut keys = Vec::new();
+        leaf_keys(&csi_driver_values("eu-west-1"), "", &mut keys);
+        assert_eq!(
+            keys,
+            [
+                "controller.hostNetwork",
+                "controller.region",
+                "controller.serviceAccount.create",
+                "node.serviceAccount.create"
+            ]
+        );
+    }
+
+    /// The keys emitted for prometheus-community/prometheus's chart (its charts/prometheus/values.yaml).
+    #[test]
+    fn prometheus_values_use_the_charts_keys() {
+        let mut keys = Vec::new();
+        leaf_keys(&prometheus_values(&args()), "", &mut keys);
+        assert_eq!(
+            keys,
+            [
+                "server.replicaCount",
+                "server.strategy.type",
+                "server.persistentVolume.enabled",
+                "server.persistentVolume.existingClaim",
+                "server.persistentVolume.accessModes",
+                "server.persistentVolume.size",
+                "server.securityContext.runAsUser",
+                "server.securityContext.runAsGroup",
+                "server.securityContext.runAsNonRoot",
+                "server.securityContext.fsGroup",
+            ]
+        );
+    }
+
+    #[test]
+    fn static_claim_binds_the_access_point_volume() {
+        let r = render(&args(), Some("fs-1"), Some("fsap-2"), "us-east-1");
+        assert_eq!(r.volume_handle.as_deref(), Some("fs-1::fsap-2"));
+        assert!(r.persistent_volume.unwrap().contains("volumeHandle: \"fs-1::fsap-2\""));
+        assert!(r.persistent_volume_claim.unwrap().contains("volumeName: \"monitoring-prometheus-server\""));
+        let unknown = render(&args(), None, None, "us-east-1");
+        assert!(unknown.persistent_volume.is_none() && unknown.volume_handle.is_none());
+    }
+}

@@ -1,0 +1,254 @@
+//! The schema of `efs_prometheus_volume`: arguments, their plan-time validation, and the computed
+//! attributes including the rendered Kubernetes manifests and Helm values.
+
+use std::time::Duration;
+
+use crate::framework::schema::{Attribute, Block, Mode, NestedBlock, Nesting, Schema};
+use crate::framework::timeouts::{self, Timeouts};
+use crate::framework::validators::{each_element, int_between, one_of, string_length, string_matches};
+use crate::framework::{Type, Value};
+use crate::resources::tags::{tags_all_attribute, tags_attribute};
+
+pub const DEFAULT_TIMEOUTS: Timeouts =
+    Timeouts::new(Duration::from_secs(30 * 60), Duration::from_secs(30 * 60), Duration::from_secs(30 * 60));
+
+pub const PERFORMANCE_MODES: &[&str] = &["generalPurpose", "maxIO"];
+pub const THROUGHPUT_MODES: &[&str] = &["bursting", "provisioned", "elastic"];
+pub const TRANSITION_TO_IA: &[&str] = &[
+    "AFTER_1_DAY",
+    "AFTER_7_DAYS",
+    "AFTER_14_DAYS",
+    "AFTER_30_DAYS",
+    "AFTER_60_DAYS",
+    "AFTER_90_DAYS",
+    "AFTER_180_DAYS",
+    "AFTER_270_DAYS",
+    "AFTER_365_DAYS",
+];
+pub const PROVISIONING: &[&str] = &["static", "dynamic"];
+
+const SUBNET_ID: &str = r"^subnet-[0-9a-f]{8,17}$";
+const SECURITY_GROUP_ID: &str = r"^sg-[0-9a-f]{8,17}$";
+const CIDR: &str = r"^([0-9]{1,3}\.){3}[0-9]{1,3}/([0-9]|[12][0-9]|3[0-2])$";
+const DNS_LABEL: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+const DNS_SUBDOMAIN: &str = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$";
+const QUANTITY: &str = r"^[1-9][0-9]*(Ki|Mi|Gi|Ti|Pi|Ei)?$";
+
+fn strings(name: &str, mode_required: bool) -> Attribute {
+    if mode_required {
+        Attribute::required(name, Type::set(Type::String))
+    } else {
+        Attribute::optional(name, Type::set(Type::String))
+    }
+}
+
+fn access_point_block() -> NestedBlock {
+    let id = |name: &str, what: &str| {
+        Attribute::optional(name, Type::Number)
+            .default(Value::int(65534))
+            .description(format!("{what} Default `65534` (`nobody`, the user the Prometheus image runs as)."))
+            .validator(int_between(0, 4_294_967_295))
+    };
+    NestedBlock::new(
+        "access_point",
+        Nesting::Group,
+        Block::new(
+            "The EFS access point Prometheus mounts: every file operation runs as this POSIX user, inside this \
+             root directory, which EFS creates with the given owner and permissions. The server's pod can then \
+             write without an init container that changes ownership. Changing it replaces only the access point; \
+             the data stays in the directory on the file system.",
+        )
+        .attribute(id("uid", "POSIX user id every request through the access point runs as."))
+        .attribute(id("gid", "POSIX group id every request through the access point runs as."))
+        .attribute(
+            Attribute::optional("root_directory", Type::String)
+                .default(Value::string("/prometheus"))
+                .description("Directory on the file system exposed as the root of the volume. Default `/prometheus`.")
+                .validator(string_length(1, 100))
+                .validator(string_matches(r"^/[A-Za-z0-9._/-]*$", "must be an absolute path such as /prometheus")),
+        )
+        .attribute(id("owner_uid", "Owner user id of the root directory when EFS creates it."))
+        .attribute(id("owner_gid", "Owner group id of the root directory when EFS creates it."))
+        .attribute(
+            Attribute::optional("permissions", Type::String)
+                .default(Value::string("0755"))
+                .description("Octal permissions of the root directory when EFS creates it. Default `0755`.")
+                .validator(string_matches(r"^0?[0-7]{3}$", "must be octal permissions such as 0755")),
+        ),
+    )
+}
+
+fn kubernetes_block() -> NestedBlock {
+    let text = |name: &str, default: &str, description: &str, pattern: &str, rule: &str| {
+        Attribute::optional(name, Type::String)
+            .default(Value::string(default))
+            .description(format!("{description} Default `{default}`."))
+            .validator(string_length(1, 63))
+            .validator(string_matches(pattern, rule))
+    };
+    NestedBlock::new(
+        "kubernetes",
+        Nesting::Group,
+        Block::new("How the rendered Kubernetes objects name and size the volume. Only the rendered outputs depend on it.")
+            .attribute(text("namespace", "monitoring", "Namespace of the claim (where Prometheus runs).", DNS_LABEL, "must be a DNS label"))
+            .attribute(text("storage_class_name", "efs-prometheus", "Name of the StorageClass.", DNS_SUBDOMAIN, "must be a DNS subdomain"))
+            .attribute(text("pvc_name", "prometheus-server", "Name of the PersistentVolumeClaim the Prometheus chart uses as `server.persistentVolume.existingClaim`.", DNS_SUBDOMAIN, "must be a DNS subdomain"))
+            .attribute(text("capacity", "50Gi", "Requested capacity. EFS is elastic and ignores it, but Kubernetes requires one.", QUANTITY, "must be a quantity such as 50Gi"))
+            .attribute(
+                Attribute::optional("provisioning", Type::String)
+                    .default(Value::string("static"))
+                    .description(
+                        "`static`: a PersistentVolume bound to this resource's access point (recommended: one \
+                         dedicated access point per Prometheus server). `dynamic`: a StorageClass with \
+                         `provisioningMode: efs-ap` on this file system; the driver then creates an access point per \
+                         claim, and needs the access point permissions of `efs_csi_driver_iam_policy`. Default `static`.",
+                    )
+                    .validator(one_of(PROVISIONING)),
+            ),
+    )
+}
+
+fn mount_target_type() -> Type {
+    Type::object([
+        ("subnet_id", Type::String),
+        ("availability_zone", Type::String),
+        ("mount_target_id", Type::String),
+        ("ip_address", Type::String),
+        ("network_interface_id", Type::String),
+    ])
+}
+
+pub fn schema() -> Schema {
+    let computed = |name: &str, description: &str| {
+        Attribute::computed(name, Type::String).description(description).use_state_for_unknown()
+    };
+    let rendered = |name: &str, description: &str| Attribute::computed(name, Type::String).description(description);
+    Schema::new(
+        0,
+        Block::new(
+            "An Amazon EFS file system prepared as the TSDB volume of one Prometheus server on a self-managed \
+             Kubernetes cluster on EC2: the file system, one mount target per subnet, a security group allowing NFS \
+             only from the given sources, an access point for the Prometheus user, a policy enforcing TLS, and the \
+             Kubernetes manifests and Helm values that use them.\n\n\
+             Prometheus does not support NFS (EFS included) for its TSDB: it can fail on lock files, report \
+             permission errors on `queries.active`, and corrupt data when two servers share a directory. This \
+             resource makes the safe shape the default (a ReadWriteOnce claim, one server, the `Recreate` strategy, \
+             a dedicated access point per server) but cannot remove the risk. If you need durability or several \
+             replicas, use local disks and `remote_write` to a long-term store instead.",
+        )
+        .attribute(computed("id", "The file system id."))
+        .attribute(
+            Attribute::required("name", Type::String)
+                .description(
+                    "Name of the volume: the `Name` tag, and the source of the file system's creation token, so a \
+                     retried or crashed create never makes a second file system. Changing it replaces the file \
+                     system (and deletes the Prometheus data on it).",
+                )
+                .requires_replace()
+                .validator(string_length(1, 48))
+                .validator(string_matches(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", "must be letters, digits, '.', '_' or '-'")),
+        )
+        .attribute(
+            strings("subnet_ids", true)
+                .description("Subnets to create one mount target in each; at most one per availability zone, all in one VPC.")
+                .validator(each_element(string_matches(SUBNET_ID, "must be a subnet id such as subnet-0123456789abcdef0"))),
+        )
+        .attribute(
+            strings("security_group_ids", false)
+                .description("Security groups for the mount targets. When set, no security group is created and the `allowed_*` arguments must be left out.")
+                .validator(each_element(string_matches(SECURITY_GROUP_ID, "must be a security group id such as sg-0123456789abcdef0"))),
+        )
+        .attribute(
+            strings("allowed_security_group_ids", false)
+                .description("Security groups (typically the nodes') allowed to reach the mount targets on tcp 2049, through the security group this resource creates.")
+                .validator(each_element(string_matches(SECURITY_GROUP_ID, "must be a security group id such as sg-0123456789abcdef0"))),
+        )
+        .attribute(
+            strings("allowed_cidr_blocks", false)
+                .description("IPv4 CIDR blocks allowed to reach the mount targets on tcp 2049. Nothing is open by default.")
+                .validator(each_element(string_matches(CIDR, "must be an IPv4 CIDR block such as 10.0.0.0/16"))),
+        )
+        .attribute(
+            Attribute::optional("encrypted", Type::Bool)
+                .default(Value::Bool(true))
+                .requires_replace()
+                .description("Encrypt the file system at rest. Default `true`. Changing it replaces the file system (and deletes the Prometheus data)."),
+        )
+        .attribute(
+            Attribute::optional_computed("kms_key_id", Type::String)
+                .requires_replace()
+                .use_state_for_unknown()
+                .description("KMS key ARN for encryption at rest; AWS's default EFS key when left out. Changing it replaces the file system (and deletes the Prometheus data).")
+                .validator(string_matches(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/.+$", "must be a KMS key or alias ARN")),
+        )
+        .attribute(
+            Attribute::optional("performance_mode", Type::String)
+                .default(Value::string("generalPurpose"))
+                .requires_replace()
+                .description("`generalPurpose` or `maxIO`. Default `generalPurpose`. Changing it replaces the file system (and deletes the Prometheus data).")
+                .validator(one_of(PERFORMANCE_MODES)),
+        )
+        .attribute(
+            Attribute::optional("throughput_mode", Type::String)
+                .default(Value::string("elastic"))
+                .description("`bursting`, `provisioned` or `elastic`. Default `elastic`, which suits Prometheus's bursty compactions.")
+                .validator(one_of(THROUGHPUT_MODES)),
+        )
+        .attribute(
+            Attribute::optional("provisioned_throughput_in_mibps", Type::Number)
+                .description("Provisioned throughput in MiB/s; required with, and only allowed with, `throughput_mode = \"provisioned\"`.")
+                .validator(int_between(1, 3414)),
+        )
+        .attribute(
+            Attribute::optional("transition_to_ia", Type::String)
+                .description("Move files not accessed for this long to Infrequent Access (`AFTER_30_DAYS`, ...). Left out: no lifecycle rule. Prometheus reads old blocks during compaction and queries, so IA can add cost.")
+                .validator(one_of(TRANSITION_TO_IA)),
+        )
+        .attribute(
+            Attribute::optional("backup", Type::Bool)
+                .default(Value::Bool(true))
+                .description("Enable AWS Backup's automatic daily backups of the file system. Default `true`."),
+        )
+        .attribute(
+            Attribute::optional("enforce_tls", Type::Bool)
+                .default(Value::Bool(true))
+                .description("Attach a file system policy that denies access without TLS (and allows mounting and writing through mount targets); the rendered manifests then mount with `tls`. Default `true`."),
+        )
+        .attribute(tags_attribute())
+        .attribute(tags_all_attribute())
+        .attribute(computed("file_system_id", "The EFS file system id (`fs-...`)."))
+        .attribute(computed("file_system_arn", "The EFS file system ARN."))
+        .attribute(computed("dns_name", "The file system's DNS name (`fs-....efs.REGION.amazonaws.com`)."))
+        .attribute(
+            Attribute::nested(
+                "mount_targets",
+                Mode::Computed,
+                Nesting::List,
+                vec![
+                    Attribute::computed("subnet_id", Type::String).description("Subnet of the mount target."),
+                    Attribute::computed("availability_zone", Type::String).description("Availability zone of the mount target."),
+                    Attribute::computed("mount_target_id", Type::String).description("Mount target id (`fsmt-...`)."),
+                    Attribute::computed("ip_address", Type::String).description("IPv4 address of the mount target."),
+                    Attribute::computed("network_interface_id", Type::String).description("Network interface of the mount target."),
+                ],
+            )
+            .description("The mount targets, one per subnet, sorted by subnet id."),
+        )
+        .attribute(Attribute::computed("security_group_id", Type::String).description("The security group this resource created (null when `security_group_ids` is set)."))
+        .attribute(Attribute::computed("access_point_id", Type::String).description("The access point id (`fsap-...`)."))
+        .attribute(Attribute::computed("access_point_arn", Type::String).description("The access point ARN."))
+        .attribute(rendered("volume_handle", "The CSI volume handle `fs-...::fsap-...` the aws-efs-csi-driver mounts."))
+        .attribute(rendered("storage_class_manifest", "YAML of the StorageClass (`efs.csi.aws.com`; with `provisioningMode: efs-ap` for dynamic provisioning)."))
+        .attribute(rendered("persistent_volume_manifest", "YAML of the PersistentVolume bound to the access point (static provisioning; null for dynamic)."))
+        .attribute(rendered("persistent_volume_claim_manifest", "YAML of the ReadWriteOnce PersistentVolumeClaim for the Prometheus server."))
+        .attribute(rendered("prometheus_helm_values", "Values for the prometheus-community/prometheus chart: the claim as the server's persistent volume, one replica, `Recreate` strategy, running as 65534."))
+        .attribute(rendered("csi_driver_helm_values", "Values for the aws-efs-csi-driver chart on a non-EKS cluster: the region set explicitly and the controller on the host network so it reaches the instance credentials."))
+        .block(access_point_block())
+        .block(kubernetes_block())
+        .block(timeouts::block(&["create", "update", "delete"], &DEFAULT_TIMEOUTS)),
+    )
+}
+
+pub fn mount_targets_type() -> Type {
+    Type::list(mount_target_type())
+}

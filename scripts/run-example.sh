@@ -102,8 +102,8 @@ export TF_CLI_CONFIG_FILE="$WORK/cli.tfrc" CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION
 export AWS_EC2_METADATA_DISABLED=true
 tf() { "$TERRAFORM_BIN" -chdir="$WORK" "$@"; }
 
-step "terraform init (module only; the provider comes from dev_overrides)"
-tf init -input=false -no-color >/dev/null
+step "terraform get (installs the module; the provider comes from dev_overrides, no init needed)"
+tf get -no-color >/dev/null
 
 step "terraform apply"
 tf apply -auto-approve -input=false -no-color | grep -E "^(module|Apply|Plan)" || true

@@ -1,0 +1,86 @@
+//! The example module `examples/prometheus-on-ec2` (the main job's module) applied with the real
+//! Terraform CLI against a stand-in cluster in moto: every part exists, the outputs are what a
+//! user copies into the cluster, a second plan is empty, and destroy leaves nothing behind.
+
+use acceptance_tests::cluster::{hcl_list, Cluster};
+use acceptance_tests::{block_on, provider_block, repo_root, skip_unless_acceptance, Moto, Workdir};
+
+#[test]
+fn example_module_applies_plans_empty_and_destroys_cleanly() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let cluster = Cluster::create(&moto, 3, 2);
+    let wd = Workdir::new(&moto);
+    let module = repo_root().join("examples/prometheus-on-ec2");
+    wd.write(
+        "main.tf",
+        &format!(
+            r#"{provider}
+module "prometheus_storage" {{
+  source = "{module}"
+
+  name                   = "acc-prometheus"
+  region                 = "us-east-1"
+  instance_ids           = {instances}
+  subnet_ids             = {subnets}
+  node_security_group_id = "{group}"
+  tags                   = {{ env = "acc" }}
+}}
+
+output "summary" {{ value = module.prometheus_storage.summary }}
+output "volume_handle" {{ value = module.prometheus_storage.volume_handle }}
+output "pvc" {{ value = module.prometheus_storage.persistent_volume_claim_manifest }}
+output "csi_values" {{ value = module.prometheus_storage.csi_driver_helm_values }}
+output "instance_profile_name" {{ value = module.prometheus_storage.instance_profile_name }}
+"#,
+            provider = provider_block(&moto),
+            module = module.display(),
+            instances = cluster.instance_ids_hcl(),
+            subnets = hcl_list(&cluster.subnet_ids),
+            group = cluster.node_security_group_id,
+        ),
+    );
+    wd.terraform_ok(&["get", "-no-color"]);
+    wd.apply();
+
+    let outputs = wd.output_json();
+    let handle = outputs["volume_handle"]["value"].as_str().unwrap().to_string();
+    let (fs_id, ap_id) = handle.split_once("::").expect("volume handle fs-...::fsap-...");
+    assert!(fs_id.starts_with("fs-") && ap_id.starts_with("fsap-"), "{handle}");
+    assert!(outputs["pvc"]["value"].as_str().unwrap().contains("ReadWriteOnce"));
+    assert!(outputs["csi_values"]["value"].as_str().unwrap().contains("us-east-1"));
+    assert!(outputs["summary"]["value"].as_str().unwrap().contains("3 mount targets"), "{outputs}");
+
+    // On moto's side: three mount targets, the profile on every node with IMDSv2 hop limit 2.
+    let efs = moto.efs();
+    let targets = block_on(efs.describe_mount_targets().file_system_id(fs_id).send()).unwrap();
+    assert_eq!(targets.mount_targets().len(), 3);
+    let profile = outputs["instance_profile_name"]["value"].as_str().unwrap();
+    let ec2 = moto.ec2();
+    let reservations =
+        block_on(ec2.describe_instances().set_instance_ids(Some(cluster.instance_ids.clone())).send()).unwrap();
+    for instance in reservations.reservations().iter().flat_map(|r| r.instances()) {
+        let arn = instance.iam_instance_profile().and_then(|p| p.arn()).unwrap_or_default();
+        assert!(arn.ends_with(&format!("/{profile}")), "{:?} has profile {arn:?}", instance.instance_id());
+        let options = instance.metadata_options().expect("metadata options");
+        assert_eq!(options.http_put_response_hop_limit(), Some(2));
+    }
+
+    assert_eq!(wd.plan_detailed_exitcode(), 0, "second plan must be empty");
+    wd.destroy();
+
+    let file_systems = block_on(efs.describe_file_systems().send()).unwrap();
+    assert!(file_systems.file_systems().is_empty(), "{file_systems:?}");
+    let roles = block_on(moto.iam().list_roles().send()).unwrap();
+    assert!(roles.roles().iter().all(|r| !r.role_name().contains("acc-prometheus")), "{roles:?}");
+    let profiles = block_on(moto.iam().list_instance_profiles().send()).unwrap();
+    assert!(profiles.instance_profiles().is_empty(), "{profiles:?}");
+    let associations = block_on(ec2.describe_iam_instance_profile_associations().send()).unwrap();
+    assert!(
+        associations
+            .iam_instance_profile_associations()
+            .iter()
+            .all(|a| a.state().map(|s| s.as_str()) != Some("associated")),
+        "{associations:?}"
+    );
+}

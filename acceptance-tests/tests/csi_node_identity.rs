@@ -286,3 +286,139 @@ fn existing_association_is_reported_then_replaced() {
     block_on(iam.delete_instance_profile().instance_profile_name("previous").send()).unwrap();
     assert_nothing_left(&moto);
 }
+
+/// Instance id -> (http_tokens, hop limit) as moto holds them.
+fn metadata_options(moto: &Moto, instance_ids: &[String]) -> Vec<(String, String, i32)> {
+    let out = block_on(moto.ec2().describe_instances().set_instance_ids(Some(instance_ids.to_vec())).send())
+        .expect("DescribeInstances");
+    let mut found: Vec<(String, String, i32)> = out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .map(|i| {
+            let options = i.metadata_options().expect("metadata options");
+            (
+                i.instance_id().unwrap_or_default().to_string(),
+                options.http_tokens().map(|t| t.as_str().to_string()).unwrap_or_default(),
+                options.http_put_response_hop_limit().unwrap_or_default(),
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+fn set_metadata_options(moto: &Moto, instance_id: &str, hop_limit: i32) {
+    block_on(
+        moto.ec2()
+            .modify_instance_metadata_options()
+            .instance_id(instance_id)
+            .http_tokens(aws_sdk_ec2::types::HttpTokensState::Required)
+            .http_put_response_hop_limit(hop_limit)
+            .send(),
+    )
+    .expect("ModifyInstanceMetadataOptions");
+}
+
+/// Terraform wraps diagnostics at the terminal width: compare text with whitespace collapsed.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn metadata_options_warning_apply_and_drift() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let cluster = Cluster::create(&moto, 2, 2);
+    for id in &cluster.instance_ids {
+        set_metadata_options(&moto, id, 1);
+    }
+
+    // Without metadata_options, plan warns about every instance the pods could not get credentials on.
+    let wd = Workdir::new(&moto);
+    wd.write("main.tf", &config(&moto, "imds", &cluster.instance_ids, ""));
+    let plan = one_line(&wd.plan().combined());
+    assert!(plan.contains("Warning: Pods Cannot Reach IMDSv2 On Some Instances"), "{plan}");
+    for id in &cluster.instance_ids {
+        assert!(plan.contains(id.as_str()), "{id} not named in: {plan}");
+    }
+    assert!(plan.contains("hop limit of 1") && plan.contains("http_put_response_hop_limit = 2"), "{plan}");
+    assert_eq!(role_names(&moto), Vec::<String>::new(), "plan must not create anything");
+
+    let options = "  metadata_options {\n    http_tokens                 = \"required\"\n    \
+                   http_put_response_hop_limit = 2\n  }";
+    wd.write("main.tf", &config(&moto, "imds", &cluster.instance_ids, options));
+    let applied = one_line(&wd.apply().combined());
+    assert!(!applied.contains("Pods Cannot Reach IMDSv2"), "no warning once metadata_options is set: {applied}");
+    let expected: Vec<(String, String, i32)> =
+        sorted(&cluster.instance_ids).into_iter().map(|id| (id, "required".to_string(), 2)).collect();
+    assert_eq!(metadata_options(&moto, &cluster.instance_ids), expected);
+    assert_eq!(wd.plan_detailed_exitcode(), 0, "a second plan must be empty");
+
+    // The hop limit put back to 1 out of band on one instance is drift, and apply repairs it.
+    set_metadata_options(&moto, &cluster.instance_ids[1], 1);
+    let plan = wd.plan();
+    assert!(plan.stdout.contains("http_put_response_hop_limit = 1 -> 2"), "{plan}");
+    wd.apply();
+    assert_eq!(metadata_options(&moto, &cluster.instance_ids), expected);
+    assert_eq!(wd.plan_detailed_exitcode(), 0);
+
+    wd.destroy();
+    assert_nothing_left(&moto);
+}
+
+#[test]
+fn import_of_a_manual_setup() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let cluster = Cluster::create(&moto, 2, 1);
+    let wd = Workdir::new(&moto);
+    // The manual flow keeps the driver's policy in a file and passes it with file://; the
+    // configuration reads the same file.
+    let policy = r#"{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Effect": "Allow",
+      "Action": ["elasticfilesystem:DescribeAccessPoints", "elasticfilesystem:DescribeFileSystems",
+                 "elasticfilesystem:DescribeMountTargets", "ec2:DescribeAvailabilityZones"],
+      "Resource": "*"
+    }
+  ]
+}
+"#;
+    wd.write("iam-policy.json", policy);
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let (role, policy_name, profile) = ("EFSCSIDriverNodeRole", "AmazonEKS_EFS_CSI_Driver_Policy", "EFSCSIDriverNode");
+
+    let iam = moto.iam();
+    block_on(iam.create_role().role_name(role).assume_role_policy_document(trust).send()).expect("CreateRole");
+    let policy_arn =
+        block_on(iam.create_policy().policy_name(policy_name).policy_document(policy).send()).expect("CreatePolicy");
+    let policy_arn = policy_arn.policy.and_then(|p| p.arn).expect("policy arn");
+    block_on(iam.attach_role_policy().role_name(role).policy_arn(&policy_arn).send()).expect("AttachRolePolicy");
+    block_on(iam.create_instance_profile().instance_profile_name(profile).send()).expect("CreateInstanceProfile");
+    block_on(iam.add_role_to_instance_profile().instance_profile_name(profile).role_name(role).send())
+        .expect("AddRoleToInstanceProfile");
+    for id in &cluster.instance_ids {
+        let spec = aws_sdk_ec2::types::IamInstanceProfileSpecification::builder().name(profile).build();
+        block_on(moto.ec2().associate_iam_instance_profile().instance_id(id).iam_instance_profile(spec).send())
+            .expect("AssociateIamInstanceProfile");
+    }
+
+    let extra = format!(
+        "  policy_name           = \"{policy_name}\"\n  instance_profile_name = \"{profile}\"\n  \
+         policy_json           = file(\"${{path.module}}/iam-policy.json\")"
+    );
+    wd.write("main.tf", &config(&moto, role, &cluster.instance_ids, &extra));
+    wd.terraform_ok(&["import", "-no-color", ADDR, role]);
+    let state = wd.state_resource(ADDR);
+    assert_eq!(state["policy_arn"], policy_arn.as_str());
+    assert_eq!(state["instance_profile_name"], profile);
+    assert_eq!(state["associations"].as_object().expect("associations").len(), cluster.instance_ids.len());
+    let plan = wd.terraform(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
+    assert_eq!(plan.code, Some(0), "plan after import must be empty: {plan}");
+
+    wd.destroy();
+    assert_nothing_left(&moto);
+}

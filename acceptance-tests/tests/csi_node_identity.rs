@@ -422,3 +422,32 @@ fn import_of_a_manual_setup() {
     wd.destroy();
     assert_nothing_left(&moto);
 }
+
+#[test]
+fn detached_policy_is_drift_and_apply_reattaches_it() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let cluster = Cluster::create(&moto, 1, 1);
+    let wd = Workdir::new(&moto);
+    wd.write("main.tf", &config(&moto, "detached", &cluster.instance_ids, ""));
+    wd.apply();
+    let policy_arn = wd.state_resource(ADDR)["policy_arn"].as_str().expect("policy arn").to_string();
+    let iam = moto.iam();
+    let attached = || -> Vec<String> {
+        let out = block_on(iam.list_attached_role_policies().role_name("detached").send()).expect("ListAttached");
+        out.attached_policies().iter().filter_map(|p| p.policy_arn().map(str::to_string)).collect()
+    };
+    assert_eq!(attached(), vec![policy_arn.clone()]);
+
+    block_on(iam.detach_role_policy().role_name("detached").policy_arn(&policy_arn).send()).expect("Detach");
+    assert_eq!(wd.plan_detailed_exitcode(), 2, "a detached policy must show in plan");
+    wd.apply();
+    assert_eq!(attached(), vec![policy_arn.clone()]);
+    // Re-attaching is all it takes: the document did not change, so no new version is made.
+    let versions = block_on(iam.list_policy_versions().policy_arn(&policy_arn).send()).expect("ListPolicyVersions");
+    assert_eq!(versions.versions().len(), 1, "{versions:?}");
+    assert_eq!(wd.plan_detailed_exitcode(), 0);
+
+    wd.destroy();
+    assert_nothing_left(&moto);
+}

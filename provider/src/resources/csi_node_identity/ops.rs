@@ -406,11 +406,22 @@ pub async fn update(
     // The policy: recreate it if it was deleted out of band, make the document current, attach it.
     let mut policy_arn = prior.policy_arn.clone();
     let existing = if policy_arn.is_empty() { None } else { iam::find_policy_by_arn(&aws.iam, &policy_arn).await? };
-    if existing.is_none() {
-        policy_arn =
-            iam::create_policy(&aws.iam, &planned.policy_name, &planned.path, &planned.policy_json, &tags).await?;
-    } else if !json_equal(&prior.policy_json, &planned.policy_json) {
-        iam::set_policy_document(&aws.iam, &policy_arn, &planned.policy_json).await?;
+    match existing {
+        None => {
+            policy_arn =
+                iam::create_policy(&aws.iam, &planned.policy_name, &planned.path, &planned.policy_json, &tags).await?;
+        }
+        // Compare with the document IAM holds, not the prior state: a detached policy shows in the
+        // state as an empty document, and re-attaching it must not make a new version.
+        Some(policy) => {
+            let current = match &policy.default_version_id {
+                Some(version) => iam::policy_document(&aws.iam, &policy_arn, version).await?,
+                None => None,
+            };
+            if !current.is_some_and(|doc| json_equal(&doc, &planned.policy_json)) {
+                iam::set_policy_document(&aws.iam, &policy_arn, &planned.policy_json).await?;
+            }
+        }
     }
     let attached: BTreeSet<String> = iam::list_attached_role_policies(&aws.iam, role).await?.into_iter().collect();
     let mut wanted: BTreeSet<String> = planned.additional_policy_arns.clone().unwrap_or_default();

@@ -174,6 +174,64 @@ fn two_subnets_in_one_az_fail_at_plan_and_create_nothing() {
 }
 
 #[test]
+fn subnets_in_two_vpcs_fail_at_plan_naming_both_and_create_nothing() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let cluster = Cluster::create(&moto, 1, 0);
+    let ec2 = moto.ec2();
+    let other_vpc = block_on(ec2.create_vpc().cidr_block("10.99.0.0/16").send()).unwrap();
+    let other_vpc_id = other_vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    // Another zone than the cluster's subnet, so only the VPC check can fail.
+    let other_az = block_on(ec2.describe_availability_zones().send())
+        .unwrap()
+        .availability_zones()
+        .iter()
+        .filter_map(|z| z.zone_name().map(str::to_string))
+        .find(|z| !cluster.availability_zones.contains(z))
+        .expect("a second availability zone");
+    let other_subnet = block_on(
+        ec2.create_subnet().vpc_id(&other_vpc_id).cidr_block("10.99.1.0/24").availability_zone(&other_az).send(),
+    )
+    .unwrap();
+    let other_subnet_id = other_subnet.subnet().unwrap().subnet_id().unwrap().to_string();
+
+    let wd = Workdir::new(&moto);
+    let subnets = vec![cluster.subnet_ids[0].clone(), other_subnet_id.clone()];
+    wd.write("main.tf", &config(&moto, &subnets, &cluster.node_security_group_id, ""));
+    let err = wd.apply_expect_error();
+    assert!(err.contains("Subnets In Different VPCs"), "{err}");
+    assert!(err.contains(&cluster.vpc_id) && err.contains(&other_vpc_id), "both VPCs are named: {err}");
+    assert!(!err.contains("Two Subnets In One Availability Zone"), "{err}");
+    assert_nothing_left(&moto, &cluster.vpc_id);
+    assert_nothing_left(&moto, &other_vpc_id);
+    block_on(ec2.delete_subnet().subnet_id(&other_subnet_id).send()).unwrap();
+    block_on(ec2.delete_vpc().vpc_id(&other_vpc_id).send()).unwrap();
+}
+
+#[test]
+fn one_subnet_warns_at_plan_and_still_applies() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let cluster = Cluster::create(&moto, 1, 0);
+    let wd = Workdir::new(&moto);
+    wd.write("main.tf", &config(&moto, &cluster.subnet_ids, &cluster.node_security_group_id, ""));
+    let plan = wd.terraform(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
+    assert_eq!(plan.code, Some(2), "the plan creates the volume despite the warning: {plan}");
+    let shown = plan.combined();
+    assert!(shown.contains("Warning: All Mount Targets In One Availability Zone"), "{plan}");
+    assert!(shown.contains(&cluster.availability_zones[0]), "the zone is named: {plan}");
+    wd.apply();
+    let state = wd.state_resource(ADDR);
+    assert_eq!(state["mount_targets"].as_array().map(Vec::len), Some(1), "{state}");
+    let fs_id = text(&state, "file_system_id");
+    let mts = block_on(moto.efs().describe_mount_targets().file_system_id(fs_id).send()).unwrap();
+    assert_eq!(mts.mount_targets().len(), 1);
+    assert_no_changes(&wd);
+    wd.destroy();
+    assert_nothing_left(&moto, &cluster.vpc_id);
+}
+
+#[test]
 fn bad_arguments_are_rejected_before_any_aws_call() {
     skip_unless_acceptance!();
     let moto = Moto::start();

@@ -115,8 +115,7 @@ async fn check_subnets(p: &ProviderData, subnet_ids: &[String], diags: &mut Diag
             ),
         );
     }
-    if by_az.len() == 1 && placements.len() == 1 || by_az.len() == 1 && !diags.has_errors() {
-        let az = by_az.keys().next().copied().unwrap_or_default();
+    if let Some(az) = single_zone(&placements) {
         diags.warning_at(
             path,
             "All Mount Targets In One Availability Zone",
@@ -124,6 +123,15 @@ async fn check_subnets(p: &ProviderData, subnet_ids: &[String], diags: &mut Diag
         );
     }
     placements.first().map(|s| s.vpc_id.clone())
+}
+
+/// The availability zone every mount target would be in, when there is exactly one subnet. Several
+/// subnets in one zone are already the "one mount target per zone" error, so they get no warning.
+fn single_zone(placements: &[network::SubnetPlacement]) -> Option<&str> {
+    match placements {
+        [only] => Some(&only.availability_zone),
+        _ => None,
+    }
 }
 
 impl PrometheusVolume {
@@ -797,4 +805,23 @@ fn keep_configured(planned: &Value, fresh: Value) -> Value {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn placement(subnet: &str, az: &str) -> network::SubnetPlacement {
+        network::SubnetPlacement { subnet_id: subnet.into(), vpc_id: "vpc-1".into(), availability_zone: az.into() }
+    }
+
+    #[test]
+    fn single_zone_warns_only_for_one_subnet() {
+        assert_eq!(single_zone(&[placement("subnet-a", "us-east-1a")]), Some("us-east-1a"));
+        // Spread over zones: nothing to warn about.
+        assert_eq!(single_zone(&[placement("subnet-a", "us-east-1a"), placement("subnet-b", "us-east-1b")]), None);
+        // Two in one zone is the error "Two Subnets In One Availability Zone", not also a warning.
+        assert_eq!(single_zone(&[placement("subnet-a", "us-east-1a"), placement("subnet-b", "us-east-1a")]), None);
+        assert_eq!(single_zone(&[]), None);
+    }
 }

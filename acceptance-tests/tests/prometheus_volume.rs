@@ -369,3 +369,34 @@ fn lifecycle_policy_drift_is_planned_and_fixed() {
     wd.destroy();
     assert_nothing_left(&moto, &cluster.vpc_id);
 }
+
+/// moto cannot change a backup policy after creation (no PutBackupPolicy; the replay tests in
+/// provider/src/aws/efs.rs cover that call and the read of every status), but it answers
+/// DescribeBackupPolicy: a volume made without backups reads back as such, also on import.
+#[test]
+fn backup_disabled_is_read_back_and_imported() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let cluster = Cluster::create(&moto, 2, 0);
+    let wd = Workdir::new(&moto);
+    wd.write("main.tf", &config(&moto, &cluster.subnet_ids, &cluster.node_security_group_id, "  backup = false\n"));
+    wd.apply();
+    let fs_id = text(&wd.state_resource(ADDR), "file_system_id").to_string();
+    let policy = block_on(moto.efs().describe_backup_policy().file_system_id(&fs_id).send());
+    assert!(policy.is_err(), "no backup policy was asked for: {policy:?}");
+    assert_no_changes(&wd);
+
+    wd.terraform_ok(&["state", "rm", ADDR]);
+    wd.terraform_ok(&["import", "-no-color", ADDR, &fs_id]);
+    assert_eq!(wd.state_resource(ADDR)["backup"], Value::Bool(false), "import reads the backup policy");
+    assert_no_changes(&wd);
+
+    // With backups on (the default) the configuration now differs from AWS: plan shows it, and
+    // the fix is the PutBackupPolicy call moto does not serve, so the test stops at the plan.
+    wd.write("main.tf", &config(&moto, &cluster.subnet_ids, &cluster.node_security_group_id, ""));
+    let out = wd.terraform(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(out.stdout.contains("backup") && out.stdout.contains("false -> true"), "{out}");
+    wd.destroy();
+    assert_nothing_left(&moto, &cluster.vpc_id);
+}

@@ -178,10 +178,7 @@ impl PrometheusVolume {
         set(&mut next, "transition_to_ia", opt(efs::find_transition_to_ia(efs_client, &fs_id).await?));
         let policy = efs::find_file_system_policy(efs_client, &fs_id).await?;
         set(&mut next, "enforce_tls", Value::Bool(policy.as_deref().is_some_and(manifests::policy_enforces_tls)));
-        if next.get("backup").is_none_or(Value::is_null) {
-            // DescribeBackupPolicy is not read back (see the `backup` docs); an import assumes the default.
-            set(&mut next, "backup", Value::Bool(true));
-        }
+        set(&mut next, "backup", Value::Bool(efs::find_backup_enabled(efs_client, &fs_id).await?));
         let own_tags: BTreeMap<String, String> = fs_tags
             .iter()
             .filter(|(k, _)| {
@@ -437,8 +434,15 @@ impl PrometheusVolume {
             if prior.throughput_mode != args.throughput_mode
                 || prior.provisioned_throughput_in_mibps != args.provisioned_throughput_in_mibps
             {
-                efs::update_throughput(efs_client, &fs_id, &args.throughput_mode, args.provisioned_throughput_in_mibps)
-                    .await?;
+                efs::update_throughput(
+                    efs_client,
+                    &fs_id,
+                    &args.throughput_mode,
+                    args.provisioned_throughput_in_mibps,
+                    timeout,
+                    &ctx.cancel,
+                )
+                .await?;
             }
             if prior.tags_all != args.tags_all {
                 let removed: Vec<String> =

@@ -114,7 +114,8 @@ fn basic_three_azs_manifests_import_and_destroy() {
     kubernetes_validate(&wd, "pvc.yaml", text(&state, "persistent_volume_claim_manifest"));
     assert!(text(&state, "persistent_volume_manifest").contains(&format!("\"{fs_id}::{ap_id}\"")));
     assert!(text(&state, "prometheus_helm_values").contains("existingClaim: \"prometheus-server\""));
-    assert!(text(&state, "csi_driver_helm_values").contains("region: \"us-east-1\""));
+    assert!(text(&state, "csi_driver_helm_values").contains("hostNetwork: true"));
+    assert!(!text(&state, "csi_driver_helm_values").contains("region"), "the chart has no region value");
 
     assert_no_changes(&wd);
 

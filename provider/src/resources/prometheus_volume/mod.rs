@@ -35,15 +35,8 @@ fn opt(value: Option<String>) -> Value {
 
 /// Writes the rendered outputs into `state`; parts that cannot be rendered yet become `unknown`
 /// when `unknown_if_missing` (plan time), null otherwise.
-fn write_rendered(
-    state: &mut Value,
-    args: &VolumeArgs,
-    fs: Option<&str>,
-    ap: Option<&str>,
-    region: &str,
-    unknown_if_missing: bool,
-) {
-    let r = manifests::render(args, fs, ap, region);
+fn write_rendered(state: &mut Value, args: &VolumeArgs, fs: Option<&str>, ap: Option<&str>, unknown_if_missing: bool) {
+    let r = manifests::render(args, fs, ap);
     let missing = if unknown_if_missing { Value::Unknown } else { Value::Null };
     let pv_missing = if args.kubernetes.dynamic { Value::Null } else { missing.clone() };
     let sc_missing = if args.kubernetes.dynamic { missing.clone() } else { Value::Null };
@@ -292,7 +285,6 @@ impl PrometheusVolume {
             &args,
             observed.file_system_id.as_deref(),
             observed.access_point_id.as_deref(),
-            &p.region,
             false,
         );
         Ok(next)
@@ -645,7 +637,7 @@ impl Resource for PrometheusVolume {
             && plan.planned.get("access_point").is_some_and(Value::is_known);
         if inputs_known {
             let mut planned = plan.planned.clone();
-            write_rendered(&mut planned, &args, fs.as_deref(), ap.as_deref(), &p.region, true);
+            write_rendered(&mut planned, &args, fs.as_deref(), ap.as_deref(), true);
             plan.planned = planned;
         } else {
             for name in [
@@ -657,10 +649,7 @@ impl Resource for PrometheusVolume {
             ] {
                 plan.set(name, Value::Unknown);
             }
-            plan.set(
-                "csi_driver_helm_values",
-                opt(manifests::render(&args, None, None, &p.region).csi_driver_helm_values),
-            );
+            plan.set("csi_driver_helm_values", opt(manifests::render(&args, None, None).csi_driver_helm_values));
         }
     }
 
@@ -697,7 +686,7 @@ impl Resource for PrometheusVolume {
                 return ApplyOutcome::failed(Value::Null, e.to_diagnostics("Error Creating EFS Prometheus Volume"));
             }
             observed.write(&mut state, &p.region);
-            write_rendered(&mut state, &args, None, None, &p.region, false);
+            write_rendered(&mut state, &args, None, None, false);
             return ApplyOutcome::failed(state, e.to_diagnostics("Error Creating EFS Prometheus Volume"));
         }
         match self
@@ -759,7 +748,6 @@ impl Resource for PrometheusVolume {
                 &args,
                 observed.file_system_id.as_deref(),
                 observed.access_point_id.as_deref(),
-                &p.region,
                 false,
             );
             return ApplyOutcome::failed(state, e.to_diagnostics("Error Updating EFS Prometheus Volume"));

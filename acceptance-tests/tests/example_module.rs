@@ -48,7 +48,7 @@ output "instance_profile_name" {{ value = module.prometheus_storage.instance_pro
     let (fs_id, ap_id) = handle.split_once("::").expect("volume handle fs-...::fsap-...");
     assert!(fs_id.starts_with("fs-") && ap_id.starts_with("fsap-"), "{handle}");
     assert!(outputs["pvc"]["value"].as_str().unwrap().contains("ReadWriteOnce"));
-    assert!(outputs["csi_values"]["value"].as_str().unwrap().contains("us-east-1"));
+    assert!(outputs["csi_values"]["value"].as_str().unwrap().contains("hostNetwork: true"));
     assert!(outputs["summary"]["value"].as_str().unwrap().contains("3 mount targets"), "{outputs}");
 
     // On moto's side: three mount targets, the profile on every node with IMDSv2 hop limit 2.

@@ -114,7 +114,8 @@ fn basic_three_azs_manifests_import_and_destroy() {
     kubernetes_validate(&wd, "pvc.yaml", text(&state, "persistent_volume_claim_manifest"));
     assert!(text(&state, "persistent_volume_manifest").contains(&format!("\"{fs_id}::{ap_id}\"")));
     assert!(text(&state, "prometheus_helm_values").contains("existingClaim: \"prometheus-server\""));
-    assert!(text(&state, "csi_driver_helm_values").contains("region: \"us-east-1\""));
+    assert!(text(&state, "csi_driver_helm_values").contains("hostNetwork: true"));
+    assert!(!text(&state, "csi_driver_helm_values").contains("region"), "the chart has no region value");
 
     assert_no_changes(&wd);
 
@@ -171,6 +172,64 @@ fn two_subnets_in_one_az_fail_at_plan_and_create_nothing() {
     assert!(err.contains(&cluster.subnet_ids[0]) && err.contains(&extra_id), "both subnets are named: {err}");
     assert_nothing_left(&moto, &cluster.vpc_id);
     block_on(moto.ec2().delete_subnet().subnet_id(&extra_id).send()).unwrap();
+}
+
+#[test]
+fn subnets_in_two_vpcs_fail_at_plan_naming_both_and_create_nothing() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let cluster = Cluster::create(&moto, 1, 0);
+    let ec2 = moto.ec2();
+    let other_vpc = block_on(ec2.create_vpc().cidr_block("10.99.0.0/16").send()).unwrap();
+    let other_vpc_id = other_vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    // Another zone than the cluster's subnet, so only the VPC check can fail.
+    let other_az = block_on(ec2.describe_availability_zones().send())
+        .unwrap()
+        .availability_zones()
+        .iter()
+        .filter_map(|z| z.zone_name().map(str::to_string))
+        .find(|z| !cluster.availability_zones.contains(z))
+        .expect("a second availability zone");
+    let other_subnet = block_on(
+        ec2.create_subnet().vpc_id(&other_vpc_id).cidr_block("10.99.1.0/24").availability_zone(&other_az).send(),
+    )
+    .unwrap();
+    let other_subnet_id = other_subnet.subnet().unwrap().subnet_id().unwrap().to_string();
+
+    let wd = Workdir::new(&moto);
+    let subnets = vec![cluster.subnet_ids[0].clone(), other_subnet_id.clone()];
+    wd.write("main.tf", &config(&moto, &subnets, &cluster.node_security_group_id, ""));
+    let err = wd.apply_expect_error();
+    assert!(err.contains("Subnets In Different VPCs"), "{err}");
+    assert!(err.contains(&cluster.vpc_id) && err.contains(&other_vpc_id), "both VPCs are named: {err}");
+    assert!(!err.contains("Two Subnets In One Availability Zone"), "{err}");
+    assert_nothing_left(&moto, &cluster.vpc_id);
+    assert_nothing_left(&moto, &other_vpc_id);
+    block_on(ec2.delete_subnet().subnet_id(&other_subnet_id).send()).unwrap();
+    block_on(ec2.delete_vpc().vpc_id(&other_vpc_id).send()).unwrap();
+}
+
+#[test]
+fn one_subnet_warns_at_plan_and_still_applies() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let cluster = Cluster::create(&moto, 1, 0);
+    let wd = Workdir::new(&moto);
+    wd.write("main.tf", &config(&moto, &cluster.subnet_ids, &cluster.node_security_group_id, ""));
+    let plan = wd.terraform(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
+    assert_eq!(plan.code, Some(2), "the plan creates the volume despite the warning: {plan}");
+    let shown = plan.combined();
+    assert!(shown.contains("Warning: All Mount Targets In One Availability Zone"), "{plan}");
+    assert!(shown.contains(&cluster.availability_zones[0]), "the zone is named: {plan}");
+    wd.apply();
+    let state = wd.state_resource(ADDR);
+    assert_eq!(state["mount_targets"].as_array().map(Vec::len), Some(1), "{state}");
+    let fs_id = text(&state, "file_system_id");
+    let mts = block_on(moto.efs().describe_mount_targets().file_system_id(fs_id).send()).unwrap();
+    assert_eq!(mts.mount_targets().len(), 1);
+    assert_no_changes(&wd);
+    wd.destroy();
+    assert_nothing_left(&moto, &cluster.vpc_id);
 }
 
 #[test]
@@ -308,6 +367,37 @@ fn lifecycle_policy_drift_is_planned_and_fixed() {
     wd.apply();
     assert_eq!(rule(&efs).as_deref(), Some("AFTER_30_DAYS"));
     assert_no_changes(&wd);
+    wd.destroy();
+    assert_nothing_left(&moto, &cluster.vpc_id);
+}
+
+/// moto cannot change a backup policy after creation (no PutBackupPolicy; the replay tests in
+/// provider/src/aws/efs.rs cover that call and the read of every status), but it answers
+/// DescribeBackupPolicy: a volume made without backups reads back as such, also on import.
+#[test]
+fn backup_disabled_is_read_back_and_imported() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let cluster = Cluster::create(&moto, 2, 0);
+    let wd = Workdir::new(&moto);
+    wd.write("main.tf", &config(&moto, &cluster.subnet_ids, &cluster.node_security_group_id, "  backup = false\n"));
+    wd.apply();
+    let fs_id = text(&wd.state_resource(ADDR), "file_system_id").to_string();
+    let policy = block_on(moto.efs().describe_backup_policy().file_system_id(&fs_id).send());
+    assert!(policy.is_err(), "no backup policy was asked for: {policy:?}");
+    assert_no_changes(&wd);
+
+    wd.terraform_ok(&["state", "rm", ADDR]);
+    wd.terraform_ok(&["import", "-no-color", ADDR, &fs_id]);
+    assert_eq!(wd.state_resource(ADDR)["backup"], Value::Bool(false), "import reads the backup policy");
+    assert_no_changes(&wd);
+
+    // With backups on (the default) the configuration now differs from AWS: plan shows it, and
+    // the fix is the PutBackupPolicy call moto does not serve, so the test stops at the plan.
+    wd.write("main.tf", &config(&moto, &cluster.subnet_ids, &cluster.node_security_group_id, ""));
+    let out = wd.terraform(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(out.stdout.contains("backup") && out.stdout.contains("false -> true"), "{out}");
     wd.destroy();
     assert_nothing_left(&moto, &cluster.vpc_id);
 }

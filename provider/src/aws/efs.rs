@@ -348,30 +348,63 @@ pub async fn delete_file_system_policy(efs: &Efs, file_system_id: &str) -> Resul
     none_if_not_found(result, &["PolicyNotFound"]).map(|_| ())
 }
 
-pub async fn put_backup(efs: &Efs, file_system_id: &str, enabled: bool) -> Result<(), Error> {
+/// Whether AWS Backup's automatic backups are on. `ENABLING` counts as on and `DISABLING` as off,
+/// since that is where they are heading; a file system that never had a backup policy answers
+/// `PolicyNotFound`, which is off.
+pub async fn find_backup_enabled(efs: &Efs, file_system_id: &str) -> Result<bool, Error> {
+    let out = efs
+        .describe_backup_policy()
+        .file_system_id(file_system_id)
+        .send()
+        .await
+        .context("reading EFS Backup Policy", file_system_id);
+    Ok(none_if_not_found(out, &["PolicyNotFound"])?
+        .and_then(|o| o.backup_policy().map(|p| matches!(p.status(), Status::Enabled | Status::Enabling)))
+        .unwrap_or(false))
+}
+
+/// Turns automatic backups on or off; returns the status AWS answers with (`ENABLING`, ...).
+pub async fn put_backup(efs: &Efs, file_system_id: &str, enabled: bool) -> Result<Status, Error> {
     let status = if enabled { Status::Enabled } else { Status::Disabled };
     let policy = BackupPolicy::builder()
         .status(status)
         .build()
         .map_err(|e| Error::Cancelled(format!("building the backup policy request: {e}")))?;
-    efs.put_backup_policy()
+    let out = efs
+        .put_backup_policy()
         .file_system_id(file_system_id)
         .backup_policy(policy)
         .send()
         .await
         .context("updating EFS Backup Policy", file_system_id)?;
-    Ok(())
+    Ok(out.backup_policy().map(|p| p.status().clone()).unwrap_or(Status::Enabling))
 }
 
-pub async fn update_throughput(efs: &Efs, file_system_id: &str, mode: &str, mibps: Option<f64>) -> Result<(), Error> {
-    efs.update_file_system()
+/// Changes the throughput mode (and provisioned MiB/s), then waits until the file system is
+/// `available` again: it is `updating` meanwhile, and EFS refuses other changes in that state.
+pub async fn update_throughput(
+    efs: &Efs,
+    file_system_id: &str,
+    mode: &str,
+    mibps: Option<f64>,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<FileSystemDescription, Error> {
+    let out = efs
+        .update_file_system()
         .file_system_id(file_system_id)
         .throughput_mode(ThroughputMode::from(mode))
         .set_provisioned_throughput_in_mibps(mibps)
         .send()
         .await
         .context("updating EFS File System throughput", file_system_id)?;
-    Ok(())
+    if out.life_cycle_state() == &LifeCycleState::Available {
+        return find_file_system_by_id(efs, file_system_id).await?.ok_or_else(|| Error::Timeout {
+            what: format!("EFS File System {file_system_id} to reappear after its update"),
+            after: Duration::ZERO,
+        });
+    }
+    wait_file_system_available(efs, file_system_id, timeout, cancel).await
 }
 
 pub async fn tag_resource(efs: &Efs, id: &str, tags: &[(String, String)]) -> Result<(), Error> {
@@ -392,4 +425,202 @@ pub async fn untag_resource(efs: &Efs, id: &str, keys: &[String]) -> Result<(), 
         .await
         .context("untagging EFS resource", id)?;
     Ok(())
+}
+
+/// SDK-level replay tests of the calls moto does not serve (`PutBackupPolicy`, `UpdateFileSystem`)
+/// and of the backup policy read: the exact requests the SDK sends and what the code makes of the
+/// answers.
+#[cfg(test)]
+mod tests {
+    use aws_sdk_efs::config::{BehaviorVersion, Credentials, Region};
+    use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
+    use aws_smithy_runtime_api::http::{Request, Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::retry::RetryConfig;
+    use serde_json::json;
+
+    use super::*;
+
+    const ENDPOINT: &str = "https://elasticfilesystem.us-east-1.amazonaws.com";
+
+    fn client(replay: &StaticReplayClient) -> Efs {
+        let config = aws_sdk_efs::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+            .retry_config(RetryConfig::disabled())
+            .http_client(replay.clone())
+            .build();
+        Efs::from_conf(config)
+    }
+
+    fn request(method: &str, path: &str, body: Option<serde_json::Value>) -> Request {
+        let mut req = Request::new(body.map(|b| SdkBody::from(b.to_string())).unwrap_or_else(SdkBody::empty));
+        req.set_method(method).unwrap();
+        req.set_uri(format!("{ENDPOINT}{path}")).unwrap();
+        req
+    }
+
+    fn response(status: u16, body: serde_json::Value, error_type: Option<&str>) -> Response {
+        let mut res = Response::new(StatusCode::try_from(status).unwrap(), SdkBody::from(body.to_string()));
+        res.headers_mut().insert("content-type", "application/json");
+        if let Some(code) = error_type {
+            res.headers_mut().insert("x-amzn-errortype", code.to_string());
+        }
+        res
+    }
+
+    /// Every expected request was sent, with the same URI, JSON body and method.
+    fn assert_sent(replay: &StaticReplayClient, methods: &[&str]) {
+        replay.relaxed_requests_match();
+        let sent: Vec<String> = replay.actual_requests().map(|r| r.method().to_string()).collect();
+        assert_eq!(sent, methods);
+    }
+
+    fn file_system(state: &str, mode: &str, mibps: f64) -> serde_json::Value {
+        json!({
+            "OwnerId": "123456789012",
+            "CreationToken": "efs-prometheus-prom",
+            "FileSystemId": "fs-0123456789abcdef0",
+            "FileSystemArn": "arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/fs-0123456789abcdef0",
+            "CreationTime": 1_700_000_000.0,
+            "LifeCycleState": state,
+            "NumberOfMountTargets": 3,
+            "SizeInBytes": {"Value": 6144},
+            "PerformanceMode": "generalPurpose",
+            "Encrypted": true,
+            "ThroughputMode": mode,
+            "ProvisionedThroughputInMibps": mibps,
+            "Tags": []
+        })
+    }
+
+    #[tokio::test]
+    async fn put_backup_sends_the_policy_and_returns_the_answered_status() {
+        let replay = StaticReplayClient::new(vec![
+            ReplayEvent::new(
+                request(
+                    "PUT",
+                    "/2015-02-01/file-systems/fs-0123456789abcdef0/backup-policy",
+                    Some(json!({"BackupPolicy": {"Status": "DISABLED"}})),
+                ),
+                response(200, json!({"BackupPolicy": {"Status": "DISABLING"}}), None),
+            ),
+            ReplayEvent::new(
+                request(
+                    "PUT",
+                    "/2015-02-01/file-systems/fs-0123456789abcdef0/backup-policy",
+                    Some(json!({"BackupPolicy": {"Status": "ENABLED"}})),
+                ),
+                response(200, json!({"BackupPolicy": {"Status": "ENABLING"}}), None),
+            ),
+        ]);
+        let efs = client(&replay);
+        assert_eq!(put_backup(&efs, "fs-0123456789abcdef0", false).await.unwrap(), Status::Disabling);
+        assert_eq!(put_backup(&efs, "fs-0123456789abcdef0", true).await.unwrap(), Status::Enabling);
+        assert_sent(&replay, &["PUT", "PUT"]);
+    }
+
+    #[tokio::test]
+    async fn put_backup_error_keeps_the_aws_code() {
+        let replay = StaticReplayClient::new(vec![ReplayEvent::new(
+            request(
+                "PUT",
+                "/2015-02-01/file-systems/fs-0123456789abcdef0/backup-policy",
+                Some(json!({"BackupPolicy": {"Status": "ENABLED"}})),
+            ),
+            response(
+                409,
+                json!({"ErrorCode": "IncorrectFileSystemLifeCycleState", "Message": "updating"}),
+                Some("IncorrectFileSystemLifeCycleState"),
+            ),
+        )]);
+        let err = put_backup(&client(&replay), "fs-0123456789abcdef0", true).await.unwrap_err();
+        assert!(err.is_aws("IncorrectFileSystemLifeCycleState"), "{err}");
+        assert_sent(&replay, &["PUT"]);
+    }
+
+    #[tokio::test]
+    async fn backup_status_is_read_back_with_transitions_and_no_policy_as_off() {
+        let path = "/2015-02-01/file-systems/fs-0123456789abcdef0/backup-policy";
+        let answer = |status: &str| response(200, json!({"BackupPolicy": {"Status": status}}), None);
+        let replay = StaticReplayClient::new(vec![
+            ReplayEvent::new(request("GET", path, None), answer("ENABLED")),
+            ReplayEvent::new(request("GET", path, None), answer("ENABLING")),
+            ReplayEvent::new(request("GET", path, None), answer("DISABLING")),
+            ReplayEvent::new(request("GET", path, None), answer("DISABLED")),
+            ReplayEvent::new(
+                request("GET", path, None),
+                response(404, json!({"ErrorCode": "PolicyNotFound", "Message": "none"}), Some("PolicyNotFound")),
+            ),
+        ]);
+        let efs = client(&replay);
+        let mut seen = Vec::new();
+        for _ in 0..5 {
+            seen.push(find_backup_enabled(&efs, "fs-0123456789abcdef0").await.unwrap());
+        }
+        assert_eq!(seen, [true, true, false, false, false]);
+        assert_sent(&replay, &["GET"; 5]);
+    }
+
+    #[tokio::test]
+    async fn update_throughput_sends_mode_and_mibps_then_waits_until_available() {
+        let replay = StaticReplayClient::new(vec![
+            ReplayEvent::new(
+                request(
+                    "PUT",
+                    "/2015-02-01/file-systems/fs-0123456789abcdef0",
+                    Some(json!({"ThroughputMode": "provisioned", "ProvisionedThroughputInMibps": 256.0})),
+                ),
+                response(202, file_system("updating", "provisioned", 256.0), None),
+            ),
+            ReplayEvent::new(
+                request("GET", "/2015-02-01/file-systems?FileSystemId=fs-0123456789abcdef0", None),
+                response(200, json!({"FileSystems": [file_system("available", "provisioned", 256.0)]}), None),
+            ),
+        ]);
+        let fs = update_throughput(
+            &client(&replay),
+            "fs-0123456789abcdef0",
+            "provisioned",
+            Some(256.0),
+            Duration::from_secs(5),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(fs.life_cycle_state(), &LifeCycleState::Available);
+        assert_eq!(fs.provisioned_throughput_in_mibps(), Some(256.0));
+        assert_sent(&replay, &["PUT", "GET"]);
+    }
+
+    #[tokio::test]
+    async fn update_to_bursting_sends_no_mibps() {
+        let replay = StaticReplayClient::new(vec![
+            ReplayEvent::new(
+                request(
+                    "PUT",
+                    "/2015-02-01/file-systems/fs-0123456789abcdef0",
+                    Some(json!({"ThroughputMode": "bursting"})),
+                ),
+                response(202, file_system("available", "bursting", 0.0), None),
+            ),
+            ReplayEvent::new(
+                request("GET", "/2015-02-01/file-systems?FileSystemId=fs-0123456789abcdef0", None),
+                response(200, json!({"FileSystems": [file_system("available", "bursting", 0.0)]}), None),
+            ),
+        ]);
+        let fs = update_throughput(
+            &client(&replay),
+            "fs-0123456789abcdef0",
+            "bursting",
+            None,
+            Duration::from_secs(5),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(fs.throughput_mode(), Some(&ThroughputMode::Bursting));
+        assert_sent(&replay, &["PUT", "GET"]);
+    }
 }

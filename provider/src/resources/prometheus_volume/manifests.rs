@@ -122,14 +122,15 @@ pub fn prometheus_values(args: &VolumeArgs) -> Json {
     })
 }
 
-/// kubernetes-sigs/aws-efs-csi-driver chart values for a cluster that is not EKS.
-pub fn csi_driver_values(region: &str) -> Json {
+/// kubernetes-sigs/aws-efs-csi-driver chart values for a cluster that is not EKS. The chart has no
+/// value for the region: the driver reads it from the instance metadata, which the host network
+/// makes reachable.
+pub fn csi_driver_values() -> Json {
     json!({
         "controller": {
             // Without EKS there is no pod identity: the controller uses the instance credentials, which a pod
             // on the host network reaches even with the default IMDS hop limit of 1.
             "hostNetwork": true,
-            "region": region,
             "serviceAccount": { "create": true },
         },
         "node": {
@@ -138,12 +139,7 @@ pub fn csi_driver_values(region: &str) -> Json {
     })
 }
 
-pub fn render(
-    args: &VolumeArgs,
-    file_system_id: Option<&str>,
-    access_point_id: Option<&str>,
-    region: &str,
-) -> Rendered {
+pub fn render(args: &VolumeArgs, file_system_id: Option<&str>, access_point_id: Option<&str>) -> Rendered {
     let volume_handle = match (file_system_id, access_point_id) {
         (Some(fs), Some(ap)) => Some(format!("{fs}::{ap}")),
         _ => None,
@@ -153,7 +149,7 @@ pub fn render(
         persistent_volume: persistent_volume(args, volume_handle.as_deref()).map(|j| to_yaml(&j)),
         persistent_volume_claim: Some(to_yaml(&persistent_volume_claim(args))),
         prometheus_helm_values: Some(to_yaml(&prometheus_values(args))),
-        csi_driver_helm_values: Some(to_yaml(&csi_driver_values(region))),
+        csi_driver_helm_values: Some(to_yaml(&csi_driver_values())),
         volume_handle,
     }
 }
@@ -300,25 +296,20 @@ mod chart_keys {
         VolumeArgs::from_value(&Value::object([("name", Value::string("prom"))]))
     }
 
-    /// The keys emitted for kubernetes-sigs/aws-efs-csi-driver's chart. All but `controller.region`
-    /// appear in its charts/aws-efs-csi-driver/values.yaml; `controller.region` is read by the
-    /// controller template of newer chart versions (sets AWS_REGION).
+    /// The keys emitted for kubernetes-sigs/aws-efs-csi-driver's chart, each checked against its
+    /// charts/aws-efs-csi-driver/values.yaml of chart 2.5.6 (driver 1.7.6, commit 00a24b48) and its
+    /// templates/controller-deployment.yaml (commit a788a9a9). Neither has a region value (an earlier
+    /// `controller.region` was silently ignored): the driver takes the region from instance metadata.
     #[test]
     fn csi_driver_values_use_the_charts_keys() {
         let mut keys = Vec::new();
-        leaf_keys(&csi_driver_values("eu-west-1"), "", &mut keys);
-        assert_eq!(
-            keys,
-            [
-                "controller.hostNetwork",
-                "controller.region",
-                "controller.serviceAccount.create",
-                "node.serviceAccount.create"
-            ]
-        );
+        leaf_keys(&csi_driver_values(), "", &mut keys);
+        assert_eq!(keys, ["controller.hostNetwork", "controller.serviceAccount.create", "node.serviceAccount.create"]);
     }
 
-    /// The keys emitted for prometheus-community/prometheus's chart (its charts/prometheus/values.yaml).
+    /// The keys emitted for prometheus-community/prometheus's chart, each checked against its
+    /// charts/prometheus/values.yaml at commit 89358257 (chart 28.x, Prometheus v3): all are under `server`
+    /// there, with the same names and shapes.
     #[test]
     fn prometheus_values_use_the_charts_keys() {
         let mut keys = Vec::new();
@@ -342,11 +333,11 @@ mod chart_keys {
 
     #[test]
     fn static_claim_binds_the_access_point_volume() {
-        let r = render(&args(), Some("fs-1"), Some("fsap-2"), "us-east-1");
+        let r = render(&args(), Some("fs-1"), Some("fsap-2"));
         assert_eq!(r.volume_handle.as_deref(), Some("fs-1::fsap-2"));
         assert!(r.persistent_volume.unwrap().contains("volumeHandle: \"fs-1::fsap-2\""));
         assert!(r.persistent_volume_claim.unwrap().contains("volumeName: \"monitoring-prometheus-server\""));
-        let unknown = render(&args(), None, None, "us-east-1");
+        let unknown = render(&args(), None, None);
         assert!(unknown.persistent_volume.is_none() && unknown.volume_handle.is_none());
     }
 }

@@ -35,15 +35,8 @@ fn opt(value: Option<String>) -> Value {
 
 /// Writes the rendered outputs into `state`; parts that cannot be rendered yet become `unknown`
 /// when `unknown_if_missing` (plan time), null otherwise.
-fn write_rendered(
-    state: &mut Value,
-    args: &VolumeArgs,
-    fs: Option<&str>,
-    ap: Option<&str>,
-    region: &str,
-    unknown_if_missing: bool,
-) {
-    let r = manifests::render(args, fs, ap, region);
+fn write_rendered(state: &mut Value, args: &VolumeArgs, fs: Option<&str>, ap: Option<&str>, unknown_if_missing: bool) {
+    let r = manifests::render(args, fs, ap);
     let missing = if unknown_if_missing { Value::Unknown } else { Value::Null };
     let pv_missing = if args.kubernetes.dynamic { Value::Null } else { missing.clone() };
     let sc_missing = if args.kubernetes.dynamic { missing.clone() } else { Value::Null };
@@ -115,8 +108,7 @@ async fn check_subnets(p: &ProviderData, subnet_ids: &[String], diags: &mut Diag
             ),
         );
     }
-    if by_az.len() == 1 && placements.len() == 1 || by_az.len() == 1 && !diags.has_errors() {
-        let az = by_az.keys().next().copied().unwrap_or_default();
+    if let Some(az) = single_zone(&placements) {
         diags.warning_at(
             path,
             "All Mount Targets In One Availability Zone",
@@ -124,6 +116,15 @@ async fn check_subnets(p: &ProviderData, subnet_ids: &[String], diags: &mut Diag
         );
     }
     placements.first().map(|s| s.vpc_id.clone())
+}
+
+/// The availability zone every mount target would be in, when there is exactly one subnet. Several
+/// subnets in one zone are already the "one mount target per zone" error, so they get no warning.
+fn single_zone(placements: &[network::SubnetPlacement]) -> Option<&str> {
+    match placements {
+        [only] => Some(&only.availability_zone),
+        _ => None,
+    }
 }
 
 impl PrometheusVolume {
@@ -170,10 +171,7 @@ impl PrometheusVolume {
         set(&mut next, "transition_to_ia", opt(efs::find_transition_to_ia(efs_client, &fs_id).await?));
         let policy = efs::find_file_system_policy(efs_client, &fs_id).await?;
         set(&mut next, "enforce_tls", Value::Bool(policy.as_deref().is_some_and(manifests::policy_enforces_tls)));
-        if next.get("backup").is_none_or(Value::is_null) {
-            // DescribeBackupPolicy is not read back (see the `backup` docs); an import assumes the default.
-            set(&mut next, "backup", Value::Bool(true));
-        }
+        set(&mut next, "backup", Value::Bool(efs::find_backup_enabled(efs_client, &fs_id).await?));
         let own_tags: BTreeMap<String, String> = fs_tags
             .iter()
             .filter(|(k, _)| {
@@ -287,7 +285,6 @@ impl PrometheusVolume {
             &args,
             observed.file_system_id.as_deref(),
             observed.access_point_id.as_deref(),
-            &p.region,
             false,
         );
         Ok(next)
@@ -429,8 +426,15 @@ impl PrometheusVolume {
             if prior.throughput_mode != args.throughput_mode
                 || prior.provisioned_throughput_in_mibps != args.provisioned_throughput_in_mibps
             {
-                efs::update_throughput(efs_client, &fs_id, &args.throughput_mode, args.provisioned_throughput_in_mibps)
-                    .await?;
+                efs::update_throughput(
+                    efs_client,
+                    &fs_id,
+                    &args.throughput_mode,
+                    args.provisioned_throughput_in_mibps,
+                    timeout,
+                    &ctx.cancel,
+                )
+                .await?;
             }
             if prior.tags_all != args.tags_all {
                 let removed: Vec<String> =
@@ -633,7 +637,7 @@ impl Resource for PrometheusVolume {
             && plan.planned.get("access_point").is_some_and(Value::is_known);
         if inputs_known {
             let mut planned = plan.planned.clone();
-            write_rendered(&mut planned, &args, fs.as_deref(), ap.as_deref(), &p.region, true);
+            write_rendered(&mut planned, &args, fs.as_deref(), ap.as_deref(), true);
             plan.planned = planned;
         } else {
             for name in [
@@ -645,10 +649,7 @@ impl Resource for PrometheusVolume {
             ] {
                 plan.set(name, Value::Unknown);
             }
-            plan.set(
-                "csi_driver_helm_values",
-                opt(manifests::render(&args, None, None, &p.region).csi_driver_helm_values),
-            );
+            plan.set("csi_driver_helm_values", opt(manifests::render(&args, None, None).csi_driver_helm_values));
         }
     }
 
@@ -685,7 +686,7 @@ impl Resource for PrometheusVolume {
                 return ApplyOutcome::failed(Value::Null, e.to_diagnostics("Error Creating EFS Prometheus Volume"));
             }
             observed.write(&mut state, &p.region);
-            write_rendered(&mut state, &args, None, None, &p.region, false);
+            write_rendered(&mut state, &args, None, None, false);
             return ApplyOutcome::failed(state, e.to_diagnostics("Error Creating EFS Prometheus Volume"));
         }
         match self
@@ -747,7 +748,6 @@ impl Resource for PrometheusVolume {
                 &args,
                 observed.file_system_id.as_deref(),
                 observed.access_point_id.as_deref(),
-                &p.region,
                 false,
             );
             return ApplyOutcome::failed(state, e.to_diagnostics("Error Updating EFS Prometheus Volume"));
@@ -797,4 +797,23 @@ fn keep_configured(planned: &Value, fresh: Value) -> Value {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn placement(subnet: &str, az: &str) -> network::SubnetPlacement {
+        network::SubnetPlacement { subnet_id: subnet.into(), vpc_id: "vpc-1".into(), availability_zone: az.into() }
+    }
+
+    #[test]
+    fn single_zone_warns_only_for_one_subnet() {
+        assert_eq!(single_zone(&[placement("subnet-a", "us-east-1a")]), Some("us-east-1a"));
+        // Spread over zones: nothing to warn about.
+        assert_eq!(single_zone(&[placement("subnet-a", "us-east-1a"), placement("subnet-b", "us-east-1b")]), None);
+        // Two in one zone is the error "Two Subnets In One Availability Zone", not also a warning.
+        assert_eq!(single_zone(&[placement("subnet-a", "us-east-1a"), placement("subnet-b", "us-east-1a")]), None);
+        assert_eq!(single_zone(&[]), None);
+    }
 }

@@ -242,7 +242,7 @@ pub fn schema() -> Schema {
         .attribute(rendered("persistent_volume_manifest", "YAML of the PersistentVolume bound to the access point (static provisioning; null for dynamic)."))
         .attribute(rendered("persistent_volume_claim_manifest", "YAML of the ReadWriteOnce PersistentVolumeClaim for the Prometheus server."))
         .attribute(rendered("prometheus_helm_values", "Values for the prometheus-community/prometheus chart: the claim as the server's persistent volume, one replica, `Recreate` strategy, running as 65534."))
-        .attribute(rendered("csi_driver_helm_values", "Values for the aws-efs-csi-driver chart on a non-EKS cluster: the region set explicitly and the controller on the host network so it reaches the instance credentials."))
+        .attribute(rendered("csi_driver_helm_values", "Values for the aws-efs-csi-driver chart on a non-EKS cluster: the controller on the host network so it reaches the instance credentials and, from the instance metadata, the region (the chart has no region value)."))
         .block(access_point_block())
         .block(kubernetes_block())
         .block(timeouts::block(&["create", "update", "delete"], &DEFAULT_TIMEOUTS)),

@@ -83,7 +83,6 @@ module "prometheus_storage" {{
   source = "{repo}/examples/prometheus-on-ec2"
 
   name                   = "demo-prometheus"
-  region                 = "us-east-1"
   instance_ids           = {hcl(cluster["instance_ids"])}
   subnet_ids             = {hcl(cluster["subnet_ids"])}
   node_security_group_id = "{cluster["node_security_group_id"]}"

@@ -20,7 +20,6 @@ module "prometheus_storage" {{
   source = "{module}"
 
   name                   = "acc-prometheus"
-  region                 = "us-east-1"
   instance_ids           = {instances}
   subnet_ids             = {subnets}
   node_security_group_id = "{group}"

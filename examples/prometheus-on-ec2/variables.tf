@@ -3,11 +3,6 @@ variable "name" {
   type        = string
 }
 
-variable "region" {
-  description = "AWS region of the cluster; the CSI driver's Helm values set it explicitly (there is no EKS to discover it)."
-  type        = string
-}
-
 variable "instance_ids" {
   description = "EC2 instance ids of the cluster's nodes: the master and every worker."
   type        = list(string)

@@ -22,7 +22,9 @@ bash scripts/setup.sh
 source scripts/env.sh
 
 step "building the provider"
-cargo build -p terraform-provider-efs
+# Built as the test command builds it: `cargo build` alone leaves out the dev-dependencies, whose
+# features change the AWS SDK crates' build, so the test command would compile the SDK a second time.
+cargo test --workspace --locked --no-run
 PROVIDER_DIR="$REPO/target/debug"
 
 WORK="$REPO/.work/example"

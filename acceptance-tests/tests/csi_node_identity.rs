@@ -200,7 +200,7 @@ fn update_instances_3_5_2_and_policy_and_tags() {
 }
 
 #[test]
-fn drift_and_disappears() {
+fn drift_of_associations_and_trust_policy_and_disappears() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 2, 2);
@@ -216,6 +216,21 @@ fn drift_and_disappears() {
     assert_eq!(wd.plan_detailed_exitcode(), 2);
     wd.apply();
     assert_eq!(associated_instances(&moto, &profile_arn), sorted(&cluster.instance_ids));
+    assert_eq!(wd.plan_detailed_exitcode(), 0);
+
+    // A trust policy edited out of band (here: any AWS account may assume the role) shows in plan,
+    // and apply puts back the one that trusts only EC2.
+    let trusted = wd.state_resource(ADDR)["assume_role_policy"].as_str().unwrap().to_string();
+    assert!(trusted.contains("ec2.amazonaws.com") && trusted.contains("sts:AssumeRole"), "{trusted}");
+    let widened = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#;
+    block_on(moto.iam().update_assume_role_policy().role_name("drift").policy_document(widened).send()).unwrap();
+    let plan = wd.plan();
+    assert!(plan.stdout.contains("assume_role_policy") && plan.stdout.contains("1 to change"), "{plan}");
+    wd.apply();
+    let role = block_on(moto.iam().get_role().role_name("drift").send()).unwrap().role.unwrap();
+    let document = role.assume_role_policy_document().unwrap().to_string();
+    // Upper-case "AWS" appears only in the widened principal (the document may be percent-encoded).
+    assert!(!document.contains("AWS") && document.contains("ec2.amazonaws.com"), "{document}");
     assert_eq!(wd.plan_detailed_exitcode(), 0);
 
     // The role deleted out of band (with what holds it): the resource disappears and is planned again.

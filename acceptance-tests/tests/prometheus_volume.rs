@@ -327,7 +327,7 @@ fn dynamic_provisioning_renders_an_efs_ap_storage_class() {
 }
 
 #[test]
-fn lifecycle_policy_drift_is_planned_and_fixed() {
+fn lifecycle_policy_and_security_group_drift_are_planned_and_fixed() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 1, 0);
@@ -366,6 +366,30 @@ fn lifecycle_policy_drift_is_planned_and_fixed() {
     assert!(out.stdout.contains("AFTER_7_DAYS") && out.stdout.contains("AFTER_30_DAYS"), "{out}");
     wd.apply();
     assert_eq!(rule(&efs).as_deref(), Some("AFTER_30_DAYS"));
+    assert_no_changes(&wd);
+
+    // NFS opened to the world by hand on the security group this resource made: plan shows the
+    // extra source, and apply closes it again, leaving only the nodes' group.
+    let group_id = text(&wd.state_resource(ADDR), "security_group_id").to_string();
+    let ec2 = moto.ec2();
+    let world = aws_sdk_ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build();
+    let nfs_from_world = aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(2049)
+        .to_port(2049)
+        .ip_ranges(world)
+        .build();
+    block_on(ec2.authorize_security_group_ingress().group_id(&group_id).ip_permissions(nfs_from_world).send()).unwrap();
+    let out = wd.terraform(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(out.stdout.contains("allowed_cidr_blocks") && out.stdout.contains("0.0.0.0/0"), "{out}");
+    wd.apply();
+    let groups = block_on(ec2.describe_security_groups().group_ids(&group_id).send()).unwrap();
+    let ingress = groups.security_groups()[0].ip_permissions();
+    let cidrs: Vec<_> = ingress.iter().flat_map(|p| p.ip_ranges()).filter_map(|r| r.cidr_ip()).collect();
+    let sources: Vec<_> = ingress.iter().flat_map(|p| p.user_id_group_pairs()).filter_map(|g| g.group_id()).collect();
+    assert!(cidrs.is_empty(), "{ingress:?}");
+    assert_eq!(sources, [cluster.node_security_group_id.as_str()]);
     assert_no_changes(&wd);
     wd.destroy();
     assert_nothing_left(&moto, &cluster.vpc_id);

@@ -181,6 +181,8 @@ impl Resource for CsiNodeIdentity {
         }
         Self::plan_names(plan);
         Self::plan_policy(plan);
+        // Always the one trust policy: a refreshed state that differs (edited outside Terraform) shows as a change.
+        plan.set("assume_role_policy", Value::string(ops::TRUST_POLICY));
         match ctx.provider() {
             Ok(provider) => plan_tags_all(plan, &provider.default_tags),
             Err(_) => plan.set("tags_all", Value::Unknown),

@@ -36,6 +36,8 @@ pub struct Model {
     /// The `timeouts` block, kept as given.
     pub timeouts: Option<Value>,
     pub role_arn: String,
+    /// The role's trust policy as IAM holds it (the canonical text when it means the same).
+    pub assume_role_policy: String,
     pub policy_arn: String,
     pub instance_profile_arn: String,
     pub associations: BTreeMap<String, AssociationState>,
@@ -107,6 +109,7 @@ impl Model {
             tags_all: string_map(value.get("tags_all")).unwrap_or_default(),
             timeouts: value.get("timeouts").filter(|t| !t.is_null()).cloned(),
             role_arn: string(value, "role_arn"),
+            assume_role_policy: string(value, "assume_role_policy"),
             policy_arn: string(value, "policy_arn"),
             instance_profile_arn: string(value, "instance_profile_arn"),
             associations,
@@ -158,6 +161,7 @@ impl Model {
             ("tags_all", map_value(&self.tags_all)),
             ("timeouts", self.timeouts.clone().unwrap_or(Value::Null)),
             ("role_arn", empty_to_null(&self.role_arn)),
+            ("assume_role_policy", empty_to_null(&self.assume_role_policy)),
             ("policy_arn", empty_to_null(&self.policy_arn)),
             ("instance_profile_arn", empty_to_null(&self.instance_profile_arn)),
             ("associations", associations),
@@ -189,6 +193,7 @@ mod tests {
             tags_all: [("a".to_string(), "b".to_string())].into(),
             timeouts: None,
             role_arn: "arn:aws:iam::1:role/x/r".into(),
+            assume_role_policy: r#"{"Version":"2012-10-17"}"#.into(),
             policy_arn: "arn:aws:iam::1:policy/x/p".into(),
             instance_profile_arn: "arn:aws:iam::1:instance-profile/x/ip".into(),
             associations: [(

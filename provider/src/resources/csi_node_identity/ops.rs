@@ -95,7 +95,12 @@ pub async fn create(
     match iam::create_role(&aws.iam, role, &model.path, TRUST_POLICY, &tags).await {
         Ok(()) => {}
         Err(e) if e.is_aws("EntityAlreadyExists") => match iam::find_role_by_name(&aws.iam, role).await? {
-            Some(existing) if is_owned(&existing.tags, role) => {}
+            // Adopting our own role (left by an interrupted create): its trust policy must be ours too.
+            Some(existing) if is_owned(&existing.tags, role) => {
+                if !existing.trust_policy.is_some_and(|doc| json_equal(&doc, TRUST_POLICY)) {
+                    iam::update_trust_policy(&aws.iam, role, TRUST_POLICY).await?;
+                }
+            }
             _ => return Err(not_owned("IAM Role", role)),
         },
         Err(e) => return Err(e.into()),
@@ -319,6 +324,10 @@ pub async fn refresh(
     let mut out = model.clone();
     out.role_arn = role.arn.clone();
     out.path = role.path.clone();
+    out.assume_role_policy = match &role.trust_policy {
+        Some(doc) if json_equal(doc, TRUST_POLICY) => TRUST_POLICY.to_string(),
+        other => other.clone().unwrap_or_default(),
+    };
     out.instance_profile_arn = profile.arn.clone();
 
     let policy = if !model.policy_arn.is_empty() {
@@ -402,6 +411,10 @@ pub async fn update(
 ) -> Result<(), StepError> {
     let role = &prior.role_name;
     let tags = tags_to_apply(planned);
+
+    if prior.assume_role_policy != TRUST_POLICY {
+        iam::update_trust_policy(&aws.iam, role, TRUST_POLICY).await?;
+    }
 
     // The policy: recreate it if it was deleted out of band, make the document current, attach it.
     let mut policy_arn = prior.policy_arn.clone();

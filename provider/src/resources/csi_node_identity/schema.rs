@@ -149,6 +149,12 @@ pub fn schema() -> Schema {
         Attribute::computed("role_arn", Type::String).description("ARN of the IAM role.").use_state_for_unknown(),
     )
     .attribute(
+        Attribute::computed("assume_role_policy", Type::String).description(
+            "The role's trust policy: EC2 instances may assume the role, nothing else. Read back from IAM, so an \
+             edit made outside Terraform shows in the plan and the next apply restores it.",
+        ),
+    )
+    .attribute(
         Attribute::computed("policy_arn", Type::String).description("ARN of the managed policy.").use_state_for_unknown(),
     )
     .attribute(

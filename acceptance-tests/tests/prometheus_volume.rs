@@ -425,3 +425,72 @@ fn backup_disabled_is_read_back_and_imported() {
     wd.destroy();
     assert_nothing_left(&moto, &cluster.vpc_id);
 }
+
+/// Tags and the TLS policy change in place: the file system, its access point and the security
+/// group this resource made all carry the new tags, the TLS policy is added, and the file system
+/// is never replaced. (Turning TLS off deletes the policy, which moto cannot serve: the SDK replay
+/// test `delete_file_system_policy_sends_delete_and_treats_not_found_as_done` covers that call.)
+#[test]
+fn tags_and_tls_policy_update_in_place() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let cluster = Cluster::create(&moto, 1, 0);
+    let wd = Workdir::new(&moto);
+    let write = |extra: &str| {
+        wd.write("main.tf", &config(&moto, &cluster.subnet_ids, &cluster.node_security_group_id, extra));
+    };
+    write("  tags        = { team = \"a\", env = \"x\" }\n  enforce_tls = false\n");
+    wd.apply();
+    let state = wd.state_resource(ADDR);
+    let fs_id = text(&state, "file_system_id").to_string();
+    let ap_id = text(&state, "access_point_id").to_string();
+    let group_id = text(&state, "security_group_id").to_string();
+    let efs = moto.efs();
+    let ec2 = moto.ec2();
+    let user_tags = |pairs: Vec<(String, String)>| -> Vec<(String, String)> {
+        let mut own: Vec<_> = pairs.into_iter().filter(|(k, _)| k == "team" || k == "env").collect();
+        own.sort();
+        own
+    };
+    let efs_tags = |id: &str| {
+        let out = block_on(efs.list_tags_for_resource().resource_id(id).send()).unwrap();
+        user_tags(out.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
+    };
+    let group_tags = || {
+        let out = block_on(ec2.describe_security_groups().group_ids(&group_id).send()).unwrap();
+        user_tags(
+            out.security_groups()[0]
+                .tags()
+                .iter()
+                .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+                .collect(),
+        )
+    };
+    let has_tls_policy = || match block_on(efs.describe_file_system_policy().file_system_id(&fs_id).send()) {
+        Ok(out) => out.policy().is_some_and(|p| p.contains("aws:SecureTransport")),
+        Err(e) => {
+            let text = format!("{:?}", e.into_service_error());
+            assert!(text.contains("PolicyNotFound"), "{text}");
+            false
+        }
+    };
+    let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+    assert_eq!(efs_tags(&fs_id), [pair("env", "x"), pair("team", "a")]);
+    assert_eq!(group_tags(), [pair("env", "x"), pair("team", "a")]);
+    assert!(!has_tls_policy());
+
+    write("  tags = { team = \"b\" }\n");
+    let plan = wd.plan();
+    assert!(plan.stdout.contains("1 to change, 0 to destroy"), "{plan}");
+    wd.apply();
+    let state = wd.state_resource(ADDR);
+    assert_eq!(text(&state, "file_system_id"), fs_id);
+    for id in [&fs_id, &ap_id] {
+        assert_eq!(efs_tags(id), [pair("team", "b")], "tags of {id}");
+    }
+    assert_eq!(group_tags(), [pair("team", "b")]);
+    assert!(has_tls_policy());
+    assert_no_changes(&wd);
+    wd.destroy();
+    assert_nothing_left(&moto, &cluster.vpc_id);
+}

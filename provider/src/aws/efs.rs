@@ -495,6 +495,30 @@ mod tests {
         })
     }
 
+    /// `enforce_tls = false` on an existing volume deletes the policy (moto has no
+    /// DeleteFileSystemPolicy); a policy already gone counts as deleted.
+    #[tokio::test]
+    async fn delete_file_system_policy_sends_delete_and_treats_not_found_as_done() {
+        let path = "/2015-02-01/file-systems/fs-0123456789abcdef0/policy";
+        let replay = StaticReplayClient::new(vec![
+            ReplayEvent::new(request("DELETE", path, None), response(200, json!({}), None)),
+            ReplayEvent::new(
+                request("DELETE", path, None),
+                response(
+                    404,
+                    json!({"ErrorCode": "PolicyNotFound", "Message": "No policy found"}),
+                    Some("PolicyNotFound"),
+                ),
+            ),
+        ]);
+        let efs = client(&replay);
+        delete_file_system_policy(&efs, "fs-0123456789abcdef0").await.unwrap();
+        delete_file_system_policy(&efs, "fs-0123456789abcdef0").await.unwrap();
+        assert_sent(&replay, &["DELETE", "DELETE"]);
+        let uris: Vec<String> = replay.actual_requests().map(|r| r.uri().to_string()).collect();
+        assert!(uris.iter().all(|u| u.ends_with(path)), "{uris:?}");
+    }
+
     #[tokio::test]
     async fn put_backup_sends_the_policy_and_returns_the_answered_status() {
         let replay = StaticReplayClient::new(vec![

@@ -78,6 +78,30 @@ pub async fn create_nfs_security_group(
     Ok(group_id)
 }
 
+/// Sets tags `tags` on the security group and removes the keys `removed`.
+pub async fn retag_security_group(
+    ec2: &aws_sdk_ec2::Client,
+    group_id: &str,
+    tags: &[(String, String)],
+    removed: &[String],
+) -> Result<(), Error> {
+    if !removed.is_empty() {
+        ec2.delete_tags()
+            .resources(group_id)
+            .set_tags(Some(removed.iter().map(|k| Tag::builder().key(k).build()).collect()))
+            .send()
+            .await
+            .context("untagging EC2 Security Group", group_id)?;
+    }
+    ec2.create_tags()
+        .resources(group_id)
+        .set_tags(Some(tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+        .send()
+        .await
+        .context("tagging EC2 Security Group", group_id)?;
+    Ok(())
+}
+
 fn nfs_permission(sources: &NfsSources) -> IpPermission {
     IpPermission::builder()
         .ip_protocol("tcp")

@@ -447,6 +447,9 @@ impl PrometheusVolume {
                     }
                     efs::tag_resource(efs_client, id, &aws_tags).await?;
                 }
+                if let Some(group_id) = &observed.security_group_id {
+                    network::retag_security_group(&p.aws.ec2, group_id, &aws_tags, &removed).await?;
+                }
             }
         }
         Ok(())

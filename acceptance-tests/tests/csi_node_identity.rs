@@ -178,6 +178,10 @@ fn update_instances_3_5_2_and_policy_and_tags() {
     assert_eq!(attached.attached_policies().len(), 2);
     let role = block_on(iam.get_role().role_name("nodes").send()).unwrap().role.unwrap();
     assert!(role.tags().iter().any(|t| t.key() == "team" && t.value() == "storage"));
+    let policy_tags = block_on(iam.list_policy_tags().policy_arn(policy_arn).send()).unwrap();
+    assert!(policy_tags.tags().iter().any(|t| t.key() == "team" && t.value() == "storage"));
+    let profile = block_on(iam.get_instance_profile().instance_profile_name("nodes").send()).unwrap();
+    assert!(profile.instance_profile.unwrap().tags().iter().any(|t| t.key() == "team" && t.value() == "storage"));
     assert_eq!(wd.plan_detailed_exitcode(), 0);
 
     // Six more document versions: the oldest non-default ones are pruned at IAM's limit of five.

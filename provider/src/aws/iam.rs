@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
 
-use super::AwsResultExt;
+use super::{AwsError, AwsResultExt};
 use crate::error::Error;
 
 const NO_SUCH_ENTITY: &str = "NoSuchEntity";
@@ -119,26 +119,6 @@ pub async fn update_trust_policy(iam: &Client, name: &str, trust_policy: &str) -
 
 pub async fn delete_role(iam: &Client, name: &str) -> Result<(), Error> {
     ignore_not_found(iam.delete_role().role_name(name).send().await.context("deleting IAM Role", name).map(|_| ()))
-}
-
-pub async fn tag_role(
-    iam: &Client,
-    name: &str,
-    add: &BTreeMap<String, String>,
-    remove: &[String],
-) -> Result<(), Error> {
-    if !remove.is_empty() {
-        iam.untag_role()
-            .role_name(name)
-            .set_tag_keys(Some(remove.to_vec()))
-            .send()
-            .await
-            .context("untagging IAM Role", name)?;
-    }
-    if !add.is_empty() {
-        iam.tag_role().role_name(name).set_tags(Some(to_tags(add))).send().await.context("tagging IAM Role", name)?;
-    }
-    Ok(())
 }
 
 /// ARNs of the managed policies attached to a role.
@@ -321,31 +301,6 @@ pub async fn delete_policy(iam: &Client, arn: &str) -> Result<(), Error> {
     ignore_not_found(iam.delete_policy().policy_arn(arn).send().await.context("deleting IAM Policy", arn).map(|_| ()))
 }
 
-pub async fn tag_policy(
-    iam: &Client,
-    arn: &str,
-    add: &BTreeMap<String, String>,
-    remove: &[String],
-) -> Result<(), Error> {
-    if !remove.is_empty() {
-        iam.untag_policy()
-            .policy_arn(arn)
-            .set_tag_keys(Some(remove.to_vec()))
-            .send()
-            .await
-            .context("untagging IAM Policy", arn)?;
-    }
-    if !add.is_empty() {
-        iam.tag_policy()
-            .policy_arn(arn)
-            .set_tags(Some(to_tags(add)))
-            .send()
-            .await
-            .context("tagging IAM Policy", arn)?;
-    }
-    Ok(())
-}
-
 // ----- instance profiles -----
 
 pub async fn find_instance_profile_by_name(iam: &Client, name: &str) -> Result<Option<InstanceProfileInfo>, Error> {
@@ -425,27 +380,66 @@ pub async fn delete_instance_profile(iam: &Client, name: &str) -> Result<(), Err
     )
 }
 
-pub async fn tag_instance_profile(
+/// One of the IAM objects this provider tags: a role or an instance profile by name, a policy by ARN.
+#[derive(Clone, Copy, Debug)]
+pub enum Tagged<'a> {
+    Role(&'a str),
+    Policy(&'a str),
+    InstanceProfile(&'a str),
+}
+
+/// Removes the tag keys `remove` from `object`, then sets the tags `add`.
+pub async fn retag(
     iam: &Client,
-    name: &str,
+    object: Tagged<'_>,
     add: &BTreeMap<String, String>,
     remove: &[String],
 ) -> Result<(), Error> {
+    let (kind, id) = match object {
+        Tagged::Role(name) => ("IAM Role", name),
+        Tagged::Policy(arn) => ("IAM Policy", arn),
+        Tagged::InstanceProfile(name) => ("IAM Instance Profile", name),
+    };
     if !remove.is_empty() {
-        iam.untag_instance_profile()
-            .instance_profile_name(name)
-            .set_tag_keys(Some(remove.to_vec()))
-            .send()
-            .await
-            .context("untagging IAM Instance Profile", name)?;
+        let keys = Some(remove.to_vec());
+        // One error type for the three SDK operations, so the arms agree.
+        let sent = match object {
+            Tagged::Role(name) => {
+                iam.untag_role().role_name(name).set_tag_keys(keys).send().await.map(drop).map_err(AwsError::from)
+            }
+            Tagged::Policy(arn) => {
+                iam.untag_policy().policy_arn(arn).set_tag_keys(keys).send().await.map(drop).map_err(AwsError::from)
+            }
+            Tagged::InstanceProfile(name) => iam
+                .untag_instance_profile()
+                .instance_profile_name(name)
+                .set_tag_keys(keys)
+                .send()
+                .await
+                .map(drop)
+                .map_err(AwsError::from),
+        };
+        sent.context(&format!("untagging {kind}"), id)?;
     }
     if !add.is_empty() {
-        iam.tag_instance_profile()
-            .instance_profile_name(name)
-            .set_tags(Some(to_tags(add)))
-            .send()
-            .await
-            .context("tagging IAM Instance Profile", name)?;
+        let tags = Some(to_tags(add));
+        let sent = match object {
+            Tagged::Role(name) => {
+                iam.tag_role().role_name(name).set_tags(tags).send().await.map(drop).map_err(AwsError::from)
+            }
+            Tagged::Policy(arn) => {
+                iam.tag_policy().policy_arn(arn).set_tags(tags).send().await.map(drop).map_err(AwsError::from)
+            }
+            Tagged::InstanceProfile(name) => iam
+                .tag_instance_profile()
+                .instance_profile_name(name)
+                .set_tags(tags)
+                .send()
+                .await
+                .map(drop)
+                .map_err(AwsError::from),
+        };
+        sent.context(&format!("tagging {kind}"), id)?;
     }
     Ok(())
 }

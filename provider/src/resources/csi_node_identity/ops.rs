@@ -460,9 +460,13 @@ pub async fn update(
             .filter(|(k, v)| prior.tags_all.get(*k) != Some(*v))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        iam::tag_role(&aws.iam, role, &add, &remove).await?;
-        iam::tag_policy(&aws.iam, &policy_arn, &add, &remove).await?;
-        iam::tag_instance_profile(&aws.iam, &prior.instance_profile_name, &add, &remove).await?;
+        for object in [
+            iam::Tagged::Role(role),
+            iam::Tagged::Policy(&policy_arn),
+            iam::Tagged::InstanceProfile(&prior.instance_profile_name),
+        ] {
+            iam::retag(&aws.iam, object, &add, &remove).await?;
+        }
     }
 
     let profile_arn = &prior.instance_profile_arn;

@@ -562,12 +562,7 @@ fn file_system_tls_and_access_point_problems_and_fail_on_error() {
         unencrypted.apply_output
     );
     assert!(unencrypted.summary.contains("1 warning"), "{}", unencrypted.summary);
-    assert_eq!(
-        unencrypted.names("ok").contains("tls"),
-        true,
-        "no policy, nothing to require: {:#?}",
-        unencrypted.checks
-    );
+    assert!(unencrypted.names("ok").contains("tls"), "no policy, nothing to require: {:#?}", unencrypted.checks);
     let missing = read(
         &wd,
         &moto,

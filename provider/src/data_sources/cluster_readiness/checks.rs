@@ -111,10 +111,8 @@ fn check_file_system(inputs: &Inputs, facts: &Facts, checks: &mut Vec<Check>) {
             Status::Error,
             id,
             format!("EFS file system {id} does not exist in this region and account: nothing can mount it."),
-            format!(
-                "Check file_system_id and the provider's region; pass efs_prometheus_volume.<name>.file_system_id, or list \
-                 them with: aws efs describe-file-systems --query 'FileSystems[].FileSystemId'"
-            ),
+            "Check file_system_id and the provider's region; pass efs_prometheus_volume.<name>.file_system_id, or list \
+             them with: aws efs describe-file-systems --query 'FileSystems[].FileSystemId'",
         ));
         return;
     };

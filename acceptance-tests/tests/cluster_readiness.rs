@@ -176,6 +176,12 @@ impl Setup {
     }
 }
 
+fn set_dns_hostnames(moto: &Moto, vpc_id: &str, on: bool) {
+    let value = AttributeBooleanValue::builder().value(on).build();
+    block_on(moto.ec2().modify_vpc_attribute().vpc_id(vpc_id).enable_dns_hostnames(value).send())
+        .expect("ModifyVpcAttribute");
+}
+
 /// Creates an access point running as `uid` on `path`, created owned by `owner` when given.
 async fn create_access_point(efs: &aws_sdk_efs::Client, fs: &str, uid: i64, path: &str, owner: Option<i64>) -> String {
     let mut root = RootDirectory::builder().path(path);
@@ -317,13 +323,7 @@ fn healthy_cluster_is_ready_then_network_breaks_are_named() {
     )
     .unwrap();
     // DNS hostnames off.
-    block_on(
-        ec2.modify_vpc_attribute()
-            .vpc_id(&cluster.vpc_id)
-            .enable_dns_hostnames(AttributeBooleanValue::builder().value(false).build())
-            .send(),
-    )
-    .unwrap();
+    set_dns_hostnames(&moto, &cluster.vpc_id, false);
 
     let broken = read(&wd, &moto, &setup.arguments(""));
     assert!(!broken.ready);
@@ -379,13 +379,7 @@ fn healthy_cluster_is_ready_then_network_breaks_are_named() {
             .send(),
     )
     .unwrap();
-    block_on(
-        ec2.modify_vpc_attribute()
-            .vpc_id(&cluster.vpc_id)
-            .enable_dns_hostnames(AttributeBooleanValue::builder().value(true).build())
-            .send(),
-    )
-    .unwrap();
+    set_dns_hostnames(&moto, &cluster.vpc_id, true);
     block_on(
         efs.create_mount_target()
             .file_system_id(&setup.file_system_id)

@@ -2,8 +2,8 @@
 # The main job: sets up this machine, builds the provider, starts moto (an AWS API emulator) on
 # 127.0.0.1, creates a small stand-in cluster there (VPC, one subnet per AZ, a node security group,
 # a master and two workers), applies the example module examples/prometheus-on-ec2 with the real
-# Terraform CLI, prints what you would copy into the cluster, shows that a second plan is empty,
-# and destroys everything.
+# Terraform CLI, prints the readiness checks and what you would copy into the cluster, shows that a
+# second plan is empty, and destroys everything.
 #
 #   bash scripts/run-example.sh          # run and clean up
 #   bash scripts/run-example.sh --keep   # leave moto running with the applied state (prints how to stop it)
@@ -91,6 +91,7 @@ module "prometheus_storage" {{
 }}
 
 output "summary" {{ value = module.prometheus_storage.summary }}
+output "readiness" {{ value = module.prometheus_storage.readiness }}
 output "storage_class_manifest" {{ value = module.prometheus_storage.storage_class_manifest }}
 output "persistent_volume_manifest" {{ value = module.prometheus_storage.persistent_volume_manifest }}
 output "persistent_volume_claim_manifest" {{ value = module.prometheus_storage.persistent_volume_claim_manifest }}
@@ -110,6 +111,10 @@ step "terraform apply"
 tf apply -auto-approve -input=false -no-color | grep -E "^(module|Apply|Plan)" || true
 
 SUMMARY="$(tf output -raw summary 2>/dev/null || true)"
+READINESS="$(tf output -raw readiness 2>/dev/null || true)"
+
+step "readiness checks (data source efs_cluster_readiness: read-only, after both resources)"
+echo "$READINESS"
 
 step "what to copy into the cluster"
 for name in storage_class_manifest persistent_volume_manifest persistent_volume_claim_manifest prometheus_helm_values csi_driver_helm_values; do
@@ -141,4 +146,5 @@ fi
 
 step "summary"
 echo "$SUMMARY"
+echo "$READINESS" | head -1
 echo "done in $((SECONDS - start))s"

@@ -1,6 +1,7 @@
 //! The example module `examples/prometheus-on-ec2` (the main job's module) applied with the real
-//! Terraform CLI against a stand-in cluster in moto: every part exists, the outputs are what a
-//! user copies into the cluster, a second plan is empty, and destroy leaves nothing behind.
+//! Terraform CLI against a stand-in cluster in moto: every part exists, the readiness checks pass,
+//! the outputs are what a user copies into the cluster, a second plan is empty, and destroy leaves
+//! nothing behind.
 
 use acceptance_tests::cluster::{hcl_list, Cluster};
 use acceptance_tests::{block_on, provider_block, repo_root, skip_unless_acceptance, Moto, Workdir};
@@ -27,6 +28,9 @@ module "prometheus_storage" {{
 }}
 
 output "summary" {{ value = module.prometheus_storage.summary }}
+output "ready" {{ value = module.prometheus_storage.ready }}
+output "readiness" {{ value = module.prometheus_storage.readiness }}
+output "readiness_checks" {{ value = module.prometheus_storage.readiness_checks }}
 output "volume_handle" {{ value = module.prometheus_storage.volume_handle }}
 output "pvc" {{ value = module.prometheus_storage.persistent_volume_claim_manifest }}
 output "csi_values" {{ value = module.prometheus_storage.csi_driver_helm_values }}
@@ -49,6 +53,14 @@ output "instance_profile_name" {{ value = module.prometheus_storage.instance_pro
     assert!(outputs["pvc"]["value"].as_str().unwrap().contains("ReadWriteOnce"));
     assert!(outputs["csi_values"]["value"].as_str().unwrap().contains("hostNetwork: true"));
     assert!(outputs["summary"]["value"].as_str().unwrap().contains("3 mount targets"), "{outputs}");
+
+    // The readiness checks ran after both resources and found nothing to change.
+    let readiness = outputs["readiness"]["value"].as_str().unwrap();
+    assert_eq!(outputs["ready"]["value"], true, "{readiness}");
+    assert!(readiness.starts_with(&format!("READY: 3 nodes and {fs_id} passed all ")), "{readiness}");
+    let checks = outputs["readiness_checks"]["value"].as_array().unwrap();
+    assert!(checks.iter().all(|c| c["status"] == "ok"), "{checks:#?}");
+    assert!(checks.iter().any(|c| c["name"] == "access_point" && c["subject"] == ap_id), "{checks:#?}");
 
     // On moto's side: three mount targets, the profile on every node with IMDSv2 hop limit 2.
     let efs = moto.efs();

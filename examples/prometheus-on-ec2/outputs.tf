@@ -48,6 +48,21 @@ output "csi_driver_helm_values" {
   value       = efs_prometheus_volume.tsdb.csi_driver_helm_values
 }
 
+output "ready" {
+  description = "Whether every readiness check passed (no check with status error)."
+  value       = data.efs_cluster_readiness.prometheus.ready
+}
+
+output "readiness" {
+  description = "The readiness verdict, then each problem found with its fix."
+  value       = data.efs_cluster_readiness.prometheus.summary
+}
+
+output "readiness_checks" {
+  description = "Every readiness check: name, status (ok, warning, error), subject, message and fix."
+  value       = data.efs_cluster_readiness.prometheus.checks
+}
+
 output "summary" {
   description = "One paragraph on what was set up."
   value = join("\n", [

@@ -36,6 +36,12 @@ variable "set_metadata_hop_limit" {
   default     = true
 }
 
+variable "fail_on_not_ready" {
+  description = "Stop the run with an error when a readiness check fails, instead of only reporting it in the readiness output."
+  type        = bool
+  default     = false
+}
+
 variable "tags" {
   description = "Tags for every AWS object created."
   type        = map(string)

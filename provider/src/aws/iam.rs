@@ -142,6 +142,58 @@ pub async fn list_attached_role_policies(iam: &Client, role: &str) -> Result<Vec
     Ok(arns)
 }
 
+/// Names of the inline policies of a role.
+pub async fn list_role_policy_names(iam: &Client, role: &str) -> Result<Vec<String>, Error> {
+    let mut names = Vec::new();
+    let mut marker = None;
+    loop {
+        let out = iam
+            .list_role_policies()
+            .role_name(role)
+            .set_marker(marker)
+            .send()
+            .await
+            .context("listing inline policies of IAM Role", role)?;
+        names.extend(out.policy_names().iter().cloned());
+        if !out.is_truncated() {
+            break;
+        }
+        marker = out.marker().map(str::to_string);
+    }
+    Ok(names)
+}
+
+/// An inline policy's document, percent-decoded; `None` when it is gone.
+pub async fn find_role_policy_document(iam: &Client, role: &str, name: &str) -> Result<Option<String>, Error> {
+    let out = not_found(
+        iam.get_role_policy()
+            .role_name(role)
+            .policy_name(name)
+            .send()
+            .await
+            .context("reading inline policy of IAM Role", &format!("{name} of {role}")),
+    )?;
+    Ok(out.map(|o| decode_document(o.policy_document())))
+}
+
+/// Every policy document that grants a role permissions: the default version of each attached
+/// managed policy and each inline policy. Permission boundaries and SCPs are not read.
+pub async fn role_policy_documents(iam: &Client, role: &str) -> Result<Vec<String>, Error> {
+    let mut documents = Vec::new();
+    for arn in list_attached_role_policies(iam, role).await? {
+        let Some(policy) = find_policy_by_arn(iam, &arn).await? else {
+            continue;
+        };
+        if let Some(version) = &policy.default_version_id {
+            documents.extend(policy_document(iam, &arn, version).await?);
+        }
+    }
+    for name in list_role_policy_names(iam, role).await? {
+        documents.extend(find_role_policy_document(iam, role, &name).await?);
+    }
+    Ok(documents)
+}
+
 pub async fn attach_role_policy(iam: &Client, role: &str, policy_arn: &str) -> Result<(), Error> {
     iam.attach_role_policy()
         .role_name(role)

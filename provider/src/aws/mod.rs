@@ -2,6 +2,7 @@
 //! and the error type every AWS call returns. Per-service finders, waiters and retries live in the
 //! service's own module.
 
+pub mod calls;
 pub mod config;
 pub mod ec2;
 pub mod efs;

@@ -163,33 +163,15 @@ pub async fn wait_associations_deleted(
 
 /// The metadata options of the given instances that exist (missing ids are skipped, not an error).
 pub async fn describe_metadata_options(ec2: &Client, instance_ids: &[String]) -> Result<Vec<MetadataOptions>, Error> {
-    if instance_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut found = Vec::new();
-    let mut token = None;
-    loop {
-        // A filter instead of InstanceIds: an unknown id then yields nothing instead of failing the call.
-        let out = ec2
-            .describe_instances()
-            .filters(Filter::builder().name("instance-id").set_values(Some(instance_ids.to_vec())).build())
-            .set_next_token(token)
-            .send()
-            .await
-            .context("describing EC2 Instances", &instance_ids.join(", "))?;
-        for instance in out.reservations().iter().flat_map(|r| r.instances()) {
-            let options = instance.metadata_options();
-            found.push(MetadataOptions {
-                instance_id: instance.instance_id().unwrap_or_default().to_string(),
-                http_tokens: options.and_then(|o| o.http_tokens()).map(|t| t.as_str().to_string()),
-                http_put_response_hop_limit: options.and_then(|o| o.http_put_response_hop_limit()),
-            });
-        }
-        token = out.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(found);
-        }
-    }
+    Ok(describe_node_instances(ec2, instance_ids)
+        .await?
+        .into_iter()
+        .map(|instance| MetadataOptions {
+            instance_id: instance.instance_id,
+            http_tokens: instance.http_tokens,
+            http_put_response_hop_limit: instance.http_put_response_hop_limit,
+        })
+        .collect())
 }
 
 pub async fn modify_metadata_options(
@@ -206,4 +188,147 @@ pub async fn modify_metadata_options(
         .await
         .context("modifying EC2 Instance metadata options", instance_id)
         .map(|_| ())
+}
+
+/// What the readiness checks read of one instance.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeInstance {
+    pub instance_id: String,
+    /// `pending`, `running`, `stopped`, ...
+    pub state: String,
+    pub vpc_id: Option<String>,
+    pub subnet_id: Option<String>,
+    pub availability_zone: Option<String>,
+    pub private_ip: Option<String>,
+    pub security_group_ids: Vec<String>,
+    pub instance_profile_arn: Option<String>,
+    pub http_tokens: Option<String>,
+    pub http_put_response_hop_limit: Option<i32>,
+    /// `enabled` or `disabled`.
+    pub http_endpoint: Option<String>,
+}
+
+/// EC2 accepts at most 200 values per filter.
+const MAX_FILTER_VALUES: usize = 200;
+
+/// The given instances that exist (missing ids are left out, not an error), in as few DescribeInstances
+/// calls as EC2 allows: one per 200 ids (plus pages). A filter instead of InstanceIds: an unknown id
+/// then yields nothing instead of failing the call.
+pub async fn describe_node_instances(ec2: &Client, instance_ids: &[String]) -> Result<Vec<NodeInstance>, Error> {
+    let mut found = Vec::new();
+    for chunk in instance_ids.chunks(MAX_FILTER_VALUES) {
+        let mut token = None;
+        loop {
+            let out = ec2
+                .describe_instances()
+                .filters(Filter::builder().name("instance-id").set_values(Some(chunk.to_vec())).build())
+                .set_next_token(token)
+                .send()
+                .await
+                .context("describing EC2 Instances", &chunk.join(", "))?;
+            for instance in out.reservations().iter().flat_map(|r| r.instances()) {
+                let options = instance.metadata_options();
+                found.push(NodeInstance {
+                    instance_id: instance.instance_id().unwrap_or_default().to_string(),
+                    state: instance.state().and_then(|s| s.name()).map(|n| n.as_str().to_string()).unwrap_or_default(),
+                    vpc_id: instance.vpc_id().map(str::to_string),
+                    subnet_id: instance.subnet_id().map(str::to_string),
+                    availability_zone: instance.placement().and_then(|p| p.availability_zone()).map(str::to_string),
+                    private_ip: instance.private_ip_address().map(str::to_string),
+                    security_group_ids: instance
+                        .security_groups()
+                        .iter()
+                        .filter_map(|g| g.group_id().map(str::to_string))
+                        .collect(),
+                    instance_profile_arn: instance.iam_instance_profile().and_then(|p| p.arn()).map(str::to_string),
+                    http_tokens: options.and_then(|o| o.http_tokens()).map(|t| t.as_str().to_string()),
+                    http_put_response_hop_limit: options.and_then(|o| o.http_put_response_hop_limit()),
+                    http_endpoint: options.and_then(|o| o.http_endpoint()).map(|e| e.as_str().to_string()),
+                });
+            }
+            token = out.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// SDK-level replay of DescribeInstances for many nodes: the ids go in batches of 200 filter values,
+/// and the fields the readiness checks use are read from EC2's XML.
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
+    use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
+    use aws_smithy_runtime_api::http::{Request, Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+
+    use super::*;
+
+    fn instances_xml(ids: &[String]) -> String {
+        let items: String = ids
+            .iter()
+            .map(|id| {
+                format!(
+                    "<item><instanceId>{id}</instanceId><instanceState><code>16</code><name>running</name></instanceState>\
+                     <placement><availabilityZone>us-east-1a</availabilityZone></placement><subnetId>subnet-1</subnetId>\
+                     <vpcId>vpc-1</vpcId><privateIpAddress>10.0.1.9</privateIpAddress>\
+                     <groupSet><item><groupId>sg-nodes</groupId><groupName>nodes</groupName></item></groupSet>\
+                     <iamInstanceProfile><arn>arn:aws:iam::123456789012:instance-profile/nodes</arn><id>AIPA1</id></iamInstanceProfile>\
+                     <metadataOptions><state>applied</state><httpTokens>required</httpTokens>\
+                     <httpPutResponseHopLimit>2</httpPutResponseHopLimit><httpEndpoint>enabled</httpEndpoint></metadataOptions></item>"
+                )
+            })
+            .collect();
+        format!(
+            "<DescribeInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>r</requestId>\
+             <reservationSet><item><reservationId>r-1</reservationId><instancesSet>{items}</instancesSet></item>\
+             </reservationSet></DescribeInstancesResponse>"
+        )
+    }
+
+    fn event(ids: &[String]) -> ReplayEvent {
+        let request = Request::new(SdkBody::empty());
+        let response = Response::new(StatusCode::try_from(200).unwrap(), SdkBody::from(instances_xml(ids)));
+        ReplayEvent::new(request, response)
+    }
+
+    #[tokio::test]
+    async fn describes_250_nodes_in_two_calls_and_reads_what_the_checks_need() {
+        let ids: Vec<String> = (0..250).map(|i| format!("i-{i:017x}")).collect();
+        let replay = StaticReplayClient::new(vec![event(&ids[..200]), event(&ids[200..])]);
+        let config = aws_sdk_ec2::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+            .http_client(replay.clone())
+            .build();
+        let found = describe_node_instances(&Client::from_conf(config), &ids).await.unwrap();
+
+        let bodies: Vec<String> = replay
+            .actual_requests()
+            .map(|r| String::from_utf8_lossy(r.body().bytes().unwrap_or_default()).into_owned())
+            .collect();
+        assert_eq!(bodies.len(), 2, "one call per 200 ids");
+        assert!(bodies[0].contains("Filter.1.Value.200=") && !bodies[0].contains("Filter.1.Value.201="));
+        assert!(bodies[1].contains("Filter.1.Value.50=") && !bodies[1].contains("Filter.1.Value.51="));
+        assert_eq!(found.len(), 250);
+        assert_eq!(
+            found[0],
+            NodeInstance {
+                instance_id: ids[0].clone(),
+                state: "running".into(),
+                vpc_id: Some("vpc-1".into()),
+                subnet_id: Some("subnet-1".into()),
+                availability_zone: Some("us-east-1a".into()),
+                private_ip: Some("10.0.1.9".into()),
+                security_group_ids: vec!["sg-nodes".into()],
+                instance_profile_arn: Some("arn:aws:iam::123456789012:instance-profile/nodes".into()),
+                http_tokens: Some("required".into()),
+                http_put_response_hop_limit: Some(2),
+                http_endpoint: Some("enabled".into()),
+            }
+        );
+    }
 }

@@ -212,3 +212,95 @@ pub async fn delete_security_group(
         other => other,
     }
 }
+
+/// One rule of a security group, in either direction: a protocol (`tcp`, `-1` for all, ...), a port
+/// range, and the peers (CIDR blocks and security groups) it admits or reaches.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SecurityGroupRule {
+    pub protocol: String,
+    pub from_port: Option<i32>,
+    pub to_port: Option<i32>,
+    pub cidr_blocks: Vec<String>,
+    pub security_group_ids: Vec<String>,
+}
+
+/// A security group's rules, as the readiness checks need them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SecurityGroupRules {
+    pub group_id: String,
+    pub vpc_id: Option<String>,
+    pub ingress: Vec<SecurityGroupRule>,
+    pub egress: Vec<SecurityGroupRule>,
+}
+
+fn rules(permissions: &[IpPermission]) -> Vec<SecurityGroupRule> {
+    permissions
+        .iter()
+        .map(|p| SecurityGroupRule {
+            protocol: p.ip_protocol().unwrap_or("-1").to_string(),
+            from_port: p.from_port(),
+            to_port: p.to_port(),
+            cidr_blocks: p.ip_ranges().iter().filter_map(|r| r.cidr_ip().map(str::to_string)).collect(),
+            security_group_ids: p
+                .user_id_group_pairs()
+                .iter()
+                .filter_map(|g| g.group_id().map(str::to_string))
+                .collect(),
+        })
+        .collect()
+}
+
+/// The rules of the given security groups that exist (missing ones are left out), in one
+/// DescribeSecurityGroups call per 200 groups (plus pages): a `group-id` filter rather than
+/// `GroupIds`, so one missing group does not fail the whole call.
+pub async fn describe_security_group_rules(
+    ec2: &aws_sdk_ec2::Client,
+    group_ids: &[String],
+) -> Result<Vec<SecurityGroupRules>, Error> {
+    let mut found = Vec::new();
+    for chunk in group_ids.chunks(200) {
+        let mut token = None;
+        loop {
+            let out = ec2
+                .describe_security_groups()
+                .filters(Filter::builder().name("group-id").set_values(Some(chunk.to_vec())).build())
+                .set_next_token(token)
+                .send()
+                .await
+                .context("reading EC2 Security Groups", &chunk.join(", "))?;
+            found.extend(out.security_groups().iter().map(|g| SecurityGroupRules {
+                group_id: g.group_id().unwrap_or_default().to_string(),
+                vpc_id: g.vpc_id().map(str::to_string),
+                ingress: rules(g.ip_permissions()),
+                egress: rules(g.ip_permissions_egress()),
+            }));
+            token = out.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Whether a VPC has DNS resolution (`enableDnsSupport`) and DNS hostnames (`enableDnsHostnames`)
+/// on: two DescribeVpcAttribute calls, the only API that reports them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VpcDns {
+    pub support: bool,
+    pub hostnames: bool,
+}
+
+pub async fn find_vpc_dns(ec2: &aws_sdk_ec2::Client, vpc_id: &str) -> Result<VpcDns, Error> {
+    use aws_sdk_ec2::types::VpcAttributeName;
+    let attribute = |name: VpcAttributeName| async move {
+        let action = format!("reading EC2 VPC attribute {}", name.as_str());
+        ec2.describe_vpc_attribute().vpc_id(vpc_id).attribute(name).send().await.context(&action, vpc_id)
+    };
+    let support = attribute(VpcAttributeName::EnableDnsSupport).await?;
+    let hostnames = attribute(VpcAttributeName::EnableDnsHostnames).await?;
+    Ok(VpcDns {
+        support: support.enable_dns_support().and_then(|v| v.value()).unwrap_or(false),
+        hostnames: hostnames.enable_dns_hostnames().and_then(|v| v.value()).unwrap_or(false),
+    })
+}

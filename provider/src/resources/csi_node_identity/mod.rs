@@ -4,7 +4,7 @@
 
 mod model;
 mod ops;
-mod schema;
+pub(crate) mod schema;
 
 use std::collections::BTreeSet;
 

@@ -1,0 +1,181 @@
+//! Reads, in a handful of batched calls, everything the checks look at. Read-only: only
+//! `Describe*`, `Get*` and `List*` calls.
+//!
+//! The number of calls does not grow with the number of nodes: one DescribeInstances per 200
+//! nodes, one DescribeSecurityGroups for every group involved, then per distinct VPC (two), per
+//! mount target (one: its security groups), per distinct instance profile (one) and per distinct
+//! role (two, plus one per policy document).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::future::try_join_all;
+
+use crate::aws::ec2::instances::{self, NodeInstance};
+use crate::aws::ec2::network::{self, SecurityGroupRules, VpcDns};
+use crate::aws::{efs, iam, AwsClients};
+use crate::error::Error;
+
+/// The data source's arguments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Inputs {
+    pub instance_ids: Vec<String>,
+    pub file_system_id: String,
+    pub access_point_id: Option<String>,
+    pub expected_uid: i64,
+    pub expected_gid: i64,
+    pub dynamic_provisioning: bool,
+    pub manifests: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileSystem {
+    pub id: String,
+    pub state: String,
+    pub encrypted: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MountTarget {
+    pub id: String,
+    pub subnet_id: String,
+    pub availability_zone: String,
+    pub vpc_id: Option<String>,
+    pub ip_address: Option<String>,
+    pub state: String,
+    pub security_group_ids: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccessPoint {
+    pub id: String,
+    pub file_system_id: String,
+    /// The enforced POSIX user (uid, gid), if any.
+    pub posix_user: Option<(i64, i64)>,
+    pub root_path: String,
+    /// Owner (uid, gid) and permissions EFS creates the root directory with, if set.
+    pub creation_info: Option<(i64, i64, String)>,
+}
+
+/// An instance profile found on a node: its roles, or `None` when the profile does not exist.
+pub type ProfileRoles = Option<Vec<String>>;
+
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    /// The instances that exist, in the order EC2 answered.
+    pub instances: Vec<NodeInstance>,
+    pub file_system: Option<FileSystem>,
+    pub mount_targets: Vec<MountTarget>,
+    pub file_system_policy: Option<String>,
+    /// Only when an access point id was given and it exists.
+    pub access_point: Option<AccessPoint>,
+    pub security_groups: BTreeMap<String, SecurityGroupRules>,
+    pub vpc_dns: BTreeMap<String, VpcDns>,
+    /// Instance profile ARN to its roles.
+    pub profiles: BTreeMap<String, ProfileRoles>,
+    /// Role name to its policy documents (attached and inline).
+    pub role_documents: BTreeMap<String, Vec<String>>,
+}
+
+/// The name of an instance profile from its ARN (`arn:aws:iam::123456789012:instance-profile/path/name`).
+pub fn profile_name(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+pub async fn gather(aws: &AwsClients, inputs: &Inputs) -> Result<Facts, Error> {
+    let access_point = async {
+        match &inputs.access_point_id {
+            Some(id) => efs::find_access_point_by_id(&aws.efs, id).await,
+            None => Ok(None),
+        }
+    };
+    // The file system's parts are read only once it is found: a missing file system then costs no
+    // more calls (and moto answers DescribeFileSystemPolicy on one with HTTP 500).
+    let file_system_parts = async {
+        let Some(file_system) = efs::find_file_system_by_id(&aws.efs, &inputs.file_system_id).await? else {
+            return Ok((None, Vec::new(), None));
+        };
+        let (mount_targets, policy) = futures::try_join!(
+            efs::find_mount_targets(&aws.efs, &inputs.file_system_id),
+            efs::find_file_system_policy(&aws.efs, &inputs.file_system_id),
+        )?;
+        Ok::<_, Error>((Some(file_system), mount_targets, policy))
+    };
+    let (instances, (file_system, mount_targets, file_system_policy), access_point) = futures::try_join!(
+        instances::describe_node_instances(&aws.ec2, &inputs.instance_ids),
+        file_system_parts,
+        access_point,
+    )?;
+
+    // EFS leaves security groups out of DescribeMountTargets: one call per mount target.
+    let mount_target_groups =
+        try_join_all(mount_targets.iter().map(|mt| efs::mount_target_security_groups(&aws.efs, mt.mount_target_id())));
+    let vpc_ids: BTreeSet<&str> = instances.iter().filter_map(|i| i.vpc_id.as_deref()).collect();
+    let vpc_dns = try_join_all(
+        vpc_ids
+            .iter()
+            .map(|vpc| async move { network::find_vpc_dns(&aws.ec2, vpc).await.map(|dns| (vpc.to_string(), dns)) }),
+    );
+    let profile_arns: BTreeSet<&str> = instances.iter().filter_map(|i| i.instance_profile_arn.as_deref()).collect();
+    let profiles = try_join_all(profile_arns.iter().map(|arn| async move {
+        let profile = iam::find_instance_profile_by_name(&aws.iam, profile_name(arn)).await?;
+        Ok::<_, Error>((arn.to_string(), profile.map(|p| p.role_names)))
+    }));
+    let (mount_target_groups, vpc_dns, profiles) = futures::try_join!(mount_target_groups, vpc_dns, profiles)?;
+    let profiles: BTreeMap<String, ProfileRoles> = profiles.into_iter().collect();
+
+    let roles: BTreeSet<&String> = profiles.values().flatten().flatten().collect();
+    let role_documents = try_join_all(roles.iter().map(|role| async move {
+        iam::role_policy_documents(&aws.iam, role).await.map(|documents| (role.to_string(), documents))
+    }));
+    let group_ids: BTreeSet<String> = instances
+        .iter()
+        .flat_map(|i| i.security_group_ids.iter())
+        .chain(mount_target_groups.iter().flatten())
+        .cloned()
+        .collect();
+    let group_ids: Vec<String> = group_ids.into_iter().collect();
+    let security_groups = async {
+        if group_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        network::describe_security_group_rules(&aws.ec2, &group_ids).await
+    };
+    let (role_documents, security_groups) = futures::try_join!(role_documents, security_groups)?;
+
+    Ok(Facts {
+        instances,
+        file_system: file_system.map(|fs| FileSystem {
+            id: fs.file_system_id().to_string(),
+            state: fs.life_cycle_state().as_str().to_string(),
+            encrypted: fs.encrypted().unwrap_or(false),
+        }),
+        mount_targets: mount_targets
+            .iter()
+            .zip(mount_target_groups)
+            .map(|(mt, security_group_ids)| MountTarget {
+                id: mt.mount_target_id().to_string(),
+                subnet_id: mt.subnet_id().to_string(),
+                availability_zone: mt.availability_zone_name().unwrap_or_default().to_string(),
+                vpc_id: mt.vpc_id().map(str::to_string),
+                ip_address: mt.ip_address().map(str::to_string),
+                state: mt.life_cycle_state().as_str().to_string(),
+                security_group_ids,
+            })
+            .collect(),
+        file_system_policy,
+        access_point: access_point.map(|ap| AccessPoint {
+            id: ap.access_point_id().unwrap_or_default().to_string(),
+            file_system_id: ap.file_system_id().unwrap_or_default().to_string(),
+            posix_user: ap.posix_user().map(|u| (u.uid(), u.gid())),
+            root_path: ap.root_directory().and_then(|r| r.path()).unwrap_or("/").to_string(),
+            creation_info: ap
+                .root_directory()
+                .and_then(|r| r.creation_info())
+                .map(|c| (c.owner_uid(), c.owner_gid(), c.permissions().to_string())),
+        }),
+        security_groups: security_groups.into_iter().map(|g| (g.group_id.clone(), g)).collect(),
+        vpc_dns: vpc_dns.into_iter().collect(),
+        profiles,
+        role_documents: role_documents.into_iter().collect(),
+    })
+}

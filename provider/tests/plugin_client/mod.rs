@@ -354,4 +354,3 @@ pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
         .await
         .unwrap_or_else(|_| panic!("{what}: no answer within {CALL_DEADLINE:?}"))
 }
-

@@ -1,0 +1,366 @@
+//! Benchmarks of the provider as the Terraform CLI uses it. They print figures; nothing here
+//! asserts a time. Results and how to read them are in docs/performance.md.
+//!
+//!     cargo bench --workspace --locked --bench provider            # everything
+//!     cargo bench --workspace --locked --bench provider -- scale   # only sections whose name contains "scale"
+//!
+//! Needs what the acceptance tests need (scripts/setup.sh: Terraform 1.0.3 and moto in .venv).
+//! Sections:
+//! * `startup`: provider start to its handshake line, as Terraform launches it (AutoMTLS).
+//! * `schema`: GetProviderSchema round trips over one AutoMTLS channel.
+//! * `plan`: `terraform plan` of the example module, before and after it is applied.
+//! * `rss`: peak resident memory of the provider processes during an apply of the example module.
+//! * `latency`: apply and destroy of the example module through a proxy that delays every AWS call
+//!   by L, against the lower bound L x (longest chain of dependent calls); calls per action.
+//! * `scale`: efs_csi_node_identity with 1, 10, 100 and 300 instances: apply and refresh time and
+//!   AWS calls.
+//!
+//! Run by `cargo test --benches` (no `--bench` argument), every section does one short round, so
+//! the benchmark itself stays working.
+
+#[path = "../tests/plugin_client/mod.rs"]
+mod plugin_client;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use acceptance_tests::cluster::Cluster;
+use acceptance_tests::example_module;
+use acceptance_tests::proxy::FaultProxy;
+use acceptance_tests::{provider_block, provider_block_with_endpoint, Moto, Workdir};
+use plugin_client::{client_identity, connect, launch};
+use tfplugin_proto::tfplugin6 as proto;
+use tfplugin_proto::tfplugin6::provider_client::ProviderClient;
+
+/// Delay the proxy adds to every AWS call in the `latency` section.
+const INJECTED_LATENCY: Duration = Duration::from_millis(50);
+
+/// The longest chain of AWS calls in an apply of the example module that must run one after the
+/// other, because each needs the answer of the one before. Everything else can overlap with it:
+/// the two resources, the file system with the security group, the mount targets of different
+/// AZs, the associations of different instances. (The node identity's own chain, CreateRole ->
+/// AddRoleToInstanceProfile -> AssociateIamInstanceProfile -> DescribeIamInstanceProfileAssociations,
+/// is as long as the volume's.) docs/performance.md explains the figure.
+const APPLY_CHAIN: &[&str] = &[
+    "ec2:DescribeSubnets",        // the subnets' VPC, where the NFS group is made
+    "ec2:CreateSecurityGroup",    // the group the mount targets use
+    "efs:CreateMountTarget",      // needs the group (and the file system, made meanwhile)
+    "efs:DescribeMountTargets",   // until available
+    "ec2:DescribeInstances",      // the readiness checks run after both resources: the nodes,
+    "ec2:DescribeSecurityGroups", // then the groups the nodes and mount targets use
+];
+
+/// Likewise for destroy: mount targets go before the file system, disassociation before the
+/// instance profile loses its role, the role last.
+const DESTROY_CHAIN: &[&str] = &[
+    "efs:DeleteMountTarget",
+    "efs:DescribeMountTargets", // until gone
+    "efs:DeleteFileSystem",
+    "efs:DescribeFileSystems", // until gone
+];
+
+struct Settings {
+    /// Full rounds (`cargo bench`) or one short round (`cargo test --benches`).
+    full: bool,
+    filter: Option<String>,
+}
+
+impl Settings {
+    fn from_args() -> Settings {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let full = args.iter().any(|a| a == "--bench");
+        let filter = args.into_iter().find(|a| !a.starts_with('-'));
+        Settings { full, filter }
+    }
+
+    fn wants(&self, section: &str) -> bool {
+        self.filter.as_deref().is_none_or(|f| section.contains(f))
+    }
+
+    fn rounds(&self, full: usize) -> usize {
+        if self.full {
+            full
+        } else {
+            1
+        }
+    }
+}
+
+fn main() {
+    let settings = Settings::from_args();
+    println!("terraform-provider-efs benchmarks ({} rounds)", if settings.full { "full" } else { "short" });
+    println!("provider binary: {}", plugin_client::BINARY);
+    if settings.wants("startup") {
+        startup(&settings);
+    }
+    if settings.wants("schema") {
+        schema(&settings);
+    }
+    if settings.wants("plan") {
+        plan(&settings);
+    }
+    if settings.wants("rss") {
+        rss();
+    }
+    if settings.wants("latency") {
+        latency();
+    }
+    if settings.wants("scale") {
+        scale(&settings);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sections
+// ---------------------------------------------------------------------------------------------
+
+fn startup(settings: &Settings) {
+    let identity = client_identity();
+    let mut times = Vec::new();
+    for _ in 0..settings.rounds(40) {
+        let started = Instant::now();
+        let (provider, _) = launch(&identity);
+        times.push(started.elapsed());
+        drop(provider);
+    }
+    report("startup: provider start to handshake line", &times);
+}
+
+fn schema(settings: &Settings) {
+    let runtime = runtime();
+    let identity = client_identity();
+    let (_provider, handshake) = launch(&identity);
+    let times = runtime.block_on(async {
+        let mut client = ProviderClient::new(connect(&handshake, &identity).await);
+        let mut times = Vec::new();
+        for _ in 0..settings.rounds(200) {
+            let started = Instant::now();
+            let response = client.get_provider_schema(proto::get_provider_schema::Request {}).await;
+            times.push(started.elapsed());
+            let schema = response.expect("GetProviderSchema").into_inner();
+            assert!(schema.resource_schemas.contains_key("efs_prometheus_volume"));
+        }
+        times
+    });
+    report("schema: GetProviderSchema round trip", &times);
+}
+
+fn plan(settings: &Settings) {
+    let setup = ExampleModule::new(None);
+    let mut fresh = Vec::new();
+    for _ in 0..settings.rounds(10) {
+        let started = Instant::now();
+        setup.workdir.terraform_ok(&["plan", "-no-color", "-input=false"]);
+        fresh.push(started.elapsed());
+    }
+    report("plan: example module, nothing applied yet", &fresh);
+    setup.workdir.apply();
+    let mut applied = Vec::new();
+    for _ in 0..settings.rounds(10) {
+        let started = Instant::now();
+        setup.workdir.terraform_ok(&["plan", "-no-color", "-input=false"]);
+        applied.push(started.elapsed());
+    }
+    report("plan: example module, applied (refresh of every part + readiness checks)", &applied);
+    setup.workdir.destroy();
+}
+
+fn rss() {
+    let setup = ExampleModule::new(None);
+    let sampler = RssSampler::start();
+    setup.workdir.apply();
+    let (peak_kib, processes) = sampler.stop();
+    println!(
+        "rss: peak resident memory of a provider process during apply: {:.1} MiB ({processes} provider processes seen)",
+        peak_kib as f64 / 1024.0
+    );
+    setup.workdir.destroy();
+}
+
+fn latency() {
+    // The same flow without added latency first: what Terraform and moto cost on their own.
+    let mut walls: BTreeMap<&str, [Duration; 2]> = BTreeMap::new();
+    let mut last_calls = Vec::new();
+    for (run, latency) in [Duration::ZERO, INJECTED_LATENCY].into_iter().enumerate() {
+        let setup = ExampleModule::new(Some(latency));
+        let proxy = setup.proxy.as_ref().expect("latency runs through the proxy");
+        for phase in ["apply", "destroy"] {
+            proxy.reset_counts();
+            let started = Instant::now();
+            if phase == "apply" {
+                setup.workdir.apply();
+            } else {
+                setup.workdir.destroy();
+            }
+            walls.entry(phase).or_default()[run] = started.elapsed();
+            if run == 1 {
+                last_calls.push((phase, proxy.calls()));
+            }
+        }
+    }
+    for (phase, chain) in [("apply", APPLY_CHAIN), ("destroy", DESTROY_CHAIN)] {
+        let [base, delayed] = walls[phase];
+        let added = delayed.saturating_sub(base);
+        let bound = INJECTED_LATENCY * chain.len() as u32;
+        println!(
+            "latency: {phase}: {:.2} s with {} ms per AWS call, {:.2} s without; the latency added {:.2} s = {:.1} calls \
+             in a row; lower bound {} x {} ms = {:.2} s; ratio {:.1}",
+            delayed.as_secs_f64(),
+            INJECTED_LATENCY.as_millis(),
+            base.as_secs_f64(),
+            added.as_secs_f64(),
+            added.as_secs_f64() / INJECTED_LATENCY.as_secs_f64(),
+            chain.len(),
+            INJECTED_LATENCY.as_millis(),
+            bound.as_secs_f64(),
+            added.as_secs_f64() / bound.as_secs_f64(),
+        );
+    }
+    for (phase, calls) in last_calls {
+        println!("latency: AWS calls per action during {phase} ({} in all):", calls.values().sum::<u32>());
+        print_calls(&calls);
+    }
+}
+
+fn scale(settings: &Settings) {
+    let sizes: &[usize] = if settings.full { &[1, 10, 100, 300] } else { &[1, 10] };
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto);
+    println!("scale: efs_csi_node_identity, per instance count: apply, refresh (plan), destroy; AWS calls");
+    for &count in sizes {
+        moto.reset();
+        let cluster = Cluster::create(&moto, 1, count.saturating_sub(1));
+        assert_eq!(cluster.instance_ids.len(), count);
+        let workdir = Workdir::new(&moto);
+        workdir.write(
+            "main.tf",
+            &format!(
+                "{}\nresource \"efs_csi_node_identity\" \"nodes\" {{\n  name         = \"bench-{count}\"\n  instance_ids = {}\n}}\n",
+                provider_block_with_endpoint(&proxy.endpoint()),
+                cluster.instance_ids_hcl()
+            ),
+        );
+        let mut row = Vec::new();
+        for args in [&["apply", "-auto-approve"][..], &["plan"], &["destroy", "-auto-approve"]] {
+            proxy.reset_counts();
+            let started = Instant::now();
+            let mut full_args = args.to_vec();
+            full_args.extend(["-no-color", "-input=false"]);
+            workdir.terraform_ok(&full_args);
+            let calls: u32 = proxy.calls().values().sum();
+            row.push(format!("{} {:.2} s / {calls} calls", args[0], started.elapsed().as_secs_f64()));
+        }
+        println!("  {count:>3} instances: {}", row.join(", "));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures and figures
+// ---------------------------------------------------------------------------------------------
+
+/// The example module over a stand-in cluster (3 AZs, a master and two workers), applied directly
+/// against moto, or through the proxy that delays every AWS call by `latency`.
+struct ExampleModule {
+    workdir: Workdir,
+    proxy: Option<FaultProxy>,
+    _moto: Option<Moto>,
+}
+
+impl ExampleModule {
+    fn new(latency: Option<Duration>) -> ExampleModule {
+        let module = match latency {
+            Some(latency) => {
+                let bench = example_module::Bench::start();
+                bench.proxy.set_latency(latency);
+                let (_, workdir) = bench.fresh("bench-prometheus");
+                ExampleModule { workdir, proxy: Some(bench.proxy), _moto: Some(bench.moto) }
+            }
+            None => {
+                let moto = Moto::start();
+                let cluster = Cluster::create(&moto, 3, 2);
+                let workdir = Workdir::new(&moto);
+                workdir.write("main.tf", &example_module::config(&provider_block(&moto), "bench-prometheus", &cluster));
+                ExampleModule { workdir, proxy: None, _moto: Some(moto) }
+            }
+        };
+        module.workdir.terraform_ok(&["get", "-no-color"]);
+        module
+    }
+}
+
+/// Samples the resident memory of every process running the provider binary, by its high-water
+/// mark (VmHWM), so short-lived launches are not missed between samples.
+struct RssSampler {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<(u64, usize)>,
+}
+
+impl RssSampler {
+    fn start() -> RssSampler {
+        let binary = std::fs::canonicalize(plugin_client::BINARY).expect("provider binary");
+        let (stop, stopped) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let mut peaks: BTreeMap<u32, u64> = BTreeMap::new();
+            while stopped.recv_timeout(Duration::from_millis(10)).is_err() {
+                for (pid, hwm) in provider_processes(&binary) {
+                    let peak = peaks.entry(pid).or_default();
+                    *peak = (*peak).max(hwm);
+                }
+            }
+            (peaks.values().copied().max().unwrap_or(0), peaks.len())
+        });
+        RssSampler { stop, thread }
+    }
+
+    /// The largest peak of any provider process, in KiB, and how many processes were seen.
+    fn stop(self) -> (u64, usize) {
+        let _ = self.stop.send(());
+        self.thread.join().expect("sampler thread")
+    }
+}
+
+/// (pid, VmHWM in KiB) of each live process whose executable is `binary`.
+fn provider_processes(binary: &std::path::Path) -> Vec<(u32, u64)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let exe = std::fs::read_link(entry.path().join("exe")).ok()?;
+            if exe != binary {
+                return None;
+            }
+            let status = std::fs::read_to_string(entry.path().join("status")).ok()?;
+            let hwm = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+            Some((pid, hwm.trim().trim_end_matches("kB").trim().parse().ok()?))
+        })
+        .collect()
+}
+
+fn report(what: &str, times: &[Duration]) {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "{what}: median {:.1} ms, p95 {:.1} ms, min {:.1} ms, max {:.1} ms ({} runs)",
+        ms(at(0.5)),
+        ms(at(0.95)),
+        ms(sorted[0]),
+        ms(sorted[sorted.len() - 1]),
+        sorted.len()
+    );
+}
+
+fn print_calls(calls: &BTreeMap<String, u32>) {
+    for (action, count) in calls {
+        println!("    {action:<45} {count:>4}");
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime")
+}

@@ -36,4 +36,7 @@ export TF_ACC=1
 # 2-core machine busy without starving moto.
 cargo test --workspace --locked -- --test-threads="${TEST_THREADS:-2}"
 
+step "benchmarks, one short round each (figures: cargo bench --workspace --locked --bench provider)"
+cargo test --workspace --locked --bench provider
+
 step "all checks passed"

@@ -103,7 +103,7 @@ fn main() {
         rss();
     }
     if settings.wants("latency") {
-        latency();
+        latency(&settings);
     }
     if settings.wants("scale") {
         scale(&settings);
@@ -177,11 +177,15 @@ fn rss() {
     setup.workdir.destroy();
 }
 
-fn latency() {
-    // The same flow without added latency first: what Terraform and moto cost on their own.
-    let mut walls: BTreeMap<&str, [Duration; 2]> = BTreeMap::new();
+fn latency(settings: &Settings) {
+    // The same flow without added latency too: what Terraform, the provider's own waits and moto
+    // cost on their own. Medians over the rounds, each round both ways.
+    let mut walls: BTreeMap<&str, [Vec<Duration>; 2]> = BTreeMap::new();
     let mut last_calls = Vec::new();
-    for (run, latency) in [Duration::ZERO, INJECTED_LATENCY].into_iter().enumerate() {
+    let rounds = settings.rounds(3);
+    for (run, latency) in
+        (0..rounds).flat_map(|_| [Duration::ZERO, INJECTED_LATENCY]).enumerate().map(|(i, l)| (i % 2, l))
+    {
         let setup = ExampleModule::new(Some(latency));
         let proxy = setup.proxy.as_ref().expect("latency runs through the proxy");
         for phase in ["apply", "destroy"] {
@@ -192,19 +196,23 @@ fn latency() {
             } else {
                 setup.workdir.destroy();
             }
-            walls.entry(phase).or_default()[run] = started.elapsed();
+            walls.entry(phase).or_default()[run].push(started.elapsed());
             if run == 1 {
+                // The calls of the last delayed round.
+                if phase == "apply" {
+                    last_calls.clear();
+                }
                 last_calls.push((phase, proxy.calls()));
             }
         }
     }
     for (phase, chain) in [("apply", APPLY_CHAIN), ("destroy", DESTROY_CHAIN)] {
-        let [base, delayed] = walls[phase];
+        let [base, delayed] = [median(&walls[phase][0]), median(&walls[phase][1])];
         let added = delayed.saturating_sub(base);
         let bound = INJECTED_LATENCY * chain.len() as u32;
         println!(
             "latency: {phase}: {:.2} s with {} ms per AWS call, {:.2} s without; the latency added {:.2} s = {:.1} calls \
-             in a row; lower bound {} x {} ms = {:.2} s; ratio {:.1}",
+             in a row; lower bound {} x {} ms = {:.2} s; ratio {:.1} (medians of {rounds})",
             delayed.as_secs_f64(),
             INJECTED_LATENCY.as_millis(),
             base.as_secs_f64(),
@@ -229,7 +237,8 @@ fn scale(settings: &Settings) {
     println!("scale: efs_csi_node_identity, per instance count: apply, refresh (plan), destroy; AWS calls");
     for &count in sizes {
         moto.reset();
-        let cluster = Cluster::create(&moto, 1, count.saturating_sub(1));
+        // Three zones: a /24 subnet holds fewer than 300 instances.
+        let cluster = Cluster::create(&moto, 3, count.saturating_sub(1));
         assert_eq!(cluster.instance_ids.len(), count);
         let workdir = Workdir::new(&moto);
         workdir.write(
@@ -349,6 +358,12 @@ fn report(what: &str, times: &[Duration]) {
         ms(sorted[sorted.len() - 1]),
         sorted.len()
     );
+}
+
+fn median(times: &[Duration]) -> Duration {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    sorted[sorted.len() / 2]
 }
 
 fn print_calls(calls: &BTreeMap<String, u32>) {

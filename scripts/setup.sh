@@ -3,6 +3,7 @@
 # project-local Python venv and checks that they work.
 #
 #   bash scripts/setup.sh            # from anywhere; safe to run again (fast when nothing changed)
+#   bash scripts/setup.sh --release  # also the release build tools (zig, cargo-zigbuild) for scripts/package.sh
 #   source scripts/env.sh            # then: EFS_VENV, TERRAFORM_BIN and .venv/bin on PATH
 #
 # Environment: EFS_VENV (venv location, default <repo>/.venv), PYTHON (interpreter used to create
@@ -16,6 +17,10 @@ REQ="$SCRIPT_DIR/requirements.txt"
 STAMP="$VENV/.requirements.sha256"
 PYTHON="${PYTHON:-python3}"
 TF_VERSION="1.0.3"
+RELEASE_REQ="$SCRIPT_DIR/requirements-release.txt"
+RELEASE_STAMP="$VENV/.requirements-release.sha256"
+WITH_RELEASE=false
+[[ "${1:-}" == "--release" ]] && WITH_RELEASE=true
 
 log() { printf '==> %s\n' "$*"; }
 die() {
@@ -93,6 +98,32 @@ log "moto_server ok: moto $("$VPY" -c 'import importlib.metadata as m; print(m.v
 
 "$VENV/bin/kubernetes-validate" --version >/dev/null 2>&1 ||
   die "'$VENV/bin/kubernetes-validate --version' failed (remove $VENV and re-run scripts/setup.sh)"
+
+# --- gpg (scripts/package.sh signs releases; the registry acceptance test signs a test release) ---
+if ! command -v gpg >/dev/null 2>&1; then
+  if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    log "gpg not found; installing gnupg with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq gnupg >/dev/null
+  else
+    die "gpg not found: install GnuPG 2 (Debian: sudo apt-get install gnupg)"
+  fi
+fi
+log "gpg ok: $(gpg --version | head -n1)"
+
+# --- release build tools (only with --release) ------------------------------------------------
+if $WITH_RELEASE; then
+  want="$(sha256sum "$RELEASE_REQ" | cut -d' ' -f1)"
+  if [[ "$want" != "$(cat "$RELEASE_STAMP" 2>/dev/null || true)" || ! -x "$VENV/bin/cargo-zigbuild" ]]; then
+    log "installing the release build tools from scripts/requirements-release.txt"
+    PIP_DISABLE_PIP_VERSION_CHECK=1 "$VPY" -m pip install -q -r "$RELEASE_REQ"
+    echo "$want" >"$RELEASE_STAMP"
+  fi
+  # cargo-zigbuild runs zig as `python -m ziglang` when no zig is on PATH: check that it works.
+  zig_version="$("$VPY" -m ziglang version 2>&1)" || die "zig from the ziglang package does not run: $zig_version"
+  log "release tools ok: zig $zig_version, $("$VENV/bin/cargo-zigbuild" --version 2>&1 | head -n1)"
+fi
 
 # --- cargo ------------------------------------------------------------------------------------
 if ! command -v cargo >/dev/null 2>&1; then

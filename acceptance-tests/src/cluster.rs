@@ -48,6 +48,26 @@ impl Cluster {
     pub fn subnet_ids_hcl(&self) -> String {
         hcl_list(&self.subnet_ids)
     }
+
+    /// A `module "prometheus_storage"` block calling the example module `examples/prometheus-on-ec2`
+    /// for this cluster, with base name `name` and `extra` argument lines (e.g. `tags = {...}`).
+    pub fn example_module_block(&self, name: &str, extra: &str) -> String {
+        format!(
+            r#"module "prometheus_storage" {{
+  source = "{module}"
+
+  name                   = "{name}"
+  instance_ids           = {instances}
+  subnet_ids             = {subnets}
+  node_security_group_id = "{group}"
+{extra}}}
+"#,
+            module = crate::repo_root().join("examples/prometheus-on-ec2").display(),
+            instances = self.instance_ids_hcl(),
+            subnets = self.subnet_ids_hcl(),
+            group = self.node_security_group_id,
+        )
+    }
 }
 
 /// Renders strings as an HCL list literal: `["a", "b"]`.

@@ -41,8 +41,12 @@
 
 pub mod cluster;
 pub mod example_module;
+pub mod interactive;
 pub mod mirror;
+pub mod packaging;
 pub mod proxy;
+pub mod registry;
+pub mod remote_state;
 
 use std::fmt;
 use std::fs::{self, File};
@@ -394,14 +398,29 @@ fn free_port() -> u16 {
 
 /// Minimal HTTP/1.1 request without a body to 127.0.0.1:`port`; returns (status, body).
 fn http(port: u16, method: &str, path: &str) -> io::Result<(u16, String)> {
+    http_request(port, method, path, &[], b"")
+}
+
+/// Minimal HTTP/1.1 request to 127.0.0.1:`port` with extra `headers` and a `body` (sent with its
+/// `Content-Length`); returns (status, body). Enough for moto's APIs, which need no signature.
+pub fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> io::Result<(u16, String)> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     stream.set_write_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )?;
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
+    stream.write_all(request.as_bytes())?;
+    stream.write_all(body)?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw);
@@ -585,22 +604,10 @@ impl Workdir {
     /// group (Terraform and its provider processes) is killed and the call panics.
     pub fn terraform(&self, args: &[&str]) -> Output {
         let tf = terraform_bin();
-        // `fmt` and `version` never start providers.
-        if !matches!(args.first(), Some(&"fmt" | &"version")) {
-            self.check_provider_built();
-        }
-        let mut cmd = Command::new(&tf);
-        cmd.args(args)
-            .current_dir(self.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        self.set_env(&mut cmd);
+        let mut cmd = self.command(args);
+        cmd.stdin(Stdio::null());
 
-        let timeout = Duration::from_secs(
-            env_nonempty("EFS_TF_TIMEOUT_SECS").and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_TF_TIMEOUT_SECS),
-        );
+        let timeout = terraform_timeout();
         let started = Instant::now();
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {}: {e}", tf.display()));
         let stdout = read_in_thread(child.stdout.take().expect("piped stdout"));
@@ -627,6 +634,21 @@ impl Workdir {
         };
         assert!(!timed_out, "killed after {timeout:?}: {out}");
         out
+    }
+
+    /// The Terraform command [`Workdir::terraform`] runs, not started yet: in the directory, in its
+    /// own process group, with the environment described there, stdout and stderr piped (stdin is
+    /// left to the caller). For commands that must be driven while they run, e.g. answering an
+    /// approval prompt (see [`interactive::RunningTerraform`]).
+    pub fn command(&self, args: &[&str]) -> Command {
+        // `fmt` and `version` never start providers.
+        if !matches!(args.first(), Some(&"fmt" | &"version")) {
+            self.check_provider_built();
+        }
+        let mut cmd = Command::new(terraform_bin());
+        cmd.args(args).current_dir(self.path()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+        self.set_env(&mut cmd);
+        cmd
     }
 
     /// Like [`Workdir::terraform`], but panics with the full output unless the command exits 0.
@@ -759,7 +781,14 @@ impl Workdir {
     }
 }
 
-fn hcl_string(s: &str) -> String {
+/// The limit for one Terraform command: `EFS_TF_TIMEOUT_SECS`, default 600 s.
+pub(crate) fn terraform_timeout() -> Duration {
+    Duration::from_secs(
+        env_nonempty("EFS_TF_TIMEOUT_SECS").and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_TF_TIMEOUT_SECS),
+    )
+}
+
+pub(crate) fn hcl_string(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
@@ -779,7 +808,7 @@ fn collect_resources(module: &Value, found: &mut Vec<Value>) {
     }
 }
 
-fn read_in_thread<R: Read + Send + 'static>(mut r: R) -> thread::JoinHandle<String> {
+pub(crate) fn read_in_thread<R: Read + Send + 'static>(mut r: R) -> thread::JoinHandle<String> {
     thread::spawn(move || {
         let mut buf = Vec::new();
         let _ = r.read_to_end(&mut buf);
@@ -788,7 +817,7 @@ fn read_in_thread<R: Read + Send + 'static>(mut r: R) -> thread::JoinHandle<Stri
 }
 
 /// SIGKILLs every process of the group led by `pgid` (Terraform and its providers).
-fn kill_process_group(pgid: u32) {
+pub(crate) fn kill_process_group(pgid: u32) {
     let _ = Command::new("kill")
         .args(["-KILL", "--", &format!("-{pgid}")])
         .stdout(Stdio::null())

@@ -1,0 +1,179 @@
+//! Installing the provider the way users get it, from a registry: `terraform init` against a
+//! provider registry on 127.0.0.1 (HTTPS, test CA) serving a release made by
+//! `scripts/package.sh` (the artifacts `.goreleaser.yml` produces, signed with a fresh RSA key).
+//! Init must discover the registry, download the package, verify the signature of `SHA256SUMS`
+//! and the package's checksum, record the `h1:` and `zh:` hashes in `.terraform.lock.hcl`, and the
+//! installed provider must then apply a configuration. A tampered package and a signature by
+//! another key must make init fail, installing nothing.
+
+use std::fs;
+
+use acceptance_tests::mirror::{read_lock_file, sha256_hex, zip_h1_hash, LockedProvider};
+use acceptance_tests::packaging::{Release, SigningKey};
+use acceptance_tests::registry::ProviderRegistry;
+use acceptance_tests::{provider_bin, provider_block, skip_unless_acceptance, Moto, Output, Workdir};
+
+const VERSION: &str = "0.1.0";
+const INIT: [&str; 3] = ["init", "-input=false", "-no-color"];
+
+/// The data source needs no AWS object; its output shows the installed provider ran.
+const POLICY_OUTPUT: &str = r#"
+data "efs_csi_driver_iam_policy" "driver" {}
+
+output "driver_policy" {
+  value = data.efs_csi_driver_iam_policy.driver.json
+}
+"#;
+
+/// A work directory whose configuration requires the provider from `registry` at [`VERSION`],
+/// configured for `moto` (the harness's provider block, with the registry's source address).
+fn registry_workdir(moto: &Moto, registry: &ProviderRegistry) -> Workdir {
+    let mut wd = Workdir::new(moto);
+    registry.use_in(&mut wd);
+    let provider = provider_block(moto);
+    // The harness's block without its `terraform` block: the registry's replaces it.
+    let provider_only = &provider[provider.find("provider \"efs\"").expect("provider block")..];
+    wd.write("main.tf", &format!("{}\n{provider_only}{POLICY_OUTPUT}", registry.required_providers_block(VERSION)));
+    wd
+}
+
+fn squash(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Asserts that `init` failed with every text of `wanted` and installed nothing.
+fn assert_init_refused(wd: &Workdir, out: &Output, source: &str, wanted: &[&str]) {
+    assert_eq!(out.code, Some(1), "init accepted the package: {out}");
+    let text = squash(&out.combined());
+    assert!(text.contains(&format!("Failed to install provider Error while installing {source} v{VERSION}")), "{out}");
+    for want in wanted {
+        assert!(text.contains(want), "output lacks {want:?}:\n{out}");
+    }
+    assert!(!wd.path().join(".terraform/providers").join(source).exists(), "a refused package was installed");
+    assert!(!wd.path().join(".terraform.lock.hcl").exists(), "a refused package was locked");
+}
+
+/// A release of the provider under test, packaged and signed with a fresh key, served by a
+/// registry, and a moto for the configurations that use it.
+struct PublishedRelease {
+    key: SigningKey,
+    release: Release,
+    registry: ProviderRegistry,
+    moto: Moto,
+}
+
+impl PublishedRelease {
+    fn new() -> PublishedRelease {
+        let key = SigningKey::generate("efs registry test");
+        let release = Release::package(&provider_bin(), VERSION, &key);
+        let registry = ProviderRegistry::start(&release, &key);
+        PublishedRelease { key, release, registry, moto: Moto::start() }
+    }
+}
+
+#[test]
+fn registry_install_verifies_the_signed_release_records_hashes_and_applies() {
+    skip_unless_acceptance!();
+    let PublishedRelease { key, release, registry, moto } = PublishedRelease::new();
+    let source = registry.source();
+    let wd = registry_workdir(&moto, &registry);
+
+    let out = wd.terraform_ok(&INIT);
+    let text = squash(&out.combined());
+    // Terraform 1.0 names the key of a registry key without a trust signature "self-signed".
+    assert!(text.contains(&format!("Installed {source} v{VERSION} (self-signed, key ID {})", key.key_id())), "{out}");
+    assert!(!text.contains("development overrides"), "{out}");
+
+    // The whole protocol was spoken: discovery, versions, download metadata, the signed checksums
+    // and the package.
+    let zip_name = release.zip().file_name().unwrap().to_string_lossy().into_owned();
+    let shasums_name = release.shasums().file_name().unwrap().to_string_lossy().into_owned();
+    let requests = registry.requests();
+    let expected = [
+        "GET /.well-known/terraform.json".to_string(),
+        "GET /v1/providers/seedlabs/efs/versions".to_string(),
+        format!("GET /v1/providers/seedlabs/efs/{VERSION}/download/linux/amd64"),
+        format!("GET /files/{shasums_name}"),
+        format!("GET /files/{shasums_name}.sig"),
+        format!("GET /files/{zip_name}"),
+    ];
+    for request in &expected {
+        assert!(requests.contains(request), "{request} not among {requests:#?}");
+    }
+
+    // The lock file pins both kinds of hash: h1: of the package's contents, and the zh: hashes
+    // that the signed SHA256SUMS lists (Terraform 1.0.3 takes every line, the manifest's too; only
+    // a signed SHA256SUMS gives it zh: hashes, a mirror does not).
+    let locked = read_lock_file(wd.path(), &source).unwrap_or_else(|| panic!("no lock entry: {out}"));
+    let zip_zh = format!("zh:{}", release.listed_sha256(&zip_name).expect("SHA256SUMS lists the zip"));
+    assert_eq!(zip_zh, format!("zh:{}", sha256_hex(&release.zip())));
+    let mut listed: Vec<String> = fs::read_to_string(release.shasums())
+        .unwrap()
+        .lines()
+        .map(|l| format!("zh:{}", l.split_whitespace().next().unwrap()))
+        .collect();
+    listed.sort();
+    assert!(listed.contains(&zip_zh));
+    let expected_hashes = [vec![zip_h1_hash(&release.zip())], listed].concat();
+    assert_eq!(
+        locked,
+        LockedProvider { version: VERSION.to_string(), hashes: expected_hashes },
+        "lock file:\n{}",
+        fs::read_to_string(wd.path().join(".terraform.lock.hcl")).unwrap()
+    );
+    let installed = wd
+        .path()
+        .join(format!(".terraform/providers/{source}/{VERSION}/linux_amd64/terraform-provider-efs_v{VERSION}"));
+    assert_eq!(fs::read(&installed).expect("installed binary"), fs::read(provider_bin()).unwrap());
+
+    // The installed provider runs.
+    let out = wd.apply();
+    assert!(!squash(&out.combined()).contains("development overrides"), "{out}");
+    let policy = wd.output_json()["driver_policy"]["value"].as_str().expect("policy output").to_string();
+    assert!(policy.contains("elasticfilesystem:CreateAccessPoint"), "{policy}");
+
+    // A second init in a fresh checkout, with the lock file, installs the same package again.
+    registry.clear_requests();
+    fs::remove_dir_all(wd.path().join(".terraform")).unwrap();
+    wd.terraform_ok(&INIT);
+    assert_eq!(read_lock_file(wd.path(), &source).unwrap(), locked);
+    assert!(registry.requests().contains(&format!("GET /files/{zip_name}")));
+}
+
+#[test]
+fn registry_install_refuses_a_tampered_package_and_a_foreign_signature() {
+    skip_unless_acceptance!();
+    let PublishedRelease { key, release, registry, moto } = PublishedRelease::new();
+    let source = registry.source();
+
+    // 1. The zip differs from what the signed SHA256SUMS lists (one byte changed after signing).
+    let zip = release.zip();
+    let original = fs::read(&zip).unwrap();
+    let mut tampered = original.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 0xff;
+    fs::write(&zip, &tampered).unwrap();
+    let wd = registry_workdir(&moto, &registry);
+    let out = wd.terraform(&INIT);
+    let expected = release.listed_sha256(&zip.file_name().unwrap().to_string_lossy()).unwrap();
+    let actual = sha256_hex(&zip);
+    assert_init_refused(
+        &wd,
+        &out,
+        &source,
+        &[&format!("archive has incorrect checksum zh:{actual} (expected zh:{expected})")],
+    );
+    fs::write(&zip, &original).unwrap();
+
+    // 2. SHA256SUMS signed by a key other than the one the registry announces for the provider.
+    let other = SigningKey::generate("someone else");
+    other.sign_detached(&release.shasums(), &release.signature());
+    let wd = registry_workdir(&moto, &registry);
+    let out = wd.terraform(&INIT);
+    assert_init_refused(&wd, &out, &source, &["authentication signature from unknown issuer"]);
+
+    // The same release signed by its own key installs: the failures above were the tampering.
+    key.sign_detached(&release.shasums(), &release.signature());
+    let wd = registry_workdir(&moto, &registry);
+    wd.terraform_ok(&INIT);
+}

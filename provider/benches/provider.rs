@@ -89,7 +89,7 @@ impl Settings {
 fn main() {
     let settings = Settings::from_args();
     println!("terraform-provider-efs benchmarks ({} rounds)", if settings.full { "full" } else { "short" });
-    println!("provider binary: {}", plugin_client::BINARY);
+    println!("provider binary: {}", plugin_client::binary());
     if settings.wants("startup") {
         startup(&settings);
     }
@@ -306,7 +306,7 @@ struct RssSampler {
 
 impl RssSampler {
     fn start() -> RssSampler {
-        let binary = std::fs::canonicalize(plugin_client::BINARY).expect("provider binary");
+        let binary = std::fs::canonicalize(plugin_client::binary()).expect("provider binary");
         let (stop, stopped) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             let mut peaks: BTreeMap<u32, u64> = BTreeMap::new();

@@ -25,7 +25,13 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tonic::transport::{Channel, Endpoint, Uri};
 
-pub const BINARY: &str = env!("CARGO_BIN_EXE_terraform-provider-efs");
+const BINARY: &str = env!("CARGO_BIN_EXE_terraform-provider-efs");
+
+/// The provider binary: `EFS_PROVIDER_BIN` when set (as for the acceptance tests, e.g. a release
+/// build to benchmark), else the one cargo built with this test.
+pub fn binary() -> String {
+    std::env::var("EFS_PROVIDER_BIN").ok().filter(|p| !p.is_empty()).unwrap_or_else(|| BINARY.to_string())
+}
 pub const MAGIC_COOKIE_KEY: &str = "TF_PLUGIN_MAGIC_COOKIE";
 pub const MAGIC_COOKIE_VALUE: &str = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";
 /// The port range go-plugin hands to its plugins unless configured otherwise.
@@ -54,7 +60,7 @@ impl Provider {
     /// The binary with a clean plugin environment: no cookie, no client certificate, no log level
     /// or reattach settings inherited from whoever runs the tests.
     pub fn command(args: &[&str]) -> Command {
-        let mut command = Command::new(BINARY);
+        let mut command = Command::new(binary());
         command.args(args);
         for name in [
             MAGIC_COOKIE_KEY,
@@ -86,7 +92,7 @@ impl Provider {
     }
 
     pub fn spawn(mut command: Command) -> Provider {
-        let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot start {BINARY}: {e}"));
+        let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", binary()));
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr_pipe = child.stderr.take().expect("stderr is piped");
         let (sender, stdout_lines) = mpsc::channel();

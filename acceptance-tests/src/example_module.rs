@@ -27,13 +27,15 @@ impl Bench {
     }
 
     /// Empties moto and the proxy, then makes a stand-in cluster (3 zones, a master and 2 workers)
-    /// and a work dir whose configuration applies the example module, named `name`, through the proxy.
+    /// and a work dir (module installed) whose configuration applies the example module, named
+    /// `name`, through the proxy.
     pub fn fresh(&self, name: &str) -> (Cluster, Workdir) {
         self.moto.reset();
         self.proxy.reset();
         let cluster = Cluster::create(&self.moto, 3, 2);
         let wd = Workdir::new(&self.moto);
         wd.write("main.tf", &config(&provider_block_with_endpoint(&self.proxy.endpoint()), name, &cluster));
+        wd.terraform_ok(&["get", "-no-color"]);
         (cluster, wd)
     }
 }

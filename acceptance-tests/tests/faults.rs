@@ -1,8 +1,13 @@
-//! The fault proxy checked with plain SDK calls: each fault arrives in the format the SDK parses.
+//! The example module applied and destroyed through the fault proxy: under each fault kind, and under
+//! a seeded random mix of them. Every run converges (apply succeeds, or fails with a clear error and a
+//! second apply completes), destroy leaves nothing in moto, and the proxy's counts show the retries and
+//! waiters really ran. The first test checks the proxy itself with plain SDK calls.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use acceptance_tests::cluster::Cluster;
+use acceptance_tests::example_module::{expected_inventory_counts, inventory, inventory_counts, Bench, APPLY, DESTROY};
 use acceptance_tests::proxy::{Fault, FaultProxy, FaultRule};
 use acceptance_tests::{block_on, skip_unless_acceptance, Moto};
 use aws_config::retry::RetryConfig;
@@ -129,4 +134,294 @@ fn proxy_injects_each_fault_in_the_format_the_sdk_parses() {
     assert!(mutating.contains_key("efs:CreateMountTarget") && !mutating.keys().any(|a| a.contains(":Describe")));
     proxy.reset_counts();
     assert!(proxy.calls().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The example module under faults
+// ---------------------------------------------------------------------------------------------
+
+const NAME: &str = "faulty-prometheus";
+
+/// What one run saw.
+struct Run {
+    /// The first apply failed (with this output) and a second one completed.
+    first_apply_error: Option<String>,
+    calls: BTreeMap<String, u32>,
+    injected: BTreeMap<String, u32>,
+}
+
+/// Applies the example module with `rules` in place, then destroys it; panics unless it converges
+/// and moto is left empty.
+fn apply_and_destroy(bench: &Bench, label: &str, rules: &[FaultRule]) -> Run {
+    let (cluster, wd) = bench.fresh(NAME);
+    for rule in rules {
+        bench.proxy.add_fault(rule.clone());
+    }
+    let first = wd.terraform(APPLY);
+    let first_apply_error = if first.success() {
+        None
+    } else {
+        let text = first.combined();
+        assert!(text.contains("Error: "), "{label}: apply failed without a diagnostic: {first}");
+        let second = wd.terraform(APPLY);
+        assert!(second.success(), "{label}: a second apply did not complete after\n{first}\nsecond: {second}");
+        Some(text)
+    };
+    assert_eq!(inventory_counts(&bench.moto), expected_inventory_counts(&cluster), "{label}: after apply");
+    let outputs = wd.output_json();
+    assert_eq!(outputs["ready"]["value"], true, "{label}: {}", outputs["readiness"]["value"]);
+
+    let first = wd.terraform(DESTROY);
+    if !first.success() {
+        assert!(first.combined().contains("Error: "), "{label}: destroy failed without a diagnostic: {first}");
+        let second = wd.terraform(DESTROY);
+        assert!(second.success(), "{label}: a second destroy did not complete after\n{first}\nsecond: {second}");
+    }
+    let left = inventory(&bench.moto);
+    assert!(left.is_empty(), "{label}: destroy left {left:?}");
+    Run { first_apply_error, calls: bench.proxy.calls(), injected: bench.proxy.injected() }
+}
+
+fn rule(action: &str, fault: Fault, times: u32) -> FaultRule {
+    FaultRule::new(action, fault, times)
+}
+
+/// The example module makes 3 associations (master and 2 workers).
+const NODES: u32 = 3;
+
+#[test]
+fn example_module_converges_under_throttling_and_server_errors() {
+    skip_unless_acceptance!();
+    let bench = Bench::start();
+
+    let run = apply_and_destroy(
+        &bench,
+        "throttling",
+        &[
+            rule("iam:CreateRole", Fault::Throttle, 2),
+            rule("ec2:AssociateIamInstanceProfile", Fault::Throttle, 2),
+            rule("efs:CreateMountTarget", Fault::Throttle, 2),
+            rule("efs:DeleteFileSystem", Fault::Throttle, 1),
+            rule("sts:GetCallerIdentity", Fault::Throttle, 1),
+        ],
+    );
+    assert!(run.first_apply_error.is_none(), "the SDK retries throttling: {:?}", run.first_apply_error);
+    assert_eq!(run.calls["iam:CreateRole"], 3, "two throttled attempts, then the call");
+    assert_eq!(run.calls["ec2:AssociateIamInstanceProfile"], NODES + 2);
+    assert_eq!(run.injected.values().sum::<u32>(), 2 + 2 + 2 + 1 + 1);
+
+    let run = apply_and_destroy(
+        &bench,
+        "server errors",
+        &[
+            rule("iam:CreatePolicy", Fault::ServerError(500), 1),
+            rule("ec2:CreateSecurityGroup", Fault::ServerError(503), 2),
+            rule("efs:CreateFileSystem", Fault::ServerError(500), 1),
+            rule("efs:DeleteMountTarget", Fault::ServerError(503), 1),
+            rule("ec2:DisassociateIamInstanceProfile", Fault::ServerError(500), 1),
+        ],
+    );
+    assert!(run.first_apply_error.is_none(), "the SDK retries 5xx: {:?}", run.first_apply_error);
+    assert_eq!(run.calls["ec2:CreateSecurityGroup"], 3);
+    assert_eq!(run.injected.values().sum::<u32>(), 6);
+}
+
+#[test]
+fn example_module_converges_when_connections_drop_or_answers_are_slow() {
+    skip_unless_acceptance!();
+    let bench = Bench::start();
+
+    let run = apply_and_destroy(
+        &bench,
+        "connection resets",
+        &[
+            rule("iam:CreateInstanceProfile", Fault::Reset, 1),
+            rule("efs:CreateAccessPoint", Fault::Reset, 1),
+            rule("ec2:ModifyInstanceMetadataOptions", Fault::Reset, 1),
+            rule("iam:DeleteRole", Fault::Reset, 1),
+        ],
+    );
+    assert!(run.first_apply_error.is_none(), "the SDK retries dropped connections: {:?}", run.first_apply_error);
+    assert_eq!(run.calls["iam:CreateInstanceProfile"], 2);
+    assert_eq!(run.calls["iam:DeleteRole"], 2);
+
+    // Lost answers: the call was carried out, and the retry meets its result.
+    let run = apply_and_destroy(
+        &bench,
+        "lost answers",
+        &[
+            rule("iam:CreateRole", Fault::ResetAfterForward, 1),
+            rule("iam:CreatePolicy", Fault::ResetAfterForward, 1),
+            rule("iam:CreateInstanceProfile", Fault::ResetAfterForward, 1),
+            rule("iam:AddRoleToInstanceProfile", Fault::ResetAfterForward, 1),
+            rule("ec2:AssociateIamInstanceProfile", Fault::ResetAfterForward, 1),
+            rule("ec2:CreateSecurityGroup", Fault::ResetAfterForward, 1),
+            rule("ec2:AuthorizeSecurityGroupIngress", Fault::ResetAfterForward, 1),
+            rule("efs:CreateFileSystem", Fault::ResetAfterForward, 1),
+            rule("efs:CreateMountTarget", Fault::ResetAfterForward, 1),
+            rule("efs:DeleteMountTarget", Fault::ResetAfterForward, 1),
+            rule("efs:DeleteFileSystem", Fault::ResetAfterForward, 1),
+            rule("ec2:DisassociateIamInstanceProfile", Fault::ResetAfterForward, 1),
+        ],
+    );
+    assert!(run.first_apply_error.is_none(), "each retry meets what the lost call did: {:?}", run.first_apply_error);
+    assert_eq!(run.injected.values().sum::<u32>(), 12, "{:?}", run.injected);
+    // Each of these calls was sent again after its answer was lost.
+    assert_eq!(run.calls["iam:CreateRole"], 2);
+    assert_eq!(run.calls["efs:CreateMountTarget"], 3 + 1);
+
+    let run = apply_and_destroy(
+        &bench,
+        "slow answers",
+        &[
+            rule("efs:CreateFileSystem", Fault::Delay(Duration::from_secs(2)), 1),
+            rule("ec2:AssociateIamInstanceProfile", Fault::Delay(Duration::from_millis(700)), 3),
+            rule("iam:DeletePolicy", Fault::Delay(Duration::from_secs(1)), 1),
+        ],
+    );
+    assert!(run.first_apply_error.is_none(), "{:?}", run.first_apply_error);
+}
+
+#[test]
+fn example_module_waits_out_eventual_consistency() {
+    skip_unless_acceptance!();
+    let bench = Bench::start();
+    let run = apply_and_destroy(
+        &bench,
+        "eventual consistency",
+        &[
+            rule("ec2:AssociateIamInstanceProfile", Fault::ProfileNotPropagated, 3),
+            rule("efs:CreateFileSystem", Fault::StayCreating, 3),
+            rule("efs:CreateMountTarget", Fault::StayCreating, 2),
+            rule("efs:DeleteMountTarget", Fault::StayDeleting, 2),
+            rule("efs:DeleteFileSystem", Fault::FileSystemInUse, 3),
+            rule("efs:DeleteFileSystem", Fault::StayDeleting, 2),
+        ],
+    );
+    assert!(run.first_apply_error.is_none(), "{:?}", run.first_apply_error);
+    // The propagation retry ran: three rejections, then one association per node.
+    assert_eq!(run.calls["ec2:AssociateIamInstanceProfile"], NODES + 3);
+    // The waiters polled through `creating` and `deleting`.
+    assert!(run.injected["efs:DescribeFileSystems"] >= 3 + 2, "{:?}", run.injected);
+    assert!(run.injected["efs:DescribeMountTargets"] >= 3 * 2 + 3 * 2, "{:?}", run.injected);
+    // DeleteFileSystem was retried while "in use".
+    assert_eq!(run.calls["efs:DeleteFileSystem"], 3 + 1);
+}
+
+/// A small deterministic generator (SplitMix64), so a failing seed can be run again.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// The mutating calls of the example module's apply and destroy.
+const FLOW_ACTIONS: &[&str] = &[
+    "iam:CreateRole",
+    "iam:CreatePolicy",
+    "iam:AttachRolePolicy",
+    "iam:CreateInstanceProfile",
+    "iam:AddRoleToInstanceProfile",
+    "ec2:AssociateIamInstanceProfile",
+    "ec2:ModifyInstanceMetadataOptions",
+    "efs:CreateFileSystem",
+    "ec2:CreateSecurityGroup",
+    "ec2:AuthorizeSecurityGroupIngress",
+    "efs:CreateMountTarget",
+    "efs:CreateAccessPoint",
+    "efs:PutFileSystemPolicy",
+    "ec2:DisassociateIamInstanceProfile",
+    "iam:RemoveRoleFromInstanceProfile",
+    "iam:DeleteInstanceProfile",
+    "iam:DetachRolePolicy",
+    "iam:DeletePolicy",
+    "iam:DeleteRole",
+    "efs:DeleteAccessPoint",
+    "efs:DeleteMountTarget",
+    "ec2:DeleteSecurityGroup",
+    "efs:DeleteFileSystem",
+];
+
+/// Reads the example module polls or lists.
+const READ_ACTIONS: &[&str] = &[
+    "iam:GetRole",
+    "iam:GetInstanceProfile",
+    "ec2:DescribeIamInstanceProfileAssociations",
+    "ec2:DescribeInstances",
+    "ec2:DescribeSubnets",
+    "efs:DescribeFileSystems",
+    "efs:DescribeMountTargets",
+    "efs:DescribeAccessPoints",
+    "sts:GetCallerIdentity",
+];
+
+/// Four to seven random faults for one seed, each on an action of the flow that suits it.
+fn random_rules(seed: u64) -> Vec<FaultRule> {
+    let mut rng = SplitMix(seed);
+    let count = 4 + rng.below(4);
+    (0..count)
+        .map(|_| {
+            let times = 1 + rng.below(2) as u32;
+            match rng.below(8) {
+                0 => rule(READ_ACTIONS[rng.below(READ_ACTIONS.len() as u64) as usize], Fault::Throttle, times),
+                1 => rule(FLOW_ACTIONS[rng.below(FLOW_ACTIONS.len() as u64) as usize], Fault::Throttle, times),
+                2 => rule(FLOW_ACTIONS[rng.below(FLOW_ACTIONS.len() as u64) as usize], Fault::ServerError(503), times),
+                3 => rule(FLOW_ACTIONS[rng.below(FLOW_ACTIONS.len() as u64) as usize], Fault::Reset, 1),
+                4 => {
+                    // moto answers a repeated RemoveRoleFromInstanceProfile with HTTP 500 (a Python
+                    // ValueError) where IAM answers NoSuchEntity: no lost answer for that call.
+                    let action = FLOW_ACTIONS[rng.below(FLOW_ACTIONS.len() as u64) as usize];
+                    let action = if action == "iam:RemoveRoleFromInstanceProfile" {
+                        "iam:DeleteInstanceProfile"
+                    } else {
+                        action
+                    };
+                    rule(action, Fault::ResetAfterForward, 1)
+                }
+                5 => rule("ec2:AssociateIamInstanceProfile", Fault::ProfileNotPropagated, times + 1),
+                6 => match rng.below(4) {
+                    0 => rule("efs:CreateFileSystem", Fault::StayCreating, times + 1),
+                    1 => rule("efs:CreateMountTarget", Fault::StayCreating, times),
+                    2 => rule("efs:DeleteMountTarget", Fault::StayDeleting, times),
+                    _ => rule("efs:DeleteFileSystem", Fault::StayDeleting, times),
+                },
+                _ => rule("efs:DeleteFileSystem", Fault::FileSystemInUse, times + 1),
+            }
+        })
+        .collect()
+}
+
+fn run_seeds(seeds: std::ops::Range<u64>) {
+    let bench = Bench::start();
+    for seed in seeds {
+        let rules = random_rules(seed);
+        let run = apply_and_destroy(&bench, &format!("seed {seed} with {rules:?}"), &rules);
+        // Every rule met its action (a create or delete rule counts its polls, the others their calls).
+        for r in &rules {
+            assert!(run.calls.get(&r.action).copied().unwrap_or(0) > 0, "seed {seed}: {} was never called", r.action);
+        }
+        assert!(!run.injected.is_empty(), "seed {seed}: no fault was injected: {rules:?}");
+    }
+}
+
+#[test]
+fn example_module_converges_under_random_faults_seeds_0_to_9() {
+    skip_unless_acceptance!();
+    run_seeds(0..10);
+}
+
+#[test]
+fn example_module_converges_under_random_faults_seeds_10_to_19() {
+    skip_unless_acceptance!();
+    run_seeds(10..20);
 }

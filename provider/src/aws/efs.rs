@@ -156,6 +156,11 @@ pub async fn find_mount_target_by_id(efs: &Efs, id: &str) -> Result<Option<Mount
 }
 
 /// Creates a mount target and waits until it is available.
+///
+/// CreateMountTarget has no idempotency token: when an earlier attempt made the mount target but its
+/// answer was lost (a retried call, or a provider that crashed), EFS answers `MountTargetConflict`.
+/// The file system's mount target in that very subnet is then the one to wait for; a conflict with
+/// another subnet of the same zone stays an error.
 pub async fn create_mount_target(
     efs: &Efs,
     file_system_id: &str,
@@ -164,15 +169,25 @@ pub async fn create_mount_target(
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<MountTargetDescription, Error> {
-    let out = efs
+    let created = efs
         .create_mount_target()
         .file_system_id(file_system_id)
         .subnet_id(subnet_id)
         .set_security_groups(Some(security_group_ids.to_vec()))
         .send()
         .await
-        .context("creating EFS Mount Target", &format!("{file_system_id} in {subnet_id}"))?;
-    let id = out.mount_target_id().to_string();
+        .context("creating EFS Mount Target", &format!("{file_system_id} in {subnet_id}"));
+    let id = match created {
+        Ok(out) => out.mount_target_id().to_string(),
+        Err(e) if e.is_aws("MountTargetConflict") => {
+            let existing = find_mount_targets(efs, file_system_id).await?;
+            match existing.iter().find(|mt| mt.subnet_id() == subnet_id) {
+                Some(mt) => mt.mount_target_id().to_string(),
+                None => return Err(e),
+            }
+        }
+        Err(e) => return Err(e),
+    };
     poll_until(&format!("EFS Mount Target {id} to become available"), timeout, cancel, || async {
         Ok(match find_mount_target_by_id(efs, &id).await? {
             Some(mt) if mt.life_cycle_state() == &LifeCycleState::Available => Poll::Done(mt),
@@ -234,6 +249,23 @@ pub struct AccessPointSpec {
     pub owner_uid: i64,
     pub owner_gid: i64,
     pub permissions: String,
+}
+
+impl AccessPointSpec {
+    /// The spec of an existing access point; `None` when it lacks a POSIX user or creation info.
+    pub fn from_aws(ap: &AccessPointDescription) -> Option<AccessPointSpec> {
+        let user = ap.posix_user()?;
+        let root = ap.root_directory()?;
+        let info = root.creation_info()?;
+        Some(AccessPointSpec {
+            uid: user.uid(),
+            gid: user.gid(),
+            path: root.path().unwrap_or("/").to_string(),
+            owner_uid: info.owner_uid(),
+            owner_gid: info.owner_gid(),
+            permissions: info.permissions().to_string(),
+        })
+    }
 }
 
 pub async fn create_access_point(

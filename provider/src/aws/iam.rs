@@ -399,14 +399,24 @@ pub async fn create_instance_profile(
     Ok(out.instance_profile().map(|p| p.arn().to_string()).unwrap_or_default())
 }
 
+/// Puts the role in the profile. A profile holds one role, so IAM answers `LimitExceeded` when it
+/// has one already; when that is this role (an earlier attempt's answer was lost), it is done.
 pub async fn add_role_to_instance_profile(iam: &Client, profile: &str, role: &str) -> Result<(), Error> {
-    iam.add_role_to_instance_profile()
+    let added = iam
+        .add_role_to_instance_profile()
         .instance_profile_name(profile)
         .role_name(role)
         .send()
         .await
         .context("adding IAM Role to IAM Instance Profile", &format!("{role} to {profile}"))
-        .map(|_| ())
+        .map(|_| ());
+    match added {
+        Err(e) if e.is_aws("LimitExceeded") => match find_instance_profile_by_name(iam, profile).await? {
+            Some(found) if found.role_names.iter().any(|r| r == role) => Ok(()),
+            _ => Err(e),
+        },
+        other => other,
+    }
 }
 
 pub async fn remove_role_from_instance_profile(iam: &Client, profile: &str, role: &str) -> Result<(), Error> {

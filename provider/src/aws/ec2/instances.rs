@@ -77,6 +77,9 @@ fn is_profile_propagation_error(error: &Error) -> bool {
 }
 
 /// Associates the profile with the instance and returns the association id.
+///
+/// An instance has at most one association, and EC2 answers `IncorrectState` for a second one; when
+/// the existing one is of this very profile (an earlier attempt's answer was lost), it is the result.
 pub async fn associate(
     ec2: &Client,
     instance_id: &str,
@@ -84,7 +87,7 @@ pub async fn associate(
     cancel: &CancellationToken,
 ) -> Result<String, Error> {
     let what = format!("associating IAM Instance Profile {profile_arn} with EC2 Instance {instance_id}");
-    retry_while(&what, IAM_PROPAGATION_TIMEOUT, cancel, is_profile_propagation_error, || async {
+    let associated = retry_while(&what, IAM_PROPAGATION_TIMEOUT, cancel, is_profile_propagation_error, || async {
         let out = ec2
             .associate_iam_instance_profile()
             .instance_id(instance_id)
@@ -94,7 +97,14 @@ pub async fn associate(
             .context("associating IAM Instance Profile with EC2 Instance", instance_id)?;
         Ok(out.iam_instance_profile_association().and_then(|a| a.association_id()).unwrap_or_default().to_string())
     })
-    .await
+    .await;
+    match associated {
+        Err(e) if e.is_aws("IncorrectState") => match find_association_by_instance_id(ec2, instance_id).await? {
+            Some(existing) if existing.profile_arn == profile_arn => Ok(existing.association_id),
+            _ => Err(e),
+        },
+        other => other,
+    }
 }
 
 /// Replaces an existing association's profile; returns the (possibly new) association id.

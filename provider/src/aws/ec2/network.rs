@@ -114,14 +114,44 @@ fn nfs_permission(sources: &NfsSources) -> IpPermission {
         .build()
 }
 
+/// Allows NFS from `sources`. EC2 refuses the whole call with `InvalidPermission.Duplicate` when a
+/// rule exists already (e.g. an earlier attempt's answer was lost): then only the missing sources
+/// are added.
 pub async fn authorize_nfs(ec2: &aws_sdk_ec2::Client, group_id: &str, sources: &NfsSources) -> Result<(), Error> {
-    ec2.authorize_security_group_ingress()
-        .group_id(group_id)
-        .ip_permissions(nfs_permission(sources))
-        .send()
-        .await
-        .context("authorizing NFS ingress on EC2 Security Group", group_id)?;
-    Ok(())
+    let send = |sources: NfsSources| async move {
+        ec2.authorize_security_group_ingress()
+            .group_id(group_id)
+            .ip_permissions(nfs_permission(&sources))
+            .send()
+            .await
+            .context("authorizing NFS ingress on EC2 Security Group", group_id)
+            .map(|_| ())
+    };
+    match send(sources.clone()).await {
+        Err(e) if e.is_aws("InvalidPermission.Duplicate") => {
+            let present = find_nfs_sources(ec2, group_id).await?.unwrap_or_default();
+            let missing = missing_sources(sources, &present);
+            if missing == NfsSources::default() {
+                Ok(())
+            } else {
+                send(missing).await
+            }
+        }
+        other => other,
+    }
+}
+
+/// The sources of `wanted` that `present` lacks.
+fn missing_sources(wanted: &NfsSources, present: &NfsSources) -> NfsSources {
+    NfsSources {
+        security_group_ids: wanted
+            .security_group_ids
+            .iter()
+            .filter(|g| !present.security_group_ids.contains(g))
+            .cloned()
+            .collect(),
+        cidr_blocks: wanted.cidr_blocks.iter().filter(|c| !present.cidr_blocks.contains(c)).cloned().collect(),
+    }
 }
 
 pub async fn revoke_nfs(ec2: &aws_sdk_ec2::Client, group_id: &str, sources: &NfsSources) -> Result<(), Error> {

@@ -243,6 +243,16 @@ pub async fn disassociate_all(
     instances::wait_associations_deleted(&aws.ec2, &instance_ids, &association_ids, timeout, cancel).await
 }
 
+/// Puts the role back in the profile when it is not there (see [`refresh`]).
+async fn ensure_role_in_profile(aws: &AwsClients, profile_name: &str, role: &str) -> Result<(), Error> {
+    match iam::find_instance_profile_by_name(&aws.iam, profile_name).await? {
+        Some(profile) if !profile.role_names.iter().any(|r| r == role) => {
+            iam::add_role_to_instance_profile(&aws.iam, profile_name, role).await
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Removes what `owned` lists, in reverse dependency order: associations of our profile, the role
 /// from the profile, the profile, policy attachments, the policy (with its versions), the role.
 /// Not-found is success at every step.
@@ -258,7 +268,11 @@ pub async fn teardown(
             disassociate_all(aws, &ours, timeout, cancel).await?;
         }
         if let Some(role) = &owned.role_name {
-            iam::remove_role_from_instance_profile(&aws.iam, profile_name, role).await?;
+            // Only while it holds the role: a destroy interrupted after this step runs it again.
+            let profile = iam::find_instance_profile_by_name(&aws.iam, profile_name).await?;
+            if profile.is_some_and(|p| p.role_names.contains(role)) {
+                iam::remove_role_from_instance_profile(&aws.iam, profile_name, role).await?;
+            }
         }
         iam::delete_instance_profile(&aws.iam, profile_name).await?;
     }
@@ -370,6 +384,12 @@ pub async fn refresh(
         .into_iter()
         .map(|a| (a.instance_id, AssociationState { association_id: a.association_id, state: a.state }))
         .collect();
+    if !profile.role_names.contains(&role.name) {
+        // A profile without the role (a destroy interrupted after removing it) gives the nodes no
+        // credentials: shown as nodes not yet associated, which update repairs, role first.
+        out.instance_ids.clear();
+        out.associations.clear();
+    }
 
     if let Some(configured) = &model.metadata_options {
         let ids: Vec<String> = out.instance_ids.iter().cloned().collect();
@@ -480,6 +500,9 @@ pub async fn update(
         disassociate_all(aws, &ours, timeout, cancel).await?;
     }
     let added: BTreeSet<String> = planned.instance_ids.difference(&prior.instance_ids).cloned().collect();
+    if !added.is_empty() {
+        ensure_role_in_profile(aws, &prior.instance_profile_name, role).await?;
+    }
     associate_all(aws, &added, profile_arn, planned.replace_existing_association, cancel).await?;
 
     let metadata_targets =

@@ -127,6 +127,26 @@ fn single_zone(placements: &[network::SubnetPlacement]) -> Option<&str> {
     }
 }
 
+/// The NFS security group an earlier create of this resource made but did not record (it crashed,
+/// or the answer was lost): found by name in `vpc` and by the ownership tag, with its rules reset to
+/// `args.allowed`. `None` when there is none.
+async fn adopt_security_group(p: &ProviderData, vpc: &str, args: &VolumeArgs) -> Result<Option<String>, Error> {
+    let found = network::find_security_group_by_name(&p.aws.ec2, vpc, &security_group_name(args)).await?;
+    let Some((id, found_tags)) = found else { return Ok(None) };
+    let token = creation_token(&args.name);
+    if !found_tags.iter().any(|(k, v)| k == tags::MANAGED_BY_TAG && *v == token) {
+        return Ok(None);
+    }
+    let present = network::find_nfs_sources(&p.aws.ec2, &id).await?.unwrap_or_default();
+    if present != args.allowed {
+        if present != network::NfsSources::default() {
+            network::revoke_nfs(&p.aws.ec2, &id, &present).await?;
+        }
+        network::authorize_nfs(&p.aws.ec2, &id, &args.allowed).await?;
+    }
+    Ok(Some(id))
+}
+
 impl PrometheusVolume {
     /// Reads every part of the volume from AWS into a new state based on `state`; null when the
     /// file system is gone.
@@ -191,6 +211,15 @@ impl PrometheusVolume {
         // Mount targets: what exists is the truth; a missing subnet shows as drift of `subnet_ids`.
         let mts = efs::find_mount_targets(efs_client, &fs_id).await?;
         observed.mount_targets = mts.iter().map(MountTarget::from_aws).collect();
+        if mts.is_empty() {
+            // With no mount target using it, our security group may be gone too (a destroy
+            // interrupted after deleting it): then the next apply makes a new one.
+            if let Some(own) = observed.security_group_id.clone() {
+                if network::find_nfs_sources(&p.aws.ec2, &own).await?.is_none() {
+                    observed.security_group_id = None;
+                }
+            }
+        }
         let mut subnets: Vec<String> = observed.mount_targets.iter().map(|m| m.subnet_id.clone()).collect();
         subnets.sort();
         set(&mut next, "subnet_ids", Value::set_of_strings(subnets));
@@ -311,26 +340,19 @@ impl PrometheusVolume {
                 None => {
                     let vpc = vpc_of(p, &args.subnet_ids[0]).await?;
                     let name = security_group_name(args);
-                    let id = match network::find_security_group_by_name(&p.aws.ec2, &vpc, &name).await? {
-                        Some((id, found_tags))
-                            if found_tags
-                                .iter()
-                                .any(|(k, v)| k == tags::MANAGED_BY_TAG && *v == creation_token(&args.name)) =>
-                        {
-                            // Made by an earlier create of this resource that crashed: adopt it.
-                            network::revoke_nfs(
-                                &p.aws.ec2,
-                                &id,
-                                &network::find_nfs_sources(&p.aws.ec2, &id).await?.unwrap_or_default(),
-                            )
-                            .await
-                            .ok();
-                            network::authorize_nfs(&p.aws.ec2, &id, &args.allowed).await?;
-                            id
-                        }
-                        _ => {
-                            network::create_nfs_security_group(&p.aws.ec2, &name, &vpc, &args.allowed, &aws_tags)
-                                .await?
+                    let id = match adopt_security_group(p, &vpc, args).await? {
+                        Some(id) => id,
+                        None => {
+                            match network::create_nfs_security_group(&p.aws.ec2, &name, &vpc, &args.allowed, &aws_tags)
+                                .await
+                            {
+                                Ok(id) => id,
+                                // An earlier attempt made it, but its answer was lost.
+                                Err(e) if e.is_aws("InvalidGroup.Duplicate") => {
+                                    adopt_security_group(p, &vpc, args).await?.ok_or(e)?
+                                }
+                                Err(e) => return Err(e),
+                            }
                         }
                     };
                     observed.security_group_id = Some(id);
@@ -391,6 +413,18 @@ impl PrometheusVolume {
             if efs::find_access_point_by_id(efs_client, &id).await?.is_none() {
                 // Deleted out of band: recreate it.
                 observed.access_point_id = None;
+            }
+        }
+        if observed.access_point_id.is_none() && prior_args.is_none() {
+            // An earlier create that crashed may have made it already.
+            let token = creation_token(&args.name);
+            let left = efs::find_access_points(efs_client, &fs_id).await?.into_iter().find(|ap| {
+                ap.tags().iter().any(|t| t.key() == tags::MANAGED_BY_TAG && t.value() == token)
+                    && efs::AccessPointSpec::from_aws(ap).as_ref() == Some(&args.access_point)
+            });
+            if let Some(ap) = left {
+                observed.access_point_id = ap.access_point_id().map(str::to_string);
+                observed.access_point_arn = ap.access_point_arn().map(str::to_string);
             }
         }
         let ap_changed = prior_args.is_some_and(|pa| pa.access_point != args.access_point);
@@ -625,10 +659,14 @@ impl Resource for PrometheusVolume {
             } else if let Some(mts) = plan.prior.get("mount_targets") {
                 plan.set("mount_targets", mts.clone());
             }
-            let sg = if planned.get("security_group_ids") != plan.prior.get("security_group_ids") {
+            let prior_sg = plan.prior.get("security_group_id").cloned().unwrap_or(Value::Null);
+            let creates_own = planned.get("security_group_ids").is_none_or(Value::is_null);
+            let sg = if planned.get("security_group_ids") != plan.prior.get("security_group_ids")
+                || creates_own && prior_sg.is_null()
+            {
                 Value::Unknown
             } else {
-                plan.prior.get("security_group_id").cloned().unwrap_or(Value::Null)
+                prior_sg
             };
             plan.set("security_group_id", sg);
         }

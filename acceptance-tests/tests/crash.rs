@@ -1,0 +1,108 @@
+//! The provider SIGKILLed after its k-th mutating AWS call, for every k of the example module's apply
+//! and of its destroy: right after moto carried the call out and before the provider saw the answer.
+//! After each kill a plain `terraform apply` completes with exactly one of everything (no second file
+//! system, role or profile), and `terraform destroy` leaves nothing in moto.
+//!
+//! Each test walks every other k on one moto (reset between runs) until a run ends before its k-th
+//! call, so two tests share the k of a phase and run side by side.
+
+use acceptance_tests::cluster::Cluster;
+use acceptance_tests::example_module::{expected_inventory_counts, inventory, inventory_counts, Bench, APPLY, DESTROY};
+use acceptance_tests::{skip_unless_acceptance, Workdir};
+
+const NAME: &str = "crashy-prometheus";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Apply,
+    Destroy,
+}
+
+/// Kills the provider after the `k`-th mutating call of `phase`, then recovers with apply and
+/// destroy. Returns the action the kill followed, or `None` when the phase made fewer than `k`
+/// mutating calls (it then completed, and the run checked an undisturbed apply and destroy).
+fn crash_and_recover(bench: &Bench, phase: Phase, k: u32) -> Option<String> {
+    let (cluster, wd) = bench.fresh(NAME);
+    if phase == Phase::Destroy {
+        ok(&wd, APPLY, "apply before the destroy");
+    }
+    bench.proxy.crash_after_mutating_calls(k);
+    let interrupted = wd.terraform(if phase == Phase::Apply { APPLY } else { DESTROY });
+    let crashed = bench.proxy.crashed();
+    bench.proxy.clear_faults();
+    let label = format!("{phase:?} killed after mutating call {k} ({crashed:?})");
+    match &crashed {
+        Some((_, pid)) => {
+            assert!(pid.is_some(), "{label}: the provider process was not found");
+            assert!(!interrupted.success(), "{label}: Terraform did not notice the crash: {interrupted}");
+        }
+        None => assert!(interrupted.success(), "{label}: {interrupted}"),
+    }
+    if crashed.is_none() && phase == Phase::Destroy {
+        assert!(inventory(&bench.moto).is_empty(), "{label}: destroy left {:?}", inventory(&bench.moto));
+        return None;
+    }
+    recover(bench, &cluster, &wd, &label);
+    crashed.map(|(action, _)| action)
+}
+
+/// A plain apply makes exactly one of everything, and destroy removes it all.
+fn recover(bench: &Bench, cluster: &Cluster, wd: &Workdir, label: &str) {
+    ok(wd, APPLY, &format!("{label}: apply after the crash"));
+    assert_eq!(inventory_counts(&bench.moto), expected_inventory_counts(cluster), "{label}: after the apply");
+    ok(wd, DESTROY, &format!("{label}: destroy after the crash"));
+    let left = inventory(&bench.moto);
+    assert!(left.is_empty(), "{label}: destroy left {left:?}");
+}
+
+fn ok(wd: &Workdir, args: &[&str], what: &str) {
+    let out = wd.terraform(args);
+    assert!(out.success(), "{what}: {out}");
+}
+
+/// Runs k = first, first + 2, ... until the phase ends before its k-th mutating call; returns the
+/// actions killed after, for the log.
+fn every_other_k(phase: Phase, first: u32) -> Vec<String> {
+    let bench = Bench::start();
+    let mut killed = Vec::new();
+    let mut k = first;
+    while let Some(action) = crash_and_recover(&bench, phase, k) {
+        eprintln!("{phase:?}: killed after call {k}, {action}; recovered");
+        killed.push(action);
+        k += 2;
+        assert!(k < 100, "the {phase:?} flow never ends");
+    }
+    killed
+}
+
+/// The first mutating call of the apply: the two resources are created side by side.
+const FIRST_CALLS: &[&str] = &["iam:CreateRole", "efs:CreateFileSystem"];
+
+#[test]
+fn killed_during_apply_after_odd_numbered_calls_recovers() {
+    skip_unless_acceptance!();
+    let killed = every_other_k(Phase::Apply, 1);
+    assert!(killed.len() >= 8, "the apply makes about 20 mutating calls: {killed:?}");
+    assert!(FIRST_CALLS.contains(&killed[0].as_str()), "{killed:?}");
+}
+
+#[test]
+fn killed_during_apply_after_even_numbered_calls_recovers() {
+    skip_unless_acceptance!();
+    let killed = every_other_k(Phase::Apply, 2);
+    assert!(killed.len() >= 8, "the apply makes about 20 mutating calls: {killed:?}");
+}
+
+#[test]
+fn killed_during_destroy_after_odd_numbered_calls_recovers() {
+    skip_unless_acceptance!();
+    let killed = every_other_k(Phase::Destroy, 1);
+    assert!(killed.len() >= 6, "the destroy makes about 15 mutating calls: {killed:?}");
+}
+
+#[test]
+fn killed_during_destroy_after_even_numbered_calls_recovers() {
+    skip_unless_acceptance!();
+    let killed = every_other_k(Phase::Destroy, 2);
+    assert!(killed.len() >= 6, "the destroy makes about 15 mutating calls: {killed:?}");
+}

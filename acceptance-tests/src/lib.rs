@@ -809,6 +809,18 @@ pub fn squash(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Panics, quoting the line, if any of `secrets` occurs in `text`; `what` names the text (a log,
+/// the state) in the message.
+pub fn assert_not_leaked(secrets: &[&str], what: &str, text: &str) {
+    for secret in secrets {
+        if let Some(at) = text.find(secret) {
+            let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+            let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+            panic!("{secret:?} leaked into the {what}: {}", &text[start..end]);
+        }
+    }
+}
+
 fn hcl_string(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }

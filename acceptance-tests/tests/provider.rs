@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use acceptance_tests::mirror::{read_lock_file, sha256_hex, zip_h1_hash, FilesystemMirror};
 use acceptance_tests::{
-    block_on, closed_port, provider_bin, skip_unless_acceptance, squash, Moto, Workdir, PROVIDER_SOURCE, REGION,
+    assert_not_leaked, block_on, closed_port, provider_bin, skip_unless_acceptance, squash, Moto, Workdir,
+    PROVIDER_SOURCE, REGION,
 };
 use serde_json::{json, Value};
 
@@ -318,14 +319,8 @@ fn debug_log_shows_provider_lines() {
         "the trace log has no provider lines: {out}"
     );
     let state = fs::read_to_string(wd.path().join("terraform.tfstate")).unwrap_or_default();
-    for secret in [BLOCK_SECRET_KEY, BLOCK_SESSION_TOKEN] {
-        for (what, text) in [("stdout", &out.stdout), ("stderr", &out.stderr), ("state", &state)] {
-            if let Some(at) = text.find(secret) {
-                let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-                let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
-                panic!("{secret:?} leaked into the {what}: {}", &text[line_start..line_end]);
-            }
-        }
+    for (what, text) in [("stdout", &out.stdout), ("stderr", &out.stderr), ("state", &state)] {
+        assert_not_leaked(&[BLOCK_SECRET_KEY, BLOCK_SESSION_TOKEN], what, text);
     }
 }
 

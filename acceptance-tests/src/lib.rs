@@ -8,7 +8,8 @@
 //! * [`Workdir`] is a temporary directory holding one Terraform configuration; its CLI
 //!   configuration points Terraform at the locally built provider through `dev_overrides`, so
 //!   no `terraform init` is needed.
-//! * [`provider_block`] renders the `terraform`/`provider "efs"` blocks aimed at a [`Moto`].
+//! * [`provider_block`] renders the `terraform`/`provider "efs"` blocks aimed at a [`Moto`]
+//!   ([`provider_block_with_endpoint`]: at any endpoint, such as a [`proxy::FaultProxy`]).
 //! * [`block_on`] runs the async AWS SDK calls used for assertions from a plain `#[test]`.
 //!
 //! Acceptance tests only run when `TF_ACC` is set, as with Go providers:
@@ -39,7 +40,9 @@
 //! | `EFS_TF_TIMEOUT_SECS` | limit for one Terraform command (default 600) |
 
 pub mod cluster;
+pub mod example_module;
 pub mod mirror;
+pub mod proxy;
 
 use std::fmt;
 use std::fs::{self, File};
@@ -478,7 +481,12 @@ fn remove_proxy_env(cmd: &mut Command) {
 /// HCL for the `terraform { required_providers }` block and a `provider "efs"` block whose
 /// credentials are the fake ones and whose `iam`/`ec2`/`efs`/`sts` endpoints are `moto`.
 pub fn provider_block(moto: &Moto) -> String {
-    let e = moto.endpoint();
+    provider_block_with_endpoint(&moto.endpoint())
+}
+
+/// [`provider_block`] with every service endpoint at `endpoint`, e.g. a
+/// [`proxy::FaultProxy::endpoint`] in front of moto.
+pub fn provider_block_with_endpoint(e: &str) -> String {
     format!(
         r#"terraform {{
   required_providers {{

@@ -18,9 +18,10 @@ use std::fs;
 use std::process::Command;
 
 use acceptance_tests::cluster::{hcl_list, Cluster};
+use acceptance_tests::example_module;
 use acceptance_tests::{
-    block_on, provider_block, repo_root, skip_unless_acceptance, venv, Moto, Workdir, FAKE_ACCESS_KEY, FAKE_SECRET_KEY,
-    PROVIDER_SOURCE,
+    assert_not_leaked, block_on, provider_block, skip_unless_acceptance, venv, Moto, Workdir, FAKE_ACCESS_KEY,
+    FAKE_SECRET_KEY, PROVIDER_SOURCE,
 };
 use serde_json::{json, Value};
 
@@ -49,13 +50,7 @@ fn provider_block_with_probe_credentials(moto: &Moto) -> String {
 
 /// Panics, quoting the line, if any probe credential occurs in `text`.
 fn assert_no_credentials(what: &str, text: &str) {
-    for secret in [ACCESS_KEY, SECRET_KEY, SESSION_TOKEN] {
-        if let Some(at) = text.find(secret) {
-            let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-            let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
-            panic!("{secret:?} leaked into the {what}: {}", &text[start..end]);
-        }
-    }
+    assert_not_leaked(&[ACCESS_KEY, SECRET_KEY, SESSION_TOKEN], what, text);
 }
 
 #[test]
@@ -64,29 +59,8 @@ fn trace_logs_of_a_full_apply_and_destroy_hold_no_credentials() {
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 2, 1);
     let mut wd = Workdir::new(&moto);
-    let module = repo_root().join("examples/prometheus-on-ec2");
-    wd.write(
-        "main.tf",
-        &format!(
-            r#"{provider}
-module "prometheus_storage" {{
-  source = "{module}"
-
-  name                   = "sec-prometheus"
-  instance_ids           = {instances}
-  subnet_ids             = {subnets}
-  node_security_group_id = "{group}"
-}}
-
-output "ready" {{ value = module.prometheus_storage.ready }}
-"#,
-            provider = provider_block_with_probe_credentials(&moto),
-            module = module.display(),
-            instances = cluster.instance_ids_hcl(),
-            subnets = hcl_list(&cluster.subnet_ids),
-            group = cluster.node_security_group_id,
-        ),
-    );
+    let provider = provider_block_with_probe_credentials(&moto);
+    wd.write("main.tf", &example_module::config(&provider, "sec-prometheus", &cluster));
     wd.terraform_ok(&["get", "-no-color"]);
     wd.env("TF_LOG", "trace");
 

@@ -388,6 +388,58 @@ impl Drop for Moto {
     }
 }
 
+/// IAM authentication enforced by a [`Moto`] until dropped: only access keys it issued (IAM
+/// CreateAccessKey) are accepted, with their secret. See [`Moto::enforce_auth`].
+pub struct MotoAuth<'a>(&'a Moto);
+
+impl Moto {
+    /// Enforces IAM authentication until the returned guard is dropped. While it is on, moto
+    /// refuses the harness's fake keys too (and EFS GET calls with SignatureDoesNotMatch, a moto bug).
+    pub fn enforce_auth(&self) -> MotoAuth<'_> {
+        self.reset_auth("0").expect("enable moto auth");
+        MotoAuth(self)
+    }
+
+    /// `POST /moto-api/reset-auth` with `body`: a number N enforces IAM auth after N more free
+    /// requests, `inf` turns it off.
+    fn reset_auth(&self, body: &str) -> Result<String, String> {
+        let run = || -> io::Result<String> {
+            let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port))?;
+            stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+            write!(
+                stream,
+                "POST /moto-api/reset-auth HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/octet-stream\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                self.port,
+                body.len()
+            )?;
+            let mut response = String::new();
+            stream.read_to_string(&mut response)?;
+            Ok(response)
+        };
+        let response = run().map_err(|e| e.to_string())?;
+        if response.starts_with("HTTP/1.1 200") && response.contains("\"ok\"") {
+            Ok(response)
+        } else {
+            Err(response)
+        }
+    }
+}
+
+impl Drop for MotoAuth<'_> {
+    fn drop(&mut self) {
+        let result = self.0.reset_auth("inf");
+        if !thread::panicking() {
+            result.expect("disable moto auth");
+        }
+    }
+}
+
+/// A port on 127.0.0.1 that nothing listens on (bound, then released): an unreachable endpoint.
+pub fn closed_port() -> u16 {
+    free_port()
+}
+
 /// A port on 127.0.0.1 that was free a moment ago.
 fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
@@ -777,6 +829,24 @@ impl Workdir {
             .any(|e| fs::read_to_string(e.path()).is_ok_and(|s| s.contains("seedlabs/efs")));
         if uses_provider {
             provider_bin();
+        }
+    }
+}
+
+/// The text with every run of whitespace turned into one space: Terraform wraps diagnostics at the
+/// terminal width, so compare its output in this form.
+pub fn squash(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Panics, quoting the line, if any of `secrets` occurs in `text`; `what` names the text (a log,
+/// the state) in the message.
+pub fn assert_not_leaked(secrets: &[&str], what: &str, text: &str) {
+    for secret in secrets {
+        if let Some(at) = text.find(secret) {
+            let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+            let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+            panic!("{secret:?} leaked into the {what}: {}", &text[start..end]);
         }
     }
 }

@@ -2,7 +2,7 @@
 //! holds no role, policy, instance profile or association the test created.
 
 use acceptance_tests::cluster::{hcl_list, Cluster};
-use acceptance_tests::{block_on, provider_block, skip_unless_acceptance, Moto, Workdir};
+use acceptance_tests::{block_on, provider_block, skip_unless_acceptance, squash, Moto, Workdir};
 use serde_json::Value;
 
 const ADDR: &str = "efs_csi_node_identity.this";
@@ -261,12 +261,19 @@ fn failed_create_leaves_nothing_behind() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 1, 1);
+    // An instance profile of the same name that this resource did not make: creating fails after the
+    // role and the policy exist (unknown instances, the other way to fail, are refused at plan time).
+    block_on(moto.iam().create_instance_profile().instance_profile_name("partial").send())
+        .expect("CreateInstanceProfile");
     let wd = Workdir::new(&moto);
-    let mut ids = cluster.instance_ids.clone();
-    ids.push("i-0fedcba9876543210".to_string());
-    wd.write("main.tf", &config(&moto, "partial", &ids, ""));
-    let out = wd.apply_expect_error();
-    assert!(out.contains("i-0fedcba9876543210") && out.contains("InvalidInstanceID.NotFound"), "{out}");
+    wd.write("main.tf", &config(&moto, "partial", &cluster.instance_ids, ""));
+    let out = squash(&wd.apply_expect_error());
+    assert!(out.contains("IAM Instance Profile partial"), "{out}");
+    assert_eq!(role_names(&moto), Vec::<String>::new(), "the role made before the failure is left");
+    assert_eq!(local_policy_names(&moto), Vec::<String>::new(), "the policy made before the failure is left");
+    assert_eq!(profile_names(&moto), ["partial"], "only the profile that was there before");
+    block_on(moto.iam().delete_instance_profile().instance_profile_name("partial").send())
+        .expect("DeleteInstanceProfile");
     assert_nothing_left(&moto);
     let state = wd.show_json();
     assert!(state.pointer("/values/root_module/resources").is_none(), "{state}");
@@ -339,11 +346,6 @@ fn set_metadata_options(moto: &Moto, instance_id: &str, hop_limit: i32) {
     .expect("ModifyInstanceMetadataOptions");
 }
 
-/// Terraform wraps diagnostics at the terminal width: compare text with whitespace collapsed.
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 #[test]
 fn metadata_options_warning_apply_and_drift() {
     skip_unless_acceptance!();
@@ -356,7 +358,7 @@ fn metadata_options_warning_apply_and_drift() {
     // Without metadata_options, plan warns about every instance the pods could not get credentials on.
     let wd = Workdir::new(&moto);
     wd.write("main.tf", &config(&moto, "imds", &cluster.instance_ids, ""));
-    let plan = one_line(&wd.plan().combined());
+    let plan = squash(&wd.plan().combined());
     assert!(plan.contains("Warning: Pods Cannot Reach IMDSv2 On Some Instances"), "{plan}");
     for id in &cluster.instance_ids {
         assert!(plan.contains(id.as_str()), "{id} not named in: {plan}");
@@ -367,7 +369,7 @@ fn metadata_options_warning_apply_and_drift() {
     let options = "  metadata_options {\n    http_tokens                 = \"required\"\n    \
                    http_put_response_hop_limit = 2\n  }";
     wd.write("main.tf", &config(&moto, "imds", &cluster.instance_ids, options));
-    let applied = one_line(&wd.apply().combined());
+    let applied = squash(&wd.apply().combined());
     assert!(!applied.contains("Pods Cannot Reach IMDSv2"), "no warning once metadata_options is set: {applied}");
     let expected: Vec<(String, String, i32)> =
         sorted(&cluster.instance_ids).into_iter().map(|id| (id, "required".to_string(), 2)).collect();

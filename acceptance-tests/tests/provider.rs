@@ -7,12 +7,14 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use acceptance_tests::mirror::{read_lock_file, sha256_hex, zip_h1_hash, FilesystemMirror};
-use acceptance_tests::{block_on, provider_bin, skip_unless_acceptance, Moto, Workdir, PROVIDER_SOURCE, REGION};
+use acceptance_tests::{
+    assert_not_leaked, block_on, closed_port, provider_bin, skip_unless_acceptance, squash, Moto, Workdir,
+    PROVIDER_SOURCE, REGION,
+};
 use serde_json::{json, Value};
 
 /// Credentials written in the provider block; moto accepts any key while its auth is off.
@@ -154,11 +156,6 @@ output "static_actions" {{
     )
 }
 
-/// The text with every run of whitespace turned into one space (Terraform wraps diagnostics).
-fn squash(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
         .unwrap_or_else(|| panic!("expected a list, got {v}"))
@@ -202,57 +199,6 @@ fn aws_requests(moto: &Moto) -> Vec<String> {
         .filter(|l| l.contains(" HTTP/1.") && !l.contains("/moto-api"))
         .map(str::to_string)
         .collect()
-}
-
-/// A port on 127.0.0.1 nothing listens on (bound, then released).
-fn closed_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind 127.0.0.1:0")
-}
-
-/// `POST /moto-api/reset-auth` with `body`: a number N enforces IAM auth after N more free
-/// requests, `inf` turns it off.
-fn moto_reset_auth(moto: &Moto, body: &str) -> Result<String, String> {
-    let run = || -> std::io::Result<String> {
-        let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, moto.port()))?;
-        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-        write!(
-            stream,
-            "POST /moto-api/reset-auth HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            moto.port(),
-            body.len()
-        )?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response)?;
-        Ok(response)
-    };
-    let response = run().map_err(|e| e.to_string())?;
-    if response.starts_with("HTTP/1.1 200") && response.contains("\"ok\"") {
-        Ok(response)
-    } else {
-        Err(response)
-    }
-}
-
-/// Enforces IAM authentication in moto until dropped.
-struct MotoAuth<'a>(&'a Moto);
-
-impl<'a> MotoAuth<'a> {
-    fn enforce(moto: &'a Moto) -> MotoAuth<'a> {
-        moto_reset_auth(moto, "0").expect("enable moto auth");
-        MotoAuth(moto)
-    }
-}
-
-impl Drop for MotoAuth<'_> {
-    fn drop(&mut self) {
-        let result = moto_reset_auth(self.0, "inf");
-        if !std::thread::panicking() {
-            result.expect("disable moto auth");
-        }
-    }
 }
 
 /// Flips the lowest bit of the last byte of a file.
@@ -373,14 +319,8 @@ fn debug_log_shows_provider_lines() {
         "the trace log has no provider lines: {out}"
     );
     let state = fs::read_to_string(wd.path().join("terraform.tfstate")).unwrap_or_default();
-    for secret in [BLOCK_SECRET_KEY, BLOCK_SESSION_TOKEN] {
-        for (what, text) in [("stdout", &out.stdout), ("stderr", &out.stderr), ("state", &state)] {
-            if let Some(at) = text.find(secret) {
-                let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-                let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
-                panic!("{secret:?} leaked into the {what}: {}", &text[line_start..line_end]);
-            }
-        }
+    for (what, text) in [("stdout", &out.stdout), ("stderr", &out.stderr), ("state", &state)] {
+        assert_not_leaked(&[BLOCK_SECRET_KEY, BLOCK_SESSION_TOKEN], what, text);
     }
 }
 
@@ -513,7 +453,7 @@ fn unreachable_endpoint_and_bad_credentials() {
         .expect("CreateAccessKey")
         .access_key
         .expect("access key");
-    let auth = MotoAuth::enforce(&moto);
+    let auth = moto.enforce_auth();
 
     let unknown = ProviderBlock::moto(&moto);
     wd.write("main.tf", &format!("{}{data}", unknown.render()));

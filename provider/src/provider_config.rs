@@ -115,7 +115,7 @@ pub fn schema() -> Schema {
 }
 
 /// The provider block as typed settings. Unknown values (from resources not created yet) read as unset.
-pub fn settings_from_config(config: &Value, diags: &mut Diagnostics) -> AwsSettings {
+pub fn settings_from_config(config: &Value) -> AwsSettings {
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
     let strings = |v: Option<&Value>| {
         v.and_then(Value::elements)
@@ -123,18 +123,11 @@ pub fn settings_from_config(config: &Value, diags: &mut Diagnostics) -> AwsSetti
             .unwrap_or_default()
     };
     let assume_role = config.get("assume_role").filter(|v| !v.is_null() && !v.is_unknown());
-    let duration = assume_role.and_then(|r| text(r.get("duration"))).and_then(|d| {
-        let parsed = parse_duration(&d).ok()?;
-        if parsed < Duration::from_secs(15 * 60) || parsed > Duration::from_secs(12 * 3600) {
-            diags.error_at(
-                AttributePath::root("assume_role").attr("duration"),
-                "Invalid Session Duration",
-                format!("assume_role.duration must be between 15m and 12h; got {d:?}."),
-            );
-            return None;
-        }
-        Some(parsed)
-    });
+    // Out-of-range durations are refused by `validate`, which runs first.
+    let duration = assume_role
+        .and_then(|r| text(r.get("duration")))
+        .and_then(|d| parse_duration(&d).ok())
+        .filter(|d| SESSION_DURATIONS.contains(d));
     let endpoint = |service: &str| text(config.get("endpoints").and_then(|e| e.get(service)));
     AwsSettings {
         region: text(config.get("region")),
@@ -171,9 +164,29 @@ pub fn default_tags_from_config(config: &Value) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-/// Checks the access key and secret key are given together.
+/// How long assumed-role credentials may last: STS refuses a DurationSeconds outside 15 minutes to
+/// 12 hours (and the role's own maximum, which only STS knows).
+const SESSION_DURATIONS: std::ops::RangeInclusive<Duration> =
+    Duration::from_secs(15 * 60)..=Duration::from_secs(12 * 3600);
+
+/// Rules across attributes of the provider block, checked at validate time so no AWS call is made
+/// with them: the access key and secret key given together, the token only with them, and an
+/// assume_role duration STS accepts.
 pub fn validate(config: &Value, diags: &mut Diagnostics) {
     let set = |name: &str| config.get(name).is_some_and(|v| !v.is_null());
+    let duration = config.get("assume_role").and_then(|r| r.get("duration")).and_then(Value::as_str);
+    if let Some(Ok(parsed)) = duration.map(parse_duration) {
+        if !SESSION_DURATIONS.contains(&parsed) {
+            diags.error_at(
+                AttributePath::root("assume_role").attr("duration"),
+                "Invalid Session Duration",
+                format!(
+                    "assume_role.duration must be between 15m and 12h (STS's limits); got {:?}. Use for example \"1h\".",
+                    duration.unwrap_or_default()
+                ),
+            );
+        }
+    }
     match (set("access_key"), set("secret_key")) {
         (true, false) => diags.error_at(
             AttributePath::root("access_key"),
@@ -200,10 +213,10 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
 pub async fn configure(config: &Value) -> Result<ProviderData, Diagnostics> {
     let mut diags = Diagnostics::new();
     validate(config, &mut diags);
-    let settings = settings_from_config(config, &mut diags);
     if diags.has_errors() {
         return Err(diags);
     }
+    let settings = settings_from_config(config);
     let configured = crate::aws::config::build(&settings).await?;
     Ok(ProviderData {
         aws: configured.clients,

@@ -561,6 +561,20 @@ async fn clients_without_the_launch_certificate_are_refused() {
             within("TLS 1.2 client with another certificate", try_get_metadata(handshake.addr, impostor12)).await;
         assert!(refused.is_err(), "refused over TLS 1.2 too, got {refused:?}");
 
+        // A client that skips TLS altogether (plaintext HTTP/2, as `--debug` mode serves) gets no
+        // answer either: without the handshake there is no client certificate to check.
+        let plaintext = async {
+            let channel = Endpoint::from_shared(format!("http://{}", handshake.addr))
+                .map_err(|e| e.to_string())?
+                .connect_timeout(CALL_DEADLINE)
+                .connect()
+                .await
+                .map_err(|e| e.to_string())?;
+            provider_client(&channel).get_metadata(proto::get_metadata::Request {}).await.map_err(|s| s.to_string())
+        };
+        let refused = within("plaintext client", plaintext).await;
+        assert!(refused.is_err(), "a client without TLS must be refused, got {refused:?}");
+
         // The refusals left the server serving the right client, over TLS 1.3 and TLS 1.2.
         let metadata = within(
             "the launch client",

@@ -123,31 +123,57 @@ pub async fn build(settings: &AwsSettings) -> Result<Configured, Diagnostics> {
         &[("region", &region), ("custom_endpoints", &settings.endpoints.keys().cloned().collect::<Vec<_>>().join(","))],
     );
 
-    let account_id =
-        if settings.skip_credentials_validation { None } else { Some(validate_credentials(&clients.sts).await?) };
+    let account_id = if settings.skip_credentials_validation {
+        None
+    } else {
+        Some(validate_credentials(&clients.sts, settings).await?)
+    };
     Ok(Configured { clients, region, account_id })
 }
 
 /// Asks STS who the credentials belong to, so bad credentials fail at plan time with a clear message.
-async fn validate_credentials(sts: &aws_sdk_sts::Client) -> Result<String, Diagnostics> {
+async fn validate_credentials(sts: &aws_sdk_sts::Client, settings: &AwsSettings) -> Result<String, Diagnostics> {
     match sts.get_caller_identity().send().await {
         Ok(identity) => {
             let account = identity.account().unwrap_or_default().to_string();
             logging::debug("validated AWS credentials", &[("account", &account)]);
             Ok(account)
         }
-        Err(e) => {
-            let err = super::AwsError::from(e);
-            let summary = if err.service_answered() { "Invalid AWS Credentials" } else { "Cannot Reach AWS" };
-            Err(Diagnostics::from_error(
-                summary,
-                format!(
-                    "Checking the credentials with STS GetCallerIdentity failed: {err}.\n\nSet access_key/secret_key, \
-                     a profile, or the AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY environment variables; check \
-                     endpoints.sts if you use a custom endpoint; or set skip_credentials_validation = true."
-                ),
-            ))
-        }
+        Err(e) => Err(credentials_check_failed(&super::AwsError::from(e), settings)),
+    }
+}
+
+/// The diagnostic for a failed credentials check. It points at what to fix in the provider block:
+/// `endpoints.sts` when STS did not answer at a custom endpoint, `access_key` when STS refused the
+/// block's own keys; otherwise the credentials came from elsewhere and it names no attribute.
+fn credentials_check_failed(err: &super::AwsError, settings: &AwsSettings) -> Diagnostics {
+    let sts_endpoint = settings.endpoints.get("sts");
+    let failed = format!("Checking the credentials with STS GetCallerIdentity failed: {err}.");
+    let skip = "or set skip_credentials_validation = true to skip this check";
+    if !err.service_answered() {
+        let (path, at) = match sts_endpoint {
+            Some(url) => (Some(AttributePath::root("endpoints").attr("sts")), format!(" at {url}")),
+            None => (None, String::new()),
+        };
+        let detail = format!(
+            "{failed}\n\nNo answer came from STS{at}: check endpoints.sts (the URL, and that it is reachable from \
+             this machine) and any proxy settings, {skip}."
+        );
+        return diagnostic(path, "Cannot Reach AWS", detail);
+    }
+    let static_keys = settings.access_key.is_some();
+    let detail = format!(
+        "{failed}\n\nSet access_key/secret_key{}, a profile, or the AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY \
+         environment variables to valid credentials; check endpoints.sts if you use a custom endpoint; {skip}.",
+        if static_keys { " (the provider block's keys were refused)" } else { "" }
+    );
+    diagnostic(static_keys.then(|| AttributePath::root("access_key")), "Invalid AWS Credentials", detail)
+}
+
+fn diagnostic(path: Option<AttributePath>, summary: &str, detail: String) -> Diagnostics {
+    match path {
+        Some(path) => Diagnostics::from_error_at(path, summary, detail),
+        None => Diagnostics::from_error(summary, detail),
     }
 }
 

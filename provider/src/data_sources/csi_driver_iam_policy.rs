@@ -1,9 +1,10 @@
 //! Data source `efs_csi_driver_iam_policy`: the IAM policy the aws-efs-csi-driver needs, computed
 //! locally (no AWS call).
 //!
-//! The statements follow the driver's documented example policy: describe calls on any resource,
-//! and access point creation/deletion only for access points tagged `efs.csi.aws.com/cluster`,
-//! which is how the driver marks the ones it provisions dynamically.
+//! The statements follow the driver's documented example policy and AWS's managed
+//! `AmazonEFSCSIDriverPolicy`: describe calls on any resource, access point creation and deletion
+//! only for access points tagged `efs.csi.aws.com/cluster` (how the driver marks the ones it
+//! provisions dynamically), and tagging only as part of that creation.
 
 use async_trait::async_trait;
 use serde_json::json;
@@ -48,12 +49,26 @@ pub fn policy_document(options: &PolicyOptions) -> serde_json::Value {
         }),
     ];
     if options.dynamic_provisioning {
+        let tagged_by_driver = json!({ format!("aws:RequestTag/{CLUSTER_TAG}"): "true" });
         statements.push(json!({
             "Sid": "CreateTaggedAccessPoints",
             "Effect": "Allow",
-            "Action": ["elasticfilesystem:CreateAccessPoint", "elasticfilesystem:TagResource"],
+            "Action": "elasticfilesystem:CreateAccessPoint",
             "Resource": file_systems,
-            "Condition": { "StringLike": { format!("aws:RequestTag/{CLUSTER_TAG}"): "true" } },
+            "Condition": { "StringLike": tagged_by_driver },
+        }));
+        // EFS authorizes the tags of CreateAccessPoint as a TagResource call. Only that: without the
+        // CreateAction condition the nodes could put the cluster tag on any existing access point,
+        // which DeleteAccessPoint below would then let them delete.
+        statements.push(json!({
+            "Sid": "TagAccessPointsOnCreate",
+            "Effect": "Allow",
+            "Action": "elasticfilesystem:TagResource",
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": { "elasticfilesystem:CreateAction": "CreateAccessPoint" },
+                "StringLike": tagged_by_driver,
+            },
         }));
         statements.push(json!({
             "Sid": "DeleteOwnAccessPoints",
@@ -166,7 +181,12 @@ mod tests {
         let delete = statements.iter().find(|s| s["Action"] == "elasticfilesystem:DeleteAccessPoint").unwrap();
         assert_eq!(delete["Condition"]["StringEquals"]["aws:ResourceTag/efs.csi.aws.com/cluster"], "true");
         let create = statements.iter().find(|s| s["Sid"] == "CreateTaggedAccessPoints").unwrap();
+        assert_eq!(create["Action"], "elasticfilesystem:CreateAccessPoint");
         assert_eq!(create["Condition"]["StringLike"]["aws:RequestTag/efs.csi.aws.com/cluster"], "true");
+        // Tagging is allowed only as part of creating an access point, never on existing resources.
+        let tag = statements.iter().find(|s| s["Action"] == "elasticfilesystem:TagResource").unwrap();
+        assert_eq!(tag["Condition"]["StringEquals"]["elasticfilesystem:CreateAction"], "CreateAccessPoint");
+        assert_eq!(tag["Condition"]["StringLike"]["aws:RequestTag/efs.csi.aws.com/cluster"], "true");
     }
 
     #[test]

@@ -162,6 +162,50 @@ pub fn each_element(inner: Validator) -> Validator {
     })
 }
 
+/// An IPv4 CIDR block in network form: four octets of 0 to 255, a prefix of 0 to 32, and no host bits
+/// set (AWS would store `10.0.0.0/16` for `10.0.0.1/16`, and the next plan would show a change).
+pub fn ipv4_cidr_block() -> Validator {
+    Validator::new("an IPv4 CIDR block such as 10.0.0.0/16", |value, path, diags| {
+        if let Some(s) = value.as_str() {
+            if let Err(problem) = parse_ipv4_cidr(s) {
+                diags.error_at(
+                    path.clone(),
+                    "Invalid CIDR Block",
+                    format!("{path} must be an IPv4 CIDR block such as 10.0.0.0/16; {s:?} {problem}."),
+                );
+            }
+        }
+    })
+}
+
+/// Parses `a.b.c.d/n`; the error says what is wrong and, for host bits, which block was meant.
+fn parse_ipv4_cidr(text: &str) -> Result<(u32, u32), String> {
+    let (address, prefix) = text.split_once('/').ok_or("has no /prefix length (e.g. /16)")?;
+    let prefix: u32 = match prefix.parse() {
+        Ok(n) if n <= 32 && !prefix.starts_with('+') => n,
+        _ => return Err(format!("has prefix length {prefix:?}; it must be 0 to 32")),
+    };
+    let octets: Vec<&str> = address.split('.').collect();
+    if octets.len() != 4 {
+        return Err(format!("has {} octets; an IPv4 address has 4", octets.len()));
+    }
+    let mut bits = 0u32;
+    for octet in octets {
+        match octet.parse::<u32>() {
+            Ok(n) if n <= 255 && !octet.is_empty() && octet.len() <= 3 && octet.bytes().all(|b| b.is_ascii_digit()) => {
+                bits = bits << 8 | n
+            }
+            _ => return Err(format!("has octet {octet:?}; each octet must be 0 to 255")),
+        }
+    }
+    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
+    if bits & !mask != 0 {
+        let network = std::net::Ipv4Addr::from(bits & mask);
+        return Err(format!("has host bits set; write the network address, {network}/{prefix}"));
+    }
+    Ok((bits, prefix))
+}
+
 /// A Go-style duration such as `30m`, `1h30m` or `90s` (the `timeouts` block's format).
 pub fn duration() -> Validator {
     Validator::new("a duration such as 30m or 1h30m", |value, path, diags| {
@@ -215,6 +259,26 @@ mod tests {
         assert!(found[0].starts_with("name: name must be between 1 and 3"), "{found:?}");
         assert!(found[1].starts_with("ids[1]: ids[1] must be an instance ID"), "{found:?}");
         assert!(found[2].starts_with("opts.mode: opts.mode must be one of \"a\", \"b\""), "{found:?}");
+    }
+
+    #[test]
+    fn cidr_blocks_need_valid_octets_prefix_and_no_host_bits() {
+        assert_eq!(parse_ipv4_cidr("10.0.0.0/16"), Ok((0x0a00_0000, 16)));
+        assert_eq!(parse_ipv4_cidr("0.0.0.0/0"), Ok((0, 0)));
+        assert_eq!(parse_ipv4_cidr("192.168.1.7/32"), Ok((0xc0a8_0107, 32)));
+        for (bad, why) in [
+            ("10.0.0.0", "no /prefix"),
+            ("10.0.0.0/33", "prefix length \"33\""),
+            ("10.0.0.0/-1", "prefix length"),
+            ("10.0.0/16", "3 octets"),
+            ("10.256.0.0/16", "octet \"256\""),
+            ("999.1.1.1/8", "octet \"999\""),
+            ("10.0.0.x/24", "octet \"x\""),
+            ("10.0.0.1/16", "write the network address, 10.0.0.0/16"),
+        ] {
+            let problem = parse_ipv4_cidr(bad).expect_err(bad);
+            assert!(problem.contains(why), "{bad}: {problem}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! EC2 networking: subnets, VPCs and security groups.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType, Tag, TagSpecification, UserIdGroupPair};
@@ -37,6 +38,34 @@ pub async fn find_subnets(ec2: &aws_sdk_ec2::Client, ids: &[String]) -> Result<V
             availability_zone: s.availability_zone().unwrap_or_default().to_string(),
         })
         .collect())
+}
+
+/// The VPC of each given security group that exists, by group id. A filter rather than `GroupIds`:
+/// an unknown id is then left out instead of failing the call, so a caller can name every missing one.
+pub async fn find_security_group_vpcs(
+    ec2: &aws_sdk_ec2::Client,
+    ids: &[String],
+) -> Result<BTreeMap<String, String>, Error> {
+    let mut found = BTreeMap::new();
+    let mut token = None;
+    loop {
+        let out = ec2
+            .describe_security_groups()
+            .filters(Filter::builder().name("group-id").set_values(Some(ids.to_vec())).build())
+            .set_next_token(token)
+            .send()
+            .await
+            .context("reading EC2 Security Groups", &ids.join(", "))?;
+        for group in out.security_groups() {
+            if let Some(id) = group.group_id() {
+                found.insert(id.to_string(), group.vpc_id().unwrap_or_default().to_string());
+            }
+        }
+        token = out.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(found);
+        }
+    }
 }
 
 /// Who may reach the NFS port.

@@ -91,9 +91,10 @@ impl CsiNodeIdentity {
         }
     }
 
-    /// Plan-time checks against EC2 for the instances this plan adds: an instance that already has
-    /// another profile (an error unless replacing is allowed), and IMDSv2 settings that would keep
-    /// the driver's pods from getting credentials (a warning).
+    /// Plan-time checks against EC2, read-only, for the instances this plan adds: an instance that
+    /// does not exist or is terminated (an error, so nothing is created for a typo), an instance that
+    /// already has another profile (an error unless replacing is allowed), and IMDSv2 settings that
+    /// would keep the driver's pods from getting credentials (a warning).
     async fn check_instances(ctx: &Ctx, plan: &mut PlanContext<'_>) {
         let Ok(provider) = ctx.provider() else { return };
         let Some(planned_ids) = known_strings(plan.planned.get("instance_ids")) else {
@@ -134,35 +135,64 @@ impl CsiNodeIdentity {
                 }
             }
         }
+        let instances = match instances::describe_node_instances(ec2, &added).await {
+            Ok(found) => found,
+            Err(e) => {
+                plan.diags.extend(e.to_diagnostics("Error Reading EC2 Instances"));
+                return;
+            }
+        };
+        let unusable = unusable_instances(&added, &instances);
+        if !unusable.is_empty() {
+            plan.diags.error_at(
+                AttributePath::root("instance_ids"),
+                "Unknown Or Terminated EC2 Instances",
+                format!(
+                    "instance_ids names instances that cannot get an instance profile in region {}: {}. Check the ids \
+                     (a terminated instance's id is no longer usable) and the provider's region, and remove or \
+                     replace them.",
+                    provider.region,
+                    unusable.join(", ")
+                ),
+            );
+        }
         let metadata_configured = plan.config.get("metadata_options").is_some_and(|m| !m.is_null());
         if !metadata_configured {
-            match instances::describe_metadata_options(ec2, &added).await {
-                Ok(found) => {
-                    let blocked: Vec<String> = found
-                        .iter()
-                        .filter(|o| {
-                            o.http_tokens.as_deref() == Some("required") && o.http_put_response_hop_limit == Some(1)
-                        })
-                        .map(|o| o.instance_id.clone())
-                        .collect();
-                    if !blocked.is_empty() {
-                        plan.diags.warning_at(
-                            AttributePath::root("instance_ids"),
-                            "Pods Cannot Reach IMDSv2 On Some Instances",
-                            format!(
-                                "Instances {} require IMDSv2 (http_tokens = \"required\") with a response hop limit \
-                                 of 1, so the EFS CSI driver's pods (one network hop further) cannot get the instance \
-                                 profile's credentials and mounts will fail. Add metadata_options {{ \
-                                 http_put_response_hop_limit = 2 }} to this resource to fix it.",
-                                blocked.join(", ")
-                            ),
-                        );
-                    }
-                }
-                Err(e) => plan.diags.extend(e.to_diagnostics("Error Reading EC2 Instance Metadata Options")),
+            let blocked: Vec<String> = instances
+                .iter()
+                .filter(|o| o.http_tokens.as_deref() == Some("required") && o.http_put_response_hop_limit == Some(1))
+                .map(|o| o.instance_id.clone())
+                .collect();
+            if !blocked.is_empty() {
+                plan.diags.warning_at(
+                    AttributePath::root("instance_ids"),
+                    "Pods Cannot Reach IMDSv2 On Some Instances",
+                    format!(
+                        "Instances {} require IMDSv2 (http_tokens = \"required\") with a response hop limit \
+                         of 1, so the EFS CSI driver's pods (one network hop further) cannot get the instance \
+                         profile's credentials and mounts will fail. Add metadata_options {{ \
+                         http_put_response_hop_limit = 2 }} to this resource to fix it.",
+                        blocked.join(", ")
+                    ),
+                );
             }
         }
     }
+}
+
+/// The ids of `wanted` that are missing from `found` or whose instance is terminated or being
+/// terminated (EC2 refuses to associate a profile with those), each with the reason.
+fn unusable_instances(wanted: &[String], found: &[instances::NodeInstance]) -> Vec<String> {
+    wanted
+        .iter()
+        .filter_map(|id| match found.iter().find(|i| &i.instance_id == id) {
+            None => Some(format!("{id} (not found)")),
+            Some(i) if matches!(i.state.as_str(), "terminated" | "shutting-down") => {
+                Some(format!("{id} ({})", i.state))
+            }
+            Some(_) => None,
+        })
+        .collect()
 }
 
 #[async_trait]
@@ -173,6 +203,21 @@ impl Resource for CsiNodeIdentity {
 
     fn schema(&self) -> Schema {
         schema::schema()
+    }
+
+    fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        // An empty block would read as "manage the metadata options" while changing nothing.
+        if let Some(options) = config.get("metadata_options").filter(|m| !m.is_null() && m.is_known()) {
+            let set = |name: &str| options.get(name).is_some_and(|v| !v.is_null());
+            if !set("http_tokens") && !set("http_put_response_hop_limit") {
+                diags.error_at(
+                    AttributePath::root("metadata_options"),
+                    "Empty Metadata Options",
+                    "metadata_options sets nothing: set http_put_response_hop_limit (2 lets the driver's pods reach \
+                     IMDSv2) and/or http_tokens, or remove the block.",
+                );
+            }
+        }
     }
 
     async fn modify_plan(&self, ctx: &Ctx, plan: &mut PlanContext<'_>) {
@@ -364,5 +409,30 @@ impl Resource for CsiNodeIdentity {
             ..Model::default()
         };
         Ok(model.to_value())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instance(id: &str, state: &str) -> instances::NodeInstance {
+        instances::NodeInstance { instance_id: id.into(), state: state.into(), ..Default::default() }
+    }
+
+    #[test]
+    fn missing_and_terminated_instances_are_unusable() {
+        let wanted: Vec<String> = ["i-0a", "i-0b", "i-0c", "i-0d", "i-0e"].map(String::from).to_vec();
+        let found = [
+            instance("i-0a", "running"),
+            instance("i-0b", "terminated"),
+            instance("i-0c", "stopped"),
+            instance("i-0e", "shutting-down"),
+        ];
+        assert_eq!(
+            unusable_instances(&wanted, &found),
+            ["i-0b (terminated)", "i-0d (not found)", "i-0e (shutting-down)"]
+        );
+        assert!(unusable_instances(&wanted[..1], &found).is_empty());
     }
 }

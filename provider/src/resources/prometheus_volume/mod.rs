@@ -75,7 +75,7 @@ async fn check_subnets(p: &ProviderData, subnet_ids: &[String], diags: &mut Diag
             diags.error_at(
                 path,
                 "Invalid Subnets",
-                format!("{e}. Check that every subnet exists in region {}.", p.region),
+                format!("{e}. Check that every subnet in subnet_ids exists in region {}.", p.region),
             );
             return None;
         }
@@ -90,7 +90,8 @@ async fn check_subnets(p: &ProviderData, subnet_ids: &[String], diags: &mut Diag
                 path.clone(),
                 "Two Subnets In One Availability Zone",
                 format!(
-                    "Subnets {} are all in {az}, but EFS allows one mount target per availability zone. Keep one of them.",
+                    "Subnets {} are all in {az}, but EFS allows one mount target per availability zone. Keep one of \
+                     them in subnet_ids.",
                     ids.join(" and ")
                 ),
             );
@@ -103,7 +104,8 @@ async fn check_subnets(p: &ProviderData, subnet_ids: &[String], diags: &mut Diag
             path.clone(),
             "Subnets In Different VPCs",
             format!(
-                "All mount targets of a file system must be in one VPC, but the subnets are in several: {}.",
+                "All mount targets of a file system must be in one VPC, but the subnets are in several: {}. Keep \
+                 only subnets of the cluster's VPC in subnet_ids.",
                 list.join(", ")
             ),
         );
@@ -116,6 +118,55 @@ async fn check_subnets(p: &ProviderData, subnet_ids: &[String], diags: &mut Diag
         );
     }
     placements.first().map(|s| s.vpc_id.clone())
+}
+
+/// Checks the security groups named in `attribute` against AWS: each must exist, and with `vpc`
+/// given (the mount targets' VPC, for `security_group_ids`) be in that VPC, since a mount target
+/// only takes groups of its own VPC.
+async fn check_security_groups(
+    p: &ProviderData,
+    attribute: &str,
+    ids: &[String],
+    vpc: Option<&str>,
+    diags: &mut Diagnostics,
+) {
+    let path = AttributePath::root(attribute);
+    let found = match network::find_security_group_vpcs(&p.aws.ec2, ids).await {
+        Ok(found) => found,
+        Err(e) => {
+            diags.extend(e.to_diagnostics("Error Reading EC2 Security Groups"));
+            return;
+        }
+    };
+    let missing: Vec<&str> = ids.iter().filter(|id| !found.contains_key(*id)).map(String::as_str).collect();
+    if !missing.is_empty() {
+        diags.error_at(
+            path.clone(),
+            "Unknown Security Groups",
+            format!(
+                "{attribute} names security groups that do not exist in region {}: {}. Check the ids, or create \
+                 the groups first and reference them (for example aws_security_group.<name>.id).",
+                p.region,
+                missing.join(", ")
+            ),
+        );
+    }
+    if let Some(vpc) = vpc {
+        let elsewhere: Vec<String> =
+            found.iter().filter(|(_, v)| v.as_str() != vpc).map(|(id, v)| format!("{id} ({v})")).collect();
+        if !elsewhere.is_empty() {
+            diags.error_at(
+                path,
+                "Security Groups In Another VPC",
+                format!(
+                    "{attribute} must be security groups of the subnets' VPC {vpc}, where the mount targets are; \
+                     these are not: {}. Use groups of {vpc}, or leave {attribute} out and set \
+                     allowed_security_group_ids so this resource creates one.",
+                    elsewhere.join(", ")
+                ),
+            );
+        }
+    }
 }
 
 /// The availability zone every mount target would be in, when there is exactly one subnet. Several
@@ -560,7 +611,7 @@ impl Resource for PrometheusVolume {
             diags.error_at(
                 AttributePath::root("provisioned_throughput_in_mibps"),
                 "Missing Provisioned Throughput",
-                "throughput_mode = \"provisioned\" needs provisioned_throughput_in_mibps.",
+                "throughput_mode = \"provisioned\" needs provisioned_throughput_in_mibps: set it (1 to 3414 MiB/s), or choose another throughput_mode.",
             );
         }
         if is_set("provisioned_throughput_in_mibps")
@@ -571,7 +622,7 @@ impl Resource for PrometheusVolume {
             diags.error_at(
                 AttributePath::root("provisioned_throughput_in_mibps"),
                 "Throughput Without Provisioned Mode",
-                "provisioned_throughput_in_mibps is only allowed with throughput_mode = \"provisioned\".",
+                "provisioned_throughput_in_mibps is only allowed with throughput_mode = \"provisioned\": remove it, or set throughput_mode = \"provisioned\".",
             );
         }
         if is_set("security_group_ids") {
@@ -595,7 +646,7 @@ impl Resource for PrometheusVolume {
             diags.error_at(
                 AttributePath::root("kms_key_id"),
                 "KMS Key Without Encryption",
-                "kms_key_id needs encrypted = true.",
+                "kms_key_id needs encrypted = true: set encrypted = true, or remove kms_key_id.",
             );
         }
         if let Some(subnets) = config.get("subnet_ids").and_then(Value::elements) {
@@ -618,12 +669,34 @@ impl Resource for PrometheusVolume {
         tags::plan_tags_all(plan, &p.default_tags);
         let planned = plan.planned.clone();
 
-        if let Some(subnets) = plan.config.get("subnet_ids").filter(|v| v.is_known()).and_then(Value::elements) {
-            let ids: Vec<String> = subnets.iter().filter_map(|v| v.as_str().map(str::to_string)).collect();
-            let prior_ids = plan.prior.get("subnet_ids").cloned().unwrap_or(Value::Null);
-            if !ids.is_empty() && (plan.is_create() || prior_ids != Value::set_of_strings(ids.clone())) {
-                check_subnets(&p, &ids, &mut plan.diags).await;
+        // Read-only checks of the ids the plan adds or changes, so a typo fails here and not halfway
+        // through apply.
+        let known_ids = |value: Option<&Value>| -> Option<Vec<String>> {
+            value
+                .filter(|v| v.is_known())
+                .and_then(Value::elements)
+                .map(|items| items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect::<Vec<_>>())
+        };
+        let changed_ids = |name: &str| -> Option<Vec<String>> {
+            let ids = known_ids(plan.config.get(name)).filter(|ids| !ids.is_empty())?;
+            let prior = plan.prior.get(name).cloned().unwrap_or(Value::Null);
+            (plan.prior.is_null() || prior != Value::set_of_strings(ids.clone())).then_some(ids)
+        };
+        let mut vpc = None;
+        if let Some(ids) = changed_ids("subnet_ids") {
+            vpc = check_subnets(&p, &ids, &mut plan.diags).await;
+        }
+        if let Some(ids) = changed_ids("security_group_ids") {
+            if vpc.is_none() {
+                // The subnets did not change: the mount targets stay in the VPC of the known subnets.
+                if let Some(subnets) = known_ids(plan.config.get("subnet_ids")).filter(|s| !s.is_empty()) {
+                    vpc = vpc_of(&p, &subnets[0]).await.ok().filter(|v| !v.is_empty());
+                }
             }
+            check_security_groups(&p, "security_group_ids", &ids, vpc.as_deref(), &mut plan.diags).await;
+        }
+        if let Some(ids) = changed_ids("allowed_security_group_ids") {
+            check_security_groups(&p, "allowed_security_group_ids", &ids, None, &mut plan.diags).await;
         }
 
         if !plan.is_create() {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::framework::schema::{Attribute, Block, Mode, NestedBlock, Nesting, Schema};
 use crate::framework::timeouts::{self, Timeouts};
-use crate::framework::validators::{each_element, int_between, one_of, string_length, string_matches};
+use crate::framework::validators::{each_element, int_between, ipv4_cidr_block, one_of, string_length, string_matches};
 use crate::framework::{Type, Value};
 use crate::resources::tags::{tags_all_attribute, tags_attribute};
 
@@ -29,7 +29,6 @@ pub const PROVISIONING: &[&str] = &["static", "dynamic"];
 
 const SUBNET_ID: &str = r"^subnet-[0-9a-f]{8,17}$";
 const SECURITY_GROUP_ID: &str = r"^sg-[0-9a-f]{8,17}$";
-const CIDR: &str = r"^([0-9]{1,3}\.){3}[0-9]{1,3}/([0-9]|[12][0-9]|3[0-2])$";
 const DNS_LABEL: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 const DNS_SUBDOMAIN: &str = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$";
 const QUANTITY: &str = r"^[1-9][0-9]*(Ki|Mi|Gi|Ti|Pi|Ei)?$";
@@ -166,7 +165,7 @@ pub fn schema() -> Schema {
         .attribute(
             strings("allowed_cidr_blocks", false)
                 .description("IPv4 CIDR blocks allowed to reach the mount targets on tcp 2049. Nothing is open by default.")
-                .validator(each_element(string_matches(CIDR, "must be an IPv4 CIDR block such as 10.0.0.0/16"))),
+                .validator(each_element(ipv4_cidr_block())),
         )
         .attribute(
             Attribute::optional("encrypted", Type::Bool)

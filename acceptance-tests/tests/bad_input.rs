@@ -340,6 +340,13 @@ fn corpus(f: &Fixture) -> Vec<Case> {
             &["must be an IAM policy ARN like arn:aws:iam::123456789012:policy/name"],
         ),
         case(
+            "unknown additional policy",
+            identity(f, "  additional_policy_arns = [\"arn:aws:iam::123456789012:policy/no-such-policy\"]\n"),
+            "additional_policy_arns",
+            "additional_policy_arns =",
+            &["policy/no-such-policy", "do not exist", "Check the ARNs"],
+        ),
+        case(
             "unknown http_tokens",
             identity(f, "  metadata_options {\n    http_tokens = \"sometimes\"\n  }\n"),
             "metadata_options.http_tokens",

@@ -178,6 +178,39 @@ impl CsiNodeIdentity {
             }
         }
     }
+
+    /// Plan-time check, read-only: every policy this plan adds to `additional_policy_arns` exists
+    /// (IAM GetPolicy), so a wrong ARN fails here instead of after the role was made.
+    async fn check_additional_policies(ctx: &Ctx, plan: &mut PlanContext<'_>) {
+        let Ok(provider) = ctx.provider() else { return };
+        let Some(planned) = known_strings(plan.planned.get("additional_policy_arns")) else {
+            return;
+        };
+        let prior = known_strings(plan.prior.get("additional_policy_arns")).unwrap_or_default();
+        let mut missing = Vec::new();
+        for arn in planned.difference(&prior) {
+            match iam::find_policy_by_arn(&provider.aws.iam, arn).await {
+                Ok(Some(_)) => {}
+                Ok(None) => missing.push(arn.clone()),
+                Err(e) => {
+                    plan.diags.extend(e.to_diagnostics("Error Reading IAM Policies"));
+                    return;
+                }
+            }
+        }
+        if !missing.is_empty() {
+            plan.diags.error_at(
+                AttributePath::root("additional_policy_arns"),
+                "Unknown IAM Policies",
+                format!(
+                    "additional_policy_arns names policies that do not exist: {}. Check the ARNs (account id, \
+                     path and name; AWS managed policies are arn:aws:iam::aws:policy/...), or create the \
+                     policies first.",
+                    missing.join(", ")
+                ),
+            );
+        }
+    }
 }
 
 /// The ids of `wanted` that are missing from `found` or whose instance is terminated or being
@@ -234,6 +267,7 @@ impl Resource for CsiNodeIdentity {
         }
         Self::plan_associations(plan);
         Self::check_instances(ctx, plan).await;
+        Self::check_additional_policies(ctx, plan).await;
     }
 
     async fn create(&self, ctx: &Ctx, planned: &Value, _config: &Value) -> ApplyOutcome {

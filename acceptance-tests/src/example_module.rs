@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::cluster::{hcl_list, Cluster};
+use crate::cluster::Cluster;
 use crate::proxy::FaultProxy;
-use crate::{block_on, provider_block_with_endpoint, repo_root, Moto, Workdir};
+use crate::{block_on, provider_block_with_endpoint, Moto, Workdir};
 
 /// `terraform apply` arguments for unattended runs.
 pub const APPLY: &[&str] = &["apply", "-auto-approve", "-input=false", "-no-color"];
@@ -46,25 +46,13 @@ impl Bench {
 pub fn config(provider: &str, name: &str, cluster: &Cluster) -> String {
     format!(
         r#"{provider}
-module "prometheus_storage" {{
-  source = "{module}"
-
-  name                   = "{name}"
-  instance_ids           = {instances}
-  subnet_ids             = {subnets}
-  node_security_group_id = "{group}"
-  tags                   = {{ env = "acc" }}
-}}
-
+{module}
 output "volume_handle" {{ value = module.prometheus_storage.volume_handle }}
 output "ready" {{ value = module.prometheus_storage.ready }}
 output "readiness" {{ value = module.prometheus_storage.readiness }}
 output "instance_profile_name" {{ value = module.prometheus_storage.instance_profile_name }}
 "#,
-        module = repo_root().join("examples/prometheus-on-ec2").display(),
-        instances = cluster.instance_ids_hcl(),
-        subnets = hcl_list(&cluster.subnet_ids),
-        group = cluster.node_security_group_id,
+        module = cluster.example_module_block(name, "  tags                   = { env = \"acc\" }\n"),
     )
 }
 

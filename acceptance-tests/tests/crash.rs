@@ -6,6 +6,8 @@
 //! Each test walks every other k on one moto (reset between runs) until a run ends before its k-th
 //! call, so two tests share the k of a phase and run side by side.
 
+use std::collections::BTreeMap;
+
 use acceptance_tests::cluster::Cluster;
 use acceptance_tests::example_module::{expected_inventory_counts, inventory, inventory_counts, Bench, APPLY, DESTROY};
 use acceptance_tests::{skip_unless_acceptance, Workdir};
@@ -18,32 +20,48 @@ enum Phase {
     Destroy,
 }
 
+/// How a run with the crash trigger armed went.
+enum Outcome {
+    /// The provider was killed right after this action.
+    Killed(String),
+    /// The phase completed with fewer than k mutating calls: these, per action.
+    Completed(BTreeMap<String, u32>),
+}
+
 /// Kills the provider after the `k`-th mutating call of `phase`, then recovers with apply and
-/// destroy. Returns the action the kill followed, or `None` when the phase made fewer than `k`
-/// mutating calls (it then completed, and the run checked an undisturbed apply and destroy).
-fn crash_and_recover(bench: &Bench, phase: Phase, k: u32) -> Option<String> {
+/// destroy. When the phase makes fewer than `k` mutating calls it completes instead, and the run
+/// checks an undisturbed apply and destroy.
+fn crash_and_recover(bench: &Bench, phase: Phase, k: u32) -> Outcome {
     let (cluster, wd) = bench.fresh(NAME);
     if phase == Phase::Destroy {
         ok(&wd, APPLY, "apply before the destroy");
     }
+    bench.proxy.reset_counts();
     bench.proxy.crash_after_mutating_calls(k);
     let interrupted = wd.terraform(if phase == Phase::Apply { APPLY } else { DESTROY });
     let crashed = bench.proxy.crashed();
+    let mutating_calls = bench.proxy.mutating_calls();
+    let mutating: u32 = mutating_calls.values().sum();
     bench.proxy.clear_faults();
     let label = format!("{phase:?} killed after mutating call {k} ({crashed:?})");
-    match &crashed {
-        Some((_, pid)) => {
+    let outcome = match crashed {
+        Some((action, pid)) => {
             assert!(pid.is_some(), "{label}: the provider process was not found");
             assert!(!interrupted.success(), "{label}: Terraform did not notice the crash: {interrupted}");
+            Outcome::Killed(action)
         }
-        None => assert!(interrupted.success(), "{label}: {interrupted}"),
-    }
-    if crashed.is_none() && phase == Phase::Destroy {
+        None => {
+            assert!(interrupted.success(), "{label}: {interrupted}");
+            assert!(mutating < k, "{label}: {mutating} mutating calls and no crash");
+            Outcome::Completed(mutating_calls)
+        }
+    };
+    if matches!(outcome, Outcome::Completed(_)) && phase == Phase::Destroy {
         assert!(inventory(&bench.moto).is_empty(), "{label}: destroy left {:?}", inventory(&bench.moto));
-        return None;
+    } else {
+        recover(bench, &cluster, &wd, &label);
     }
-    recover(bench, &cluster, &wd, &label);
-    crashed.map(|(action, _)| action)
+    outcome
 }
 
 /// A plain apply makes exactly one of everything, and destroy removes it all.
@@ -60,19 +78,27 @@ fn ok(wd: &Workdir, args: &[&str], what: &str) {
     assert!(out.success(), "{what}: {out}");
 }
 
-/// Runs k = first, first + 2, ... until the phase ends before its k-th mutating call; returns the
-/// actions killed after, for the log.
+/// Runs k = first, first + 2, ... until the phase completes before its k-th mutating call; returns
+/// the actions killed after.
 fn every_other_k(phase: Phase, first: u32) -> Vec<String> {
     let bench = Bench::start();
     let mut killed = Vec::new();
     let mut k = first;
-    while let Some(action) = crash_and_recover(&bench, phase, k) {
-        eprintln!("{phase:?}: killed after call {k}, {action}; recovered");
-        killed.push(action);
+    loop {
+        match crash_and_recover(&bench, phase, k) {
+            Outcome::Killed(action) => {
+                eprintln!("{phase:?}: killed after call {k}, {action}; recovered");
+                killed.push(action);
+            }
+            Outcome::Completed(calls) => {
+                let total: u32 = calls.values().sum();
+                eprintln!("{phase:?}: {total} mutating calls in all ({calls:?}); every k up to {k} covered");
+                return killed;
+            }
+        }
         k += 2;
         assert!(k < 100, "the {phase:?} flow never ends");
     }
-    killed
 }
 
 /// The first mutating call of the apply: the two resources are created side by side.

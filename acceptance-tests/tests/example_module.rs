@@ -4,6 +4,7 @@
 //! nothing behind.
 
 use acceptance_tests::cluster::Cluster;
+use acceptance_tests::example_module::config;
 use acceptance_tests::{block_on, provider_block, skip_unless_acceptance, Moto, Workdir};
 
 #[test]
@@ -12,24 +13,13 @@ fn example_module_applies_plans_empty_and_destroys_cleanly() {
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 3, 2);
     let wd = Workdir::new(&moto);
-    wd.write(
-        "main.tf",
-        &format!(
-            r#"{provider}
-{module}
-output "summary" {{ value = module.prometheus_storage.summary }}
-output "ready" {{ value = module.prometheus_storage.ready }}
-output "readiness" {{ value = module.prometheus_storage.readiness }}
-output "readiness_checks" {{ value = module.prometheus_storage.readiness_checks }}
-output "volume_handle" {{ value = module.prometheus_storage.volume_handle }}
-output "pvc" {{ value = module.prometheus_storage.persistent_volume_claim_manifest }}
-output "csi_values" {{ value = module.prometheus_storage.csi_driver_helm_values }}
-output "instance_profile_name" {{ value = module.prometheus_storage.instance_profile_name }}
-"#,
-            provider = provider_block(&moto),
-            module = cluster.example_module_block("acc-prometheus", "  tags                   = { env = \"acc\" }\n"),
-        ),
-    );
+    let extra_outputs = r#"
+output "summary" { value = module.prometheus_storage.summary }
+output "readiness_checks" { value = module.prometheus_storage.readiness_checks }
+output "pvc" { value = module.prometheus_storage.persistent_volume_claim_manifest }
+output "csi_values" { value = module.prometheus_storage.csi_driver_helm_values }
+"#;
+    wd.write("main.tf", &format!("{}{extra_outputs}", config(&provider_block(&moto), "acc-prometheus", &cluster)));
     wd.terraform_ok(&["get", "-no-color"]);
     wd.apply();
 

@@ -363,3 +363,24 @@ pub async fn find_vpc_dns(ec2: &aws_sdk_ec2::Client, vpc_id: &str) -> Result<Vpc
         hostnames: hostnames.enable_dns_hostnames().and_then(|v| v.value()).unwrap_or(false),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sources(groups: &[&str], cidrs: &[&str]) -> NfsSources {
+        NfsSources {
+            security_group_ids: groups.iter().map(|g| g.to_string()).collect(),
+            cidr_blocks: cidrs.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_duplicate_rule_leaves_only_the_missing_sources_to_add() {
+        let wanted = sources(&["sg-nodes", "sg-extra"], &["10.0.0.0/16"]);
+        assert_eq!(missing_sources(&wanted, &wanted), NfsSources::default());
+        assert_eq!(missing_sources(&wanted, &sources(&["sg-nodes"], &[])), sources(&["sg-extra"], &["10.0.0.0/16"]));
+        // Sources present beyond the wanted ones are not this function's business.
+        assert_eq!(missing_sources(&sources(&[], &[]), &wanted), NfsSources::default());
+    }
+}

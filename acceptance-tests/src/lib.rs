@@ -12,6 +12,12 @@
 //!   ([`provider_block_with_endpoint`]: at any endpoint, such as a [`proxy::FaultProxy`]).
 //! * [`block_on`] runs the async AWS SDK calls used for assertions from a plain `#[test]`.
 //!
+//! Modules for particular concerns: [`cluster`] (a stand-in cluster in moto), [`mirror`]
+//! (installing from a filesystem mirror, lock-file hashes), [`packaging`] (releases made by
+//! `scripts/package.sh`, GPG keys), [`registry`] (a provider registry over HTTPS),
+//! [`remote_state`] (the s3 backend with DynamoDB locking on moto) and [`interactive`]
+//! (answering Terraform's prompts).
+//!
 //! Acceptance tests only run when `TF_ACC` is set, as with Go providers:
 //!
 //! ```no_run

@@ -235,6 +235,7 @@ fn scale(settings: &Settings) {
     let moto = Moto::start();
     let proxy = FaultProxy::start(&moto);
     println!("scale: efs_csi_node_identity, per instance count: apply, refresh (plan), destroy; AWS calls");
+    let mut by_action = Vec::new();
     for &count in sizes {
         moto.reset();
         // Three zones: a /24 subnet holds fewer than 300 instances.
@@ -256,10 +257,18 @@ fn scale(settings: &Settings) {
             let mut full_args = args.to_vec();
             full_args.extend(["-no-color", "-input=false"]);
             workdir.terraform_ok(&full_args);
-            let calls: u32 = proxy.calls().values().sum();
-            row.push(format!("{} {:.2} s / {calls} calls", args[0], started.elapsed().as_secs_f64()));
+            let calls = proxy.calls();
+            let total: u32 = calls.values().sum();
+            row.push(format!("{} {:.2} s / {total} calls", args[0], started.elapsed().as_secs_f64()));
+            if count == sizes[sizes.len() - 1] {
+                by_action.push((args[0], calls));
+            }
         }
         println!("  {count:>3} instances: {}", row.join(", "));
+    }
+    for (command, calls) in by_action {
+        println!("scale: AWS calls per action during {command} with {} instances:", sizes[sizes.len() - 1]);
+        print_calls(&calls);
     }
 }
 
@@ -280,8 +289,9 @@ impl ExampleModule {
         let module = match latency {
             Some(latency) => {
                 let bench = example_module::Bench::start();
-                bench.proxy.set_latency(latency);
                 let (_, workdir) = bench.fresh("bench-prometheus");
+                // After fresh(): it resets the proxy, latency included.
+                bench.proxy.set_latency(latency);
                 ExampleModule { workdir, proxy: Some(bench.proxy), _moto: Some(bench.moto) }
             }
             None => {

@@ -159,6 +159,7 @@ pub async fn create(
 
 /// Gives every instance in `instance_ids` the profile, a bounded number at a time. An instance that
 /// already has it is left alone; one with another profile is replaced only when `replace` is set.
+/// The instances' current associations come from one filtered describe, not one per instance.
 pub async fn associate_all(
     aws: &AwsClients,
     instance_ids: &BTreeSet<String>,
@@ -167,8 +168,16 @@ pub async fn associate_all(
     cancel: &CancellationToken,
 ) -> Result<(), StepError> {
     let ids: Vec<String> = instance_ids.iter().cloned().collect();
+    let existing: BTreeMap<String, instances::Association> = instances::list_associations(&aws.ec2, Some(&ids))
+        .await?
+        .into_iter()
+        .map(|association| (association.instance_id.clone(), association))
+        .collect();
+    let existing = &existing;
     let results: Vec<Result<(), StepError>> = stream::iter(ids)
-        .map(|instance_id: String| async move { associate_one(aws, &instance_id, profile_arn, replace, cancel).await })
+        .map(|instance_id: String| async move {
+            associate_one(aws, &instance_id, existing.get(&instance_id), profile_arn, replace, cancel).await
+        })
         .buffer_unordered(ASSOCIATION_CONCURRENCY)
         .collect()
         .await;
@@ -178,11 +187,12 @@ pub async fn associate_all(
 async fn associate_one(
     aws: &AwsClients,
     instance_id: &str,
+    existing: Option<&instances::Association>,
     profile_arn: &str,
     replace: bool,
     cancel: &CancellationToken,
 ) -> Result<(), StepError> {
-    match instances::find_association_by_instance_id(&aws.ec2, instance_id).await? {
+    match existing {
         Some(existing) if existing.profile_arn == profile_arn => Ok(()),
         Some(existing) if replace => {
             instances::replace_association(&aws.ec2, &existing.association_id, instance_id, profile_arn, cancel)
@@ -191,7 +201,7 @@ async fn associate_one(
         }
         Some(existing) => Err(StepError::AlreadyAssociated {
             instance_id: instance_id.to_string(),
-            profile_arn: existing.profile_arn,
+            profile_arn: existing.profile_arn.clone(),
         }),
         None => {
             instances::associate(&aws.ec2, instance_id, profile_arn, cancel).await?;

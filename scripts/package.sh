@@ -76,7 +76,7 @@ if [[ -z "$binary" ]]; then
   log "building $PROJECT $version for $ZIG_TARGET (release profile, cargo-zigbuild)"
   cargo zigbuild --release --locked --package "$PROJECT" --target "$ZIG_TARGET" --target-dir "$target_dir"
   # cargo-zigbuild drops the glibc suffix from the output directory.
-  binary="$target_dir/${ZIG_TARGET%.*}/release/$PROJECT"
+  binary="$target_dir/${ZIG_TARGET%%.*}/release/$PROJECT"
 fi
 [[ -f "$binary" ]] || die "binary $binary does not exist"
 if command -v objdump >/dev/null 2>&1; then

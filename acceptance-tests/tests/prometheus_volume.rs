@@ -494,3 +494,35 @@ fn tags_and_tls_policy_update_in_place() {
     wd.destroy();
     assert_nothing_left(&moto, &cluster.vpc_id);
 }
+
+#[test]
+fn change_that_needs_a_new_file_system_warns_about_the_data_and_replaces_it() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let cluster = Cluster::create(&moto, 2, 0);
+    let wd = Workdir::new(&moto);
+    wd.write("main.tf", &config(&moto, &cluster.subnet_ids, &cluster.node_security_group_id, ""));
+    wd.apply();
+    let old_fs = text(&wd.state_resource(ADDR), "file_system_id").to_string();
+
+    let extra = "  performance_mode = \"maxIO\"\n";
+    wd.write("main.tf", &config(&moto, &cluster.subnet_ids, &cluster.node_security_group_id, extra));
+    let plan = wd.terraform(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
+    assert_eq!(plan.code, Some(2), "{plan}");
+    let shown = plan.combined();
+    assert!(shown.contains("Warning: Replacing The File System Deletes The Prometheus Data"), "{plan}");
+    assert!(shown.contains("Changing performance_mode needs a new EFS file system"), "{plan}");
+    assert!(shown.contains("must be replaced"), "Terraform plans a replacement: {plan}");
+
+    wd.apply();
+    let state = wd.state_resource(ADDR);
+    let new_fs = text(&state, "file_system_id");
+    assert_ne!(new_fs, old_fs, "{state}");
+    let file_systems = block_on(moto.efs().describe_file_systems().send()).unwrap();
+    let ids: Vec<&str> = file_systems.file_systems().iter().map(|f| f.file_system_id()).collect();
+    assert_eq!(ids, vec![new_fs], "the old file system is gone, the new one is the only one");
+    assert_eq!(file_systems.file_systems()[0].performance_mode().as_str(), "maxIO");
+    assert_no_changes(&wd);
+    wd.destroy();
+    assert_nothing_left(&moto, &cluster.vpc_id);
+}

@@ -37,11 +37,19 @@ fn is_live(state: Option<&IamInstanceProfileAssociationState>) -> bool {
 }
 
 /// Every live association, optionally only for `instance_ids` (an empty filter value list is refused by EC2,
-/// so `None` means all).
+/// so `None` means all). Instance ids are sent in filters of at most [`MAX_FILTER_VALUES`].
 pub async fn list_associations(ec2: &Client, instance_ids: Option<&[String]>) -> Result<Vec<Association>, Error> {
-    if instance_ids.is_some_and(|ids| ids.is_empty()) {
-        return Ok(Vec::new());
+    let Some(ids) = instance_ids else {
+        return list_associations_filtered(ec2, None).await;
+    };
+    let mut found = Vec::new();
+    for chunk in ids.chunks(MAX_FILTER_VALUES) {
+        found.extend(list_associations_filtered(ec2, Some(chunk)).await?);
     }
+    Ok(found)
+}
+
+async fn list_associations_filtered(ec2: &Client, instance_ids: Option<&[String]>) -> Result<Vec<Association>, Error> {
     let mut found = Vec::new();
     let mut token = None;
     loop {
@@ -340,5 +348,55 @@ mod tests {
                 http_endpoint: Some("enabled".into()),
             }
         );
+    }
+
+    fn associations_xml(ids: &[String]) -> String {
+        let items: String = ids
+            .iter()
+            .enumerate()
+            .map(|(n, id)| {
+                format!(
+                    "<item><associationId>iip-assoc-{n:017x}</associationId><instanceId>{id}</instanceId>\
+                     <iamInstanceProfile><arn>arn:aws:iam::123456789012:instance-profile/nodes</arn><id>AIPA1</id>\
+                     </iamInstanceProfile><state>associated</state></item>"
+                )
+            })
+            .collect();
+        format!(
+            "<DescribeIamInstanceProfileAssociationsResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">\
+             <requestId>r</requestId><iamInstanceProfileAssociationSet>{items}</iamInstanceProfileAssociationSet>\
+             </DescribeIamInstanceProfileAssociationsResponse>"
+        )
+    }
+
+    #[tokio::test]
+    async fn lists_the_associations_of_450_instances_in_three_filtered_calls() {
+        let ids: Vec<String> = (0..450).map(|i| format!("i-{i:017x}")).collect();
+        let answer = |ids: &[String]| {
+            ReplayEvent::new(
+                Request::new(SdkBody::empty()),
+                Response::new(StatusCode::try_from(200).unwrap(), SdkBody::from(associations_xml(ids))),
+            )
+        };
+        let replay = StaticReplayClient::new(vec![answer(&ids[..200]), answer(&ids[200..400]), answer(&ids[400..])]);
+        let config = aws_sdk_ec2::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+            .http_client(replay.clone())
+            .build();
+        let found = list_associations(&Client::from_conf(config), Some(&ids)).await.unwrap();
+
+        let bodies: Vec<String> = replay
+            .actual_requests()
+            .map(|r| String::from_utf8_lossy(r.body().bytes().unwrap_or_default()).into_owned())
+            .collect();
+        assert_eq!(bodies.len(), 3, "one call per 200 ids");
+        assert!(bodies[0].contains("Filter.1.Value.200=") && !bodies[0].contains("Filter.1.Value.201="));
+        assert!(bodies[2].contains("Filter.1.Value.50=") && !bodies[2].contains("Filter.1.Value.51="));
+        assert_eq!(found.len(), 450);
+        assert_eq!(found[449].instance_id, ids[449]);
+        assert_eq!(found[0].profile_arn, "arn:aws:iam::123456789012:instance-profile/nodes");
+        assert_eq!(found[0].state, "associated");
     }
 }

@@ -306,6 +306,25 @@ mod tests {
         )
     }
 
+    /// An EC2 client whose HTTP calls are answered by `replay`.
+    fn client(replay: &StaticReplayClient) -> Client {
+        let config = aws_sdk_ec2::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+            .http_client(replay.clone())
+            .build();
+        Client::from_conf(config)
+    }
+
+    /// The bodies of the requests the client sent.
+    fn request_bodies(replay: &StaticReplayClient) -> Vec<String> {
+        replay
+            .actual_requests()
+            .map(|r| String::from_utf8_lossy(r.body().bytes().unwrap_or_default()).into_owned())
+            .collect()
+    }
+
     fn event(ids: &[String]) -> ReplayEvent {
         let request = Request::new(SdkBody::empty());
         let response = Response::new(StatusCode::try_from(200).unwrap(), SdkBody::from(instances_xml(ids)));
@@ -316,18 +335,9 @@ mod tests {
     async fn describes_250_nodes_in_two_calls_and_reads_what_the_checks_need() {
         let ids: Vec<String> = (0..250).map(|i| format!("i-{i:017x}")).collect();
         let replay = StaticReplayClient::new(vec![event(&ids[..200]), event(&ids[200..])]);
-        let config = aws_sdk_ec2::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
-            .http_client(replay.clone())
-            .build();
-        let found = describe_node_instances(&Client::from_conf(config), &ids).await.unwrap();
+        let found = describe_node_instances(&client(&replay), &ids).await.unwrap();
 
-        let bodies: Vec<String> = replay
-            .actual_requests()
-            .map(|r| String::from_utf8_lossy(r.body().bytes().unwrap_or_default()).into_owned())
-            .collect();
+        let bodies = request_bodies(&replay);
         assert_eq!(bodies.len(), 2, "one call per 200 ids");
         assert!(bodies[0].contains("Filter.1.Value.200=") && !bodies[0].contains("Filter.1.Value.201="));
         assert!(bodies[1].contains("Filter.1.Value.50=") && !bodies[1].contains("Filter.1.Value.51="));
@@ -379,18 +389,9 @@ mod tests {
             )
         };
         let replay = StaticReplayClient::new(vec![answer(&ids[..200]), answer(&ids[200..400]), answer(&ids[400..])]);
-        let config = aws_sdk_ec2::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
-            .http_client(replay.clone())
-            .build();
-        let found = list_associations(&Client::from_conf(config), Some(&ids)).await.unwrap();
+        let found = list_associations(&client(&replay), Some(&ids)).await.unwrap();
 
-        let bodies: Vec<String> = replay
-            .actual_requests()
-            .map(|r| String::from_utf8_lossy(r.body().bytes().unwrap_or_default()).into_owned())
-            .collect();
+        let bodies = request_bodies(&replay);
         assert_eq!(bodies.len(), 3, "one call per 200 ids");
         assert!(bodies[0].contains("Filter.1.Value.200=") && !bodies[0].contains("Filter.1.Value.201="));
         assert!(bodies[2].contains("Filter.1.Value.50=") && !bodies[2].contains("Filter.1.Value.51="));

@@ -40,32 +40,17 @@ pub async fn find_subnets(ec2: &aws_sdk_ec2::Client, ids: &[String]) -> Result<V
         .collect())
 }
 
-/// The VPC of each given security group that exists, by group id. A filter rather than `GroupIds`:
-/// an unknown id is then left out instead of failing the call, so a caller can name every missing one.
+/// The VPC of each given security group that exists, by group id (unknown ids are left out, so a
+/// caller can name every missing one).
 pub async fn find_security_group_vpcs(
     ec2: &aws_sdk_ec2::Client,
     ids: &[String],
 ) -> Result<BTreeMap<String, String>, Error> {
-    let mut found = BTreeMap::new();
-    let mut token = None;
-    loop {
-        let out = ec2
-            .describe_security_groups()
-            .filters(Filter::builder().name("group-id").set_values(Some(ids.to_vec())).build())
-            .set_next_token(token)
-            .send()
-            .await
-            .context("reading EC2 Security Groups", &ids.join(", "))?;
-        for group in out.security_groups() {
-            if let Some(id) = group.group_id() {
-                found.insert(id.to_string(), group.vpc_id().unwrap_or_default().to_string());
-            }
-        }
-        token = out.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(found);
-        }
-    }
+    Ok(describe_security_group_rules(ec2, ids)
+        .await?
+        .into_iter()
+        .map(|group| (group.group_id, group.vpc_id.unwrap_or_default()))
+        .collect())
 }
 
 /// Who may reach the NFS port.

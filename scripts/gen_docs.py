@@ -59,8 +59,8 @@ def render_block(block, indent, arguments):
     if arguments:
         for name, nested in sorted(block.get("block_types", {}).items()):
             flags = ["Required"] if nested.get("min_items", 0) > 0 else ["Optional"]
-            max_items = nested.get("max_items", 0)
-            if max_items == 1:
+            # A single block is at most one by its nesting mode (the CLIs refuse max_items = 1 on it).
+            if nested.get("max_items", 0) == 1 or nested.get("nesting_mode") == "single":
                 flags.append("at most one")
             lines.append(bullet(indent, name, "Block", flags, nested["block"].get("description")))
             lines += render_block(nested["block"], indent + 1, True)

@@ -2,24 +2,54 @@
 # The main job: sets up this machine, builds the provider, starts moto (an AWS API emulator) on
 # 127.0.0.1, creates a small stand-in cluster there (VPC, one subnet per AZ, a node security group,
 # a master and two workers), applies the example module examples/prometheus-on-ec2 with the real
-# Terraform CLI, prints the readiness checks and what you would copy into the cluster, shows that a
-# second plan is empty, and destroys everything.
+# CLI, prints the readiness checks and what you would copy into the cluster, shows that a
+# second plan is empty, and destroys everything. The CLI is OpenTofu (built from its Go module by
+# scripts/setup.sh) unless Terraform 1.0.3 is asked for.
 #
-#   bash scripts/run-example.sh          # run and clean up
-#   bash scripts/run-example.sh --keep   # leave moto running with the applied state (prints how to stop it)
+#   bash scripts/run-example.sh                    # run with tofu and clean up
+#   bash scripts/run-example.sh --cli terraform    # the same with Terraform 1.0.3 (also: EFS_TF_CLI=terraform)
+#   bash scripts/run-example.sh --keep             # leave moto running with the applied state (prints how to stop it)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 KEEP=false
-[[ "${1:-}" == "--keep" ]] && KEEP=true
+CLI="${EFS_TF_CLI:-tofu}"
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+  --keep) KEEP=true ;;
+  --cli)
+    CLI="${2:-}"
+    shift
+    ;;
+  *)
+    echo "run-example.sh: unknown argument '$1' (use --keep, --cli tofu|terraform)" >&2
+    exit 2
+    ;;
+  esac
+  shift
+done
+case "$CLI" in
+tofu | terraform) ;;
+*)
+  echo "run-example.sh: --cli takes tofu or terraform, not '$CLI'" >&2
+  exit 2
+  ;;
+esac
 start=$SECONDS
 step() { printf '\n==> [%4ss] %s\n' "$((SECONDS - start))" "$*"; }
 
-step "setting up (Terraform 1.0.3 and moto in .venv)"
+step "setting up (OpenTofu in the tool cache; Terraform 1.0.3 and moto in .venv)"
 bash scripts/setup.sh
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
+if [[ "$CLI" == tofu ]]; then
+  CLI_BIN="$TOFU_BIN"
+  REGISTRY_HOST="registry.opentofu.org"
+else
+  CLI_BIN="$TERRAFORM_BIN"
+  REGISTRY_HOST="registry.terraform.io"
+fi
 
 step "building the provider"
 # Built as the test command builds it: `cargo build` alone leaves out the dev-dependencies, whose
@@ -51,7 +81,7 @@ cat "$WORK/cluster.json"
 cat >"$WORK/cli.tfrc" <<CFG
 provider_installation {
   dev_overrides {
-    "registry.terraform.io/seedlabs/efs" = "$PROVIDER_DIR"
+    "$REGISTRY_HOST/seedlabs/efs" = "$PROVIDER_DIR"
   }
   direct {}
 }
@@ -102,12 +132,12 @@ PY
 
 export TF_CLI_CONFIG_FILE="$WORK/cli.tfrc" CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 TF_INPUT=0
 export AWS_EC2_METADATA_DISABLED=true
-tf() { "$TERRAFORM_BIN" -chdir="$WORK" "$@"; }
+tf() { "$CLI_BIN" -chdir="$WORK" "$@"; }
 
-step "terraform get (installs the module; the provider comes from dev_overrides, no init needed)"
+step "$CLI get (installs the module; the provider comes from dev_overrides, no init needed)"
 tf get -no-color >/dev/null
 
-step "terraform apply"
+step "$CLI apply ($("$CLI_BIN" version | head -n1))"
 tf apply -auto-approve -input=false -no-color | grep -E "^(module|Apply|Plan)" || true
 
 SUMMARY="$(tf output -raw summary 2>/dev/null || true)"
@@ -139,7 +169,7 @@ fi
 if $KEEP; then
   step "kept: moto pid $MOTO_PID on $ENDPOINT, state in $WORK (stop with: kill $MOTO_PID)"
 else
-  step "terraform destroy"
+  step "$CLI destroy"
   tf destroy -auto-approve -input=false -no-color | tail -1
   "$EFS_VENV/bin/python" scripts/standin_cluster.py delete --endpoint "$ENDPOINT" --state "$WORK/cluster.json"
 fi

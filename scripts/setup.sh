@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs the test dependencies (Terraform 1.0.3 CLI, moto, kubernetes-validate, ...) into a
-# project-local Python venv and checks that they work.
+# Installs the test dependencies and checks that they work: Terraform 1.0.3, moto,
+# kubernetes-validate, ... into a project-local Python venv, and OpenTofu built from its Go module
+# into the per-user tool cache (scripts/go-tools.sh; versions in scripts/tool-versions.sh).
 #
 #   bash scripts/setup.sh            # from anywhere; safe to run again (fast when nothing changed)
 #   bash scripts/setup.sh --release  # also the release build tools (zig, cargo-zigbuild) for scripts/package.sh
-#   source scripts/env.sh            # then: EFS_VENV, TERRAFORM_BIN and .venv/bin on PATH
+#   source scripts/env.sh            # then: EFS_VENV, TERRAFORM_BIN, TOFU_BIN and .venv/bin on PATH
 #
 # Environment: EFS_VENV (venv location, default <repo>/.venv), PYTHON (interpreter used to create
 # the venv, default python3).
@@ -16,7 +17,9 @@ VENV="${EFS_VENV:-$REPO/.venv}"
 REQ="$SCRIPT_DIR/requirements.txt"
 STAMP="$VENV/.requirements.sha256"
 PYTHON="${PYTHON:-python3}"
-TF_VERSION="1.0.3"
+# shellcheck source=scripts/tool-versions.sh
+source "$SCRIPT_DIR/tool-versions.sh"
+TF_VERSION="$TERRAFORM_VERSION"
 RELEASE_REQ="$SCRIPT_DIR/requirements-release.txt"
 RELEASE_STAMP="$VENV/.requirements-release.sha256"
 WITH_RELEASE=false
@@ -125,6 +128,14 @@ if $WITH_RELEASE; then
   log "release tools ok: zig $zig_version, $("$VENV/bin/cargo-zigbuild" --version 2>&1 | head -n1)"
 fi
 
+# --- Go tools (OpenTofu, ...): built once per version into the per-user tool cache ----------
+bash "$SCRIPT_DIR/go-tools.sh"
+TOFU_BIN="$(bash "$SCRIPT_DIR/go-tools.sh" --path tofu)"
+tofu_out="$(CHECKPOINT_DISABLE=1 "$TOFU_BIN" version 2>&1)" || die "'$TOFU_BIN version' failed: $tofu_out"
+[[ "$tofu_out" == *"OpenTofu v$OPENTOFU_VERSION"* ]] ||
+  die "expected OpenTofu v$OPENTOFU_VERSION at $TOFU_BIN, got: $(head -n1 <<<"$tofu_out") (remove it and re-run)"
+log "tofu ok: $(head -n1 <<<"$tofu_out")"
+
 # --- cargo ------------------------------------------------------------------------------------
 if ! command -v cargo >/dev/null 2>&1; then
   if [[ -x "$HOME/.cargo/bin/cargo" ]]; then
@@ -137,6 +148,7 @@ log "cargo ok: $(cargo --version)"
 log "done in $((SECONDS - start)) s"
 echo "    venv:                $VENV"
 echo "    terraform:           $TERRAFORM_BIN"
+echo "    tofu:                $TOFU_BIN"
 echo "    moto_server:         $VENV/bin/moto_server"
 echo "    kubernetes-validate: $VENV/bin/kubernetes-validate"
-echo "    env file:            $SCRIPT_DIR/env.sh (source it: exports EFS_VENV, TERRAFORM_BIN, PATH)"
+echo "    env file:            $SCRIPT_DIR/env.sh (source it: exports EFS_VENV, TERRAFORM_BIN, TOFU_BIN, PATH)"

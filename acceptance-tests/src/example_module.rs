@@ -35,7 +35,7 @@ impl Bench {
         let cluster = Cluster::create(&self.moto, 3, 2);
         let wd = Workdir::new(&self.moto);
         wd.write("main.tf", &config(&provider_block_with_endpoint(&self.proxy.endpoint()), name, &cluster));
-        wd.terraform_ok(&["get", "-no-color"]);
+        wd.run_ok(&["get", "-no-color"]);
         (cluster, wd)
     }
 }

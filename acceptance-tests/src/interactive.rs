@@ -27,6 +27,7 @@ use crate::{kill_process_group, read_in_thread, terraform_timeout, Output, Workd
 /// can be answered (`TF_INPUT=1`). Its process group (Terraform and its providers) is killed if it
 /// is dropped before [`RunningTerraform::wait`].
 pub struct RunningTerraform {
+    cli: crate::Cli,
     args: Vec<String>,
     child: Child,
     stdin: Option<ChildStdin>,
@@ -57,6 +58,7 @@ impl RunningTerraform {
         };
         let stderr_reader = read_in_thread(child.stderr.take().expect("piped stderr"));
         RunningTerraform {
+            cli: wd.cli(),
             args: args.iter().map(|a| a.to_string()).collect(),
             child,
             stdin,
@@ -123,7 +125,7 @@ impl RunningTerraform {
             let _ = reader.join();
         }
         let stderr = self.stderr_reader.take().map(|r| r.join().unwrap_or_default()).unwrap_or_default();
-        Output { args: self.args.clone(), code: status.code(), stdout: self.stdout(), stderr }
+        Output { cli: self.cli, args: self.args.clone(), code: status.code(), stdout: self.stdout(), stderr }
     }
 }
 

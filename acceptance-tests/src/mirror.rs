@@ -12,15 +12,15 @@
 //!
 //! ```no_run
 //! use acceptance_tests::mirror::{read_lock_file, FilesystemMirror};
-//! use acceptance_tests::{provider_bin, Moto, Workdir, PROVIDER_SOURCE};
+//! use acceptance_tests::{provider_bin, provider_source, Moto, Workdir};
 //!
 //! let moto = Moto::start();
 //! let mut wd = Workdir::new(&moto);
 //! let mirror = FilesystemMirror::new();
 //! mirror.add_packed("0.1.0", &provider_bin());
 //! mirror.use_in(&mut wd);
-//! wd.terraform_ok(&["init", "-input=false", "-no-color"]);
-//! let locked = read_lock_file(wd.path(), PROVIDER_SOURCE).unwrap();
+//! wd.run_ok(&["init", "-input=false", "-no-color"]);
+//! let locked = read_lock_file(wd.path(), &provider_source()).unwrap();
 //! assert_eq!(locked.version, "0.1.0");
 //! ```
 
@@ -30,17 +30,19 @@ use std::process::Command;
 
 use tempfile::TempDir;
 
-use crate::{venv, Workdir, PROVIDER_SOURCE};
+use crate::{provider_source, venv, Workdir, PROVIDER_NAMESPACE_TYPE};
 
 /// OS and architecture of the packages this machine can run (the only target built here).
 pub const PLATFORM: (&str, &str) = ("linux", "amd64");
 
 /// A temporary provider mirror in the packed layout, and a CLI configuration that installs
-/// [`PROVIDER_SOURCE`] from it only (no `direct {}`: nothing is fetched from the network, and no
+/// [`provider_source`] from it only (no `direct {}`: nothing is fetched from the network, and no
 /// `dev_overrides`). Deleted on drop.
 pub struct FilesystemMirror {
     dir: TempDir,
     root: PathBuf,
+    /// The provider's address under the CLI of this run: the mirror's layout starts with it.
+    source: String,
     cli_config: PathBuf,
 }
 
@@ -64,18 +66,19 @@ impl FilesystemMirror {
     pub fn new() -> FilesystemMirror {
         let dir = tempfile::Builder::new().prefix("efs-mirror-").tempdir().expect("create mirror dir");
         let root = dir.path().join("mirror");
-        fs::create_dir_all(root.join(PROVIDER_SOURCE)).expect("create mirror layout");
+        let source = provider_source();
+        fs::create_dir_all(root.join(&source)).expect("create mirror layout");
         let cli_config = dir.path().join("terraformrc");
         fs::write(
             &cli_config,
             format!(
                 "provider_installation {{\n  filesystem_mirror {{\n    path    = {}\n    include = [{}]\n  }}\n}}\n",
                 hcl_string(&root.to_string_lossy()),
-                hcl_string(PROVIDER_SOURCE)
+                hcl_string(&source)
             ),
         )
         .expect("write mirror CLI config");
-        FilesystemMirror { dir, root, cli_config }
+        FilesystemMirror { dir, root, source, cli_config }
     }
 
     /// The mirror directory (the `path` of the `filesystem_mirror` block).
@@ -96,14 +99,14 @@ impl FilesystemMirror {
     /// Where the packed archive of `version` for [`PLATFORM`] lives in the mirror.
     pub fn package_path(&self, version: &str) -> PathBuf {
         let (os, arch) = PLATFORM;
-        let kind = PROVIDER_SOURCE.rsplit('/').next().expect("source has a type");
-        self.root.join(PROVIDER_SOURCE).join(format!("terraform-provider-{kind}_{version}_{os}_{arch}.zip"))
+        let kind = PROVIDER_NAMESPACE_TYPE.rsplit('/').next().expect("source has a type");
+        self.root.join(&self.source).join(format!("terraform-provider-{kind}_{version}_{os}_{arch}.zip"))
     }
 
     /// Writes (or replaces) the packed archive of `version`: a zip holding `binary` as
     /// `terraform-provider-efs_v<version>`, as GoReleaser packs releases. Returns its path.
     pub fn add_packed(&self, version: &str, binary: &Path) -> PathBuf {
-        let kind = PROVIDER_SOURCE.rsplit('/').next().expect("source has a type");
+        let kind = PROVIDER_NAMESPACE_TYPE.rsplit('/').next().expect("source has a type");
         let zip = self.package_path(version);
         write_zip(&zip, &[(&format!("terraform-provider-{kind}_v{version}"), binary)]);
         zip
@@ -201,7 +204,7 @@ impl LockedProvider {
     }
 }
 
-/// Reads the entry for `source` (e.g. [`PROVIDER_SOURCE`]) of `<dir>/.terraform.lock.hcl`;
+/// Reads the entry for `source` (e.g. [`provider_source`]) of `<dir>/.terraform.lock.hcl`;
 /// `None` if the file or the entry is missing.
 pub fn read_lock_file(dir: &Path, source: &str) -> Option<LockedProvider> {
     let text = fs::read_to_string(dir.join(".terraform.lock.hcl")).ok()?;
@@ -268,7 +271,7 @@ provider "registry.terraform.io/seedlabs/efs" {
   ]
 }
 "#;
-        let locked = parse_lock_file(text, PROVIDER_SOURCE).unwrap();
+        let locked = parse_lock_file(text, "registry.terraform.io/seedlabs/efs").unwrap();
         assert_eq!(locked.version, "0.1.0");
         assert_eq!(locked.hashes_with("h1:"), ["h1:sYfcVQAlVvKALIK2f5zN6hhUy7Dxnv4yM/ksBGgISIk="]);
         assert_eq!(locked.hashes_with("zh:").len(), 1);

@@ -43,9 +43,9 @@ use tempfile::TempDir;
 
 use crate::mirror::PLATFORM;
 use crate::packaging::{sha256_listed_in, Release, SigningKey};
-use crate::{hcl_string, Workdir, PROVIDER_SOURCE};
+use crate::{hcl_string, Workdir, PROVIDER_NAMESPACE_TYPE};
 
-/// What the registry serves: one release of [`PROVIDER_SOURCE`]'s namespace and type.
+/// What the registry serves: one release of [`PROVIDER_NAMESPACE_TYPE`].
 struct Catalog {
     namespace: String,
     kind: String,
@@ -73,7 +73,7 @@ pub struct ProviderRegistry {
 impl ProviderRegistry {
     /// Starts serving `release`, whose `SHA256SUMS` is announced as signed by `key`.
     pub fn start(release: &Release, key: &SigningKey) -> ProviderRegistry {
-        let mut parts = PROVIDER_SOURCE.split('/').skip(1);
+        let mut parts = PROVIDER_NAMESPACE_TYPE.split('/');
         let (namespace, kind) = (parts.next().expect("namespace"), parts.next().expect("type"));
         let name = |p: PathBuf| p.file_name().expect("artifact name").to_string_lossy().into_owned();
         let catalog = Arc::new(Catalog {
@@ -128,8 +128,7 @@ impl ProviderRegistry {
 
     /// The provider's source address on this registry: `localhost:PORT/NAMESPACE/TYPE`.
     pub fn source(&self) -> String {
-        let path = PROVIDER_SOURCE.split_once('/').expect("HOST/NAMESPACE/TYPE").1;
-        format!("{}/{path}", self.host())
+        format!("{}/{PROVIDER_NAMESPACE_TYPE}", self.host())
     }
 
     /// The test CA's certificate (PEM), for `SSL_CERT_FILE`.

@@ -31,7 +31,7 @@ output "volume_handle" {{ value = module.prometheus_storage.volume_handle }}
             module = cluster.example_module_block("team-prometheus", ""),
         ),
     );
-    let out = wd.terraform_ok(&["init", "-input=false", "-no-color"]);
+    let out = wd.run_ok(&["init", "-input=false", "-no-color"]);
     assert!(out.stdout.contains("Successfully configured the backend \"s3\""), "{out}");
     wd
 }
@@ -74,7 +74,7 @@ fn s3_backend_lock_refuses_a_concurrent_apply_and_keeps_the_state() {
     assert_eq!(lock["Path"], format!("{BUCKET}/{STATE_KEY}"), "{lock}");
 
     // Bob's apply at the same time is refused at once, naming Alice's lock, and writes nothing.
-    let refused = bob.terraform(&["apply", "-auto-approve", "-input=false", "-no-color", "-lock-timeout=0s"]);
+    let refused = bob.run(&["apply", "-auto-approve", "-input=false", "-no-color", "-lock-timeout=0s"]);
     assert_eq!(refused.code, Some(1), "{refused}");
     let text = squash(&refused.combined());
     for want in [

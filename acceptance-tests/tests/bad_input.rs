@@ -687,7 +687,7 @@ fn run(moto: &Moto, case: &Case) -> Vec<String> {
     let proxy = FaultProxy::start(moto);
     let wd = Workdir::new(moto);
     wd.write("main.tf", &case.hcl.replace(ENDPOINT, &proxy.endpoint()));
-    let out = wd.terraform(&["plan", "-input=false", "-no-color"]);
+    let out = wd.run(&["plan", "-input=false", "-no-color"]);
     let text = squash(&out.combined());
     let mut problems = Vec::new();
     if out.code != Some(1) || !text.contains("Error: ") {

@@ -583,7 +583,7 @@ fn invalid_arguments_fail_validation_with_their_paths() {
             provider_block(&moto)
         ),
     );
-    let out = one_line(&wd.terraform(&["validate", "-no-color"]).combined());
+    let out = one_line(&wd.run(&["validate", "-no-color"]).combined());
     for expected in [
         "instance_ids[1] must be an EC2 instance id",
         "file_system_id must be an EFS file system id",

@@ -38,7 +38,7 @@ fn crash_and_recover(bench: &Bench, phase: Phase, k: u32) -> Outcome {
     }
     bench.proxy.reset_counts();
     bench.proxy.crash_after_mutating_calls(k);
-    let interrupted = wd.terraform(if phase == Phase::Apply { APPLY } else { DESTROY });
+    let interrupted = wd.run(if phase == Phase::Apply { APPLY } else { DESTROY });
     let crashed = bench.proxy.crashed();
     let mutating_calls = bench.proxy.mutating_calls();
     let mutating: u32 = mutating_calls.values().sum();
@@ -74,7 +74,7 @@ fn recover(bench: &Bench, cluster: &Cluster, wd: &Workdir, label: &str) {
 }
 
 fn ok(wd: &Workdir, args: &[&str], what: &str) {
-    let out = wd.terraform(args);
+    let out = wd.run(args);
     assert!(out.success(), "{what}: {out}");
 }
 

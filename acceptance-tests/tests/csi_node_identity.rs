@@ -106,7 +106,7 @@ fn basic_create_import_destroy() {
     // Import into a fresh directory: the imported state equals the applied one.
     let imported = Workdir::new(&moto);
     imported.write("main.tf", &config(&moto, "efs-csi-nodes", &cluster.instance_ids, "  tags = { env = \"test\" }"));
-    imported.terraform_ok(&["import", "-no-color", ADDR, "efs-csi-nodes"]);
+    imported.run_ok(&["import", "-no-color", ADDR, "efs-csi-nodes"]);
     assert_eq!(comparable(imported.state_resource(ADDR)), comparable(state));
     assert_eq!(imported.plan_detailed_exitcode(), 0, "plan after import must be empty");
 
@@ -294,7 +294,7 @@ fn existing_association_is_reported_then_replaced() {
 
     let wd = Workdir::new(&moto);
     wd.write("main.tf", &config(&moto, "replacing", &cluster.instance_ids, ""));
-    let out = wd.terraform(&["plan", "-no-color", "-input=false"]);
+    let out = wd.run(&["plan", "-no-color", "-input=false"]);
     assert!(!out.success());
     let text = out.combined();
     assert!(
@@ -432,12 +432,12 @@ fn import_of_a_manual_setup() {
          policy_json           = file(\"${{path.module}}/iam-policy.json\")"
     );
     wd.write("main.tf", &config(&moto, role, &cluster.instance_ids, &extra));
-    wd.terraform_ok(&["import", "-no-color", ADDR, role]);
+    wd.run_ok(&["import", "-no-color", ADDR, role]);
     let state = wd.state_resource(ADDR);
     assert_eq!(state["policy_arn"], policy_arn.as_str());
     assert_eq!(state["instance_profile_name"], profile);
     assert_eq!(state["associations"].as_object().expect("associations").len(), cluster.instance_ids.len());
-    let plan = wd.terraform(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
+    let plan = wd.run(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
     assert_eq!(plan.code, Some(0), "plan after import must be empty: {plan}");
 
     wd.destroy();

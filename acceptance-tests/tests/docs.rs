@@ -84,10 +84,10 @@ fn docs_match_the_served_schema() {
     let moto = Moto::start();
     let wd = Workdir::new(&moto);
     wd.write("main.tf", &provider_block(&moto));
-    let out = wd.terraform(&["providers", "schema", "-json"]);
+    let out = wd.run(&["providers", "schema", "-json"]);
     assert!(out.success(), "{out}");
     let schemas: Value = serde_json::from_str(&out.stdout).expect("schema JSON");
-    let provider = &schemas["provider_schemas"]["registry.terraform.io/seedlabs/efs"];
+    let provider = &schemas["provider_schemas"][acceptance_tests::provider_source().as_str()];
     assert!(provider.is_object(), "no schema for the provider in {schemas}");
 
     let mut problems = Vec::new();
@@ -119,15 +119,17 @@ fn documented_names_are_read_from_reference_sections_only() {
 #[test]
 fn examples_are_terraform_fmt_clean() {
     skip_unless_acceptance!();
-    let out = std::process::Command::new(acceptance_tests::terraform_bin())
+    let cli = acceptance_tests::Cli::current();
+    let out = std::process::Command::new(cli.bin())
         .args(["fmt", "-check", "-recursive", "-diff", "-no-color"])
         .arg(repo_root().join("examples"))
         .env("CHECKPOINT_DISABLE", "1")
         .output()
-        .expect("run terraform fmt");
+        .expect("run fmt");
     assert!(
         out.status.success(),
-        "terraform fmt reports unformatted HCL under examples/:\n{}{}",
+        "{} fmt reports unformatted HCL under examples/:\n{}{}",
+        cli.command_name(),
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );

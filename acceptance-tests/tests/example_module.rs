@@ -20,7 +20,7 @@ output "pvc" { value = module.prometheus_storage.persistent_volume_claim_manifes
 output "csi_values" { value = module.prometheus_storage.csi_driver_helm_values }
 "#;
     wd.write("main.tf", &format!("{}{extra_outputs}", config(&provider_block(&moto), "acc-prometheus", &cluster)));
-    wd.terraform_ok(&["get", "-no-color"]);
+    wd.run_ok(&["get", "-no-color"]);
     wd.apply();
 
     let outputs = wd.output_json();

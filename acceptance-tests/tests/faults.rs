@@ -157,13 +157,13 @@ fn apply_and_destroy(bench: &Bench, label: &str, rules: &[FaultRule]) -> Run {
     for rule in rules {
         bench.proxy.add_fault(rule.clone());
     }
-    let first = wd.terraform(APPLY);
+    let first = wd.run(APPLY);
     let first_apply_error = if first.success() {
         None
     } else {
         let text = first.combined();
         assert!(text.contains("Error: "), "{label}: apply failed without a diagnostic: {first}");
-        let second = wd.terraform(APPLY);
+        let second = wd.run(APPLY);
         assert!(second.success(), "{label}: a second apply did not complete after\n{first}\nsecond: {second}");
         Some(text)
     };
@@ -171,10 +171,10 @@ fn apply_and_destroy(bench: &Bench, label: &str, rules: &[FaultRule]) -> Run {
     let outputs = wd.output_json();
     assert_eq!(outputs["ready"]["value"], true, "{label}: {}", outputs["readiness"]["value"]);
 
-    let first = wd.terraform(DESTROY);
+    let first = wd.run(DESTROY);
     if !first.success() {
         assert!(first.combined().contains("Error: "), "{label}: destroy failed without a diagnostic: {first}");
-        let second = wd.terraform(DESTROY);
+        let second = wd.run(DESTROY);
         assert!(second.success(), "{label}: a second destroy did not complete after\n{first}\nsecond: {second}");
     }
     let left = inventory(&bench.moto);

@@ -48,7 +48,7 @@ fn provider_block_is_canonical_hcl() {
     assert!(block.contains(&format!("ec2 = \"{}\"", moto.endpoint())));
     wd.write("provider.tf", &block);
     // `terraform fmt` parses the file without needing the provider.
-    wd.terraform_ok(&["fmt", "-check", "-diff", "-no-color"]);
+    wd.run_ok(&["fmt", "-check", "-diff", "-no-color"]);
 }
 
 #[test]

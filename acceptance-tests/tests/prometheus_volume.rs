@@ -56,7 +56,7 @@ fn assert_nothing_left(moto: &Moto, vpc_id: &str) {
 
 /// The plan is empty; shows it otherwise.
 fn assert_no_changes(wd: &Workdir) {
-    let out = wd.terraform(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
+    let out = wd.run(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
     assert_eq!(out.code, Some(0), "expected an empty plan: {out}");
 }
 
@@ -120,8 +120,8 @@ fn basic_three_azs_manifests_import_and_destroy() {
     assert_no_changes(&wd);
 
     // Import by file system id gives the same state.
-    wd.terraform_ok(&["state", "rm", ADDR]);
-    wd.terraform_ok(&["import", "-no-color", ADDR, &fs_id]);
+    wd.run_ok(&["state", "rm", ADDR]);
+    wd.run_ok(&["import", "-no-color", ADDR, &fs_id]);
     let imported = wd.state_resource(ADDR);
     for name in [
         "file_system_id",
@@ -216,7 +216,7 @@ fn one_subnet_warns_at_plan_and_still_applies() {
     let cluster = Cluster::create(&moto, 1, 0);
     let wd = Workdir::new(&moto);
     wd.write("main.tf", &config(&moto, &cluster.subnet_ids, &cluster.node_security_group_id, ""));
-    let plan = wd.terraform(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
+    let plan = wd.run(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
     assert_eq!(plan.code, Some(2), "the plan creates the volume despite the warning: {plan}");
     let shown = plan.combined();
     assert!(shown.contains("Warning: All Mount Targets In One Availability Zone"), "{plan}");
@@ -361,7 +361,7 @@ fn lifecycle_policy_and_security_group_drift_are_planned_and_fixed() {
             .send(),
     )
     .unwrap();
-    let out = wd.terraform(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
+    let out = wd.run(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
     assert_eq!(out.code, Some(2), "{out}");
     assert!(out.stdout.contains("AFTER_7_DAYS") && out.stdout.contains("AFTER_30_DAYS"), "{out}");
     wd.apply();
@@ -380,7 +380,7 @@ fn lifecycle_policy_and_security_group_drift_are_planned_and_fixed() {
         .ip_ranges(world)
         .build();
     block_on(ec2.authorize_security_group_ingress().group_id(&group_id).ip_permissions(nfs_from_world).send()).unwrap();
-    let out = wd.terraform(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
+    let out = wd.run(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
     assert_eq!(out.code, Some(2), "{out}");
     assert!(out.stdout.contains("allowed_cidr_blocks") && out.stdout.contains("0.0.0.0/0"), "{out}");
     wd.apply();
@@ -411,15 +411,15 @@ fn backup_disabled_is_read_back_and_imported() {
     assert!(policy.is_err(), "no backup policy was asked for: {policy:?}");
     assert_no_changes(&wd);
 
-    wd.terraform_ok(&["state", "rm", ADDR]);
-    wd.terraform_ok(&["import", "-no-color", ADDR, &fs_id]);
+    wd.run_ok(&["state", "rm", ADDR]);
+    wd.run_ok(&["import", "-no-color", ADDR, &fs_id]);
     assert_eq!(wd.state_resource(ADDR)["backup"], Value::Bool(false), "import reads the backup policy");
     assert_no_changes(&wd);
 
     // With backups on (the default) the configuration now differs from AWS: plan shows it, and
     // the fix is the PutBackupPolicy call moto does not serve, so the test stops at the plan.
     wd.write("main.tf", &config(&moto, &cluster.subnet_ids, &cluster.node_security_group_id, ""));
-    let out = wd.terraform(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
+    let out = wd.run(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
     assert_eq!(out.code, Some(2), "{out}");
     assert!(out.stdout.contains("backup") && out.stdout.contains("false -> true"), "{out}");
     wd.destroy();
@@ -507,7 +507,7 @@ fn change_that_needs_a_new_file_system_warns_about_the_data_and_replaces_it() {
 
     let extra = "  performance_mode = \"maxIO\"\n";
     wd.write("main.tf", &config(&moto, &cluster.subnet_ids, &cluster.node_security_group_id, extra));
-    let plan = wd.terraform(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
+    let plan = wd.run(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
     assert_eq!(plan.code, Some(2), "{plan}");
     let shown = plan.combined();
     assert!(shown.contains("Warning: Replacing The File System Deletes The Prometheus Data"), "{plan}");

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use acceptance_tests::mirror::{read_lock_file, sha256_hex, zip_h1_hash, FilesystemMirror};
 use acceptance_tests::{
-    assert_not_leaked, block_on, closed_port, provider_bin, skip_unless_acceptance, squash, Moto, Workdir,
-    PROVIDER_SOURCE, REGION,
+    assert_not_leaked, block_on, closed_port, provider_bin, provider_source, skip_unless_acceptance, squash, Moto,
+    Workdir, REGION,
 };
 use serde_json::{json, Value};
 
@@ -378,17 +378,15 @@ fn bad_provider_config_is_diagnosed_with_paths() {
         ),
     ];
 
+    let source = provider_source();
     for (name, block, quoted_line, messages) in cases {
         wd.write("main.tf", &format!("{}{data}", block.render()));
         for args in [&["validate", "-no-color"][..], &["plan", "-input=false", "-no-color"][..]] {
-            let out = wd.terraform(args);
+            let out = wd.run(args);
             assert_eq!(out.code, Some(1), "{name}: {out}");
             let text = squash(&out.combined());
-            let expected = [
-                format!("Error: {}", messages[0]),
-                format!(r#"with provider["{PROVIDER_SOURCE}"]"#),
-                quoted_line.to_string(),
-            ];
+            let expected =
+                [format!("Error: {}", messages[0]), format!(r#"with provider["{source}"]"#), quoted_line.to_string()];
             for want in expected.iter().map(String::as_str).chain(messages[1..].iter().copied()) {
                 assert!(text.contains(want), "{name}: `terraform {}` output lacks {want:?}:\n{out}", args[0]);
             }
@@ -424,7 +422,7 @@ fn unreachable_endpoint_and_bad_credentials() {
     // it, or the closed port below would never be tried.
     let wd = Workdir::new(&moto);
     let data = "\ndata \"efs_csi_driver_iam_policy\" \"p\" {}\n";
-    let plan = || wd.terraform(&["plan", "-input=false", "-no-color"]);
+    let plan = || wd.run(&["plan", "-input=false", "-no-color"]);
 
     // 1. Nothing listens at the endpoints: the credentials check fails at once (no retries), and
     //    the harness's EFS_TF_TIMEOUT_SECS bounds the run should it hang.
@@ -509,17 +507,17 @@ fn filesystem_mirror_install_records_lock_hashes() {
     wd.write("main.tf", &format!("{}{}", ProviderBlock::moto(&moto).render(), policy_data_sources()));
     let init = ["init", "-input=false", "-no-color"];
     let lock_path = wd.path().join(".terraform.lock.hcl");
-    let installed = wd
-        .path()
-        .join(format!(".terraform/providers/{PROVIDER_SOURCE}/0.1.0/linux_amd64/terraform-provider-efs_v0.1.0"));
+    let source = provider_source();
+    let installed =
+        wd.path().join(format!(".terraform/providers/{source}/0.1.0/linux_amd64/terraform-provider-efs_v0.1.0"));
 
     // 1. First init: installs from the mirror and records the h1: hash of the package.
-    let out = wd.terraform_ok(&init);
+    let out = wd.run_ok(&init);
     let text = squash(&out.combined());
     assert!(text.contains("Installed seedlabs/efs v0.1.0"), "{out}");
     assert!(!text.contains("development overrides"), "{out}");
-    let locked = read_lock_file(wd.path(), PROVIDER_SOURCE)
-        .unwrap_or_else(|| panic!("no entry for {PROVIDER_SOURCE} in the lock file: {out}"));
+    let locked =
+        read_lock_file(wd.path(), &source).unwrap_or_else(|| panic!("no entry for {source} in the lock file: {out}"));
     assert_eq!(locked.version, "0.1.0");
     assert_eq!(locked.hashes_with("h1:"), [expected_h1.as_str()], "{locked:?}");
     let meta = fs::metadata(&installed).expect("provider installed under .terraform/providers");
@@ -537,11 +535,11 @@ fn filesystem_mirror_install_records_lock_hashes() {
             assert_ne!(pinned, text);
             fs::write(&lock_path, pinned).unwrap();
             fs::remove_dir_all(wd.path().join(".terraform")).unwrap();
-            wd.terraform_ok(&init);
+            wd.run_ok(&init);
         }
         ref zh => assert_eq!(zh, [expected_zh.as_str()], "{locked:?}"),
     }
-    let locked = read_lock_file(wd.path(), PROVIDER_SOURCE).expect("lock entry");
+    let locked = read_lock_file(wd.path(), &source).expect("lock entry");
     assert_eq!(locked.version, "0.1.0");
     assert_eq!(locked.hashes_with("h1:"), [expected_h1.as_str()], "{locked:?}");
     assert_eq!(locked.hashes_with("zh:"), [expected_zh.as_str()], "{locked:?}");
@@ -564,7 +562,7 @@ fn filesystem_mirror_install_records_lock_hashes() {
     for (what, lock) in [("h1: and zh:", &lock_before), ("h1: only", &h1_only)] {
         fs::write(&lock_path, lock).unwrap();
         let _ = fs::remove_dir_all(wd.path().join(".terraform"));
-        let out = wd.terraform(&init);
+        let out = wd.run(&init);
         assert_eq!(out.code, Some(1), "{what}: init accepted a tampered package: {out}");
         let text = squash(&out.combined());
         for want in [

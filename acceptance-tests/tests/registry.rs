@@ -1,4 +1,4 @@
-//! Installing the provider the way users get it, from a registry: `terraform init` against a
+//! Installing the provider the way users get it, from a registry: `tofu init` / `terraform init` against a
 //! provider registry on 127.0.0.1 (HTTPS, test CA) serving a release made by
 //! `scripts/package.sh` (the artifacts `.goreleaser.yml` produces, signed with a fresh RSA key).
 //! Init must discover the registry, download the package, verify the signature of `SHA256SUMS`
@@ -78,10 +78,10 @@ fn registry_install_verifies_the_signed_release_records_hashes_and_applies() {
     let source = registry.source();
     let wd = registry_workdir(&moto, &registry);
 
-    let out = wd.terraform_ok(&INIT);
+    let out = wd.run_ok(&INIT);
     let text = squash(&out.combined());
-    // Terraform 1.0 names the key of a registry key without a trust signature "self-signed".
-    assert!(text.contains(&format!("Installed {source} v{VERSION} (self-signed, key ID {})", key.key_id())), "{out}");
+    let signed = wd.cli().installed_signed_line(&source, VERSION, key.key_id());
+    assert!(text.contains(&signed), "{out}");
     assert!(!text.contains("development overrides"), "{out}");
 
     // The whole protocol was spoken: discovery, versions, download metadata, the signed checksums
@@ -135,7 +135,7 @@ fn registry_install_verifies_the_signed_release_records_hashes_and_applies() {
     // A second init in a fresh checkout, with the lock file, installs the same package again.
     registry.clear_requests();
     fs::remove_dir_all(wd.path().join(".terraform")).unwrap();
-    wd.terraform_ok(&INIT);
+    wd.run_ok(&INIT);
     assert_eq!(read_lock_file(wd.path(), &source).unwrap(), locked);
     assert!(registry.requests().contains(&format!("GET /files/{zip_name}")));
 }
@@ -154,7 +154,7 @@ fn registry_install_refuses_a_tampered_package_and_a_foreign_signature() {
     tampered[last] ^= 0xff;
     fs::write(&zip, &tampered).unwrap();
     let wd = registry_workdir(&moto, &registry);
-    let out = wd.terraform(&INIT);
+    let out = wd.run(&INIT);
     let expected = release.listed_sha256(&zip.file_name().unwrap().to_string_lossy()).unwrap();
     let actual = sha256_hex(&zip);
     assert_init_refused(
@@ -169,11 +169,11 @@ fn registry_install_refuses_a_tampered_package_and_a_foreign_signature() {
     let other = SigningKey::generate("someone else");
     other.sign_detached(&release.shasums(), &release.signature());
     let wd = registry_workdir(&moto, &registry);
-    let out = wd.terraform(&INIT);
+    let out = wd.run(&INIT);
     assert_init_refused(&wd, &out, &source, &["authentication signature from unknown issuer"]);
 
     // The same release signed by its own key installs: the failures above were the tampering.
     key.sign_detached(&release.shasums(), &release.signature());
     let wd = registry_workdir(&moto, &registry);
-    wd.terraform_ok(&INIT);
+    wd.run_ok(&INIT);
 }

@@ -20,8 +20,8 @@ use std::process::Command;
 use acceptance_tests::cluster::{hcl_list, Cluster};
 use acceptance_tests::example_module;
 use acceptance_tests::{
-    assert_not_leaked, block_on, provider_block, skip_unless_acceptance, venv, Moto, Workdir, FAKE_ACCESS_KEY,
-    FAKE_SECRET_KEY, PROVIDER_SOURCE,
+    assert_not_leaked, block_on, provider_block, provider_source, skip_unless_acceptance, venv, Moto, Workdir,
+    FAKE_ACCESS_KEY, FAKE_SECRET_KEY,
 };
 use serde_json::{json, Value};
 
@@ -61,7 +61,7 @@ fn trace_logs_of_a_full_apply_and_destroy_hold_no_credentials() {
     let mut wd = Workdir::new(&moto);
     let provider = provider_block_with_probe_credentials(&moto);
     wd.write("main.tf", &example_module::config(&provider, "sec-prometheus", &cluster));
-    wd.terraform_ok(&["get", "-no-color"]);
+    wd.run_ok(&["get", "-no-color"]);
     wd.env("TF_LOG", "trace");
 
     let apply = wd.apply();
@@ -102,9 +102,9 @@ fn every_credential_attribute_is_sensitive_in_the_schema() {
     let moto = Moto::start();
     let wd = Workdir::new(&moto);
     wd.write("main.tf", &provider_block(&moto));
-    let out = wd.terraform_ok(&["providers", "schema", "-json"]);
+    let out = wd.run_ok(&["providers", "schema", "-json"]);
     let schemas: Value = serde_json::from_str(&out.stdout).expect("schema JSON");
-    let provider = &schemas["provider_schemas"][PROVIDER_SOURCE];
+    let provider = &schemas["provider_schemas"][provider_source().as_str()];
 
     let mut all = Vec::new();
     attributes(&provider["provider"]["block"], "provider", &mut all);

@@ -150,7 +150,7 @@ fn plan(settings: &Settings) {
     let mut fresh = Vec::new();
     for _ in 0..settings.rounds(10) {
         let started = Instant::now();
-        setup.workdir.terraform_ok(&["plan", "-no-color", "-input=false"]);
+        setup.workdir.run_ok(&["plan", "-no-color", "-input=false"]);
         fresh.push(started.elapsed());
     }
     report("plan: example module, nothing applied yet", &fresh);
@@ -158,7 +158,7 @@ fn plan(settings: &Settings) {
     let mut applied = Vec::new();
     for _ in 0..settings.rounds(10) {
         let started = Instant::now();
-        setup.workdir.terraform_ok(&["plan", "-no-color", "-input=false"]);
+        setup.workdir.run_ok(&["plan", "-no-color", "-input=false"]);
         applied.push(started.elapsed());
     }
     report("plan: example module, applied (refresh of every part + readiness checks)", &applied);
@@ -256,7 +256,7 @@ fn scale(settings: &Settings) {
             let started = Instant::now();
             let mut full_args = args.to_vec();
             full_args.extend(["-no-color", "-input=false"]);
-            workdir.terraform_ok(&full_args);
+            workdir.run_ok(&full_args);
             let calls = proxy.calls();
             let total: u32 = calls.values().sum();
             row.push(format!("{} {:.2} s / {total} calls", args[0], started.elapsed().as_secs_f64()));
@@ -302,7 +302,7 @@ impl ExampleModule {
                 ExampleModule { workdir, proxy: None, _moto: Some(moto) }
             }
         };
-        module.workdir.terraform_ok(&["get", "-no-color"]);
+        module.workdir.run_ok(&["get", "-no-color"]);
         module
     }
 }

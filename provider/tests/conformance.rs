@@ -234,7 +234,25 @@ async fn features_the_provider_lacks_answer_with_diagnostics_not_grpc_errors() {
         .await
         .expect("GetResourceIdentitySchemas")
         .into_inner();
-        assert!(identities.identity_schemas.is_empty(), "{:?}", identities.identity_schemas);
+        // Both resources name their object by one attribute, the same as their import id.
+        let attributes: Vec<(&str, &str, bool)> = identities
+            .identity_schemas
+            .iter()
+            .flat_map(|(type_name, schema)| {
+                schema
+                    .identity_attributes
+                    .iter()
+                    .map(move |a| (type_name.as_str(), a.name.as_str(), a.required_for_import))
+            })
+            .collect();
+        let mut attributes = attributes;
+        attributes.sort();
+        assert_eq!(
+            attributes,
+            [("efs_csi_node_identity", "role_name", true), ("efs_prometheus_volume", "file_system_id", true)],
+            "{:?}",
+            identities.identity_schemas
+        );
         assert!(identities.diagnostics.is_empty(), "{:?}", identities.diagnostics);
 
         let functions = within("GetFunctions", client.get_functions(proto::get_functions::Request {}))

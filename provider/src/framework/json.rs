@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value as Json;
 
-use super::value::{exact_i64, type_from_json, CodecError, Number, Step, Trail, Type, Value};
+use super::value::{exact_i128, exact_i64, type_from_json, CodecError, Number, Step, Trail, Type, Value};
 
 /// Decodes JSON text as a value of type `ty`.
 pub fn decode(bytes: &[u8], ty: &Type) -> Result<Value, CodecError> {
@@ -58,15 +58,11 @@ fn json_kind(json: &Json) -> &'static str {
     }
 }
 
-fn number_from_json(n: &serde_json::Number) -> Number {
-    if let Some(i) = n.as_i64() {
-        Number::Int(i)
-    } else if let Some(u) = n.as_u64() {
-        Number::Float(u as f64)
-    } else {
-        // Without serde_json's arbitrary_precision every number is an i64, u64 or f64.
-        Number::Float(n.as_f64().unwrap_or(f64::NAN))
-    }
+/// A JSON number, kept exactly or refused: serde_json's `arbitrary_precision` keeps the text as
+/// written, so a number an `f64` would round is seen as such.
+fn number_from_json(n: &serde_json::Number, trail: &Trail) -> Result<Number, CodecError> {
+    let text = n.to_string();
+    Number::parse(&text).map_err(|e| trail.number_error(e, &text))
 }
 
 fn decode_at(json: &Json, ty: &Type, trail: &mut Trail) -> Result<Value, CodecError> {
@@ -75,11 +71,8 @@ fn decode_at(json: &Json, ty: &Type, trail: &mut Trail) -> Result<Value, CodecEr
         (_, Type::Dynamic) => decode_dynamic(json, trail)?,
         (Json::Bool(b), Type::Bool) => Value::Bool(*b),
         (Json::String(s), Type::Bool) if s == "true" || s == "false" => Value::Bool(s == "true"),
-        (Json::Number(n), Type::Number) => Value::Number(number_from_json(n)),
-        (Json::String(s), Type::Number) => match Number::parse(s) {
-            Some(n) => Value::Number(n),
-            None => return Err(trail.mismatch(ty, format!("string {s:?}"))),
-        },
+        (Json::Number(n), Type::Number) => Value::Number(number_from_json(n, trail)?),
+        (Json::String(s), Type::Number) => Value::Number(Number::parse(s).map_err(|e| trail.number_error(e, s))?),
         (Json::String(s), Type::String) => Value::String(s.clone()),
         (Json::Number(n), Type::String) => Value::String(n.to_string()),
         (Json::Bool(b), Type::String) => Value::String(b.to_string()),
@@ -171,9 +164,18 @@ fn encode_at(value: &Value, ty: &Type, trail: &mut Trail) -> Result<Json, CodecE
         (Value::Bool(b), Type::Bool) => Json::Bool(*b),
         (Value::Number(n), Type::Number) => match *n {
             Number::Int(i) => Json::from(i),
-            Number::Float(f) => match exact_i64(f) {
-                Some(i) => Json::from(i),
-                None => match serde_json::Number::from_f64(f) {
+            // Whole numbers are written as their exact digits (cty compares integers exactly);
+            // fractions as the shortest decimal that reads back as the same f64.
+            Number::Float(f) => match (exact_i64(f), exact_i128(f)) {
+                (Some(i), _) => Json::from(i),
+                (None, Some(i)) => Json::Number(
+                    serde_json::Number::from_i128(i)
+                        .ok_or_else(|| trail.invalid(format!("{f} cannot be stored in JSON")))?,
+                ),
+                (None, None) if f.is_finite() && f.fract() == 0.0 => {
+                    return Err(trail.invalid(format!("the whole number {f:e} is too large to store exactly")))
+                }
+                (None, None) => match serde_json::Number::from_f64(f) {
                     Some(n) => Json::Number(n),
                     None => return Err(trail.invalid(format!("{f} cannot be stored in JSON"))),
                 },
@@ -318,11 +320,14 @@ mod tests {
         assert_eq!(round_trip(&Value::int(i64::MIN), &Type::Number), "-9223372036854775808");
         assert_eq!(round_trip(&Value::int(-7), &Type::Number), "-7");
         assert_eq!(round_trip(&Value::float(1.5), &Type::Number), "1.5");
-        for f in [-0.25, 1e300, 2.5e-8, 1e20] {
+        for f in [-0.25, 1e-300, 2.5e-8, 1e20, 0.1] {
             round_trip(&Value::float(f), &Type::Number);
         }
-        // Whole floats are written as integers.
+        // Whole floats are written as their exact integer digits, also beyond i64.
         assert_eq!(encode(&Value::float(2.0), &Type::Number).unwrap(), b"2");
+        assert_eq!(round_trip(&Value::float(2f64.powi(100)), &Type::Number), "1267650600228229401496703205376");
+        // A whole float beyond i128 would need hundreds of digits: refused rather than rounded.
+        assert!(encode(&Value::float(1e300), &Type::Number).is_err());
         for ty in [Type::String, Type::Dynamic, Type::list(Type::Bool), Type::object([("a", Type::Bool)])] {
             assert_eq!(round_trip(&Value::Null, &ty), "null");
         }
@@ -378,7 +383,7 @@ mod tests {
             ("missing", Type::list(Type::String)),
         ]);
         let input = json!({
-            "n": "42", "s": 12, "t": true, "b": "true", "big": 18446744073709551615u64,
+            "n": "42", "s": 12, "t": true, "b": "true", "big": 9223372036854775808u64,
             "f": 3.0, "removed_long_ago": {"x": 1}
         });
         let decoded = decode_value(&input, &ty).unwrap();
@@ -389,7 +394,7 @@ mod tests {
                 ("s", Value::string("12")),
                 ("t", Value::string("true")),
                 ("b", Value::Bool(true)),
-                ("big", Value::float(18_446_744_073_709_551_615.0)),
+                ("big", Value::float(9_223_372_036_854_775_808.0)),
                 ("f", Value::int(3)),
                 ("missing", Value::Null),
             ])

@@ -348,7 +348,7 @@ impl<'a> Decoder<'a> {
                     U32 => Number::Int(u32::from_be_bytes(self.be()?).into()),
                     U64 => {
                         let u = u64::from_be_bytes(self.be()?);
-                        i64::try_from(u).map_or(Number::Float(u as f64), Number::Int)
+                        Number::from_u64(u).map_err(|e| self.trail.number_error(e, &u.to_string()))?
                     }
                     I8 => Number::Int(i8::from_be_bytes(self.be()?).into()),
                     I16 => Number::Int(i16::from_be_bytes(self.be()?).into()),
@@ -360,8 +360,7 @@ impl<'a> Decoder<'a> {
             }
             FixStr(_) | Str8 | Str16 | Str32 => {
                 let text = self.string(&Type::Number)?;
-                return Number::parse(&text)
-                    .ok_or_else(|| self.trail.mismatch(Type::Number, format!("string {text:?}")));
+                return Number::parse(&text).map_err(|e| self.trail.number_error(e, &text));
             }
             _ => return Err(self.trail.mismatch(Type::Number, describe(marker))),
         };
@@ -705,7 +704,7 @@ mod tests {
             ("cd 01 00", Number::Int(256)),
             ("ce ff ff ff ff", Number::Int(4_294_967_295)),
             ("cf 00 00 00 00 00 00 00 07", Number::Int(7)),
-            ("cf ff ff ff ff ff ff ff ff", Number::Float(18_446_744_073_709_551_615.0)),
+            ("cf 80 00 00 00 00 00 00 00", Number::Float(9_223_372_036_854_775_808.0)),
             ("d0 80", Number::Int(-128)),
             ("d1 80 00", Number::Int(-32_768)),
             ("d2 80 00 00 00", Number::Int(i32::MIN as i64)),
@@ -715,14 +714,22 @@ mod tests {
             // Numbers cty cannot fit in an int or float come as decimal strings.
             ("a2 34 32", Number::Int(42)),
             ("a4 2d 37 2e 35", Number::Float(-7.5)),
+            // 2^70 as cty writes it: an exact f64.
             (
-                "b7 31 32 33 34 35 36 37 38 39 30 31 32 33 34 35 36 37 38 39 30 31 32 33",
-                Number::Float(1.2345678901234568e22),
+                "b6 31 31 38 30 35 39 31 36 32 30 37 31 37 34 31 31 33 30 33 34 32 34",
+                Number::Float(1_180_591_620_717_411_303_424.0),
             ),
         ];
         for (bytes, expected) in cases {
             let decoded = decode(&hex(bytes), &Type::Number).unwrap();
             assert_eq!(decoded, Value::Number(*expected), "{bytes}");
+        }
+        // Numbers no i64 or f64 holds exactly are refused, not rounded: u64::MAX, a 23-digit integer.
+        for bytes in
+            ["cf ff ff ff ff ff ff ff ff", "b7 31 32 33 34 35 36 37 38 39 30 31 32 33 34 35 36 37 38 39 30 31 32 33"]
+        {
+            let refused = decode(&hex(bytes), &Type::Number).unwrap_err();
+            assert!(matches!(refused, CodecError::InexactNumber { .. }), "{bytes}: {refused:?}");
         }
         // u64 beyond i64 becomes a float; i64::MAX stays exact.
         let max = decode(&hex("cf 7f ff ff ff ff ff ff ff"), &Type::Number).unwrap();

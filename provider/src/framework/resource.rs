@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::diagnostics::Diagnostics;
 use super::path::AttributePath;
 use super::schema::Schema;
-use super::value::Value;
+use super::value::{Type, Value};
 use crate::provider_config::ProviderData;
 
 /// Provider-private data stored with a resource's state (opaque to Terraform, JSON to us).
@@ -96,12 +96,51 @@ pub struct ReadOutcome {
     pub diags: Diagnostics,
 }
 
+/// How a resource names its remote object independently of its state (protocol 6.9 resource
+/// identity): one string attribute of the state, whose value is also the resource's import id.
+/// OpenTofu 1.12 stores it with the state and accepts it in `import` blocks
+/// (`import { to = ..., identity = { ... } }`); Terraform 1.0 never asks for it.
+#[derive(Clone, Copy, Debug)]
+pub struct Identity {
+    /// The state attribute that names the object (e.g. `file_system_id`).
+    pub attribute: &'static str,
+    /// Markdown description of that attribute, as the identity schema serves it.
+    pub description: &'static str,
+}
+
+impl Identity {
+    /// The identity schema's version; identities of different versions never compare equal.
+    pub const VERSION: i64 = 0;
+
+    /// The type of the identity object: `{ <attribute> = string }`.
+    pub fn value_type(&self) -> Type {
+        Type::object([(self.attribute, Type::String)])
+    }
+
+    /// The identity of the object a state describes; `None` while the attribute is unknown or
+    /// null (before create, or in a plan that replaces the object).
+    pub fn of(&self, state: &Value) -> Option<Value> {
+        let name = state.get(self.attribute)?.as_str()?;
+        Some(Value::object([(self.attribute, Value::string(name))]))
+    }
+
+    /// The import id an identity given in an `import` block stands for.
+    pub fn import_id(&self, identity: &Value) -> Option<String> {
+        identity.get(self.attribute)?.as_str().filter(|id| !id.is_empty()).map(str::to_string)
+    }
+}
+
 #[async_trait]
 pub trait Resource: Send + Sync + 'static {
     /// The full type name, e.g. `efs_csi_node_identity`.
     fn type_name(&self) -> &'static str;
 
     fn schema(&self) -> Schema;
+
+    /// The resource's identity, if it has one (see [`Identity`]).
+    fn identity(&self) -> Option<Identity> {
+        None
+    }
 
     /// Cross-attribute rules beyond the per-attribute validators of the schema. Runs on
     /// configurations that may contain unknown values.

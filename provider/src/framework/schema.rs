@@ -85,9 +85,10 @@ pub struct NestedBlock {
 }
 
 impl NestedBlock {
+    /// An optional block: no item bounds. A single block is at most one by its nesting mode; the
+    /// CLIs refuse `max_items = 1` on it unless `min_items` is 1 too (a required block).
     pub fn new(name: &str, nesting: Nesting, block: Block) -> Self {
-        let max_items = if nesting == Nesting::Single { 1 } else { 0 };
-        Self { name: name.to_string(), nesting, block, min_items: 0, max_items }
+        Self { name: name.to_string(), nesting, block, min_items: 0, max_items: 0 }
     }
 
     pub fn min_items(mut self, min: i64) -> Self {

@@ -10,6 +10,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use super::path::{AttributePath, PathStep};
+
 /// A Terraform (cty) type.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Type {
@@ -154,11 +156,24 @@ impl fmt::Display for Type {
 }
 
 /// A number. cty numbers are arbitrary precision; here they are an `i64` when integral and
-/// in range, otherwise an `f64` (larger or more precise numbers lose precision).
+/// in range, otherwise an `f64`. The codecs refuse a number that neither holds exactly
+/// ([`NumberError::Inexact`]) instead of rounding it: a rounded number written back would not be
+/// the one the configuration holds.
 #[derive(Debug, Clone, Copy)]
 pub enum Number {
     Int(i64),
     Float(f64),
+}
+
+/// Why a text is not a [`Number`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumberError {
+    /// Not a decimal number at all.
+    NotANumber,
+    /// A number, but beyond what an `i64` or an `f64` holds exactly: an integer beyond
+    /// `i64`/`u64` that is no exact `f64`, more significant digits than an `f64` keeps, or a
+    /// magnitude beyond its range.
+    Inexact,
 }
 
 impl Number {
@@ -179,18 +194,100 @@ impl Number {
     }
 
     /// Parses a decimal number as cty writes it when it does not fit an int or a float
-    /// (`"12345678901234567890"`, `"-1.5"`, `"1e3"`). Rejects anything else, including
-    /// `inf`/`NaN`.
-    pub fn parse(text: &str) -> Option<Number> {
+    /// (`"12345678901234567890"`, `"-1.5"`, `"1e3"`), keeping it only when the `f64` it becomes
+    /// is equal to it as cty compares numbers: an integer must be the same integer exactly
+    /// (`"9223372036854775808"` is 2^63, an exact `f64`; `"12345678901234567891"` is no `f64`), a
+    /// fraction must print back as the same shortest decimal (`"0.1"` does;
+    /// `"0.10000000000000000001"` does not). Rejects anything else, including `inf`/`NaN`.
+    pub fn parse(text: &str) -> Result<Number, NumberError> {
         if let Ok(i) = text.parse::<i64>() {
-            return Some(Number::Int(i));
+            return Ok(Number::Int(i));
         }
         let numeric = |c: char| c.is_ascii_digit() || matches!(c, '+' | '-' | '.' | 'e' | 'E');
         if text.is_empty() || !text.chars().all(numeric) {
-            return None;
+            return Err(NumberError::NotANumber);
         }
-        text.parse::<f64>().ok().filter(|f| f.is_finite()).map(Number::Float)
+        let wanted = decimal_parts(text).ok_or(NumberError::NotANumber)?;
+        let f = text.parse::<f64>().map_err(|_| NumberError::NotANumber)?;
+        if !f.is_finite() {
+            return Err(NumberError::Inexact);
+        }
+        let exact = match whole_number(&wanted) {
+            // cty compares integers exactly.
+            Some(integer) => exact_i128(f) == Some(integer),
+            // It compares other numbers by their shortest decimal; `{:e}` prints the f64's.
+            None => decimal_parts(&format!("{f:e}")).as_ref() == Some(&wanted),
+        };
+        if exact {
+            Ok(Number::Float(f))
+        } else {
+            Err(NumberError::Inexact)
+        }
     }
+
+    /// An unsigned integer as msgpack carries it beyond `i64`: kept when an `f64` holds it exactly.
+    pub fn from_u64(u: u64) -> Result<Number, NumberError> {
+        if let Ok(i) = i64::try_from(u) {
+            return Ok(Number::Int(i));
+        }
+        let f = u as f64;
+        // f < 2^64 here, so the cast back saturates nowhere.
+        if f < 18_446_744_073_709_551_616.0 && f as u64 == u {
+            Ok(Number::Float(f))
+        } else {
+            Err(NumberError::Inexact)
+        }
+    }
+}
+
+/// The integer a decimal number is, when it is a whole number within `i128`; `None` for a
+/// fraction. A whole number beyond `i128` (and so beyond any exact `f64` integer this provider
+/// keeps) is `Some(i128::MAX)`, which no `f64` equals exactly.
+fn whole_number((negative, digits, point): &(bool, String, i64)) -> Option<i128> {
+    if digits.is_empty() {
+        return Some(0);
+    }
+    let zeros = point.checked_sub(digits.len() as i64)?;
+    if zeros < 0 {
+        return None;
+    }
+    let text = format!("{}{digits}{}", if *negative { "-" } else { "" }, "0".repeat(zeros.min(40) as usize));
+    Some(text.parse::<i128>().unwrap_or(i128::MAX))
+}
+
+/// `f` as an `i128` if it is a whole number that fits (every whole `f64` below 2^127 does).
+pub(crate) fn exact_i128(f: f64) -> Option<i128> {
+    const LIMIT: f64 = 170_141_183_460_469_231_731_687_303_715_884_105_728.0; // 2^127
+    (f.is_finite() && f.fract() == 0.0 && (-LIMIT..LIMIT).contains(&f)).then_some(f as i128)
+}
+
+/// A decimal number as (negative, significant digits without leading or trailing zeros, the
+/// power of ten of the point before them): `-12.50` is `(true, "125", 2)`, zero is
+/// `(false, "", 0)` whatever its sign. `None` when the text is not a decimal number.
+fn decimal_parts(text: &str) -> Option<(bool, String, i64)> {
+    let (negative, rest) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (mantissa, exponent) = match rest.find(['e', 'E']) {
+        Some(at) => (&rest[..at], rest[at + 1..].parse::<i64>().ok()?),
+        None => (rest, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits_only = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    if (int.is_empty() && frac.is_empty()) || !digits_only(int) || !digits_only(frac) {
+        return None;
+    }
+    let digits = format!("{int}{frac}");
+    let significant = digits.trim_start_matches('0');
+    let leading_zeros = (digits.len() - significant.len()) as i64;
+    let significant = significant.trim_end_matches('0');
+    if significant.is_empty() {
+        return Some((false, String::new(), 0));
+    }
+    let point = (int.len() as i64).checked_add(exponent)?.checked_sub(leading_zeros)?;
+    Some((negative, significant.to_string(), point))
 }
 
 /// `f` as an `i64` if it is a whole number that fits.
@@ -537,8 +634,12 @@ pub enum CodecError {
     /// The input ends in the middle of a value.
     #[error("{}: unexpected end of input", show(path))]
     Truncated { path: String },
+    /// A number the provider cannot hold exactly (see [`NumberError::Inexact`]); `attribute` is
+    /// where it is, for the diagnostic.
+    #[error("{}: the number {text} has more digits or range than this provider can hold exactly", show(path))]
+    InexactNumber { path: String, attribute: AttributePath, text: String },
     /// Anything else that is malformed (invalid UTF-8, a bad type specification, trailing
-    /// bytes, invalid JSON, a number that cannot be represented).
+    /// bytes, invalid JSON).
     #[error("{}: {detail}", show(path))]
     Invalid { path: String, detail: String },
 }
@@ -559,6 +660,7 @@ impl CodecError {
             | CodecError::UnexpectedAttribute { path, .. }
             | CodecError::UnknownValue { path }
             | CodecError::Truncated { path }
+            | CodecError::InexactNumber { path, .. }
             | CodecError::Invalid { path, .. } => path,
         }
     }
@@ -605,6 +707,28 @@ impl Trail {
 
     pub(crate) fn mismatch(&self, expected: impl fmt::Display, found: impl fmt::Display) -> CodecError {
         CodecError::Mismatch { path: self.render(), expected: expected.to_string(), found: found.to_string() }
+    }
+
+    /// The error for a number text that [`Number::parse`] refused.
+    pub(crate) fn number_error(&self, error: NumberError, text: &str) -> CodecError {
+        match error {
+            NumberError::NotANumber => self.mismatch(Type::Number, format!("string {text:?}")),
+            NumberError::Inexact => CodecError::InexactNumber {
+                path: self.render(),
+                attribute: self.attribute_path(),
+                text: text.to_string(),
+            },
+        }
+    }
+
+    /// The trail as a diagnostic's attribute path (a set element's index stands for the element).
+    pub(crate) fn attribute_path(&self) -> AttributePath {
+        let steps = self.0.iter().map(|step| match step {
+            Step::Attr(name) => PathStep::Attribute(name.clone()),
+            Step::Index(i) => PathStep::Index(*i as i64),
+            Step::Key(key) => PathStep::Key(key.clone()),
+        });
+        AttributePath { steps: steps.collect() }
     }
 
     pub(crate) fn invalid(&self, detail: impl fmt::Display) -> CodecError {
@@ -701,14 +825,43 @@ mod tests {
 
     #[test]
     fn number_parse() {
-        assert_eq!(Number::parse("42"), Some(Number::Int(42)));
-        assert_eq!(Number::parse("-9223372036854775808"), Some(Number::Int(i64::MIN)));
-        assert_eq!(Number::parse("-1.25"), Some(Number::Float(-1.25)));
-        assert_eq!(Number::parse("1e3"), Some(Number::Int(1000)));
-        assert_eq!(Number::parse("123456789012345678901234567890"), Some(Number::Float(1.2345678901234568e29)));
-        for bad in ["", "abc", "inf", "NaN", "1.2.3", " 1", "0x10"] {
-            assert_eq!(Number::parse(bad), None, "{bad:?}");
+        assert_eq!(Number::parse("42"), Ok(Number::Int(42)));
+        assert_eq!(Number::parse("-9223372036854775808"), Ok(Number::Int(i64::MIN)));
+        assert_eq!(Number::parse("-1.25"), Ok(Number::Float(-1.25)));
+        assert_eq!(Number::parse("1e3"), Ok(Number::Int(1000)));
+        assert_eq!(Number::parse("0.1"), Ok(Number::Float(0.1)));
+        assert_eq!(Number::parse("-0.000"), Ok(Number::Int(0)));
+        assert_eq!(Number::parse("1.5e-7"), Ok(Number::Float(1.5e-7)));
+        // 1.2e23 = 3 * 5^22 * 2^24 is an exact f64; 1e23 (5^23 > 2^53) is not.
+        assert_eq!(Number::parse("120000000000000000000000"), Ok(Number::Float(1.2e23)));
+        assert_eq!(Number::parse("100000000000000000000000"), Err(NumberError::Inexact));
+        assert_eq!(Number::parse("1.5e30"), Err(NumberError::Inexact));
+        assert_eq!(Number::parse("1e400"), Err(NumberError::Inexact));
+        // 2^63 and 2^64 are exact f64s; 2^63 + 1 is not.
+        assert_eq!(Number::parse("9223372036854775808"), Ok(Number::Float(9_223_372_036_854_775_808.0)));
+        assert_eq!(Number::parse("18446744073709551616"), Ok(Number::Float(18_446_744_073_709_551_616.0)));
+        for inexact in [
+            "9223372036854775809",
+            "123456789012345678901234567890",
+            "0.10000000000000000001",
+            "1.00000000000000001",
+            "3.14159265358979323846",
+            "1e400",
+            "-1e400",
+        ] {
+            assert_eq!(Number::parse(inexact), Err(NumberError::Inexact), "{inexact:?}");
         }
+        for bad in ["", "abc", "inf", "NaN", "1.2.3", " 1", "0x10", "-", ".", "e5", "1e", "--1"] {
+            assert_eq!(Number::parse(bad), Err(NumberError::NotANumber), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn unsigned_integers_beyond_i64_are_kept_only_when_exact() {
+        assert_eq!(Number::from_u64(7), Ok(Number::Int(7)));
+        assert_eq!(Number::from_u64(1 << 63), Ok(Number::Float(9_223_372_036_854_775_808.0)));
+        assert_eq!(Number::from_u64((1 << 63) + 1), Err(NumberError::Inexact));
+        assert_eq!(Number::from_u64(u64::MAX), Err(NumberError::Inexact));
     }
 
     #[test]

@@ -4,7 +4,8 @@ use tfplugin_proto::tfplugin6 as proto;
 
 use crate::framework::path::PathStep;
 use crate::framework::schema::{Attribute, Block, Mode, NestedBlock, Nesting, Schema};
-use crate::framework::{json, msgpack, AttributePath, Diagnostic, Diagnostics, Severity, Type, Value};
+use crate::framework::value::CodecError;
+use crate::framework::{json, msgpack, AttributePath, Diagnostic, Diagnostics, Identity, Severity, Type, Value};
 
 /// Decodes a DynamicValue against a type (msgpack when present, otherwise JSON; absent is null).
 pub fn decode(value: Option<&proto::DynamicValue>, ty: &Type) -> Result<Value, Diagnostics> {
@@ -18,11 +19,26 @@ pub fn decode(value: Option<&proto::DynamicValue>, ty: &Type) -> Result<Value, D
     } else {
         return Ok(Value::Null);
     };
-    decoded.map_err(|e| {
-        Diagnostics::from_error(
+    decoded.map_err(|e| match e {
+        // The user wrote a number no i64 or f64 holds: say so where it is, instead of rounding it.
+        CodecError::InexactNumber { attribute, text, .. } => {
+            let mut diags = Diagnostics::new();
+            let detail = format!(
+                "The number {text} cannot be held exactly by this provider: it takes integers up to \
+                 9223372036854775807 in magnitude (larger ones only when a 64-bit float holds them exactly) \
+                 and decimals of at most 17 significant digits. Use a value within that range."
+            );
+            if attribute.steps.is_empty() {
+                diags.error("Number Out Of Range", detail);
+            } else {
+                diags.error_at(attribute, "Number Out Of Range", detail);
+            }
+            diags
+        }
+        e => Diagnostics::from_error(
             "Invalid Value From Terraform",
             format!("The provider could not decode a value sent by Terraform: {e}. This is a bug; please report it."),
-        )
+        ),
     })
 }
 
@@ -144,6 +160,29 @@ fn nested_block(nested: &NestedBlock) -> proto::schema::NestedBlock {
     }
 }
 
+/// The identity schema of a resource: its one attribute, required when importing by identity.
+pub fn identity_schema(identity: &Identity) -> proto::ResourceIdentitySchema {
+    proto::ResourceIdentitySchema {
+        version: Identity::VERSION,
+        identity_attributes: vec![proto::resource_identity_schema::IdentityAttribute {
+            name: identity.attribute.to_string(),
+            r#type: Type::String.to_json_bytes(),
+            required_for_import: true,
+            optional_for_import: false,
+            description: identity.description.to_string(),
+        }],
+    }
+}
+
+/// The identity of the object `state` describes, encoded for a response; `None` when the resource
+/// has no identity or the state does not name its object yet.
+pub fn identity_data(identity: Option<&Identity>, state: &Value) -> Option<proto::ResourceIdentityData> {
+    let identity = identity?;
+    let value = identity.of(state)?;
+    let identity_data = encode(&value, &identity.value_type()).ok()?;
+    Some(proto::ResourceIdentityData { identity_data: Some(identity_data) })
+}
+
 /// Private state bytes (JSON object) to the framework's map; empty or invalid bytes are an empty map.
 pub fn private_from_bytes(bytes: &[u8]) -> crate::framework::Private {
     if bytes.is_empty() {
@@ -196,6 +235,31 @@ mod tests {
         assert_eq!(converted[0].severity, proto::diagnostic::Severity::Error as i32);
         let steps = &converted[0].attribute.as_ref().unwrap().steps;
         assert_eq!(steps.len(), 3);
+    }
+
+    #[test]
+    fn numbers_no_i64_or_f64_holds_are_refused_at_their_attribute() {
+        let ty = Type::object([("n", Type::Number), ("ok", Type::Number)]);
+        // cty sends a number that is neither an exact int64 nor an exact float64 as its decimal text.
+        let mut bytes = vec![0x82, 0xa1, b'n', 0xb4];
+        bytes.extend_from_slice(b"12345678901234567891");
+        bytes.extend_from_slice(&[0xa2, b'o', b'k', 0xa3, b'0', b'.', b'1']);
+        let value = proto::DynamicValue { msgpack: bytes, json: Vec::new() };
+        let diags = decode(Some(&value), &ty).unwrap_err();
+        let diag = diags.iter().next().expect("one diagnostic");
+        assert_eq!(diag.summary, "Number Out Of Range");
+        assert!(diag.detail.contains("12345678901234567891"), "{}", diag.detail);
+        assert_eq!(diag.path.as_ref().map(ToString::to_string).as_deref(), Some("n"));
+
+        let json = proto::DynamicValue { msgpack: vec![], json: br#"{"n":1.00000000000000000001,"ok":0.1}"#.to_vec() };
+        let diags = decode(Some(&json), &ty).unwrap_err();
+        assert_eq!(diags.iter().next().unwrap().summary, "Number Out Of Range");
+        // 2^70 is an exact f64; 12345678901234567000 is not (the nearest is ...168).
+        let inexact = proto::DynamicValue { msgpack: vec![], json: br#"{"n":12345678901234567000,"ok":0.1}"#.to_vec() };
+        assert_eq!(decode(Some(&inexact), &ty).unwrap_err().iter().next().unwrap().summary, "Number Out Of Range");
+        let exact = proto::DynamicValue { msgpack: vec![], json: br#"{"n":1180591620717411303424,"ok":0.1}"#.to_vec() };
+        let value = decode(Some(&exact), &ty).expect("an exact f64 is kept");
+        assert_eq!(value.get("ok").and_then(Value::as_number).map(|n| n.as_f64()), Some(0.1));
     }
 
     #[test]

@@ -7,6 +7,8 @@ mod convert;
 mod data_source_rpcs;
 mod provider_rpcs;
 mod resource_rpcs;
+#[cfg(test)]
+mod schema_rules;
 mod service;
 mod unused_rpcs;
 
@@ -16,13 +18,14 @@ use std::sync::{Arc, Mutex, RwLock};
 use tfplugin_proto::tfplugin6::provider_server::ProviderServer;
 use tokio_util::sync::CancellationToken;
 
-use crate::framework::{Ctx, DataSource, Diagnostics, Resource, Schema};
+use crate::framework::{Ctx, DataSource, Diagnostics, Identity, Resource, Schema};
 use crate::provider_config::ProviderData;
 
-/// A resource with its schema computed once.
+/// A resource with its schema and identity computed once.
 struct RegisteredResource {
     resource: Arc<dyn Resource>,
     schema: Schema,
+    identity: Option<Identity>,
 }
 
 struct RegisteredDataSource {
@@ -42,7 +45,10 @@ struct Inner {
     data_sources: BTreeMap<&'static str, RegisteredDataSource>,
     configured: RwLock<Option<Arc<ProviderData>>>,
     /// Cancelled by StopProvider (or process shutdown): in-flight AWS work stops at its next await.
+    /// StopProvider then puts a fresh child of `shutdown` here, as terraform-plugin-go does, so
+    /// that the calls the CLI makes after a stop on the same process do not start cancelled.
     stop: Mutex<CancellationToken>,
+    shutdown: CancellationToken,
 }
 
 impl ProviderService {
@@ -57,7 +63,11 @@ impl ProviderService {
     ) -> Self {
         let resources = resources
             .into_iter()
-            .map(|resource| (resource.type_name(), RegisteredResource { schema: resource.schema(), resource }))
+            .map(|resource| {
+                let registered =
+                    RegisteredResource { schema: resource.schema(), identity: resource.identity(), resource };
+                (registered.resource.type_name(), registered)
+            })
             .collect();
         let data_sources = data_sources
             .into_iter()
@@ -72,6 +82,7 @@ impl ProviderService {
                 data_sources,
                 configured: RwLock::new(None),
                 stop: Mutex::new(shutdown.child_token()),
+                shutdown,
             }),
         }
     }

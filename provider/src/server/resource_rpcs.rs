@@ -75,22 +75,31 @@ impl ProviderService {
             let ty = registered.schema.value_type();
             let current = convert::decode(request.current_state.as_ref(), &ty)?;
             if current.is_null() {
-                return Ok((None, private.clone(), Diagnostics::new()));
+                return Ok((None, None, private.clone(), Diagnostics::new()));
             }
             let outcome = registered.resource.read(&self.ctx(), &current, &private).await;
             if outcome.diags.has_errors() {
                 // Keep the current state: a failed refresh must not drop a resource from state.
-                return Ok((request.current_state.clone(), private.clone(), outcome.diags));
+                let identity = convert::identity_data(registered.identity.as_ref(), &current);
+                return Ok((request.current_state.clone(), identity, private.clone(), outcome.diags));
             }
-            Ok::<_, Diagnostics>((Some(convert::encode(&outcome.state, &ty)?), outcome.private, outcome.diags))
+            // OpenTofu drops a stored identity that a read does not return: send it on every read.
+            let identity = convert::identity_data(registered.identity.as_ref(), &outcome.state);
+            Ok::<_, Diagnostics>((
+                Some(convert::encode(&outcome.state, &ty)?),
+                identity,
+                outcome.private,
+                outcome.diags,
+            ))
         }
         .await;
-        let (new_state, private, diags) =
-            result.unwrap_or_else(|diags| (request.current_state.clone(), private, diags));
+        let (new_state, new_identity, private, diags) = result
+            .unwrap_or_else(|diags| (request.current_state.clone(), request.current_identity.clone(), private, diags));
         proto::read_resource::Response {
             new_state,
             private: convert::private_to_bytes(&private),
             diagnostics: convert::diagnostics(&diags),
+            new_identity,
             ..Default::default()
         }
     }
@@ -119,18 +128,21 @@ impl ProviderService {
             replace.sort_by_key(|p| p.to_string());
             replace.dedup();
             if plan.diags.has_errors() {
-                return Ok((None, Vec::new(), plan.diags));
+                return Ok((None, None, Vec::new(), plan.diags));
             }
             let planned_state = convert::encode(&plan.planned, &ty)?;
-            Ok::<_, Diagnostics>((Some(planned_state), replace, plan.diags))
+            let planned_identity = convert::identity_data(registered.identity.as_ref(), &plan.planned);
+            Ok::<_, Diagnostics>((Some(planned_state), planned_identity, replace, plan.diags))
         }
         .await;
-        let (planned_state, replace, diags) = result.unwrap_or_else(|diags| (None, Vec::new(), diags));
+        let (planned_state, planned_identity, replace, diags) =
+            result.unwrap_or_else(|diags| (None, None, Vec::new(), diags));
         proto::plan_resource_change::Response {
             planned_state,
             requires_replace: replace.iter().map(convert::attribute_path).collect(),
             planned_private: request.prior_private,
             diagnostics: convert::diagnostics(&diags),
+            planned_identity,
             ..Default::default()
         }
     }
@@ -173,15 +185,18 @@ impl ProviderService {
                 );
                 state = state.unknown_to_null();
             }
-            Ok::<_, Diagnostics>((Some(convert::encode(&state, &ty)?), private, diags))
+            let identity = convert::identity_data(registered.identity.as_ref(), &state);
+            Ok::<_, Diagnostics>((Some(convert::encode(&state, &ty)?), identity, private, diags))
         }
         .await;
-        let (new_state, private, diags) =
-            result.unwrap_or_else(|diags| (request.prior_state.clone(), planned_private, diags));
+        let (new_state, new_identity, private, diags) = result.unwrap_or_else(|diags| {
+            (request.prior_state.clone(), request.planned_identity.clone(), planned_private, diags)
+        });
         proto::apply_resource_change::Response {
             new_state,
             private: convert::private_to_bytes(&private),
             diagnostics: convert::diagnostics(&diags),
+            new_identity,
             ..Default::default()
         }
     }
@@ -193,10 +208,15 @@ impl ProviderService {
         let result = async {
             let registered = self.resource(&request.type_name)?;
             let ty = registered.schema.value_type();
-            let state = registered.resource.import(&self.ctx(), &request.id).await?;
+            let id = match (request.id.as_str(), &request.identity) {
+                ("", Some(given)) => import_id_from_identity(registered, given)?,
+                (id, _) => id.to_string(),
+            };
+            let state = registered.resource.import(&self.ctx(), &id).await?;
             Ok::<_, Diagnostics>(proto::import_resource_state::ImportedResource {
                 type_name: request.type_name.clone(),
                 state: Some(convert::encode(&state, &ty)?),
+                identity: convert::identity_data(registered.identity.as_ref(), &state),
                 ..Default::default()
             })
         }
@@ -211,4 +231,25 @@ impl ProviderService {
             ..Default::default()
         }
     }
+}
+
+/// The import id an `import { identity = {...} }` block stands for.
+fn import_id_from_identity(
+    registered: &super::RegisteredResource,
+    given: &proto::ResourceIdentityData,
+) -> Result<String, Diagnostics> {
+    let type_name = registered.resource.type_name();
+    let identity = registered.identity.as_ref().ok_or_else(|| {
+        Diagnostics::from_error(
+            "Resource Has No Identity",
+            format!("The resource type {type_name} cannot be imported by identity; import it by id."),
+        )
+    })?;
+    let value = convert::decode(given.identity_data.as_ref(), &identity.value_type())?;
+    identity.import_id(&value).ok_or_else(|| {
+        Diagnostics::from_error(
+            "Incomplete Import Identity",
+            format!("Importing a {type_name} by identity needs `{}` set to the object's name.", identity.attribute),
+        )
+    })
 }

@@ -67,14 +67,14 @@ impl Provider for ProviderService {
         &self,
         _request: Request<proto::get_resource_identity_schemas::Request>,
     ) -> Result<Response<proto::get_resource_identity_schemas::Response>, Status> {
-        ok(unused_rpcs::get_resource_identity_schemas())
+        ok(ProviderService::get_resource_identity_schemas(self))
     }
 
     async fn upgrade_resource_identity(
         &self,
-        _request: Request<proto::upgrade_resource_identity::Request>,
+        request: Request<proto::upgrade_resource_identity::Request>,
     ) -> Result<Response<proto::upgrade_resource_identity::Response>, Status> {
-        ok(unused_rpcs::upgrade_resource_identity())
+        ok(ProviderService::upgrade_resource_identity(self, request.into_inner()))
     }
 
     async fn configure_provider(

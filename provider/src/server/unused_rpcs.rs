@@ -1,4 +1,4 @@
-//! RPCs for protocol features this provider does not offer (resource identity, state moves, config
+//! RPCs for protocol features this provider does not offer (state moves, config
 //! generation, ephemeral resources, list resources, functions, state stores, actions). Each answers
 //! at once: an empty result where that is a valid answer, otherwise a clear error diagnostic.
 //! Never an `Unimplemented` status, which the CLI would report as a crash of the provider.
@@ -17,15 +17,6 @@ pub fn not_offered(feature: &str) -> Vec<proto::Diagnostic> {
             feature.to_lowercase()
         ),
     ))
-}
-
-pub fn get_resource_identity_schemas() -> proto::get_resource_identity_schemas::Response {
-    // No resource has an identity schema: an empty map is the complete answer.
-    Default::default()
-}
-
-pub fn upgrade_resource_identity() -> proto::upgrade_resource_identity::Response {
-    proto::upgrade_resource_identity::Response { diagnostics: not_offered("Resource Identities"), ..Default::default() }
 }
 
 pub fn move_resource_state() -> proto::move_resource_state::Response {

@@ -17,7 +17,7 @@ use crate::aws::iam;
 use crate::data_sources::csi_driver_iam_policy::{policy_document, PolicyOptions};
 use crate::framework::timeouts::Timeouts;
 use crate::framework::{
-    ApplyOutcome, AttributePath, Ctx, Diagnostics, PlanContext, Private, ReadOutcome, Resource, Schema, Value,
+    ApplyOutcome, AttributePath, Ctx, Diagnostics, Identity, PlanContext, Private, ReadOutcome, Resource, Schema, Value,
 };
 use crate::resources::tags::{plan_tags_all, MANAGED_BY_TAG};
 
@@ -236,6 +236,10 @@ impl Resource for CsiNodeIdentity {
 
     fn schema(&self) -> Schema {
         schema::schema()
+    }
+
+    fn identity(&self) -> Option<Identity> {
+        Some(Identity { attribute: "role_name", description: "The IAM role name, the same as the import id." })
     }
 
     fn validate(&self, config: &Value, diags: &mut Diagnostics) {

@@ -19,7 +19,7 @@ use crate::aws::efs;
 use crate::error::Error;
 use crate::framework::timeouts::Timeouts;
 use crate::framework::{
-    ApplyOutcome, AttributePath, Ctx, Diagnostics, PlanContext, Private, ReadOutcome, Resource, Schema, Value,
+    ApplyOutcome, AttributePath, Ctx, Diagnostics, Identity, PlanContext, Private, ReadOutcome, Resource, Schema, Value,
 };
 use crate::provider_config::ProviderData;
 use crate::resources::tags;
@@ -601,6 +601,13 @@ impl Resource for PrometheusVolume {
 
     fn schema(&self) -> Schema {
         schema::schema()
+    }
+
+    fn identity(&self) -> Option<Identity> {
+        Some(Identity {
+            attribute: "file_system_id",
+            description: "The EFS file system id (`fs-...`), the same as the import id.",
+        })
     }
 
     fn validate(&self, config: &Value, diags: &mut Diagnostics) {

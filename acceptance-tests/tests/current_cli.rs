@@ -120,7 +120,11 @@ fn tofu_import_by_resource_identity() {
     let out = wd.run_ok(&["plan", "-input=false", "-no-color"]);
     let text = squash(&out.combined());
     assert!(text.contains("Plan: 2 to import, 0 to add, 0 to change, 0 to destroy."), "{out}");
-    assert!(text.contains(&format!("imported using resource identity: {{\"file_system_id\":\"{fs_id}\"}}")), "{out}");
+    assert!(
+        text.contains(&format!("imported using resource identity: {{ # \"file_system_id\": \"{fs_id}\" # }}")),
+        "{out}"
+    );
+    assert!(text.contains("imported using resource identity: { # \"role_name\": \"efs-csi-nodes\" # }"), "{out}");
     wd.apply();
     assert_eq!(comparable(wd.state_resource(VOLUME)), comparable(volume));
     assert_eq!(comparable(wd.state_resource(NODES)), comparable(nodes));

@@ -49,8 +49,27 @@ fn assert_init_refused(wd: &Workdir, out: &Output, source: &str, wanted: &[&str]
     for want in wanted {
         assert!(text.contains(want), "output lacks {want:?}:\n{out}");
     }
-    assert!(!wd.path().join(".terraform/providers").join(source).exists(), "a refused package was installed");
+    // OpenTofu leaves the directories it staged and its install lock file; no provider may be there.
+    let installed: Vec<_> = installed_files(&wd.path().join(".terraform/providers").join(source))
+        .into_iter()
+        .filter(|f| f.file_name().is_some_and(|n| n.to_string_lossy().starts_with("terraform-provider-")))
+        .collect();
+    assert!(installed.is_empty(), "a refused package was installed: {installed:?}");
     assert!(!wd.path().join(".terraform.lock.hcl").exists(), "a refused package was locked");
+}
+
+/// Every file below `dir` (none when it does not exist).
+fn installed_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(installed_files(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
 }
 
 /// A release of the provider under test, packaged and signed with a fresh key, served by a

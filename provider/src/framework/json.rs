@@ -238,10 +238,74 @@ fn encode_dynamic(concrete: &Type, inner: &Value, trail: &mut Trail) -> Result<J
     Ok(Json::Object(out))
 }
 
+/// The text `jsonencode()` gives for the JSON document `text`: object keys sorted, no whitespace,
+/// `<`, `>`, `&`, U+2028 and U+2029 escaped as Go's encoder escapes them. A JSON string attribute
+/// stored in this form is what `-generate-config-out` writes back as `jsonencode(...)`, so an
+/// imported document plans without a whitespace-only change. `None` when `text` is not JSON.
+pub fn jsonencode_form(text: &str) -> Option<String> {
+    fn write(value: &Json, out: &mut String) {
+        match value {
+            Json::Object(map) => {
+                let mut entries: Vec<(&String, &Json)> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                out.push('{');
+                for (i, (key, item)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_string(key, out);
+                    out.push(':');
+                    write(item, out);
+                }
+                out.push('}');
+            }
+            Json::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(item, out);
+                }
+                out.push(']');
+            }
+            Json::String(s) => write_string(s, out),
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    fn write_string(s: &str, out: &mut String) {
+        let quoted = Json::String(s.to_string()).to_string();
+        for c in quoted.chars() {
+            match c {
+                '<' => out.push_str("\\u003c"),
+                '>' => out.push_str("\\u003e"),
+                '&' => out.push_str("\\u0026"),
+                '\u{2028}' => out.push_str("\\u2028"),
+                '\u{2029}' => out.push_str("\\u2029"),
+                c => out.push(c),
+            }
+        }
+    }
+    let value: Json = serde_json::from_str(text).ok()?;
+    let mut out = String::with_capacity(text.len());
+    write(&value, &mut out);
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn jsonencode_form_sorts_keys_and_escapes_like_go() {
+        let text = "{ \"b\": [1, {\"z\": true, \"a\": null}], \"a\": \"x<y>&\\u2028\" }";
+        assert_eq!(
+            jsonencode_form(text).as_deref(),
+            Some(r#"{"a":"x\u003cy\u003e\u0026\u2028","b":[1,{"a":null,"z":true}]}"#)
+        );
+        assert_eq!(jsonencode_form("{not json"), None);
+    }
 
     fn round_trip(value: &Value, ty: &Type) -> String {
         let bytes = encode(value, ty).unwrap_or_else(|e| panic!("encode {value:?}: {e}"));

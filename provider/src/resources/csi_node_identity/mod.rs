@@ -15,6 +15,7 @@ use self::ops::{StepError, TYPE_NAME};
 use crate::aws::ec2::instances;
 use crate::aws::iam;
 use crate::data_sources::csi_driver_iam_policy::{policy_document, PolicyOptions};
+use crate::framework::json;
 use crate::framework::timeouts::Timeouts;
 use crate::framework::{
     ApplyOutcome, AttributePath, Ctx, Diagnostics, Identity, PlanContext, Private, ReadOutcome, Resource, Schema, Value,
@@ -23,9 +24,12 @@ use crate::resources::tags::{plan_tags_all, MANAGED_BY_TAG};
 
 pub struct CsiNodeIdentity;
 
-/// The default policy: the `efs_csi_driver_iam_policy` document with dynamic provisioning.
+/// The default policy: the `efs_csi_driver_iam_policy` document with dynamic provisioning, in the
+/// form `jsonencode()` writes, which is also how a read stores a document it did not write: an
+/// imported identity then has the same state as one this provider created.
 fn default_policy_json() -> String {
-    policy_document(&PolicyOptions { dynamic_provisioning: true, ..Default::default() }).to_string()
+    let document = policy_document(&PolicyOptions { dynamic_provisioning: true, ..Default::default() }).to_string();
+    json::jsonencode_form(&document).unwrap_or(document)
 }
 
 fn step_diagnostics(error: &StepError, summary: &str) -> Diagnostics {

@@ -95,11 +95,18 @@ pub fn string_length(min: usize, max: usize) -> Validator {
 }
 
 /// A string matching `pattern` (anchored by the caller); `what` explains the rule to the user.
+///
+/// The regular expression is compiled the first time the validator runs, not when the schema is
+/// built: the CLI starts the provider several times per command, mostly for calls that validate
+/// nothing, and compiling every pattern up front was nearly all of a start-up.
 pub fn string_matches(pattern: &str, what: &str) -> Validator {
-    let regex = Regex::new(pattern).expect("validator pattern is a valid regular expression");
+    let pattern = pattern.to_string();
+    let regex = std::sync::OnceLock::new();
     let what = what.to_string();
     Validator::new(what.clone(), move |value, path, diags| {
         if let Some(s) = value.as_str() {
+            let regex: &Regex =
+                regex.get_or_init(|| Regex::new(&pattern).expect("validator pattern is a valid regular expression"));
             if !regex.is_match(s) {
                 diags.error_at(path.clone(), "Invalid Attribute Value", format!("{path} {what}; got {s:?}."));
             }

@@ -159,6 +159,7 @@ fn type_has_dynamic(ty: &Type) -> bool {
 mod tests {
     use super::*;
     use crate::framework::schema::{Attribute, Block, Mode, NestedBlock, Nesting, Schema};
+    use crate::framework::{Diagnostics, Value};
     use crate::server::{convert, ProviderService};
 
     fn served(schema: &Schema) -> proto::Schema {
@@ -180,6 +181,36 @@ mod tests {
             found.extend(violations(&format!("data source {name}"), schema));
         }
         assert!(found.is_empty(), "schemas a current CLI refuses:\n{}", found.join("\n"));
+    }
+
+    /// Every validator runs on a string and on a number without panicking: the regular
+    /// expressions compile lazily, so this is where a bad pattern shows.
+    #[test]
+    fn every_validator_runs_on_any_value() {
+        fn run(block: &Block, path: &crate::framework::AttributePath, count: &mut usize) {
+            for attribute in &block.attributes {
+                let at = path.attr(&attribute.name);
+                for validator in &attribute.validators {
+                    for value in [Value::string("x"), Value::string(""), Value::int(1), Value::Bool(true)] {
+                        (validator.check)(&value, &at, &mut Diagnostics::new());
+                    }
+                    *count += 1;
+                }
+            }
+            for nested in &block.blocks {
+                run(&nested.block, &path.attr(&nested.name), count);
+            }
+        }
+        let mut count = 0;
+        let root = crate::framework::AttributePath::default();
+        run(&crate::provider_config::schema().block, &root, &mut count);
+        for resource in crate::resources::all() {
+            run(&resource.schema().block, &root, &mut count);
+        }
+        for data_source in crate::data_sources::all() {
+            run(&data_source.schema().block, &root, &mut count);
+        }
+        assert!(count > 20, "only {count} validators found");
     }
 
     #[test]

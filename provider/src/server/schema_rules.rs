@@ -109,7 +109,7 @@ fn check_attribute(attribute: &proto::schema::Attribute, prefix: &str, found: &m
             match NestingMode::try_from(object.nesting) {
                 Ok(NestingMode::Single | NestingMode::Map | NestingMode::List) => {}
                 Ok(NestingMode::Set) => {
-                    if object.attributes.iter().any(|a| attribute_has_dynamic_types(a)) {
+                    if object.attributes.iter().any(attribute_has_dynamic_types) {
                         found.push(format!(
                             "{at}: NestingSet attributes may not contain attributes of cty.DynamicPseudoType"
                         ));

@@ -15,7 +15,6 @@ use super::model::{AssociationState, MetadataOptions, Model};
 use crate::aws::ec2::instances::{self, Association};
 use crate::aws::{iam, AwsClients};
 use crate::error::Error;
-use crate::framework::json;
 use crate::resources::tags::MANAGED_BY_TAG;
 
 pub const TYPE_NAME: &str = "efs_csi_node_identity";
@@ -367,9 +366,10 @@ pub async fn refresh(
             if let Some(version) = &policy.default_version_id {
                 if let Some(document) = iam::policy_document(&aws.iam, &policy.arn, version).await? {
                     if !json_equal(&document, &model.policy_json) {
-                        // In the form jsonencode() writes: an imported document then plans empty
-                        // with the configuration `-generate-config-out` writes for it.
-                        out.policy_json = json::jsonencode_form(&document).unwrap_or(document);
+                        // The text as it was uploaded: an import then matches the file a manual
+                        // setup uploaded, and the provider's own documents are in jsonencode()
+                        // form already, which is what generated configuration writes back.
+                        out.policy_json = document;
                     }
                 }
             }

@@ -43,7 +43,8 @@ resource "kubernetes_persistent_volume_v1" "tsdb" {
   count = module.objects.static ? 1 : 0
 
   metadata {
-    name = module.objects.persistent_volume.name
+    # From the claim, known at plan (the rest of the volume waits for the access point's id).
+    name = module.objects.persistent_volume_claim.volume_name
   }
   spec {
     capacity                         = module.objects.persistent_volume.capacity

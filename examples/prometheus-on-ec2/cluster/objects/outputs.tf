@@ -29,12 +29,13 @@ output "persistent_volume" {
 }
 
 output "persistent_volume_claim" {
-  description = "The Prometheus server's claim: namespace, name, access_modes, requests, storage_class_name."
+  description = "The Prometheus server's claim: namespace, name, access_modes, requests, storage_class_name, volume_name (the PersistentVolume it binds; null with dynamic provisioning)."
   value = {
     namespace          = local.claim.metadata.namespace
     name               = local.claim.metadata.name
     access_modes       = local.claim.spec.accessModes
     requests           = local.claim.spec.resources.requests
     storage_class_name = local.claim.spec.storageClassName
+    volume_name        = try(local.claim.spec.volumeName, null)
   }
 }

@@ -77,7 +77,8 @@ pub fn persistent_volume_claim(args: &VolumeArgs) -> Json {
         "kind": "PersistentVolumeClaim",
         "metadata": { "name": k.pvc_name, "namespace": k.namespace },
         "spec": {
-            // One server per volume: two Prometheus servers in one directory corrupt the TSDB.
+            // What the volume is for: one server. The EFS driver does not attach volumes, so this keeps no
+            // second pod off it; the server's one replica with the Recreate strategy does.
             "accessModes": ["ReadWriteOnce"],
             "storageClassName": k.storage_class_name,
             "resources": { "requests": { "storage": k.capacity } },

@@ -143,8 +143,9 @@ pub fn schema() -> Schema {
              Kubernetes manifests and Helm values that use them.\n\n\
              Prometheus does not support NFS (EFS included) for its TSDB: it can fail on lock files, report \
              permission errors on `queries.active`, and corrupt data when two servers share a directory. This \
-             resource makes the safe shape the default (a ReadWriteOnce claim, one server, the `Recreate` strategy, \
-             a dedicated access point per server) but cannot remove the risk. If you need durability or several \
+             resource makes the safe shape the default (one server with the `Recreate` strategy, a dedicated access \
+             point per server; the claim's ReadWriteOnce does not stop a second pod, as the EFS CSI driver does not \
+             attach volumes) but cannot remove the risk. If you need durability or several \
              replicas, use local disks and `remote_write` to a long-term store instead.",
         )
         .attribute(computed("id", "The file system id."))

@@ -59,9 +59,10 @@ impl Rendered {
 
     /// The one object of `kind` named `name`; panics, listing what was rendered, when absent.
     pub fn get(&self, kind: &str, name: &str) -> &Value {
-        self.objects.iter().find(|o| o["kind"] == kind && o["metadata"]["name"] == name).unwrap_or_else(|| {
-            panic!("no {kind} {name} rendered; rendered: {:?}", self.kinds_and_names())
-        })
+        self.objects
+            .iter()
+            .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("no {kind} {name} rendered; rendered: {:?}", self.kinds_and_names()))
     }
 
     /// `Kind/name` of every object.
@@ -201,4 +202,3 @@ pub fn keys_the_chart_ignores(chart: &str, release: &str, namespace: &str, value
         .filter(|path| template(chart, release, namespace, &with_leaf_changed(values, path).to_string()) == base)
         .collect()
 }
-

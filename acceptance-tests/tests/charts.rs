@@ -9,8 +9,7 @@
 use std::collections::BTreeSet;
 
 use acceptance_tests::charts::{
-    keys_the_chart_ignores, kubernetes_validate, template, yaml_documents, Rendered, CSI_DRIVER_CHART,
-    PROMETHEUS_CHART,
+    keys_the_chart_ignores, kubernetes_validate, template, yaml_documents, Rendered, CSI_DRIVER_CHART, PROMETHEUS_CHART,
 };
 use acceptance_tests::cluster::{hcl_list, Cluster};
 use acceptance_tests::{block_on, provider_block, skip_unless_acceptance, Moto, Workdir};
@@ -109,8 +108,12 @@ impl Flow {
             if object["kind"] == "PersistentVolumeClaim" {
                 claims.push((name.clone(), class(&object["spec"])));
             }
-            for template in object.pointer("/spec/volumeClaimTemplates").and_then(Value::as_array).into_iter().flatten() {
-                claims.push((format!("{name} claim template {}", at(template, "/metadata/name")), class(&template["spec"])));
+            for template in object.pointer("/spec/volumeClaimTemplates").and_then(Value::as_array).into_iter().flatten()
+            {
+                claims.push((
+                    format!("{name} claim template {}", at(template, "/metadata/name")),
+                    class(&template["spec"]),
+                ));
             }
         }
         claims
@@ -146,12 +149,18 @@ impl Flow {
         let volumes = at(pod, "/volumes").as_array().unwrap();
         let storage = volumes.iter().find(|v| v["name"] == "storage-volume").expect("storage-volume");
         assert_eq!(at(storage, "/persistentVolumeClaim/claimName"), at(&self.claim, "/metadata/name"), "{storage:#}");
-        let container = at(pod, "/containers").as_array().unwrap().iter().find(|c| c["name"] == "prometheus-server").unwrap();
-        let mount = at(container, "/volumeMounts").as_array().unwrap().iter().find(|m| m["name"] == "storage-volume").unwrap();
+        let container =
+            at(pod, "/containers").as_array().unwrap().iter().find(|c| c["name"] == "prometheus-server").unwrap();
+        let mount =
+            at(container, "/volumeMounts").as_array().unwrap().iter().find(|m| m["name"] == "storage-volume").unwrap();
         assert_eq!(at(mount, "/mountPath"), "/data");
         assert!(at(container, "/args").as_array().unwrap().iter().any(|a| a == "--storage.tsdb.path=/data"));
         assert!(
-            !self.prometheus.of_kind("PersistentVolumeClaim").iter().any(|c| c["metadata"]["name"] == "prometheus-server"),
+            !self
+                .prometheus
+                .of_kind("PersistentVolumeClaim")
+                .iter()
+                .any(|c| c["metadata"]["name"] == "prometheus-server"),
             "the chart must use the existing claim, not make its own"
         );
     }
@@ -165,9 +174,14 @@ impl Flow {
         assert_eq!(at(controller, "/spec/template/spec/hostNetwork"), true);
         assert_eq!(at(controller, "/spec/replicas"), replicas);
         assert!(replicas as usize <= WORKERS, "{replicas} controller replicas do not fit {WORKERS} workers");
-        let tolerations = controller.pointer("/spec/template/spec/tolerations").and_then(Value::as_array).cloned().unwrap_or_default();
+        let tolerations = controller
+            .pointer("/spec/template/spec/tolerations")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         assert!(
-            !tolerations.iter().any(|t| t["key"] == "node-role.kubernetes.io/control-plane" || (t["operator"] == "Exists" && t.get("key").is_none())),
+            !tolerations.iter().any(|t| t["key"] == "node-role.kubernetes.io/control-plane"
+                || (t["operator"] == "Exists" && t.get("key").is_none())),
             "the controller would also run on the master, so the workers would not bound its replicas: {tolerations:?}"
         );
         let ports = at(controller, "/spec/template/spec/containers/0/ports").as_array().unwrap();
@@ -193,7 +207,10 @@ impl Flow {
     /// and logs a warning per mount that still asks for it), and none turns TLS off.
     fn assert_no_deprecated_mount_options(&self) {
         for manifest in [Some(&self.storage_class), self.persistent_volume.as_ref()].into_iter().flatten() {
-            assert!(manifest.pointer("/mountOptions").is_none() && manifest.pointer("/spec/mountOptions").is_none(), "{manifest:#}");
+            assert!(
+                manifest.pointer("/mountOptions").is_none() && manifest.pointer("/spec/mountOptions").is_none(),
+                "{manifest:#}"
+            );
             assert!(!manifest.to_string().contains("encryptInTransit"), "{manifest:#}");
         }
     }

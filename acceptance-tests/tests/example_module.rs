@@ -60,7 +60,8 @@ output "csi_values" { value = module.prometheus_storage.csi_driver_helm_values }
     // deleted, and what can be limited to the module's file system is.
     let iam = moto.iam();
     let policies = block_on(iam.list_policies().scope(aws_sdk_iam::types::PolicyScopeType::Local).send()).unwrap();
-    let policy = policies.policies().iter().find(|p| p.policy_name() == Some("acc-prometheus")).expect("the nodes' policy");
+    let policy =
+        policies.policies().iter().find(|p| p.policy_name() == Some("acc-prometheus")).expect("the nodes' policy");
     let version = block_on(
         iam.get_policy_version()
             .policy_arn(policy.arn().unwrap())
@@ -80,7 +81,8 @@ output "csi_values" { value = module.prometheus_storage.csi_driver_helm_values }
         .file_system_arn()
         .unwrap()
         .to_string();
-    let parts = document["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "DescribeFileSystemParts").unwrap();
+    let parts =
+        document["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "DescribeFileSystemParts").unwrap();
     assert_eq!(parts["Resource"], serde_json::json!([fs_arn]), "{document}");
 
     assert_eq!(wd.plan_detailed_exitcode(), 0, "second plan must be empty");

@@ -585,7 +585,7 @@ fn check_instance_profiles(inputs: &Inputs, facts: &Facts, checks: &mut Vec<Chec
 fn check_imds(inputs: &Inputs, facts: &Facts, checks: &mut Vec<Check>) {
     let before = checks.len();
     // The hop limit the driver's pods need: 1 from the host network, 2 from a pod network.
-    let needed = if inputs.controller_host_network { 1 } else { 2 };
+    let (needed, network) = if inputs.controller_host_network { (1, "host") } else { (2, "pod") };
     let least_privilege = format!(
         "metadata_options {{ http_tokens = \"required\", http_put_response_hop_limit = {needed} }} on \
          efs_csi_node_identity"
@@ -642,7 +642,8 @@ fn check_imds(inputs: &Inputs, facts: &Facts, checks: &mut Vec<Check>) {
                 id,
                 format!(
                     "Instance {id} answers IMDSv2 with a response hop limit of {hop_limit}: every pod on it, not only \
-                     the CSI driver (which needs {needed} on the host network), can read the node role's credentials."
+                     the CSI driver (which needs {needed} on the {network} network), can read the node role's \
+                     credentials."
                 ),
                 format!("Add {least_privilege}, or: {cli}"),
             ));
@@ -655,8 +656,7 @@ fn check_imds(inputs: &Inputs, facts: &Facts, checks: &mut Vec<Check>) {
             &nodes,
             format!(
                 "All {nodes} serve IMDSv2 only, with a response hop limit of {needed}: the CSI driver's pods (on the \
-                 {} network) get the instance credentials, and no other pod does.",
-                if inputs.controller_host_network { "host" } else { "pod" }
+                 {network} network) get the instance credentials, and no other pod does."
             ),
         ));
     }
@@ -975,7 +975,9 @@ mod tests {
             ]
         );
         let disabled = checks.iter().find(|c| c.name == IMDS).unwrap();
-        assert!(disabled.fix.contains("--http-endpoint enabled --http-tokens required --http-put-response-hop-limit 1"));
+        assert!(disabled
+            .fix
+            .contains("--http-endpoint enabled --http-tokens required --http-put-response-hop-limit 1"));
     }
 
     /// Hop limit 1 with IMDSv2 required is the least privilege the host-network driver works with;
@@ -1008,7 +1010,11 @@ mod tests {
         assert_eq!(found.iter().map(|f| f.0).collect::<Vec<_>>(), [Status::Error, Status::Error], "{found:?}");
         let error = evaluate(&pod_network, &healthy()).into_iter().find(|c| c.name == IMDS).unwrap();
         assert!(error.message.contains("not on the host network"), "{}", error.message);
-        assert!(error.fix.contains("controller.hostNetwork: true") && error.fix.contains("hop_limit = 2"), "{}", error.fix);
+        assert!(
+            error.fix.contains("controller.hostNetwork: true") && error.fix.contains("hop_limit = 2"),
+            "{}",
+            error.fix
+        );
     }
 
     #[test]

@@ -139,8 +139,9 @@ impl DataSource for ClusterReadiness {
                  system through the aws-efs-csi-driver and that Prometheus can write to it: a mount target in every \
                  availability zone with nodes, security groups that let NFS through both ways, DNS in the VPC, an instance \
                  profile whose role allows the driver's actions on every running node, instance metadata reachable by the \
-                 driver and by no other pod, an available and encrypted file system, TLS where the file system policy demands it, and an access \
-                 point owned by the user Prometheus runs as. Each check names its subject and a concrete fix.",
+                 driver and by no other pod, an available and encrypted file system, TLS where the file system policy \
+                 demands it, and an access point owned by the user Prometheus runs as. Each check names its subject and a \
+                 concrete fix.",
             )
             .attribute(
                 Attribute::required("instance_ids", Type::set(Type::String))

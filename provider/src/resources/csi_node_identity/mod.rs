@@ -250,9 +250,9 @@ impl Resource for CsiNodeIdentity {
                 diags.error_at(
                     AttributePath::root("metadata_options"),
                     "Empty Metadata Options",
-                    "metadata_options sets nothing: set http_tokens (\"required\": IMDSv2 only) and/or \
-                     http_put_response_hop_limit (1 keeps the credentials from every pod off the host network), or \
-                     remove the block.",
+                    "metadata_options sets nothing: set http_put_response_hop_limit (1 keeps the credentials from \
+                     every pod off the host network) and/or http_tokens (\"required\": IMDSv2 only), or remove the \
+                     block.",
                 );
             }
         }

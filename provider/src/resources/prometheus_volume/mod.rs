@@ -355,6 +355,7 @@ impl PrometheusVolume {
                     ("pvc_name", Value::string("prometheus-server")),
                     ("capacity", Value::string("50Gi")),
                     ("provisioning", Value::string("static")),
+                    ("csi_controller_replicas", Value::int(1)),
                 ]),
             );
         }

@@ -135,6 +135,12 @@ tofu_out="$(CHECKPOINT_DISABLE=1 "$TOFU_BIN" version 2>&1)" || die "'$TOFU_BIN v
 [[ "$tofu_out" == *"OpenTofu v$OPENTOFU_VERSION"* ]] ||
   die "expected OpenTofu v$OPENTOFU_VERSION at $TOFU_BIN, got: $(head -n1 <<<"$tofu_out") (remove it and re-run)"
 log "tofu ok: $(head -n1 <<<"$tofu_out")"
+HELM_BIN="$(bash "$SCRIPT_DIR/go-tools.sh" --path helm)"
+# Built with `go install`, helm reports only its major and minor version (v3.21).
+helm_out="$("$HELM_BIN" version --template '{{.Version}}' 2>&1)" || die "'$HELM_BIN version' failed: $helm_out"
+[[ "v$HELM_VERSION" == "$helm_out".* ]] ||
+  die "expected Helm v$HELM_VERSION at $HELM_BIN, got: $helm_out (remove it and re-run)"
+log "helm ok: $helm_out ($HELM_BIN)"
 
 # --- cargo ------------------------------------------------------------------------------------
 if ! command -v cargo >/dev/null 2>&1; then

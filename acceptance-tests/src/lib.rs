@@ -48,6 +48,7 @@
 //! | `EFS_PROVIDER_BIN` | the provider binary (default: next to the test binary's profile dir) |
 //! | `EFS_TF_TIMEOUT_SECS` | limit for one CLI command (default 600) |
 
+pub mod charts;
 pub mod cli;
 pub mod cluster;
 pub mod example_module;

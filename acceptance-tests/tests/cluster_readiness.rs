@@ -120,8 +120,9 @@ impl Setup {
                     .expect("AssociateIamInstanceProfile");
             }
         });
+        // The least privilege the driver on the host network works with.
         for id in &cluster.instance_ids {
-            set_metadata(moto, id, 2, InstanceMetadataEndpointState::Enabled);
+            set_metadata(moto, id, 1, InstanceMetadataEndpointState::Enabled);
         }
         block_on(async {
             let fs =
@@ -222,6 +223,10 @@ impl Readiness {
 
     fn errors(&self) -> BTreeSet<(String, String)> {
         self.with_status("error")
+    }
+
+    fn warnings(&self) -> BTreeSet<(String, String)> {
+        self.with_status("warning")
     }
 
     /// The one check named `name` about `subject`.
@@ -444,9 +449,9 @@ fn node_identity_and_metadata_problems_are_named_per_instance_and_role() {
     .unwrap();
     let association = associations.iam_instance_profile_associations()[0].association_id().unwrap().to_string();
     block_on(ec2.disassociate_iam_instance_profile().association_id(association).send()).unwrap();
-    // Node 1 requires IMDSv2 with hop limit 1; node 2 has IMDS off.
-    set_metadata(&moto, &ids[1], 1, InstanceMetadataEndpointState::Enabled);
-    set_metadata(&moto, &ids[2], 2, InstanceMetadataEndpointState::Disabled);
+    // Node 1 answers IMDSv2 with hop limit 2 (every pod gets its credentials); node 2 has IMDS off.
+    set_metadata(&moto, &ids[1], 2, InstanceMetadataEndpointState::Enabled);
+    set_metadata(&moto, &ids[2], 1, InstanceMetadataEndpointState::Disabled);
     // Node 3 is stopped; a fifth id does not exist.
     block_on(ec2.stop_instances().instance_ids(&ids[3]).send()).unwrap();
     let ghost = "i-0000000000000dead".to_string();
@@ -460,7 +465,6 @@ fn node_identity_and_metadata_problems_are_named_per_instance_and_role() {
         BTreeSet::from([
             pair("instance_profile", &ids[0]),
             pair("instance_profile", &setup.role),
-            pair("imds", &ids[1]),
             pair("imds", &ids[2]),
             pair("instance_state", &ids[3]),
             pair("instance_state", &ghost),
@@ -481,10 +485,20 @@ fn node_identity_and_metadata_problems_are_named_per_instance_and_role() {
         !field(role, "message").contains("DescribeMountTargets"),
         "the managed policy's wildcard covers it: {role}"
     );
+    assert!(broken.warnings().contains(&pair("imds", &ids[1])), "{}", broken.summary);
     let hop = broken.check("imds", &ids[1]);
-    assert!(field(hop, "message").contains("hop limit of 1"), "{hop}");
-    assert!(field(hop, "fix").contains("http_put_response_hop_limit = 2"), "{hop}");
+    assert!(field(hop, "message").contains("hop limit of 2") && field(hop, "message").contains("every pod"), "{hop}");
+    assert!(field(hop, "fix").contains("http_put_response_hop_limit = 1"), "{hop}");
     assert!(field(broken.check("imds", &ids[2]), "fix").contains("--http-endpoint enabled"));
+
+    // A controller off the host network needs hop limit 2: there node 1 is right, and node 0
+    // (hop limit 1) leaves the controller without credentials.
+    let pod_network = read(&wd, &moto, &setup.arguments("  controller_host_network = false\n"));
+    assert!(pod_network.errors().contains(&pair("imds", &ids[0])), "{}", pod_network.summary);
+    assert!(!pod_network.warnings().contains(&pair("imds", &ids[1])), "{}", pod_network.summary);
+    let off_host = pod_network.check("imds", &ids[0]);
+    assert!(field(off_host, "message").contains("not on the host network"), "{off_host}");
+    assert!(field(off_host, "fix").contains("controller.hostNetwork: true"), "{off_host}");
     assert!(field(broken.check("instance_state", &ids[3]), "message").contains("stopped"));
     assert!(field(broken.check("instance_state", &ghost), "message").contains("does not exist"));
 
@@ -641,7 +655,7 @@ fn aws_calls_do_not_grow_with_the_number_of_nodes() {
                 .send(),
         )
         .unwrap();
-        set_metadata(&moto, id, 2, InstanceMetadataEndpointState::Enabled);
+        set_metadata(&moto, id, 1, InstanceMetadataEndpointState::Enabled);
     }
     let hundred = read(&wd, &moto, &setup.arguments(""));
     assert!(hundred.ready, "{}", hundred.summary);

@@ -346,40 +346,54 @@ fn set_metadata_options(moto: &Moto, instance_id: &str, hop_limit: i32) {
     .expect("ModifyInstanceMetadataOptions");
 }
 
+fn disable_metadata_endpoint(moto: &Moto, instance_id: &str) {
+    block_on(
+        moto.ec2()
+            .modify_instance_metadata_options()
+            .instance_id(instance_id)
+            .http_endpoint(aws_sdk_ec2::types::InstanceMetadataEndpointState::Disabled)
+            .send(),
+    )
+    .expect("ModifyInstanceMetadataOptions");
+}
+
 #[test]
 fn metadata_options_warning_apply_and_drift() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 2, 2);
+    // The manual flow's nodes: IMDSv2 with hop limit 2, which the driver on the host network does
+    // not need; one node has its metadata endpoint off.
     for id in &cluster.instance_ids {
-        set_metadata_options(&moto, id, 1);
+        set_metadata_options(&moto, id, 2);
     }
+    let disabled = &cluster.instance_ids[2];
+    disable_metadata_endpoint(&moto, disabled);
 
-    // Without metadata_options, plan warns about every instance the pods could not get credentials on.
+    // Without metadata_options, plan warns about the instance the driver cannot get credentials on,
+    // and only that one: any hop limit reaches IMDSv2 from the host network.
     let wd = Workdir::new(&moto);
     wd.write("main.tf", &config(&moto, "imds", &cluster.instance_ids, ""));
     let plan = squash(&wd.plan().combined());
-    assert!(plan.contains("Warning: Pods Cannot Reach IMDSv2 On Some Instances"), "{plan}");
-    for id in &cluster.instance_ids {
-        assert!(plan.contains(id.as_str()), "{id} not named in: {plan}");
-    }
-    assert!(plan.contains("hop limit of 1") && plan.contains("http_put_response_hop_limit = 2"), "{plan}");
+    assert!(plan.contains("Warning: Instance Metadata Disabled On Some Instances"), "{plan}");
+    assert!(plan.contains(&format!("Instances {disabled} have")), "only {disabled} is named: {plan}");
+    assert!(plan.contains("--http-endpoint enabled --http-tokens required --http-put-response-hop-limit 1"), "{plan}");
     assert_eq!(role_names(&moto), Vec::<String>::new(), "plan must not create anything");
 
+    // The least privilege: IMDSv2 only, hop limit 1.
     let options = "  metadata_options {\n    http_tokens                 = \"required\"\n    \
-                   http_put_response_hop_limit = 2\n  }";
+                   http_put_response_hop_limit = 1\n  }";
     wd.write("main.tf", &config(&moto, "imds", &cluster.instance_ids, options));
-    let applied = squash(&wd.apply().combined());
-    assert!(!applied.contains("Pods Cannot Reach IMDSv2"), "no warning once metadata_options is set: {applied}");
+    wd.apply();
     let expected: Vec<(String, String, i32)> =
-        sorted(&cluster.instance_ids).into_iter().map(|id| (id, "required".to_string(), 2)).collect();
+        sorted(&cluster.instance_ids).into_iter().map(|id| (id, "required".to_string(), 1)).collect();
     assert_eq!(metadata_options(&moto, &cluster.instance_ids), expected);
     assert_eq!(wd.plan_detailed_exitcode(), 0, "a second plan must be empty");
 
-    // The hop limit put back to 1 out of band on one instance is drift, and apply repairs it.
-    set_metadata_options(&moto, &cluster.instance_ids[1], 1);
+    // The hop limit raised to 2 out of band on one instance is drift, and apply repairs it.
+    set_metadata_options(&moto, &cluster.instance_ids[1], 2);
     let plan = wd.plan();
-    assert!(plan.stdout.contains("http_put_response_hop_limit = 1 -> 2"), "{plan}");
+    assert!(plan.stdout.contains("http_put_response_hop_limit = 2 -> 1"), "{plan}");
     wd.apply();
     assert_eq!(metadata_options(&moto, &cluster.instance_ids), expected);
     assert_eq!(wd.plan_detailed_exitcode(), 0);

@@ -39,7 +39,8 @@ output "csi_values" { value = module.prometheus_storage.csi_driver_helm_values }
     assert!(checks.iter().all(|c| c["status"] == "ok"), "{checks:#?}");
     assert!(checks.iter().any(|c| c["name"] == "access_point" && c["subject"] == ap_id), "{checks:#?}");
 
-    // On moto's side: three mount targets, the profile on every node with IMDSv2 hop limit 2.
+    // On moto's side: three mount targets, the profile on every node with IMDSv2 only and hop limit
+    // 1 (the driver's pods are on the host network; no other pod reaches the credentials).
     let efs = moto.efs();
     let targets = block_on(efs.describe_mount_targets().file_system_id(fs_id).send()).unwrap();
     assert_eq!(targets.mount_targets().len(), 3);
@@ -51,8 +52,38 @@ output "csi_values" { value = module.prometheus_storage.csi_driver_helm_values }
         let arn = instance.iam_instance_profile().and_then(|p| p.arn()).unwrap_or_default();
         assert!(arn.ends_with(&format!("/{profile}")), "{:?} has profile {arn:?}", instance.instance_id());
         let options = instance.metadata_options().expect("metadata options");
-        assert_eq!(options.http_put_response_hop_limit(), Some(2));
+        assert_eq!(options.http_put_response_hop_limit(), Some(1));
+        assert_eq!(options.http_tokens().map(|t| t.as_str()), Some("required"));
     }
+
+    // The nodes' policy, with static provisioning: no access point may be created, tagged or
+    // deleted, and what can be limited to the module's file system is.
+    let iam = moto.iam();
+    let policies = block_on(iam.list_policies().scope(aws_sdk_iam::types::PolicyScopeType::Local).send()).unwrap();
+    let policy =
+        policies.policies().iter().find(|p| p.policy_name() == Some("acc-prometheus")).expect("the nodes' policy");
+    let version = block_on(
+        iam.get_policy_version()
+            .policy_arn(policy.arn().unwrap())
+            .version_id(policy.default_version_id().unwrap())
+            .send(),
+    )
+    .unwrap();
+    let document = version.policy_version().and_then(|v| v.document()).unwrap();
+    let document: serde_json::Value = serde_json::from_str(
+        &percent_encoding::percent_decode_str(document).decode_utf8().expect("UTF-8 policy document"),
+    )
+    .unwrap();
+    for action in ["CreateAccessPoint", "DeleteAccessPoint", "TagResource"] {
+        assert!(!document.to_string().contains(action), "static provisioning allows {action}: {document}");
+    }
+    let fs_arn = block_on(efs.describe_file_systems().file_system_id(fs_id).send()).unwrap().file_systems()[0]
+        .file_system_arn()
+        .unwrap()
+        .to_string();
+    let parts =
+        document["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "DescribeFileSystemParts").unwrap();
+    assert_eq!(parts["Resource"], serde_json::json!([fs_arn]), "{document}");
 
     assert_eq!(wd.plan_detailed_exitcode(), 0, "second plan must be empty");
     wd.destroy();

@@ -1,9 +1,8 @@
 //! Acceptance tests of `efs_prometheus_volume` against moto with the real Terraform CLI.
 
-use std::process::Command;
-
+use acceptance_tests::charts::{kubernetes_validate, yaml_documents};
 use acceptance_tests::cluster::{hcl_list, Cluster};
-use acceptance_tests::{block_on, provider_block, skip_unless_acceptance, venv, Moto, Workdir};
+use acceptance_tests::{block_on, provider_block, skip_unless_acceptance, Moto, Workdir};
 use serde_json::Value;
 
 const ADDR: &str = "efs_prometheus_volume.this";
@@ -16,20 +15,11 @@ fn config(moto: &Moto, subnets: &[String], node_sg: &str, extra: &str) -> String
     )
 }
 
-/// Validates one manifest with the Kubernetes 1.30 schemas, rejecting unknown fields.
-fn kubernetes_validate(wd: &Workdir, name: &str, yaml: &str) {
-    wd.write(name, yaml);
-    let out = Command::new(venv().join("bin/kubernetes-validate"))
-        .args(["-k", "1.30.0", "--strict"])
-        .arg(wd.path().join(name))
-        .output()
-        .expect("run kubernetes-validate");
-    assert!(
-        out.status.success(),
-        "{name} is not a valid Kubernetes 1.30 object:\n{yaml}\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// Validates manifests with the Kubernetes 1.30 schemas, rejecting unknown fields.
+fn validate_manifests(manifests: &[&str]) {
+    let objects: Vec<Value> = manifests.iter().flat_map(|yaml| yaml_documents(yaml)).collect();
+    assert_eq!(objects.len(), manifests.len(), "one object per manifest: {manifests:?}");
+    kubernetes_validate(&objects);
 }
 
 /// Nothing this test made is left in moto.
@@ -109,9 +99,11 @@ fn basic_three_azs_manifests_import_and_destroy() {
     assert_eq!(perms[0].user_id_group_pairs()[0].group_id(), Some(cluster.node_security_group_id.as_str()));
 
     // Every rendered manifest is a valid Kubernetes object.
-    kubernetes_validate(&wd, "sc.yaml", text(&state, "storage_class_manifest"));
-    kubernetes_validate(&wd, "pv.yaml", text(&state, "persistent_volume_manifest"));
-    kubernetes_validate(&wd, "pvc.yaml", text(&state, "persistent_volume_claim_manifest"));
+    validate_manifests(&[
+        text(&state, "storage_class_manifest"),
+        text(&state, "persistent_volume_manifest"),
+        text(&state, "persistent_volume_claim_manifest"),
+    ]);
     assert!(text(&state, "persistent_volume_manifest").contains(&format!("\"{fs_id}::{ap_id}\"")));
     assert!(text(&state, "prometheus_helm_values").contains("existingClaim: \"prometheus-server\""));
     assert!(text(&state, "csi_driver_helm_values").contains("hostNetwork: true"));
@@ -319,8 +311,7 @@ fn dynamic_provisioning_renders_an_efs_ap_storage_class() {
     assert!(sc.contains("provisioningMode: \"efs-ap\""), "{sc}");
     assert!(sc.contains(&format!("fileSystemId: \"{}\"", text(&state, "file_system_id"))), "{sc}");
     assert!(state["persistent_volume_manifest"].is_null());
-    kubernetes_validate(&wd, "sc.yaml", sc);
-    kubernetes_validate(&wd, "pvc.yaml", text(&state, "persistent_volume_claim_manifest"));
+    validate_manifests(&[sc, text(&state, "persistent_volume_claim_manifest")]);
     assert_no_changes(&wd);
     wd.destroy();
     assert_nothing_left(&moto, &cluster.vpc_id);

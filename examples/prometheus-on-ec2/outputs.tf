@@ -71,3 +71,13 @@ output "summary" {
     "instance profile ${efs_csi_node_identity.nodes.instance_profile_name} on ${length(var.instance_ids)} nodes (role ${efs_csi_node_identity.nodes.role_arn}).",
   ])
 }
+
+output "namespace" {
+  description = "Kubernetes namespace of Prometheus and its claim."
+  value       = var.namespace
+}
+
+output "provisioning" {
+  description = "\"static\" or \"dynamic\", as given."
+  value       = var.provisioning
+}

@@ -30,10 +30,16 @@ variable "provisioning" {
   default     = "static"
 }
 
-variable "set_metadata_hop_limit" {
-  description = "Require IMDSv2 with hop limit 2 on every node, so the CSI driver's pods can reach the instance credentials."
-  type        = bool
-  default     = true
+variable "metadata_hop_limit" {
+  description = "Require IMDSv2 on every node with this response hop limit. 1: the CSI driver's pods, on the host network, reach the instance credentials and no other pod does. 2 hands the node role's credentials to every pod; only a driver controller off the host network needs it. null: leave the nodes' metadata options as they are."
+  type        = number
+  default     = 1
+}
+
+variable "csi_controller_replicas" {
+  description = "Replicas of the CSI driver's controller: at most one per schedulable worker (it runs on the host network)."
+  type        = number
+  default     = 1
 }
 
 variable "fail_on_not_ready" {

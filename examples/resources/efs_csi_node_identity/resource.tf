@@ -7,10 +7,11 @@ resource "efs_csi_node_identity" "nodes" {
   # Defaults to the efs_csi_driver_iam_policy document; override to scope it.
   policy_json = data.efs_csi_driver_iam_policy.this.json
 
-  # The driver's pods are one network hop away from IMDS: IMDSv2 needs a hop limit of 2.
+  # IMDSv2 only, hop limit 1: the driver's pods, on the host network, reach the instance
+  # credentials; no other pod does.
   metadata_options {
     http_tokens                 = "required"
-    http_put_response_hop_limit = 2
+    http_put_response_hop_limit = 1
   }
 
   tags = {

@@ -4,7 +4,9 @@
 //! The statements follow the driver's documented example policy and AWS's managed
 //! `AmazonEFSCSIDriverPolicy`: describe calls on any resource, access point creation and deletion
 //! only for access points tagged `efs.csi.aws.com/cluster` (how the driver marks the ones it
-//! provisions dynamically), and tagging only as part of that creation.
+//! provisions dynamically), and tagging only as part of that creation. Scoped to file systems,
+//! every statement that names a resource names those file systems or the access points of their
+//! accounts and regions (an access point's ARN does not name its file system).
 
 use async_trait::async_trait;
 use serde_json::json;
@@ -30,9 +32,25 @@ pub struct PolicyOptions {
     pub dynamic_provisioning: bool,
 }
 
+/// `arn:PARTITION:elasticfilesystem:REGION:ACCOUNT:access-point/*` for each file system's account
+/// and region, deduplicated; the file system ARNs are validated to have that shape.
+fn access_point_arns(file_system_arns: &[String]) -> Vec<String> {
+    let mut arns: Vec<String> = file_system_arns
+        .iter()
+        .filter_map(|arn| arn.split_once(":file-system/").map(|(prefix, _)| format!("{prefix}:access-point/*")))
+        .collect();
+    arns.sort();
+    arns.dedup();
+    arns
+}
+
 /// The policy document as JSON.
 pub fn policy_document(options: &PolicyOptions) -> serde_json::Value {
     let file_systems = if options.file_system_arns.is_empty() { json!("*") } else { json!(options.file_system_arns) };
+    let access_points = match access_point_arns(&options.file_system_arns) {
+        arns if arns.is_empty() => json!("*"),
+        arns => json!(arns),
+    };
     // DescribeAvailabilityZones and DescribeFileSystems without an id cannot be scoped to a resource.
     let mut statements = vec![
         json!({
@@ -64,7 +82,7 @@ pub fn policy_document(options: &PolicyOptions) -> serde_json::Value {
             "Sid": "TagAccessPointsOnCreate",
             "Effect": "Allow",
             "Action": "elasticfilesystem:TagResource",
-            "Resource": "*",
+            "Resource": access_points,
             "Condition": {
                 "StringEquals": { "elasticfilesystem:CreateAction": "CreateAccessPoint" },
                 "StringLike": tagged_by_driver,
@@ -74,7 +92,7 @@ pub fn policy_document(options: &PolicyOptions) -> serde_json::Value {
             "Sid": "DeleteOwnAccessPoints",
             "Effect": "Allow",
             "Action": "elasticfilesystem:DeleteAccessPoint",
-            "Resource": "*",
+            "Resource": access_points,
             "Condition": { "StringEquals": { format!("aws:ResourceTag/{CLUSTER_TAG}"): "true" } },
         }));
     }
@@ -117,7 +135,9 @@ impl DataSource for CsiDriverIamPolicy {
             .attribute(
                 Attribute::optional("file_system_arns", Type::list(Type::String))
                     .description(
-                        "Limit the file-system-level actions to these file systems (ARNs). Default: all file systems.",
+                        "Limit the policy to these file systems (ARNs): the file-system-level actions to them, tagging \
+                         and deleting access points to the access points of their accounts and regions. Describing \
+                         file systems and availability zones cannot be limited. Default: all file systems.",
                     )
                     .validator(each_element(string_matches(
                         FILE_SYSTEM_ARN_PATTERN,
@@ -187,6 +207,21 @@ mod tests {
         let tag = statements.iter().find(|s| s["Action"] == "elasticfilesystem:TagResource").unwrap();
         assert_eq!(tag["Condition"]["StringEquals"]["elasticfilesystem:CreateAction"], "CreateAccessPoint");
         assert_eq!(tag["Condition"]["StringLike"]["aws:RequestTag/efs.csi.aws.com/cluster"], "true");
+    }
+
+    #[test]
+    fn dynamic_provisioning_scoped_to_a_file_system_names_only_its_resources() {
+        let arn = "arn:aws:elasticfilesystem:eu-west-1:123456789012:file-system/fs-0123456789abcdef0";
+        let document =
+            policy_document(&PolicyOptions { file_system_arns: vec![arn.to_string()], dynamic_provisioning: true });
+        for statement in document["Statement"].as_array().unwrap() {
+            let expected = match statement["Sid"].as_str().unwrap() {
+                "DescribeForMounts" => json!("*"),
+                "DescribeFileSystemParts" | "CreateTaggedAccessPoints" => json!([arn]),
+                _ => json!(["arn:aws:elasticfilesystem:eu-west-1:123456789012:access-point/*"]),
+            };
+            assert_eq!(statement["Resource"], expected, "{statement}");
+        }
     }
 
     #[test]

@@ -97,7 +97,7 @@ pub fn evaluate(inputs: &Inputs, facts: &Facts) -> Vec<Check> {
     check_network(facts, &mut checks);
     check_vpc_dns(facts, &mut checks);
     check_instance_profiles(inputs, facts, &mut checks);
-    check_imds(facts, &mut checks);
+    check_imds(inputs, facts, &mut checks);
     check_tls(inputs, facts, &mut checks);
     check_access_point(inputs, facts, &mut checks);
     checks
@@ -579,46 +579,84 @@ fn check_instance_profiles(inputs: &Inputs, facts: &Facts, checks: &mut Vec<Chec
     }
 }
 
-fn check_imds(facts: &Facts, checks: &mut Vec<Check>) {
+/// The one IMDS model: the driver's controller and node pods on the host network (as the rendered
+/// `csi_driver_helm_values` put them) reach IMDSv2 with a hop limit of 1, and nothing else on the
+/// node does. An error where the driver cannot get credentials; a warning where every pod can.
+fn check_imds(inputs: &Inputs, facts: &Facts, checks: &mut Vec<Check>) {
     let before = checks.len();
+    // The hop limit the driver's pods need: 1 from the host network, 2 from a pod network.
+    let (needed, network) = if inputs.controller_host_network { (1, "host") } else { (2, "pod") };
+    let least_privilege = format!(
+        "metadata_options {{ http_tokens = \"required\", http_put_response_hop_limit = {needed} }} on \
+         efs_csi_node_identity"
+    );
     for instance in &facts.instances {
         let id = &instance.instance_id;
+        let hop_limit = instance.http_put_response_hop_limit.unwrap_or(1);
+        let cli = format!(
+            "aws ec2 modify-instance-metadata-options --instance-id {id} --http-endpoint enabled --http-tokens required \
+             --http-put-response-hop-limit {needed}"
+        );
         if instance.http_endpoint.as_deref() == Some("disabled") {
             checks.push(problem(
                 IMDS,
                 Status::Error,
                 id,
-                format!("Instance {id} has its metadata endpoint (IMDS) disabled: nothing on it can get the instance credentials."),
-                format!("aws ec2 modify-instance-metadata-options --instance-id {id} --http-endpoint enabled --http-put-response-hop-limit 2"),
+                format!(
+                    "Instance {id} has its metadata endpoint (IMDS) disabled: the CSI driver on it gets no instance \
+                     credentials and logs NoCredentialProviders."
+                ),
+                cli,
             ));
-        } else if instance.http_tokens.as_deref() == Some("required")
-            && instance.http_put_response_hop_limit.unwrap_or(1) < 2
-        {
+        } else if instance.http_tokens.as_deref() == Some("required") && hop_limit < needed {
             checks.push(problem(
                 IMDS,
                 Status::Error,
                 id,
                 format!(
-                    "Instance {id} requires IMDSv2 with a response hop limit of {}: the driver's controller pods (not on \
-                     the host network by default) are one hop further and never get a token, so they log \
-                     NoCredentialProviders.",
-                    instance.http_put_response_hop_limit.unwrap_or(1)
+                    "Instance {id} requires IMDSv2 with a response hop limit of {hop_limit}, and the driver's controller \
+                     is not on the host network (controller_host_network = false): its pods are one hop further, never \
+                     get a token, and log NoCredentialProviders."
                 ),
                 format!(
-                    "Add metadata_options {{ http_tokens = \"required\", http_put_response_hop_limit = 2 }} to \
-                     efs_csi_node_identity, or: aws ec2 modify-instance-metadata-options --instance-id {id} \
-                     --http-put-response-hop-limit 2"
+                    "Run the controller on the host network (controller.hostNetwork: true, as the csi_driver_helm_values \
+                     of efs_prometheus_volume do) and set controller_host_network = true; or, handing the node role's \
+                     credentials to every pod on the node, add {least_privilege}, or: {cli}"
                 ),
+            ));
+        } else if instance.http_tokens.as_deref() == Some("optional") {
+            checks.push(problem(
+                IMDS,
+                Status::Warning,
+                id,
+                format!(
+                    "Instance {id} still answers IMDSv1, which has no hop limit: every pod on it, not only the CSI \
+                     driver, can read the node role's credentials."
+                ),
+                format!("Add {least_privilege}, or: {cli}"),
+            ));
+        } else if instance.http_tokens.as_deref() == Some("required") && hop_limit > needed {
+            checks.push(problem(
+                IMDS,
+                Status::Warning,
+                id,
+                format!(
+                    "Instance {id} answers IMDSv2 with a response hop limit of {hop_limit}: every pod on it, not only \
+                     the CSI driver (which needs {needed} on the {network} network), can read the node role's \
+                     credentials."
+                ),
+                format!("Add {least_privilege}, or: {cli}"),
             ));
         }
     }
     if checks.len() == before && !facts.instances.is_empty() {
+        let nodes = nodes_word(facts.instances.len());
         checks.push(ok(
             IMDS,
-            nodes_word(facts.instances.len()),
+            &nodes,
             format!(
-                "All {} serve instance metadata to pods (endpoint enabled; hop limit of at least 2 where IMDSv2 is required).",
-                nodes_word(facts.instances.len())
+                "All {nodes} serve IMDSv2 only, with a response hop limit of {needed}: the CSI driver's pods (on the \
+                 {network} network) get the instance credentials, and no other pod does."
             ),
         ));
     }
@@ -761,6 +799,7 @@ mod tests {
             expected_uid: 65534,
             expected_gid: 65534,
             dynamic_provisioning: true,
+            controller_host_network: true,
             manifests: vec![],
         }
     }
@@ -776,7 +815,7 @@ mod tests {
             security_group_ids: vec!["sg-nodes".into()],
             instance_profile_arn: Some(PROFILE.into()),
             http_tokens: Some("required".into()),
-            http_put_response_hop_limit: Some(2),
+            http_put_response_hop_limit: Some(1),
             http_endpoint: Some("enabled".into()),
         }
     }
@@ -922,7 +961,7 @@ mod tests {
     #[test]
     fn imds_profile_and_state_problems_are_per_instance() {
         let mut facts = healthy();
-        facts.instances[0].http_put_response_hop_limit = Some(1);
+        facts.instances[0].http_endpoint = Some("disabled".into());
         facts.instances[1].instance_profile_arn = None;
         facts.instances[1].state = "pending".into();
         let checks = evaluate(&inputs(&["i-a", "i-b", "i-gone"]), &facts);
@@ -935,9 +974,47 @@ mod tests {
                 (IMDS, Status::Error, "i-a".to_string()),
             ]
         );
-        // Hop limit 1 is fine while IMDSv1 is allowed.
-        facts.instances[0].http_tokens = Some("optional".into());
-        assert!(!problems(&evaluate(&inputs(&["i-a", "i-b"]), &facts)).iter().any(|p| p.0 == IMDS));
+        let disabled = checks.iter().find(|c| c.name == IMDS).unwrap();
+        assert!(disabled
+            .fix
+            .contains("--http-endpoint enabled --http-tokens required --http-put-response-hop-limit 1"));
+    }
+
+    /// Hop limit 1 with IMDSv2 required is the least privilege the host-network driver works with;
+    /// anything that lets other pods read the credentials is a warning, and hop limit 1 is an error
+    /// only for a controller off the host network.
+    #[test]
+    fn imds_expects_hop_limit_one_from_the_host_network() {
+        let imds = |facts: &Facts, inputs: &Inputs| -> Vec<(Status, String)> {
+            evaluate(inputs, facts).into_iter().filter(|c| c.name == IMDS).map(|c| (c.status, c.message)).collect()
+        };
+        let host = inputs(&["i-a", "i-b"]);
+        let pod_network = Inputs { controller_host_network: false, ..inputs(&["i-a", "i-b"]) };
+        let mut facts = healthy();
+        let found = imds(&facts, &host);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, Status::Ok);
+        assert!(found[0].1.contains("hop limit of 1") && found[0].1.contains("no other pod"), "{found:?}");
+
+        facts.instances[0].http_put_response_hop_limit = Some(2);
+        facts.instances[1].http_tokens = Some("optional".into());
+        let found = imds(&facts, &host);
+        assert_eq!(found.iter().map(|f| f.0).collect::<Vec<_>>(), [Status::Warning, Status::Warning], "{found:?}");
+        assert!(found[0].1.contains("hop limit of 2") && found[0].1.contains("every pod"), "{found:?}");
+        assert!(found[1].1.contains("IMDSv1"), "{found:?}");
+
+        // A controller on the pod network needs hop limit 2: there it is the least privilege, and 1 fails.
+        let found = imds(&facts, &pod_network);
+        assert_eq!(found.iter().map(|f| f.0).collect::<Vec<_>>(), [Status::Warning], "only IMDSv1 is left: {found:?}");
+        let found = imds(&healthy(), &pod_network);
+        assert_eq!(found.iter().map(|f| f.0).collect::<Vec<_>>(), [Status::Error, Status::Error], "{found:?}");
+        let error = evaluate(&pod_network, &healthy()).into_iter().find(|c| c.name == IMDS).unwrap();
+        assert!(error.message.contains("not on the host network"), "{}", error.message);
+        assert!(
+            error.fix.contains("controller.hostNetwork: true") && error.fix.contains("hop_limit = 2"),
+            "{}",
+            error.fix
+        );
     }
 
     #[test]

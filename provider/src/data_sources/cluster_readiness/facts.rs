@@ -24,6 +24,8 @@ pub struct Inputs {
     pub expected_uid: i64,
     pub expected_gid: i64,
     pub dynamic_provisioning: bool,
+    /// Whether the CSI driver's controller runs on the host network (its node pods always do).
+    pub controller_host_network: bool,
     pub manifests: Vec<String>,
 }
 

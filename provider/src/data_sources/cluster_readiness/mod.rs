@@ -54,6 +54,7 @@ fn inputs(config: &Value) -> Inputs {
         expected_uid: number("expected_posix_uid"),
         expected_gid: number("expected_posix_gid"),
         dynamic_provisioning: config.get("dynamic_provisioning").and_then(Value::as_bool).unwrap_or(true),
+        controller_host_network: config.get("controller_host_network").and_then(Value::as_bool).unwrap_or(true),
         manifests: strings(config, "manifests"),
     }
 }
@@ -137,9 +138,10 @@ impl DataSource for ClusterReadiness {
                 "Checks, read-only and in a handful of AWS calls, that a self-managed cluster's nodes can mount an EFS file \
                  system through the aws-efs-csi-driver and that Prometheus can write to it: a mount target in every \
                  availability zone with nodes, security groups that let NFS through both ways, DNS in the VPC, an instance \
-                 profile whose role allows the driver's actions on every running node, instance metadata reachable from \
-                 pods, an available and encrypted file system, TLS where the file system policy demands it, and an access \
-                 point owned by the user Prometheus runs as. Each check names its subject and a concrete fix.",
+                 profile whose role allows the driver's actions on every running node, instance metadata reachable by the \
+                 driver and by no other pod, an available and encrypted file system, TLS where the file system policy \
+                 demands it, and an access point owned by the user Prometheus runs as. Each check names its subject and a \
+                 concrete fix.",
             )
             .attribute(
                 Attribute::required("instance_ids", Type::set(Type::String))
@@ -164,6 +166,10 @@ impl DataSource for ClusterReadiness {
             .attribute(
                 Attribute::optional("dynamic_provisioning", Type::Bool)
                     .description("Whether claims are provisioned dynamically (a StorageClass with `provisioningMode: efs-ap`): the nodes' role must then also allow creating and deleting access points. The actions are those of `efs_csi_driver_iam_policy` with the same setting. Default `true`."),
+            )
+            .attribute(
+                Attribute::optional("controller_host_network", Type::Bool)
+                    .description("Whether the aws-efs-csi-driver's controller runs on the host network, as the `csi_driver_helm_values` of `efs_prometheus_volume` put it (the driver's node pods always do). Then IMDSv2 with a response hop limit of 1 is what the `imds` check expects: the driver gets the instance credentials and no other pod does; a higher limit, or IMDSv1, is a warning. With `false` the controller needs a hop limit of 2, and a limit of 1 is an error. Default `true`."),
             )
             .attribute(
                 Attribute::optional("manifests", Type::list(Type::String))

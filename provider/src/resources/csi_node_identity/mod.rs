@@ -97,8 +97,8 @@ impl CsiNodeIdentity {
 
     /// Plan-time checks against EC2, read-only, for the instances this plan adds: an instance that
     /// does not exist or is terminated (an error, so nothing is created for a typo), an instance that
-    /// already has another profile (an error unless replacing is allowed), and IMDSv2 settings that
-    /// would keep the driver's pods from getting credentials (a warning).
+    /// already has another profile (an error unless replacing is allowed), and a disabled metadata
+    /// endpoint, which keeps the driver from getting credentials (a warning).
     async fn check_instances(ctx: &Ctx, plan: &mut PlanContext<'_>) {
         let Ok(provider) = ctx.provider() else { return };
         let Some(planned_ids) = known_strings(plan.planned.get("instance_ids")) else {
@@ -160,26 +160,26 @@ impl CsiNodeIdentity {
                 ),
             );
         }
-        let metadata_configured = plan.config.get("metadata_options").is_some_and(|m| !m.is_null());
-        if !metadata_configured {
-            let blocked: Vec<String> = instances
-                .iter()
-                .filter(|o| o.http_tokens.as_deref() == Some("required") && o.http_put_response_hop_limit == Some(1))
-                .map(|o| o.instance_id.clone())
-                .collect();
-            if !blocked.is_empty() {
-                plan.diags.warning_at(
-                    AttributePath::root("instance_ids"),
-                    "Pods Cannot Reach IMDSv2 On Some Instances",
-                    format!(
-                        "Instances {} require IMDSv2 (http_tokens = \"required\") with a response hop limit \
-                         of 1, so the EFS CSI driver's pods (one network hop further) cannot get the instance \
-                         profile's credentials and mounts will fail. Add metadata_options {{ \
-                         http_put_response_hop_limit = 2 }} to this resource to fix it.",
-                        blocked.join(", ")
-                    ),
-                );
-            }
+        // The driver's pods are on the host network (the csi_driver_helm_values of efs_prometheus_volume
+        // put them there), so any hop limit reaches IMDSv2; only a disabled endpoint keeps them from the
+        // credentials, and metadata_options cannot turn it on.
+        let disabled: Vec<String> = instances
+            .iter()
+            .filter(|o| o.http_endpoint.as_deref() == Some("disabled"))
+            .map(|o| o.instance_id.clone())
+            .collect();
+        if !disabled.is_empty() {
+            plan.diags.warning_at(
+                AttributePath::root("instance_ids"),
+                "Instance Metadata Disabled On Some Instances",
+                format!(
+                    "Instances {} have their instance metadata endpoint (IMDS) disabled, so the EFS CSI driver on \
+                     them cannot get the instance profile's credentials and mounts will fail. Enable it, IMDSv2 \
+                     only: aws ec2 modify-instance-metadata-options --instance-id <id> --http-endpoint enabled \
+                     --http-tokens required --http-put-response-hop-limit 1.",
+                    disabled.join(", ")
+                ),
+            );
         }
     }
 
@@ -254,8 +254,9 @@ impl Resource for CsiNodeIdentity {
                 diags.error_at(
                     AttributePath::root("metadata_options"),
                     "Empty Metadata Options",
-                    "metadata_options sets nothing: set http_put_response_hop_limit (2 lets the driver's pods reach \
-                     IMDSv2) and/or http_tokens, or remove the block.",
+                    "metadata_options sets nothing: set http_put_response_hop_limit (1 keeps the credentials from \
+                     every pod off the host network) and/or http_tokens (\"required\": IMDSv2 only), or remove the \
+                     block.",
                 );
             }
         }

@@ -48,8 +48,11 @@ fn json_object() -> Validator {
 
 pub fn schema() -> Schema {
     let metadata_options = Block::new(
-        "Instance metadata options applied to every instance in `instance_ids`. The driver's pods reach IMDSv2 \
-         through one extra network hop, so with `http_tokens = \"required\"` they need a hop limit of at least 2.",
+        "Instance metadata options applied to every instance in `instance_ids`. The least privilege is \
+         `http_tokens = \"required\"` with `http_put_response_hop_limit = 1`: pods on the host network, such as the \
+         EFS CSI driver's controller and node pods as `efs_prometheus_volume`'s `csi_driver_helm_values` run them, \
+         reach the instance credentials, and no other pod does. A hop limit of 2 is needed only for a driver \
+         controller off the host network, and hands the node role's credentials to every pod on the node.",
     )
     .attribute(
         Attribute::optional("http_tokens", Type::String)
@@ -59,7 +62,8 @@ pub fn schema() -> Schema {
     .attribute(
         Attribute::optional("http_put_response_hop_limit", Type::Number)
             .description(
-                "The hop limit of IMDS responses (1 to 64); 2 lets pods reach IMDSv2. Left unchanged when not set.",
+                "The hop limit of IMDSv2 responses (1 to 64): 1 reaches only the host network, 2 every pod. Left \
+                 unchanged when not set.",
             )
             .validator(int_between(1, 64)),
     );

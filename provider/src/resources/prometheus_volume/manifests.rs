@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value as Json};
 
-use super::model::VolumeArgs;
+use super::model::{KubernetesSpec, VolumeArgs};
 
 /// The CSI driver's name, as StorageClasses and PersistentVolumes reference it.
 pub const CSI_DRIVER: &str = "efs.csi.aws.com";
@@ -19,15 +19,6 @@ pub struct Rendered {
     pub csi_driver_helm_values: Option<String>,
 }
 
-fn mount_options(args: &VolumeArgs) -> Vec<&'static str> {
-    // Mounting through an access point requires TLS in efs-utils, and the TLS policy requires it too.
-    if args.enforce_tls || !args.kubernetes.dynamic {
-        vec!["tls"]
-    } else {
-        vec![]
-    }
-}
-
 pub fn persistent_volume_name(args: &VolumeArgs) -> String {
     format!("{}-{}", args.kubernetes.namespace, args.kubernetes.pvc_name)
 }
@@ -41,7 +32,6 @@ pub fn storage_class(args: &VolumeArgs, file_system_id: Option<&str>) -> Option<
         // Retain: deleting the claim must never delete the Prometheus data.
         "reclaimPolicy": "Retain",
         "volumeBindingMode": "Immediate",
-        "mountOptions": mount_options(args),
     });
     if args.kubernetes.dynamic {
         let ap = &args.access_point;
@@ -72,7 +62,8 @@ pub fn persistent_volume(args: &VolumeArgs, volume_handle: Option<&str>) -> Opti
             "accessModes": ["ReadWriteOnce"],
             "persistentVolumeReclaimPolicy": "Retain",
             "storageClassName": k.storage_class_name,
-            "mountOptions": mount_options(args),
+            // No `tls` mount option: the driver mounts with TLS unless `encryptInTransit` is "false", and
+            // logs a deprecation warning for every mount that still names it.
             "csi": { "driver": CSI_DRIVER, "volumeHandle": volume_handle? },
             "claimRef": { "namespace": k.namespace, "name": k.pvc_name },
         },
@@ -86,7 +77,8 @@ pub fn persistent_volume_claim(args: &VolumeArgs) -> Json {
         "kind": "PersistentVolumeClaim",
         "metadata": { "name": k.pvc_name, "namespace": k.namespace },
         "spec": {
-            // One server per volume: two Prometheus servers in one directory corrupt the TSDB.
+            // What the volume is for: one server. The EFS driver does not attach volumes, so this keeps no
+            // second pod off it; the server's one replica with the Recreate strategy does.
             "accessModes": ["ReadWriteOnce"],
             "storageClassName": k.storage_class_name,
             "resources": { "requests": { "storage": k.capacity } },
@@ -98,20 +90,21 @@ pub fn persistent_volume_claim(args: &VolumeArgs) -> Json {
     pvc
 }
 
-/// prometheus-community/prometheus chart values.
+/// prometheus-community/prometheus chart values (chart 29.x).
 pub fn prometheus_values(args: &VolumeArgs) -> Json {
     let ap = &args.access_point;
+    let k = &args.kubernetes;
     json!({
         "server": {
+            // A Deployment, not the chart's StatefulSet option: the strategy below applies to it.
+            "statefulSet": { "enabled": false },
             "replicaCount": 1,
-            // A rolling update would run two servers on one TSDB for a while.
+            // The driver does not attach EFS volumes, so ReadWriteOnce does not keep a second pod off the
+            // volume: a rolling update would run two servers on one TSDB for a while. Recreate stops the old
+            // server before the new one starts.
             "strategy": { "type": "Recreate" },
-            "persistentVolume": {
-                "enabled": true,
-                "existingClaim": args.kubernetes.pvc_name,
-                "accessModes": ["ReadWriteOnce"],
-                "size": args.kubernetes.capacity,
-            },
+            // With an existing claim the chart creates no claim of its own (its size and access modes go unread).
+            "persistentVolume": { "enabled": true, "existingClaim": k.pvc_name },
             "securityContext": {
                 "runAsUser": ap.uid,
                 "runAsGroup": ap.gid,
@@ -119,18 +112,36 @@ pub fn prometheus_values(args: &VolumeArgs) -> Json {
                 "fsGroup": ap.gid,
             },
         },
+        "alertmanager": { "persistence": alertmanager_persistence(k) },
     })
 }
 
-/// kubernetes-sigs/aws-efs-csi-driver chart values for a cluster that is not EKS. The chart has no
-/// value for the region: the driver reads it from the instance metadata, which the host network
-/// makes reachable.
-pub fn csi_driver_values() -> Json {
+/// The chart enables Alertmanager with a claim on the cluster's default StorageClass, which a
+/// kubeadm cluster does not have: that claim stays Pending and `helm install --wait` times out.
+/// With dynamic provisioning the claim goes to this volume's StorageClass (the driver makes it an
+/// access point of its own); with static provisioning a claim binds only a PersistentVolume made
+/// for it, so Alertmanager keeps its silences and notification log in an emptyDir instead, and
+/// loses them when its pod restarts.
+fn alertmanager_persistence(k: &KubernetesSpec) -> Json {
+    if k.dynamic {
+        json!({ "enabled": true, "storageClass": k.storage_class_name })
+    } else {
+        json!({ "enabled": false })
+    }
+}
+
+/// kubernetes-sigs/aws-efs-csi-driver chart values (chart 4.x) for a cluster that is not EKS. The
+/// chart has no value for the region: the driver reads it from the instance metadata.
+pub fn csi_driver_values(k: &KubernetesSpec) -> Json {
     json!({
         "controller": {
-            // Without EKS there is no pod identity: the controller uses the instance credentials, which a pod
-            // on the host network reaches even with the default IMDS hop limit of 1.
+            // Without EKS there is no pod identity: the controller uses the instance credentials. On the
+            // host network it reaches IMDSv2 with the hop limit of 1, which keeps every pod that is not on
+            // the host network away from them (the node DaemonSet is always on the host network).
             "hostNetwork": true,
+            // On the host network the health port is a host port: one replica per schedulable node at
+            // most, and the chart's default of 2 leaves one Pending on a cluster with one worker.
+            "replicaCount": k.csi_controller_replicas,
             "serviceAccount": { "create": true },
         },
         "node": {
@@ -149,7 +160,7 @@ pub fn render(args: &VolumeArgs, file_system_id: Option<&str>, access_point_id: 
         persistent_volume: persistent_volume(args, volume_handle.as_deref()).map(|j| to_yaml(&j)),
         persistent_volume_claim: Some(to_yaml(&persistent_volume_claim(args))),
         prometheus_helm_values: Some(to_yaml(&prometheus_values(args))),
-        csi_driver_helm_values: Some(to_yaml(&csi_driver_values())),
+        csi_driver_helm_values: Some(to_yaml(&csi_driver_values(&args.kubernetes))),
         volume_handle,
     }
 }
@@ -296,39 +307,76 @@ mod chart_keys {
         VolumeArgs::from_value(&Value::object([("name", Value::string("prom"))]))
     }
 
-    /// The keys emitted for kubernetes-sigs/aws-efs-csi-driver's chart, each checked against its
-    /// charts/aws-efs-csi-driver/values.yaml of chart 2.5.6 (driver 1.7.6, commit 00a24b48) and its
-    /// templates/controller-deployment.yaml (commit a788a9a9). Neither has a region value (an earlier
-    /// `controller.region` was silently ignored): the driver takes the region from instance metadata.
-    #[test]
-    fn csi_driver_values_use_the_charts_keys() {
-        let mut keys = Vec::new();
-        leaf_keys(&csi_driver_values(), "", &mut keys);
-        assert_eq!(keys, ["controller.hostNetwork", "controller.serviceAccount.create", "node.serviceAccount.create"]);
+    fn dynamic_args() -> VolumeArgs {
+        VolumeArgs::from_value(&Value::object([
+            ("name", Value::string("prom")),
+            ("kubernetes", Value::object([("provisioning", Value::string("dynamic"))])),
+        ]))
     }
 
-    /// The keys emitted for prometheus-community/prometheus's chart, each checked against its
-    /// charts/prometheus/values.yaml at commit 89358257 (chart 28.x, Prometheus v3): all are under `server`
-    /// there, with the same names and shapes.
+    /// The keys emitted for the aws-efs-csi-driver chart. acceptance-tests/tests/charts.rs renders the
+    /// real chart (4.4.1) with them and checks that the chart reads each one; this list makes a new key
+    /// a deliberate change.
     #[test]
-    fn prometheus_values_use_the_charts_keys() {
+    fn csi_driver_values_emit_these_keys() {
         let mut keys = Vec::new();
-        leaf_keys(&prometheus_values(&args()), "", &mut keys);
+        leaf_keys(&csi_driver_values(&args().kubernetes), "", &mut keys);
+        keys.sort();
         assert_eq!(
             keys,
             [
-                "server.replicaCount",
-                "server.strategy.type",
-                "server.persistentVolume.enabled",
-                "server.persistentVolume.existingClaim",
-                "server.persistentVolume.accessModes",
-                "server.persistentVolume.size",
-                "server.securityContext.runAsUser",
-                "server.securityContext.runAsGroup",
-                "server.securityContext.runAsNonRoot",
-                "server.securityContext.fsGroup",
+                "controller.hostNetwork",
+                "controller.replicaCount",
+                "controller.serviceAccount.create",
+                "node.serviceAccount.create"
             ]
         );
+        assert_eq!(csi_driver_values(&args().kubernetes)["controller"]["replicaCount"], 1);
+    }
+
+    /// The keys emitted for the prometheus chart (29.27.0 in acceptance-tests/tests/charts.rs).
+    #[test]
+    fn prometheus_values_emit_these_keys() {
+        let mut keys = Vec::new();
+        leaf_keys(&prometheus_values(&args()), "", &mut keys);
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "alertmanager.persistence.enabled",
+                "server.persistentVolume.enabled",
+                "server.persistentVolume.existingClaim",
+                "server.replicaCount",
+                "server.securityContext.fsGroup",
+                "server.securityContext.runAsGroup",
+                "server.securityContext.runAsNonRoot",
+                "server.securityContext.runAsUser",
+                "server.statefulSet.enabled",
+                "server.strategy.type",
+            ]
+        );
+    }
+
+    /// Alertmanager's claim needs a StorageClass that provisions: this volume's with dynamic
+    /// provisioning; with static provisioning it has none and keeps its state in an emptyDir.
+    #[test]
+    fn alertmanager_storage_follows_the_provisioning() {
+        assert_eq!(prometheus_values(&args())["alertmanager"]["persistence"], json!({ "enabled": false }));
+        assert_eq!(
+            prometheus_values(&dynamic_args())["alertmanager"]["persistence"],
+            json!({ "enabled": true, "storageClass": "efs-prometheus" })
+        );
+    }
+
+    /// No manifest names the deprecated `tls` mount option.
+    #[test]
+    fn no_deprecated_tls_mount_option() {
+        for args in [args(), dynamic_args()] {
+            let r = render(&args, Some("fs-1"), Some("fsap-2"));
+            for manifest in [r.storage_class, r.persistent_volume].into_iter().flatten() {
+                assert!(!manifest.contains("mountOptions") && !manifest.contains("tls"), "{manifest}");
+            }
+        }
     }
 
     #[test]

@@ -355,6 +355,7 @@ impl PrometheusVolume {
                     ("pvc_name", Value::string("prometheus-server")),
                     ("capacity", Value::string("50Gi")),
                     ("provisioning", Value::string("static")),
+                    ("csi_controller_replicas", Value::int(1)),
                 ]),
             );
         }
@@ -767,10 +768,10 @@ impl Resource for PrometheusVolume {
                 "persistent_volume_manifest",
                 "persistent_volume_claim_manifest",
                 "prometheus_helm_values",
+                "csi_driver_helm_values",
             ] {
                 plan.set(name, Value::Unknown);
             }
-            plan.set("csi_driver_helm_values", opt(manifests::render(&args, None, None).csi_driver_helm_values));
         }
     }
 

@@ -41,6 +41,8 @@ pub struct KubernetesSpec {
     pub pvc_name: String,
     pub capacity: String,
     pub dynamic: bool,
+    /// Replicas of the CSI driver's controller in the rendered Helm values.
+    pub csi_controller_replicas: i64,
 }
 
 /// The arguments, with defaults applied (the framework plans them).
@@ -98,6 +100,7 @@ impl VolumeArgs {
                 pvc_name: text(k8s, "pvc_name").unwrap_or_else(|| "prometheus-server".into()),
                 capacity: text(k8s, "capacity").unwrap_or_else(|| "50Gi".into()),
                 dynamic: text(k8s, "provisioning").as_deref() == Some("dynamic"),
+                csi_controller_replicas: int(k8s, "csi_controller_replicas", 1),
             },
             tags_all: v
                 .get("tags_all")

@@ -103,6 +103,18 @@ fn kubernetes_block() -> NestedBlock {
                          claim, and needs the access point permissions of `efs_csi_driver_iam_policy`. Default `static`.",
                     )
                     .validator(one_of(PROVISIONING)),
+            )
+            .attribute(
+                Attribute::optional("csi_controller_replicas", Type::Number)
+                    .default(Value::int(1))
+                    .description(
+                        "Replicas of the aws-efs-csi-driver's controller in `csi_driver_helm_values` (the chart's \
+                         default is 2). The controller runs on the host network, where its health port is a host \
+                         port, so every replica needs a schedulable node of its own (a kubeadm master is tainted): \
+                         a replica more than that stays Pending. One replica works at a time (leader election); \
+                         more only shorten a failover. Default `1`.",
+                    )
+                    .validator(int_between(1, 16)),
             ),
     )
 }
@@ -131,8 +143,9 @@ pub fn schema() -> Schema {
              Kubernetes manifests and Helm values that use them.\n\n\
              Prometheus does not support NFS (EFS included) for its TSDB: it can fail on lock files, report \
              permission errors on `queries.active`, and corrupt data when two servers share a directory. This \
-             resource makes the safe shape the default (a ReadWriteOnce claim, one server, the `Recreate` strategy, \
-             a dedicated access point per server) but cannot remove the risk. If you need durability or several \
+             resource makes the safe shape the default (one server with the `Recreate` strategy, a dedicated access \
+             point per server; the claim's ReadWriteOnce does not stop a second pod, as the EFS CSI driver does not \
+             attach volumes) but cannot remove the risk. If you need durability or several \
              replicas, use local disks and `remote_write` to a long-term store instead.",
         )
         .attribute(computed("id", "The file system id."))
@@ -211,7 +224,7 @@ pub fn schema() -> Schema {
         .attribute(
             Attribute::optional("enforce_tls", Type::Bool)
                 .default(Value::Bool(true))
-                .description("Attach a file system policy that denies access without TLS (and allows mounting and writing through mount targets); the rendered manifests then mount with `tls`. Default `true`."),
+                .description("Attach a file system policy that denies access without TLS (and allows mounting and writing through mount targets). The aws-efs-csi-driver mounts with TLS unless a manifest sets `encryptInTransit: \"false\"`, which the rendered manifests never do. Default `true`."),
         )
         .attribute(tags_attribute())
         .attribute(tags_all_attribute())
@@ -240,8 +253,8 @@ pub fn schema() -> Schema {
         .attribute(rendered("storage_class_manifest", "YAML of the StorageClass (`efs.csi.aws.com`; with `provisioningMode: efs-ap` for dynamic provisioning)."))
         .attribute(rendered("persistent_volume_manifest", "YAML of the PersistentVolume bound to the access point (static provisioning; null for dynamic)."))
         .attribute(rendered("persistent_volume_claim_manifest", "YAML of the ReadWriteOnce PersistentVolumeClaim for the Prometheus server."))
-        .attribute(rendered("prometheus_helm_values", "Values for the prometheus-community/prometheus chart: the claim as the server's persistent volume, one replica, `Recreate` strategy, running as 65534."))
-        .attribute(rendered("csi_driver_helm_values", "Values for the aws-efs-csi-driver chart on a non-EKS cluster: the controller on the host network so it reaches the instance credentials and, from the instance metadata, the region (the chart has no region value)."))
+        .attribute(rendered("prometheus_helm_values", "Values for the prometheus-community/prometheus chart (29.x): the claim as the server's persistent volume, one replica of a Deployment with the `Recreate` strategy, running as the access point's user (65534). Alertmanager's claim uses this StorageClass with dynamic provisioning; with static provisioning Alertmanager keeps its state in an emptyDir (a claim on the cluster's default StorageClass, which kubeadm clusters lack, would stay Pending)."))
+        .attribute(rendered("csi_driver_helm_values", "Values for the aws-efs-csi-driver chart (4.x) on a non-EKS cluster: the controller on the host network, like the node DaemonSet, so both reach the instance credentials and the region through IMDSv2 with a hop limit of 1 (the chart has no region value), with `csi_controller_replicas` replicas."))
         .block(access_point_block())
         .block(kubernetes_block())
         .block(timeouts::block(&["create", "update", "delete"], &DEFAULT_TIMEOUTS)),

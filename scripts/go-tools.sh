@@ -81,13 +81,14 @@ install_opentofu() {
   log "tofu $version built in $((SECONDS - started)) s: $bin"
 }
 
-ALL=(tofu helm goreleaser tfplugindocs)
+ALL=(tofu helm goreleaser tfplugindocs actionlint)
 version_of() {
   case "$1" in
   tofu) echo "$OPENTOFU_VERSION" ;;
   helm) echo "$HELM_VERSION" ;;
   goreleaser) echo "$GORELEASER_VERSION" ;;
   tfplugindocs) echo "$TFPLUGINDOCS_VERSION" ;;
+  actionlint) echo "$ACTIONLINT_VERSION" ;;
   *) die "unknown tool '$1' (known: ${ALL[*]})" ;;
   esac
 }
@@ -107,6 +108,9 @@ for tool in "${wanted[@]}"; do
   tfplugindocs)
     install_module tfplugindocs "$TFPLUGINDOCS_VERSION" \
       "github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs@v$TFPLUGINDOCS_VERSION"
+    ;;
+  actionlint)
+    install_module actionlint "$ACTIONLINT_VERSION" "github.com/rhysd/actionlint/cmd/actionlint@v$ACTIONLINT_VERSION"
     ;;
   *) die "unknown tool '$tool' (known: ${ALL[*]})" ;;
   esac

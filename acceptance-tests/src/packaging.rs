@@ -341,9 +341,7 @@ impl FileLock {
             .spawn()
             .expect("run flock (util-linux)");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("flock's output"))
-            .read_line(&mut line)
-            .expect("read from flock");
+        BufReader::new(child.stdout.take().expect("flock's output")).read_line(&mut line).expect("read from flock");
         assert_eq!(line.trim(), "locked", "flock {} did not take the lock", path.display());
         FileLock { child }
     }

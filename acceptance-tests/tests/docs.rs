@@ -139,7 +139,8 @@ fn docs_match_the_served_schema() {
     assert!(out.status.success(), "gen_docs.py failed: {}", String::from_utf8_lossy(&out.stderr));
     let mut problems = Vec::new();
     for dir in ["resources", "data-sources"] {
-        let (made, committed) = (markdown_files(&generated.join(dir)), markdown_files(&repo_root().join("docs").join(dir)));
+        let (made, committed) =
+            (markdown_files(&generated.join(dir)), markdown_files(&repo_root().join("docs").join(dir)));
         for page in committed.difference(&made) {
             problems.push(format!("docs/{dir}/{page} documents nothing the provider serves"));
         }

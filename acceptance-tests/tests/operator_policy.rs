@@ -1,6 +1,7 @@
 //! The least-privilege IAM policy of the quickstart (`examples/iam/operator-policy.json`, shown in
 //! `docs/guides/quickstart.md`), tested against the calls the provider makes: the example module
-//! applied, changed (tags, one node more), planned again and destroyed through the fault proxy,
+//! applied, changed (tags added, changed and removed, one node more, dynamic provisioning, whose
+//! driver policy differs), planned again and destroyed through the fault proxy,
 //! which counts every AWS call by action. Every action called is allowed by the policy, together
 //! with the permissions AWS checks alongside some calls (`iam:PassRole` when an instance profile is
 //! associated, the tagging actions when an object is created with tags); and the policy allows
@@ -59,8 +60,8 @@ fn allowed_actions(policy: &Value) -> BTreeSet<String> {
     allowed
 }
 
-fn write_config(wd: &Workdir, endpoint: &str, cluster: &Cluster, tags: &str) {
-    let module = cluster.example_module_block("operator-policy", &format!("  tags                   = {tags}\n"));
+fn write_config(wd: &Workdir, endpoint: &str, cluster: &Cluster, extra: &str) {
+    let module = cluster.example_module_block("operator-policy", extra);
     wd.write("main.tf", &format!("{}\n{module}", provider_block_with_endpoint(endpoint)));
 }
 
@@ -72,11 +73,12 @@ fn operator_policy_allows_exactly_what_the_provider_calls() {
     let endpoint = bench.proxy.endpoint();
     bench.proxy.reset_counts();
 
-    // The whole life of the module: create, change tags and nodes, refresh, destroy.
-    write_config(&wd, &endpoint, &cluster, "{ env = \"acc\" }");
+    // The whole life of the module: create, change what can change in place, refresh, destroy.
+    write_config(&wd, &endpoint, &cluster, "  tags = { env = \"acc\", owner = \"sre\" }\n");
     wd.run_ok(APPLY);
     cluster.add_instances(&bench.moto, 1);
-    write_config(&wd, &endpoint, &cluster, "{ env = \"prod\", team = \"observability\" }");
+    let changed = "  tags         = { env = \"prod\", team = \"observability\" }\n  provisioning = \"dynamic\"\n";
+    write_config(&wd, &endpoint, &cluster, changed);
     wd.run_ok(APPLY);
     assert_eq!(wd.plan_detailed_exitcode(), 0, "the changed module did not converge");
     wd.run_ok(DESTROY);

@@ -45,8 +45,14 @@ fn goreleaser_check_accepts_the_release_configuration() {
     let scratch = tempfile::tempdir().unwrap();
     let config = fs::read_to_string(repo_root().join(".goreleaser.yml")).unwrap();
     for (broken, wanted) in [
-        (config.replace("x86_64-pc-windows-msvc", "x86_64-pc-windows-cobol"), "invalid target: x86_64-pc-windows-cobol"),
-        (config.replace("name_template: \"{{ .ProjectName }}_{{ .Version }}_SHA256SUMS\"", "name_templat: x"), "name_templat"),
+        (
+            config.replace("x86_64-pc-windows-msvc", "x86_64-pc-windows-cobol"),
+            "invalid target: x86_64-pc-windows-cobol",
+        ),
+        (
+            config.replace("name_template: \"{{ .ProjectName }}_{{ .Version }}_SHA256SUMS\"", "name_templat: x"),
+            "name_templat",
+        ),
     ] {
         assert_ne!(broken, config, "the replacement did not apply");
         let path = scratch.path().join(".goreleaser.yml");
@@ -83,7 +89,8 @@ fn zip_entries(zip: &Path) -> Vec<(u32, String)> {
 
 /// Extracts the entry `name` of `zip` to `to`.
 fn extract(zip: &Path, name: &str, to: &Path) {
-    const SCRIPT: &str = "import sys, zipfile\nopen(sys.argv[3], 'wb').write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))";
+    const SCRIPT: &str =
+        "import sys, zipfile\nopen(sys.argv[3], 'wb').write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))";
     let status =
         Command::new(venv().join("bin/python")).args(["-c", SCRIPT]).arg(zip).arg(name).arg(to).status().unwrap();
     assert!(status.success());
@@ -129,8 +136,10 @@ fn the_goreleaser_snapshot_is_what_the_registries_require() {
     // SHA256SUMS lists the zip and the manifest, sorted by name, with their hashes; the manifest
     // is the project's.
     let listed: Vec<String> = fs::read_to_string(&sums).unwrap().lines().map(str::to_string).collect();
-    let mut wanted =
-        vec![format!("{}  {}", sha256_hex(&zip), file_name(&zip)), format!("{}  {}", sha256_hex(&manifest), file_name(&manifest))];
+    let mut wanted = vec![
+        format!("{}  {}", sha256_hex(&zip), file_name(&zip)),
+        format!("{}  {}", sha256_hex(&manifest), file_name(&manifest)),
+    ];
     wanted.sort_by(|a, b| a.split_once("  ").unwrap().1.cmp(b.split_once("  ").unwrap().1));
     assert_eq!(listed, wanted);
     assert_eq!(fs::read(&manifest).unwrap(), fs::read(repo_root().join("terraform-registry-manifest.json")).unwrap());
@@ -151,8 +160,8 @@ fn the_goreleaser_snapshot_is_what_the_registries_require() {
     assert!(String::from_utf8_lossy(&headers.stdout).contains("elf64-x86-64"), "{headers:?}");
     let symbols = Command::new("objdump").arg("-t").arg(&binary).output().unwrap();
     assert!(String::from_utf8_lossy(&symbols.stdout).contains("no symbols"), "the release binary has a symbol table");
-    let dynamic = String::from_utf8_lossy(&Command::new("objdump").arg("-T").arg(&binary).output().unwrap().stdout)
-        .into_owned();
+    let dynamic =
+        String::from_utf8_lossy(&Command::new("objdump").arg("-T").arg(&binary).output().unwrap().stdout).into_owned();
     let mut glibc: Vec<Vec<u32>> = dynamic
         .split_whitespace()
         .filter_map(|w| w.strip_prefix("(GLIBC_").or_else(|| w.strip_prefix("GLIBC_")))

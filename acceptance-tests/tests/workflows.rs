@@ -70,8 +70,11 @@ fn workflows_pass_actionlint_and_the_workflow_schema() {
     let scratch = tempfile::tempdir().unwrap();
     let broken = scratch.path().join("broken.yml");
     let test_yml = fs::read_to_string(repo_root().join(".github/workflows/test.yml")).unwrap();
-    fs::write(&broken, test_yml.replace("    runs-on: ubuntu-24.04\n", "    runs-on: ubuntu-24.04\n    needs: build\n"))
-        .unwrap();
+    fs::write(
+        &broken,
+        test_yml.replace("    runs-on: ubuntu-24.04\n", "    runs-on: ubuntu-24.04\n    needs: build\n"),
+    )
+    .unwrap();
     let out = actionlint(std::slice::from_ref(&broken));
     assert!(!out.status.success() && text(&out).contains("\"build\""), "actionlint accepted:\n{}", text(&out));
     fs::write(&broken, test_yml.replace("        run: bash scripts/test.sh\n", "")).unwrap();
@@ -118,8 +121,12 @@ fn release_workflow_builds_every_goreleaser_build_group_once() {
     }
     let steps = release["jobs"]["release"]["steps"].as_array().expect("release steps");
     let toolchain = steps.iter().find(|s| s["uses"].as_str().is_some_and(|u| u.starts_with("dtolnay/rust-toolchain")));
-    let release_targets: BTreeSet<String> =
-        toolchain.expect("a toolchain step")["with"]["targets"].as_str().unwrap().split(',').map(str::to_string).collect();
+    let release_targets: BTreeSet<String> = toolchain.expect("a toolchain step")["with"]["targets"]
+        .as_str()
+        .unwrap()
+        .split(',')
+        .map(str::to_string)
+        .collect();
     let package = steps
         .iter()
         .filter_map(|s| s["run"].as_str())

@@ -44,6 +44,17 @@ output "volume_handle" {{ value = module.prometheus_storage.volume_handle }}
     wd
 }
 
+/// What the team shares: a moto with a stand-in cluster, the state bucket and lock table, and a
+/// mirror holding the provider under test.
+fn team() -> (Moto, Cluster, S3Backend, FilesystemMirror) {
+    let moto = Moto::start();
+    let cluster = Cluster::create(&moto, 2, 1);
+    let backend = S3Backend::create(&moto, BUCKET, STATE_KEY, LOCK_TABLE);
+    let mirror = FilesystemMirror::new();
+    mirror.add_packed("0.1.0", &provider_bin());
+    (moto, cluster, backend, mirror)
+}
+
 fn squash(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -65,11 +76,7 @@ fn state_resources(state: &serde_json::Value) -> Vec<String> {
 #[test]
 fn s3_backend_lock_refuses_a_concurrent_apply_and_keeps_the_state() {
     skip_unless_acceptance!();
-    let moto = Moto::start();
-    let cluster = Cluster::create(&moto, 2, 1);
-    let backend = S3Backend::create(&moto, BUCKET, STATE_KEY, LOCK_TABLE);
-    let mirror = FilesystemMirror::new();
-    mirror.add_packed("0.1.0", &provider_bin());
+    let (moto, cluster, backend, mirror) = team();
     let alice = checkout(&moto, &mirror, &backend, &cluster);
     let bob = checkout(&moto, &mirror, &backend, &cluster);
     assert!(backend.state().is_none(), "init wrote a state");
@@ -170,12 +177,8 @@ fn get_object(moto: &Moto, key: &str) -> (u16, String) {
 #[test]
 fn tofu_s3_backend_lock_file_refuses_a_concurrent_apply_without_a_lock_table() {
     skip_unless_acceptance!();
-    let moto = Moto::start();
-    let cluster = Cluster::create(&moto, 2, 1);
-    // The bucket (and a table, which must stay empty: the lock is a file).
-    let backend = S3Backend::create(&moto, BUCKET, STATE_KEY, LOCK_TABLE);
-    let mirror = FilesystemMirror::new();
-    mirror.add_packed("0.1.0", &provider_bin());
+    // The table must stay empty: the lock is a file.
+    let (moto, cluster, backend, mirror) = team();
     let block = lockfile_backend_block(&moto);
     let alice = checkout_with(Workdir::with_cli(&moto, Cli::OpenTofu), &moto, &mirror, &block, &cluster);
     let bob = checkout_with(Workdir::with_cli(&moto, Cli::OpenTofu), &moto, &mirror, &block, &cluster);

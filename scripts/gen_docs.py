@@ -1,11 +1,19 @@
 """Generates the registry pages of docs/resources and docs/data-sources from the schema the
-provider serves (`terraform providers schema -json`) and the files under examples/, so the docs
-cannot drift from the schema. Hand-written prose for a page lives in templates/<dir>/<name>.md
-and is inserted after the description.
+provider serves (`tofu providers schema -json` or `terraform providers schema -json`) and the files
+under examples/, so the docs cannot drift from the schema. Hand-written prose for a page lives in
+templates/<dir>/<name>.md and is inserted after the description. The examples follow
+tfplugindocs' conventional paths (resource.tf, data-source.tf, import.sh, import-by-string-id.tf,
+import-by-identity.tf), and `tfplugindocs validate` passes on the result.
 
-    python scripts/gen_docs.py SCHEMA_JSON      # rewrites docs/resources/*.md and docs/data-sources/*.md
+    python scripts/gen_docs.py SCHEMA_JSON              # rewrites docs/resources/*.md and docs/data-sources/*.md
+    python scripts/gen_docs.py SCHEMA_JSON --out DIR    # writes DIR/resources/*.md, DIR/data-sources/*.md
 
-The acceptance test acceptance-tests/tests/docs.rs checks the result against the live schema.
+Why not tfplugindocs' own generator: its schema renderer (v0.25.0) refuses blocks of nesting mode
+"group" ("unexpected nesting mode for block: group"), and efs_prometheus_volume's `access_point`
+and `kubernetes` blocks are group blocks.
+
+The acceptance test acceptance-tests/tests/docs.rs regenerates the pages from the live schema and
+fails when docs/ differs.
 """
 
 import json
@@ -13,7 +21,8 @@ import os
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PROVIDER = "registry.terraform.io/seedlabs/efs"
+# The provider's address without the registry host, which depends on the CLI.
+PROVIDER = "/seedlabs/efs"
 
 
 def type_name(t):
@@ -104,20 +113,37 @@ def page(kind, type_, schema):
     if attributes:
         out += ["## Attribute Reference", ""] + attributes + [""]
     import_script = read(f"examples/{dir_}/{type_}/import.sh")
+    import_by_id = read(f"examples/{dir_}/{type_}/import-by-string-id.tf")
+    import_by_identity = read(f"examples/{dir_}/{type_}/import-by-identity.tf")
+    if import_script or import_by_id or import_by_identity:
+        out += ["## Import", ""]
+    if import_by_id:
+        out += ["With an `import` block:", "", "```terraform", import_by_id, "```", ""]
+    if import_by_identity:
+        out += ["By resource identity:", "", "```terraform", import_by_identity, "```", ""]
     if import_script:
-        out += ["## Import", "", "```shell", import_script, "```", ""]
-    return f"docs/{dir_}/{short}.md", "\n".join(out)
+        out += ["With the `import` command (every CLI version):", "", "```shell", import_script, "```", ""]
+    return f"{dir_}/{short}.md", "\n".join(out)
 
 
 def main():
-    schema = json.load(open(sys.argv[1]))["provider_schemas"][PROVIDER]
+    args = sys.argv[1:]
+    out_dir = os.path.join(REPO, "docs")
+    if "--out" in args:
+        i = args.index("--out")
+        out_dir = os.path.abspath(args[i + 1])
+        del args[i : i + 2]
+    if len(args) != 1:
+        sys.exit(__doc__)
+    schemas = json.load(open(args[0]))["provider_schemas"]
+    (schema,) = [s for address, s in schemas.items() if address.endswith(PROVIDER)]
     for kind, key in [("Resource", "resource_schemas"), ("Data Source", "data_source_schemas")]:
         for type_, s in sorted(schema.get(key, {}).items()):
             path, text = page(kind, type_, s)
-            os.makedirs(os.path.dirname(os.path.join(REPO, path)), exist_ok=True)
-            with open(os.path.join(REPO, path), "w") as f:
+            os.makedirs(os.path.dirname(os.path.join(out_dir, path)), exist_ok=True)
+            with open(os.path.join(out_dir, path), "w") as f:
                 f.write(text)
-            print(f"wrote {path}")
+            print(f"wrote {os.path.join(out_dir, path)}")
 
 
 if __name__ == "__main__":

@@ -21,8 +21,12 @@ die() {
   exit 1
 }
 
+# Windows executables need their suffix (`go install` writes NAME.exe there).
+EXE=""
+case "$(uname -s)" in MINGW* | MSYS* | CYGWIN*) EXE=".exe" ;; esac
+
 tool_path() { # NAME VERSION
-  printf '%s/%s-%s/%s\n' "$TOOLS_CACHE" "$1" "$2" "$1"
+  printf '%s/%s-%s/%s%s\n' "$TOOLS_CACHE" "$1" "$2" "$1" "$EXE"
 }
 
 need_go() {
@@ -48,7 +52,7 @@ install_module() { # NAME VERSION PACKAGE@VERSION
   GOTOOLCHAIN=local GOBIN="$dir/.bin.partial" go install "$package"
   # go install names the binary after the package's last path element (a /vN suffix skipped):
   # NAME for every tool here.
-  mv "$dir/.bin.partial/$name" "$bin.partial"
+  mv "$dir/.bin.partial/$name$EXE" "$bin.partial"
   rm -rf "$dir/.bin.partial"
   mv "$bin.partial" "$bin"
   log "$name $version built in $((SECONDS - started)) s: $bin"
@@ -81,13 +85,14 @@ install_opentofu() {
   log "tofu $version built in $((SECONDS - started)) s: $bin"
 }
 
-ALL=(tofu helm goreleaser tfplugindocs)
+ALL=(tofu helm goreleaser tfplugindocs actionlint)
 version_of() {
   case "$1" in
   tofu) echo "$OPENTOFU_VERSION" ;;
   helm) echo "$HELM_VERSION" ;;
   goreleaser) echo "$GORELEASER_VERSION" ;;
   tfplugindocs) echo "$TFPLUGINDOCS_VERSION" ;;
+  actionlint) echo "$ACTIONLINT_VERSION" ;;
   *) die "unknown tool '$1' (known: ${ALL[*]})" ;;
   esac
 }
@@ -107,6 +112,9 @@ for tool in "${wanted[@]}"; do
   tfplugindocs)
     install_module tfplugindocs "$TFPLUGINDOCS_VERSION" \
       "github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs@v$TFPLUGINDOCS_VERSION"
+    ;;
+  actionlint)
+    install_module actionlint "$ACTIONLINT_VERSION" "github.com/rhysd/actionlint/cmd/actionlint@v$ACTIONLINT_VERSION"
     ;;
   *) die "unknown tool '$tool' (known: ${ALL[*]})" ;;
   esac

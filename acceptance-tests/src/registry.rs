@@ -1,6 +1,6 @@
 //! A provider registry on 127.0.0.1: the registry protocol `terraform init` speaks (service
 //! discovery and `providers.v1`), over HTTPS with a certificate from a test CA, serving one
-//! [`Release`] made by `scripts/package.sh`.
+//! [`Release`] made by GoReleaser, with the key that signed it.
 //!
 //! | request | answer |
 //! | --- | --- |
@@ -13,13 +13,12 @@
 //! `localhost:PORT/seedlabs/efs` (the certificate is for `localhost` and `127.0.0.1`).
 //!
 //! ```no_run
-//! use acceptance_tests::packaging::{Release, SigningKey};
+//! use acceptance_tests::packaging::Release;
 //! use acceptance_tests::registry::ProviderRegistry;
-//! use acceptance_tests::{provider_bin, Moto, Workdir};
+//! use acceptance_tests::{Moto, Workdir};
 //!
-//! let key = SigningKey::generate("release signing");
-//! let release = Release::package(&provider_bin(), "0.1.0", &key);
-//! let registry = ProviderRegistry::start(&release, &key);
+//! let release = Release::snapshot();
+//! let registry = ProviderRegistry::start(&release);
 //! let moto = Moto::start();
 //! let mut wd = Workdir::new(&moto);
 //! registry.use_in(&mut wd);
@@ -42,7 +41,7 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 
 use crate::mirror::PLATFORM;
-use crate::packaging::{sha256_listed_in, Release, SigningKey};
+use crate::packaging::{sha256_listed_in, Release};
 use crate::{hcl_string, Workdir, PROVIDER_NAMESPACE_TYPE};
 
 /// What the registry serves: one release of [`PROVIDER_NAMESPACE_TYPE`].
@@ -71,8 +70,8 @@ pub struct ProviderRegistry {
 }
 
 impl ProviderRegistry {
-    /// Starts serving `release`, whose `SHA256SUMS` is announced as signed by `key`.
-    pub fn start(release: &Release, key: &SigningKey) -> ProviderRegistry {
+    /// Starts serving `release`, whose `SHA256SUMS` is announced as signed by the release's key.
+    pub fn start(release: &Release) -> ProviderRegistry {
         let mut parts = PROVIDER_NAMESPACE_TYPE.split('/');
         let (namespace, kind) = (parts.next().expect("namespace"), parts.next().expect("type"));
         let name = |p: PathBuf| p.file_name().expect("artifact name").to_string_lossy().into_owned();
@@ -85,8 +84,8 @@ impl ProviderRegistry {
             zip_name: name(release.zip()),
             shasums_name: name(release.shasums()),
             signature_name: name(release.signature()),
-            key_id: key.key_id().to_string(),
-            public_key: key.public_key_armor(),
+            key_id: release.key_id().to_string(),
+            public_key: release.public_key_armor().to_string(),
         });
 
         let dir = tempfile::Builder::new().prefix("efs-registry-").tempdir().expect("create registry dir");

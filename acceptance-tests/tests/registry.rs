@@ -1,19 +1,21 @@
 //! Installing the provider the way users get it, from a registry: `tofu init` / `terraform init` against a
-//! provider registry on 127.0.0.1 (HTTPS, test CA) serving a release made by
-//! `scripts/package.sh` (the artifacts `.goreleaser.yml` produces, signed with a fresh RSA key).
+//! provider registry on 127.0.0.1 (HTTPS, test CA) serving the release GoReleaser made
+//! (`Release::snapshot`: the linux_amd64 zip, SHA256SUMS, its signature by a fresh RSA key and the
+//! manifest, from `.goreleaser.yml` through `scripts/package.sh --snapshot`).
 //! Init must discover the registry, download the package, verify the signature of `SHA256SUMS`
 //! and the package's checksum, record the `h1:` and `zh:` hashes in `.terraform.lock.hcl`, and the
 //! installed provider must then apply a configuration. A tampered package and a signature by
 //! another key must make init fail, installing nothing.
 
 use std::fs;
+use std::path::Path;
+use std::process::Command;
 
 use acceptance_tests::mirror::{read_lock_file, sha256_hex, zip_h1_hash, LockedProvider};
 use acceptance_tests::packaging::{Release, SigningKey};
 use acceptance_tests::registry::ProviderRegistry;
-use acceptance_tests::{provider_bin, provider_block, skip_unless_acceptance, Moto, Output, Workdir};
+use acceptance_tests::{provider_block, skip_unless_acceptance, venv, Moto, Output, Workdir};
 
-const VERSION: &str = "0.1.0";
 const INIT: [&str; 3] = ["init", "-input=false", "-no-color"];
 
 /// The data source needs no AWS object; its output shows the installed provider ran.
@@ -25,15 +27,15 @@ output "driver_policy" {
 }
 "#;
 
-/// A work directory whose configuration requires the provider from `registry` at [`VERSION`],
+/// A work directory whose configuration requires the provider from `registry` at `version`,
 /// configured for `moto` (the harness's provider block, with the registry's source address).
-fn registry_workdir(moto: &Moto, registry: &ProviderRegistry) -> Workdir {
+fn registry_workdir(moto: &Moto, registry: &ProviderRegistry, version: &str) -> Workdir {
     let mut wd = Workdir::new(moto);
     registry.use_in(&mut wd);
     let provider = provider_block(moto);
     // The harness's block without its `terraform` block: the registry's replaces it.
     let provider_only = &provider[provider.find("provider \"efs\"").expect("provider block")..];
-    wd.write("main.tf", &format!("{}\n{provider_only}{POLICY_OUTPUT}", registry.required_providers_block(VERSION)));
+    wd.write("main.tf", &format!("{}\n{provider_only}{POLICY_OUTPUT}", registry.required_providers_block(version)));
     wd
 }
 
@@ -41,11 +43,11 @@ fn squash(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Asserts that `init` failed with every text of `wanted` and installed nothing.
-fn assert_init_refused(wd: &Workdir, out: &Output, source: &str, wanted: &[&str]) {
+/// Asserts that `init` of `version` failed with every text of `wanted` and installed nothing.
+fn assert_init_refused(wd: &Workdir, out: &Output, source: &str, version: &str, wanted: &[&str]) {
     assert_eq!(out.code, Some(1), "init accepted the package: {out}");
     let text = squash(&out.combined());
-    assert!(text.contains(&format!("Failed to install provider Error while installing {source} v{VERSION}")), "{out}");
+    assert!(text.contains(&format!("Failed to install provider Error while installing {source} v{version}")), "{out}");
     for want in wanted {
         assert!(text.contains(want), "output lacks {want:?}:\n{out}");
     }
@@ -72,10 +74,9 @@ fn installed_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     found
 }
 
-/// A release of the provider under test, packaged and signed with a fresh key, served by a
-/// registry, and a moto for the configurations that use it.
+/// A copy of the GoReleaser snapshot served by a registry, and a moto for the configurations that
+/// use it.
 struct PublishedRelease {
-    key: SigningKey,
     release: Release,
     registry: ProviderRegistry,
     moto: Moto,
@@ -83,23 +84,37 @@ struct PublishedRelease {
 
 impl PublishedRelease {
     fn new() -> PublishedRelease {
-        let key = SigningKey::generate("efs registry test");
-        let release = Release::package(&provider_bin(), VERSION, &key);
-        let registry = ProviderRegistry::start(&release, &key);
-        PublishedRelease { key, release, registry, moto: Moto::start() }
+        let release = Release::snapshot();
+        let registry = ProviderRegistry::start(&release);
+        PublishedRelease { release, registry, moto: Moto::start() }
     }
+}
+
+/// The one file in `zip`, as (name, contents).
+fn only_entry(zip: &Path) -> (String, Vec<u8>) {
+    const SCRIPT: &str = r#"
+import sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+assert len(z.namelist()) == 1, z.namelist()
+name = z.namelist()[0]
+sys.stdout.buffer.write(name.encode() + b"\n" + z.read(name))
+"#;
+    let out = Command::new(venv().join("bin/python")).args(["-c", SCRIPT]).arg(zip).output().expect("run python");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let newline = out.stdout.iter().position(|b| *b == b'\n').expect("a name line");
+    (String::from_utf8(out.stdout[..newline].to_vec()).expect("UTF-8 name"), out.stdout[newline + 1..].to_vec())
 }
 
 #[test]
 fn registry_install_verifies_the_signed_release_records_hashes_and_applies() {
     skip_unless_acceptance!();
-    let PublishedRelease { key, release, registry, moto } = PublishedRelease::new();
-    let source = registry.source();
-    let wd = registry_workdir(&moto, &registry);
+    let PublishedRelease { release, registry, moto } = PublishedRelease::new();
+    let (source, version) = (registry.source(), release.version().to_string());
+    let wd = registry_workdir(&moto, &registry, &version);
 
     let out = wd.run_ok(&INIT);
     let text = squash(&out.combined());
-    let signed = wd.cli().installed_signed_line(&source, VERSION, key.key_id());
+    let signed = wd.cli().installed_signed_line(&source, &version, release.key_id());
     assert!(text.contains(&signed), "{out}");
     assert!(!text.contains("development overrides"), "{out}");
 
@@ -111,7 +126,7 @@ fn registry_install_verifies_the_signed_release_records_hashes_and_applies() {
     let expected = [
         "GET /.well-known/terraform.json".to_string(),
         "GET /v1/providers/seedlabs/efs/versions".to_string(),
-        format!("GET /v1/providers/seedlabs/efs/{VERSION}/download/linux/amd64"),
+        format!("GET /v1/providers/seedlabs/efs/{version}/download/linux/amd64"),
         format!("GET /files/{shasums_name}"),
         format!("GET /files/{shasums_name}.sig"),
         format!("GET /files/{zip_name}"),
@@ -136,14 +151,15 @@ fn registry_install_verifies_the_signed_release_records_hashes_and_applies() {
     let expected_hashes = [vec![zip_h1_hash(&release.zip())], listed].concat();
     assert_eq!(
         locked,
-        LockedProvider { version: VERSION.to_string(), hashes: expected_hashes },
+        LockedProvider { version: version.clone(), hashes: expected_hashes },
         "lock file:\n{}",
         fs::read_to_string(wd.path().join(".terraform.lock.hcl")).unwrap()
     );
-    let installed = wd
-        .path()
-        .join(format!(".terraform/providers/{source}/{VERSION}/linux_amd64/terraform-provider-efs_v{VERSION}"));
-    assert_eq!(fs::read(&installed).expect("installed binary"), fs::read(provider_bin()).unwrap());
+    // The package's one file, the binary GoReleaser built, is installed under its own name.
+    let (entry, binary) = only_entry(&release.zip());
+    assert_eq!(entry, format!("terraform-provider-efs_v{version}"));
+    let installed = wd.path().join(format!(".terraform/providers/{source}/{version}/linux_amd64/{entry}"));
+    assert!(fs::read(&installed).expect("installed binary") == binary, "the installed binary is not the release's");
 
     // The installed provider runs.
     let out = wd.apply();
@@ -162,8 +178,8 @@ fn registry_install_verifies_the_signed_release_records_hashes_and_applies() {
 #[test]
 fn registry_install_refuses_a_tampered_package_and_a_foreign_signature() {
     skip_unless_acceptance!();
-    let PublishedRelease { key, release, registry, moto } = PublishedRelease::new();
-    let source = registry.source();
+    let PublishedRelease { release, registry, moto } = PublishedRelease::new();
+    let (source, version) = (registry.source(), release.version().to_string());
 
     // 1. The zip differs from what the signed SHA256SUMS lists (one byte changed after signing).
     let zip = release.zip();
@@ -172,7 +188,7 @@ fn registry_install_refuses_a_tampered_package_and_a_foreign_signature() {
     let last = tampered.len() - 1;
     tampered[last] ^= 0xff;
     fs::write(&zip, &tampered).unwrap();
-    let wd = registry_workdir(&moto, &registry);
+    let wd = registry_workdir(&moto, &registry, &version);
     let out = wd.run(&INIT);
     let expected = release.listed_sha256(&zip.file_name().unwrap().to_string_lossy()).unwrap();
     let actual = sha256_hex(&zip);
@@ -180,6 +196,7 @@ fn registry_install_refuses_a_tampered_package_and_a_foreign_signature() {
         &wd,
         &out,
         &source,
+        &version,
         &[&format!("archive has incorrect checksum zh:{actual} (expected zh:{expected})")],
     );
     fs::write(&zip, &original).unwrap();
@@ -187,12 +204,12 @@ fn registry_install_refuses_a_tampered_package_and_a_foreign_signature() {
     // 2. SHA256SUMS signed by a key other than the one the registry announces for the provider.
     let other = SigningKey::generate("someone else");
     other.sign_detached(&release.shasums(), &release.signature());
-    let wd = registry_workdir(&moto, &registry);
+    let wd = registry_workdir(&moto, &registry, &version);
     let out = wd.run(&INIT);
-    assert_init_refused(&wd, &out, &source, &["authentication signature from unknown issuer"]);
+    assert_init_refused(&wd, &out, &source, &version, &["authentication signature from unknown issuer"]);
 
-    // The same release signed by its own key installs: the failures above were the tampering.
-    key.sign_detached(&release.shasums(), &release.signature());
-    let wd = registry_workdir(&moto, &registry);
+    // The release with GoReleaser's own signature installs: the failures above were the tampering.
+    release.restore(&release.signature().file_name().unwrap().to_string_lossy());
+    let wd = registry_workdir(&moto, &registry, &version);
     wd.run_ok(&INIT);
 }

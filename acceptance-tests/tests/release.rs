@@ -1,156 +1,194 @@
-//! The release configuration: `.goreleaser.yml` must be valid for GoReleaser v2 (checked against
-//! its published JSON schema, since GoReleaser itself cannot be installed here) and must produce
-//! the artifact names the Terraform and OpenTofu registries expect; `scripts/package.sh` must make
-//! the same artifacts, with the same names.
+//! The release, made by the real GoReleaser: `goreleaser check` accepts `.goreleaser.yml` (and
+//! refuses a broken one), and the snapshot that `scripts/package.sh --snapshot` makes for
+//! linux_amd64 is what the Terraform and OpenTofu registries require: a zip named
+//! `terraform-provider-efs_<version>_linux_amd64.zip` holding only the executable
+//! `terraform-provider-efs_v<version>`, a `SHA256SUMS` listing the zip and the manifest with their
+//! hashes, a binary detached signature of it by an RSA key, and the protocol 6 manifest. The
+//! binary is a stripped release build that needs nothing newer than glibc 2.17.
 
 use std::fs;
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Stdio};
 
-use acceptance_tests::mirror::{sha256_hex, PLATFORM};
-use acceptance_tests::packaging::{Release, SigningKey};
+use acceptance_tests::cli::go_tool;
+use acceptance_tests::mirror::sha256_hex;
+use acceptance_tests::packaging::{signature_verifies, Release, SigningKey};
 use acceptance_tests::{repo_root, skip_unless_acceptance, venv};
 use serde_json::Value;
 
-/// Loads `.goreleaser.yml` as JSON through the venv's PyYAML, and validates it against the schema
-/// with the venv's jsonschema; returns the config and the schema errors (one per line).
-fn load_and_validate(config_yaml: &str) -> (Value, Vec<String>) {
-    let script = r#"
-import json, sys, yaml, jsonschema
-schema = json.load(open(sys.argv[1]))
-doc = yaml.safe_load(sys.stdin.read())
-errors = [f"{list(e.path)}: {e.message}" for e in jsonschema.Draft202012Validator(schema).iter_errors(doc)]
-print(json.dumps({"config": doc, "errors": errors}))
-"#;
-    let schema = repo_root().join("acceptance-tests/fixtures/goreleaser-v2.schema.json");
-    let mut child = Command::new(venv().join("bin/python"))
-        .args(["-c", script])
-        .arg(&schema)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run the venv's python (run scripts/setup.sh)");
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(config_yaml.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "validator failed: {}", String::from_utf8_lossy(&out.stderr));
-    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let errors = result["errors"].as_array().unwrap().iter().map(|e| e.as_str().unwrap().to_string()).collect();
-    (result["config"].clone(), errors)
+fn goreleaser() -> std::path::PathBuf {
+    go_tool("goreleaser", "GORELEASER_VERSION", "GORELEASER_BIN")
 }
 
-fn goreleaser_yaml() -> String {
-    std::fs::read_to_string(repo_root().join(".goreleaser.yml")).expect("read .goreleaser.yml")
+/// Runs `goreleaser check CONFIG` in the repository; (success, output).
+fn goreleaser_check(config: &Path) -> (bool, String) {
+    let out = Command::new(goreleaser())
+        .arg("check")
+        .arg(config)
+        .current_dir(repo_root())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run goreleaser");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
 }
 
 #[test]
-fn goreleaser_config_is_valid_for_goreleaser_v2() {
+fn goreleaser_check_accepts_the_release_configuration() {
     skip_unless_acceptance!();
-    let (config, errors) = load_and_validate(&goreleaser_yaml());
-    assert!(errors.is_empty(), "schema errors: {errors:#?}");
-    assert_eq!(config["version"], 2);
-    // The validation is real: a wrong builder is refused by the same check.
-    let (_, errors) = load_and_validate(&goreleaser_yaml().replace("builder: rust", "builder: cobol"));
-    assert!(errors.iter().any(|e| e.contains("cobol")), "{errors:?}");
-}
+    let (ok, out) = goreleaser_check(&repo_root().join(".goreleaser.yml"));
+    assert!(ok, "goreleaser check refused .goreleaser.yml:\n{out}");
+    assert!(out.contains("1 configuration file(s) validated"), "{out}");
 
-#[test]
-fn goreleaser_config_produces_registry_artifacts() {
-    skip_unless_acceptance!();
-    let (config, _) = load_and_validate(&goreleaser_yaml());
-    let build = &config["builds"][0];
-    assert_eq!(build["builder"], "rust");
-    assert_eq!(build["binary"], "{{ .ProjectName }}_v{{ .Version }}");
-    let targets: Vec<&str> = build["targets"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
-    for needed in ["x86_64-unknown-linux", "aarch64-unknown-linux", "x86_64-apple-darwin", "aarch64-apple-darwin"] {
-        assert!(targets.iter().any(|t| t.starts_with(needed)), "missing {needed} in {targets:?}");
+    // The check is real: a target the Rust builder does not know, and a field GoReleaser does
+    // not have, are refused.
+    let scratch = tempfile::tempdir().unwrap();
+    let config = fs::read_to_string(repo_root().join(".goreleaser.yml")).unwrap();
+    for (broken, wanted) in [
+        (
+            config.replace("x86_64-pc-windows-msvc", "x86_64-pc-windows-cobol"),
+            "invalid target: x86_64-pc-windows-cobol",
+        ),
+        (
+            config.replace("name_template: \"{{ .ProjectName }}_{{ .Version }}_SHA256SUMS\"", "name_templat: x"),
+            "name_templat",
+        ),
+    ] {
+        assert_ne!(broken, config, "the replacement did not apply");
+        let path = scratch.path().join(".goreleaser.yml");
+        fs::write(&path, broken).unwrap();
+        let (ok, out) = goreleaser_check(&path);
+        assert!(!ok && out.contains(wanted), "goreleaser check accepted a broken configuration:\n{out}");
     }
-    assert!(targets.iter().filter(|t| t.contains("windows")).count() >= 2, "{targets:?}");
-    assert_eq!(config["project_name"], "terraform-provider-efs");
-    let archive = &config["archives"][0];
-    assert_eq!(archive["formats"][0], "zip");
-    assert_eq!(archive["name_template"], "{{ .ProjectName }}_{{ .Version }}_{{ .Os }}_{{ .Arch }}");
-    assert_eq!(config["checksum"]["name_template"], "{{ .ProjectName }}_{{ .Version }}_SHA256SUMS");
-    assert_eq!(
-        config["checksum"]["extra_files"][0]["name_template"],
-        "{{ .ProjectName }}_{{ .Version }}_manifest.json"
-    );
-    assert_eq!(config["signs"][0]["artifacts"], "checksum");
-    let sign_args: Vec<&str> =
-        config["signs"][0]["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
-    assert!(sign_args.contains(&"--detach-sign") && !sign_args.contains(&"--armor"), "{sign_args:?}");
 }
 
 #[test]
 fn registry_manifest_declares_protocol_6() {
     let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(repo_root().join("terraform-registry-manifest.json")).unwrap())
+        serde_json::from_str(&fs::read_to_string(repo_root().join("terraform-registry-manifest.json")).unwrap())
             .unwrap();
     assert_eq!(manifest["version"], 1);
     assert_eq!(manifest["metadata"]["protocol_versions"], serde_json::json!(["6.0"]));
 }
 
-/// Renders GoReleaser's name templates for one linux_amd64 artifact.
-fn render(template: &Value, version: &str) -> String {
-    let (os, arch) = PLATFORM;
-    template
-        .as_str()
-        .expect("a name template")
-        .replace("{{ .ProjectName }}", "terraform-provider-efs")
-        .replace("{{ .Version }}", version)
-        .replace("{{ .Os }}", os)
-        .replace("{{ .Arch }}", arch)
+/// `(mode, name)` of every entry of a zip.
+fn zip_entries(zip: &Path) -> Vec<(u32, String)> {
+    const SCRIPT: &str =
+        "import sys, zipfile\nfor i in zipfile.ZipFile(sys.argv[1]).infolist(): print(i.external_attr >> 16, i.filename)";
+    let out = Command::new(venv().join("bin/python")).args(["-c", SCRIPT]).arg(zip).output().expect("run python");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (mode, name) = l.split_once(' ').unwrap();
+            (mode.parse().unwrap(), name.to_string())
+        })
+        .collect()
+}
+
+/// Extracts the entry `name` of `zip` to `to`.
+fn extract(zip: &Path, name: &str, to: &Path) {
+    const SCRIPT: &str =
+        "import sys, zipfile\nopen(sys.argv[3], 'wb').write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))";
+    let status =
+        Command::new(venv().join("bin/python")).args(["-c", SCRIPT]).arg(zip).arg(name).arg(to).status().unwrap();
+    assert!(status.success());
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().unwrap().to_string_lossy().into_owned()
 }
 
 #[test]
-fn package_script_makes_what_goreleaser_makes() {
+fn the_goreleaser_snapshot_is_what_the_registries_require() {
     skip_unless_acceptance!();
-    let (config, _) = load_and_validate(&goreleaser_yaml());
-    let version = "1.2.3";
-    let key = SigningKey::generate("efs packaging test");
-    let scratch = tempfile::tempdir().unwrap();
-    let binary = scratch.path().join("provider");
-    fs::write(&binary, b"\x7fELF stand-in for the provider binary").unwrap();
-    let release = Release::package(&binary, version, &key);
+    let release = Release::snapshot();
+    let version = release.version().to_string();
+    let (zip, sums, sig, manifest) = (release.zip(), release.shasums(), release.signature(), release.manifest());
 
-    // The same file names as GoReleaser's templates give, and nothing else.
-    let zip_name = format!("{}.zip", render(&config["archives"][0]["name_template"], version));
-    let sums_name = render(&config["checksum"]["name_template"], version);
-    let manifest_name = render(&config["checksum"]["extra_files"][0]["name_template"], version);
-    // GoReleaser's default signature name, unless the config sets another.
-    let signature_template = config["signs"][0]["signature"].as_str().unwrap_or("${artifact}.sig");
-    let signature_name = signature_template.replace("${artifact}", &sums_name);
+    // What GoReleaser would upload is exactly the four files, named as the registries expect.
+    let prefix = format!("terraform-provider-efs_{version}_");
+    let mut expected: Vec<String> = ["linux_amd64.zip", "SHA256SUMS", "SHA256SUMS.sig", "manifest.json"]
+        .iter()
+        .map(|suffix| format!("{prefix}{suffix}"))
+        .collect();
+    expected.sort();
+    let artifacts = release.goreleaser_json("artifacts.json");
+    let mut uploadable: Vec<String> = artifacts
+        .as_array()
+        .expect("artifacts.json is a list")
+        .iter()
+        .filter(|a| ["Archive", "Checksum", "Signature", "Uploadable File"].contains(&a["type"].as_str().unwrap_or("")))
+        .map(|a| a["name"].as_str().unwrap().to_string())
+        .collect();
+    uploadable.sort();
+    assert_eq!(uploadable, expected, "artifacts.json: {artifacts:#}");
     let mut made: Vec<String> =
         fs::read_dir(release.dir()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     made.sort();
-    let mut expected = vec![zip_name.clone(), sums_name.clone(), manifest_name.clone(), signature_name.clone()];
-    expected.sort();
     assert_eq!(made, expected);
-    assert_eq!(release.zip(), release.dir().join(&zip_name));
 
-    // The zip holds the binary alone, executable, named as the build's `binary` template says.
-    let entries = Command::new(venv().join("bin/python"))
-        .args(["-c", "import sys, zipfile; [print(oct(i.external_attr >> 16), i.filename) for i in zipfile.ZipFile(sys.argv[1]).infolist()]"])
-        .arg(release.zip())
+    // The zip holds the executable alone, named after the version.
+    let binary_name = format!("terraform-provider-efs_v{version}");
+    assert_eq!(zip_entries(&zip), vec![(0o100755, binary_name.clone())]);
+
+    // SHA256SUMS lists the zip and the manifest, sorted by name, with their hashes; the manifest
+    // is the project's.
+    let listed: Vec<String> = fs::read_to_string(&sums).unwrap().lines().map(str::to_string).collect();
+    let mut wanted = vec![
+        format!("{}  {}", sha256_hex(&zip), file_name(&zip)),
+        format!("{}  {}", sha256_hex(&manifest), file_name(&manifest)),
+    ];
+    wanted.sort_by(|a, b| a.split_once("  ").unwrap().1.cmp(b.split_once("  ").unwrap().1));
+    assert_eq!(listed, wanted);
+    assert_eq!(fs::read(&manifest).unwrap(), fs::read(repo_root().join("terraform-registry-manifest.json")).unwrap());
+    assert_eq!(release.protocol_versions(), vec!["6.0"]);
+
+    // The signature is binary (an OpenPGP packet, not "-----BEGIN PGP SIGNATURE-----") and
+    // verifies with the published key, over SHA256SUMS as written only.
+    assert!(!fs::read(&sig).unwrap().starts_with(b"-----BEGIN"), "armoured signature");
+    assert!(signature_verifies(release.public_key_armor(), &sums, &sig));
+    fs::write(&sums, fs::read_to_string(&sums).unwrap().replace("  ", "  x")).unwrap();
+    assert!(!signature_verifies(release.public_key_armor(), &sums, &sig));
+
+    // The binary: x86-64 ELF, stripped (the release profile), needing glibc 2.17 at most.
+    let scratch = tempfile::tempdir().unwrap();
+    let binary = scratch.path().join(&binary_name);
+    extract(&zip, &binary_name, &binary);
+    let headers = Command::new("objdump").arg("-f").arg(&binary).output().expect("run objdump (binutils)");
+    assert!(String::from_utf8_lossy(&headers.stdout).contains("elf64-x86-64"), "{headers:?}");
+    let symbols = Command::new("objdump").arg("-t").arg(&binary).output().unwrap();
+    assert!(String::from_utf8_lossy(&symbols.stdout).contains("no symbols"), "the release binary has a symbol table");
+    let dynamic =
+        String::from_utf8_lossy(&Command::new("objdump").arg("-T").arg(&binary).output().unwrap().stdout).into_owned();
+    let mut glibc: Vec<Vec<u32>> = dynamic
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix("(GLIBC_").or_else(|| w.strip_prefix("GLIBC_")))
+        .map(|v| v.trim_end_matches(')').split('.').filter_map(|n| n.parse().ok()).collect())
+        .collect();
+    glibc.sort();
+    let newest = glibc.last().expect("the binary links glibc").clone();
+    assert!(newest <= vec![2, 17], "the binary needs glibc {newest:?}, newer than 2.17");
+}
+
+#[test]
+fn package_script_refuses_a_signing_key_terraform_refuses() {
+    skip_unless_acceptance!();
+    // Terraform 1.0 cannot verify an ed25519 signature ("unsupported feature: public key type:
+    // 22"): the release must stop before building anything.
+    let key = SigningKey::generate_with("ed25519 release key", "ed25519");
+    let out = Command::new("bash")
+        .arg(repo_root().join("scripts/package.sh"))
+        .args(["--snapshot", "--builds", "linux-amd64"])
+        .env("GNUPGHOME", key.gnupghome())
+        .env("GPG_FINGERPRINT", key.fingerprint())
+        .env("EFS_VENV", venv())
+        .stdin(Stdio::null())
         .output()
         .unwrap();
-    let binary_name = render(&config["builds"][0]["binary"], version);
-    assert_eq!(String::from_utf8_lossy(&entries.stdout).trim(), format!("0o100755 {binary_name}"));
-
-    // SHA256SUMS lists the zip and the manifest with their hashes; the manifest is the project's.
-    assert_eq!(release.listed_sha256(&zip_name), Some(sha256_hex(&release.zip())));
-    assert_eq!(release.listed_sha256(&manifest_name), Some(sha256_hex(&release.manifest())));
-    assert_eq!(fs::read_to_string(release.shasums()).unwrap().lines().count(), 2);
-    assert_eq!(
-        fs::read(release.manifest()).unwrap(),
-        fs::read(repo_root().join("terraform-registry-manifest.json")).unwrap()
-    );
-
-    // The signature is binary (an OpenPGP packet, not "-----BEGIN PGP SIGNATURE-----") and verifies
-    // with the key, and only over SHA256SUMS as written.
-    let signature = fs::read(release.signature()).unwrap();
-    assert!(!signature.starts_with(b"-----BEGIN"), "armoured signature");
-    assert!(key.verify_detached(&release.shasums(), &release.signature()));
-    fs::write(release.shasums(), fs::read_to_string(release.shasums()).unwrap().replace("  ", "  x")).unwrap();
-    assert!(!key.verify_detached(&release.shasums(), &release.signature()));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "package.sh accepted an ed25519 key");
+    assert!(stderr.contains("the signing key is not RSA"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("goreleaser release"), "GoReleaser ran");
 }

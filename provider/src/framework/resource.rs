@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::diagnostics::Diagnostics;
 use super::path::AttributePath;
-use super::schema::Schema;
+use super::schema::{Block, Schema};
 use super::value::{Type, Value};
 use crate::provider_config::ProviderData;
 
@@ -42,6 +42,8 @@ impl Ctx {
 
 /// The framework's plan, handed to a resource's plan hook to refine.
 pub struct PlanContext<'a> {
+    /// The resource's schema, which the framework planned with.
+    pub block: &'a Block,
     /// The configuration (may contain unknown values).
     pub config: &'a Value,
     /// The prior state; null on create.
@@ -60,6 +62,17 @@ impl PlanContext<'_> {
 
     pub fn is_destroy(&self) -> bool {
         self.planned.is_null()
+    }
+
+    /// The attribute paths whose planned change replaces the resource, sorted and without
+    /// duplicates: the schema's `RequiresReplace` attributes that change, and those a plan hook
+    /// added to `requires_replace`. What Terraform is told, so a hook can warn about it.
+    pub fn replacing(&self) -> Vec<AttributePath> {
+        let mut paths = super::plan::requires_replace(self.block, self.prior, &self.planned);
+        paths.extend(self.requires_replace.iter().cloned());
+        paths.sort_by_key(|p| p.to_string());
+        paths.dedup();
+        paths
     }
 
     /// Sets a top-level attribute of the planned state.

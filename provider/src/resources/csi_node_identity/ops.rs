@@ -12,12 +12,11 @@ use futures::stream::{self, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use super::model::{AssociationState, MetadataOptions, Model};
+use super::schema::TYPE_NAME;
 use crate::aws::ec2::instances::{self, Association};
 use crate::aws::{iam, AwsClients};
 use crate::error::Error;
 use crate::resources::tags::MANAGED_BY_TAG;
-
-pub const TYPE_NAME: &str = "efs_csi_node_identity";
 
 /// The role may be assumed by EC2 instances (through the instance profile), nothing else.
 pub const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;

@@ -16,8 +16,18 @@ const IAM_PATH_PATTERN: &str = r"^/([\x21-\x7E]+/)?$";
 pub const INSTANCE_ID_PATTERN: &str = r"^i-[0-9a-f]{8,17}$";
 const POLICY_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/[\x21-\x7E]+$";
 
+pub const TYPE_NAME: &str = "efs_csi_node_identity";
+
 pub const DEFAULT_TIMEOUTS: Timeouts =
     Timeouts::new(Duration::from_secs(10 * 60), Duration::from_secs(10 * 60), Duration::from_secs(10 * 60));
+
+/// The default of each optional argument, named once: the schema plans them, and the model and
+/// import fall back to the same values.
+pub mod defaults {
+    /// IAM's root path.
+    pub const PATH: &str = "/";
+    pub const REPLACE_EXISTING_ASSOCIATION: bool = false;
+}
 
 fn iam_name(max: usize) -> [Validator; 2] {
     [string_length(1, max), string_matches(IAM_NAME_PATTERN, IAM_NAME_RULE)]
@@ -99,8 +109,11 @@ pub fn schema() -> Schema {
     ))
     .attribute(
         Attribute::optional_computed("path", Type::String)
-            .description("IAM path of the role, policy and instance profile. Default `/`. Changing it replaces the resource.")
-            .default(Value::string("/"))
+            .description(format!(
+                "IAM path of the role, policy and instance profile. Default `{}`. Changing it replaces the resource.",
+                defaults::PATH
+            ))
+            .default(Value::string(defaults::PATH))
             .requires_replace()
             .validator(string_length(1, 512))
             .validator(string_matches(IAM_PATH_PATTERN, "must be \"/\" or begin and end with \"/\" (e.g. \"/k8s/\")")),
@@ -136,12 +149,13 @@ pub fn schema() -> Schema {
     )
     .attribute(
         Attribute::optional_computed("replace_existing_association", Type::Bool)
-            .description(
+            .description(format!(
                 "When an instance already has another instance profile, replace that association instead of \
                  failing at plan time. Destroy then only disassociates this resource's profile; it does not restore \
-                 the previous one. Default `false`.",
-            )
-            .default(Value::Bool(false)),
+                 the previous one. Default `{}`.",
+                defaults::REPLACE_EXISTING_ASSOCIATION
+            ))
+            .default(Value::Bool(defaults::REPLACE_EXISTING_ASSOCIATION)),
     )
     .attribute(tags_attribute())
     .attribute(tags_all_attribute())

@@ -14,6 +14,8 @@ pub mod value;
 
 pub use diagnostics::{Diagnostic, Diagnostics, Severity};
 pub use path::AttributePath;
-pub use resource::{ApplyOutcome, Ctx, DataSource, Identity, PlanContext, Private, ReadOutcome, Resource};
+pub use resource::{
+    ApplyOutcome, Ctx, DataSource, Identity, PlanContext, Private, ProviderData, ReadOutcome, Resource,
+};
 pub use schema::{Attribute, Block, Mode, NestedBlock, Nesting, Schema};
 pub use value::{Type, Value};

@@ -23,6 +23,7 @@ use crate::framework::timeouts::Timeouts;
 use crate::framework::{
     ApplyOutcome, AttributePath, Ctx, Diagnostics, Identity, PlanContext, Private, ReadOutcome, Resource, Schema, Value,
 };
+use crate::provider_config::ProviderData;
 use crate::resources::tags::{plan_tags_all, MANAGED_BY_TAG};
 
 pub struct CsiNodeIdentity;
@@ -126,18 +127,19 @@ impl Resource for CsiNodeIdentity {
         Self::plan_policy(plan);
         // Always the one trust policy: a refreshed state that differs (edited outside Terraform) shows as a change.
         plan.set("assume_role_policy", Value::string(ops::TRUST_POLICY));
-        match ctx.provider() {
-            Ok(provider) => plan_tags_all(plan, &provider.default_tags),
-            Err(_) => plan.set("tags_all", Value::Unknown),
+        let provider = ProviderData::from_ctx(ctx).ok();
+        match &provider {
+            Some(provider) => plan_tags_all(plan, &provider.default_tags),
+            None => plan.set("tags_all", Value::Unknown),
         }
         Self::plan_associations(plan);
-        if let Ok(provider) = ctx.provider() {
+        if let Some(provider) = &provider {
             checks::check(provider, plan).await;
         }
     }
 
     async fn create(&self, ctx: &Ctx, planned: &Value, _config: &Value) -> ApplyOutcome {
-        let provider = match ctx.provider() {
+        let provider = match ProviderData::from_ctx(ctx) {
             Ok(p) => p,
             Err(diags) => return ApplyOutcome::failed(Value::Null, diags),
         };
@@ -184,7 +186,7 @@ impl Resource for CsiNodeIdentity {
     }
 
     async fn read(&self, ctx: &Ctx, state: &Value, private: &Private) -> ReadOutcome {
-        let provider = match ctx.provider() {
+        let provider = match ProviderData::from_ctx(ctx) {
             Ok(p) => p,
             Err(diags) => return ReadOutcome { state: state.clone(), private: private.clone(), diags },
         };
@@ -210,7 +212,7 @@ impl Resource for CsiNodeIdentity {
         _config: &Value,
         private: &Private,
     ) -> ApplyOutcome {
-        let provider = match ctx.provider() {
+        let provider = match ProviderData::from_ctx(ctx) {
             Ok(p) => p,
             Err(diags) => return ApplyOutcome::failed(prior.clone(), diags),
         };
@@ -245,7 +247,7 @@ impl Resource for CsiNodeIdentity {
     }
 
     async fn delete(&self, ctx: &Ctx, prior: &Value, _private: &Private) -> Diagnostics {
-        let provider = match ctx.provider() {
+        let provider = match ProviderData::from_ctx(ctx) {
             Ok(p) => p,
             Err(diags) => return diags,
         };
@@ -263,7 +265,7 @@ impl Resource for CsiNodeIdentity {
     }
 
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
-        let provider = ctx.provider()?;
+        let provider = ProviderData::from_ctx(ctx)?;
         let iam_client = &provider.aws.iam;
         let fail = |e: crate::error::Error| e.to_diagnostics("Error Importing EFS CSI Node Identity");
         let not_importable = |detail: String| Diagnostics::from_error("Cannot Import EFS CSI Node Identity", detail);

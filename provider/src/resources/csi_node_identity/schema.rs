@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::aws::ec2::INSTANCE_ID_PATTERN;
 use crate::framework::schema::{Attribute, Block, NestedBlock, Nesting, Schema, Validator};
 use crate::framework::timeouts::{self, Timeouts};
 use crate::framework::validators::{each_element, int_between, one_of, string_length, string_matches};
@@ -13,7 +14,6 @@ const IAM_NAME_PATTERN: &str = r"^[\w+=,.@-]+$";
 const IAM_NAME_RULE: &str = "may contain only letters, digits and the characters + = , . @ _ -";
 /// IAM paths: `/`, or `/` + printable ASCII without spaces + `/`.
 const IAM_PATH_PATTERN: &str = r"^/([\x21-\x7E]+/)?$";
-pub const INSTANCE_ID_PATTERN: &str = r"^i-[0-9a-f]{8,17}$";
 const POLICY_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/[\x21-\x7E]+$";
 
 pub const TYPE_NAME: &str = "efs_csi_node_identity";

@@ -25,6 +25,7 @@ use crate::framework::timeouts::Timeouts;
 use crate::framework::{
     ApplyOutcome, AttributePath, Ctx, Diagnostics, Identity, PlanContext, Private, ReadOutcome, Resource, Schema, Value,
 };
+use crate::provider_config::ProviderData;
 use crate::resources::tags;
 
 pub struct PrometheusVolume;
@@ -184,8 +185,7 @@ impl Resource for PrometheusVolume {
         if plan.is_destroy() {
             return;
         }
-        let Ok(p) = ctx.provider() else { return };
-        let p = p.clone();
+        let Ok(p) = ProviderData::from_ctx(ctx) else { return };
         tags::plan_tags_all(plan, &p.default_tags);
         checks::check(&p, plan).await;
         if !plan.is_create() {
@@ -196,8 +196,8 @@ impl Resource for PrometheusVolume {
     }
 
     async fn create(&self, ctx: &Ctx, planned: &Value, _config: &Value) -> ApplyOutcome {
-        let p = match ctx.provider() {
-            Ok(p) => p.clone(),
+        let p = match ProviderData::from_ctx(ctx) {
+            Ok(p) => p,
             Err(diags) => return ApplyOutcome::failed(Value::Null, diags),
         };
         let args = VolumeArgs::from_value(planned);
@@ -229,8 +229,8 @@ impl Resource for PrometheusVolume {
     }
 
     async fn read(&self, ctx: &Ctx, state: &Value, private: &Private) -> ReadOutcome {
-        let p = match ctx.provider() {
-            Ok(p) => p.clone(),
+        let p = match ProviderData::from_ctx(ctx) {
+            Ok(p) => p,
             Err(diags) => return ReadOutcome { state: state.clone(), private: private.clone(), diags },
         };
         match ops::refresh(&p.aws, &p.region, state).await {
@@ -251,8 +251,8 @@ impl Resource for PrometheusVolume {
         _config: &Value,
         _private: &Private,
     ) -> ApplyOutcome {
-        let p = match ctx.provider() {
-            Ok(p) => p.clone(),
+        let p = match ProviderData::from_ctx(ctx) {
+            Ok(p) => p,
             Err(diags) => return ApplyOutcome::failed(prior.clone(), diags),
         };
         let args = VolumeArgs::from_value(planned);
@@ -283,8 +283,8 @@ impl Resource for PrometheusVolume {
     }
 
     async fn delete(&self, ctx: &Ctx, prior: &Value, _private: &Private) -> Diagnostics {
-        let p = match ctx.provider() {
-            Ok(p) => p.clone(),
+        let p = match ProviderData::from_ctx(ctx) {
+            Ok(p) => p,
             Err(diags) => return diags,
         };
         let timeout = timeouts_of(prior).delete;

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use crate::aws::config::AwsSettings;
 use crate::aws::AwsClients;
+use crate::framework::duration::parse_duration;
 use crate::framework::schema::{Attribute, Block, NestedBlock, Nesting, Schema};
-use crate::framework::timeouts::parse_duration;
 use crate::framework::validators::{each_element, int_between, string_length, string_matches};
 use crate::framework::{AttributePath, Ctx, Diagnostics, Type, Value};
 

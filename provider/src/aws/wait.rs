@@ -155,11 +155,11 @@ mod tests {
             "associate",
             Duration::from_secs(60),
             &CancellationToken::new(),
-            |e| matches!(e, Error::Handshake(m) if m == "transient"),
+            |e| matches!(e, Error::Vanished { what, .. } if what == "transient"),
             || async {
                 let n = calls.fetch_add(1, Ordering::SeqCst);
                 if n < 2 {
-                    Err(Error::Handshake("transient".into()))
+                    Err(Error::Vanished { what: "transient".into(), step: "a test" })
                 } else {
                     Ok(n)
                 }
@@ -172,7 +172,7 @@ mod tests {
             Duration::from_secs(60),
             &CancellationToken::new(),
             |_| false,
-            || async { Err(Error::Handshake("permanent".into())) },
+            || async { Err(Error::Vanished { what: "permanent".into(), step: "a test" }) },
         )
         .await;
         assert!(permanent.is_err());

@@ -2,6 +2,7 @@
 //! and the traits resources and data sources implement. Nothing here knows about AWS.
 
 pub mod diagnostics;
+pub mod duration;
 pub mod json;
 pub mod msgpack;
 pub mod path;

@@ -9,7 +9,7 @@ use aws_sdk_ec2::Client;
 use tokio_util::sync::CancellationToken;
 
 use crate::aws::wait::{poll_until, retry_while, Poll, IAM_PROPAGATION_TIMEOUT};
-use crate::aws::AwsResultExt;
+use crate::aws::{AwsResultExt, NotFoundExt};
 use crate::error::Error;
 
 /// An instance's current (associating or associated) instance profile association.
@@ -143,17 +143,13 @@ pub async fn replace_association(
 
 /// Disassociates; an association that is already gone is success.
 pub async fn disassociate(ec2: &Client, association_id: &str) -> Result<(), Error> {
-    match ec2
-        .disassociate_iam_instance_profile()
+    ec2.disassociate_iam_instance_profile()
         .association_id(association_id)
         .send()
         .await
         .context("disassociating IAM Instance Profile", association_id)
-    {
-        Ok(_) => Ok(()),
-        Err(e) if e.is_aws("InvalidAssociationID.NotFound") => Ok(()),
-        Err(e) => Err(e),
-    }
+        .or_not_found(&["InvalidAssociationID.NotFound"])
+        .map(drop)
 }
 
 /// Waits until none of `association_ids` is live any more.

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::model::{AssociationState, MetadataOptions, Model};
 use super::schema::TYPE_NAME;
 use crate::aws::ec2::instances::{self, Association};
-use crate::aws::{iam, AwsClients};
+use crate::aws::{iam, AwsClients, NotFoundExt};
 use crate::error::Error;
 use crate::resources::tags::MANAGED_BY_TAG;
 
@@ -303,13 +303,10 @@ pub async fn teardown(
 pub async fn owned_from_state(aws: &AwsClients, model: &Model) -> Result<Owned, Error> {
     let role = model.role_name.clone();
     // DeleteRole refuses a role with attached policies: detach all of them.
-    let attached = iam::list_attached_role_policies(&aws.iam, &role).await.or_else(|e| {
-        if e.is_aws("NoSuchEntity") {
-            Ok(Vec::new())
-        } else {
-            Err(e)
-        }
-    })?;
+    let attached = iam::list_attached_role_policies(&aws.iam, &role)
+        .await
+        .or_not_found(&[iam::NO_SUCH_ENTITY])?
+        .unwrap_or_default();
     let policy_arn = if !model.policy_arn.is_empty() {
         Some(model.policy_arn.clone())
     } else {

@@ -11,7 +11,7 @@ use aws_sdk_efs::types::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::aws::wait::{poll_until, retry_while, Poll};
+use crate::aws::wait::{retry_while, StateWaiter, NOT_FOUND};
 use crate::aws::{AwsResultExt, NotFoundExt};
 use crate::error::Error;
 
@@ -78,20 +78,21 @@ pub async fn create_file_system(efs: &Efs, spec: &FileSystemSpec) -> Result<Stri
     }
 }
 
+/// Waits until the file system is `available`: after a create (EFS may not list it at once) or
+/// an update (`updating` meanwhile).
 pub async fn wait_file_system_available(
     efs: &Efs,
     id: &str,
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<FileSystemDescription, Error> {
-    poll_until(&format!("EFS File System {id} to become available"), timeout, cancel, || async {
-        Ok(match find_file_system_by_id(efs, id).await? {
-            Some(fs) if fs.life_cycle_state() == &LifeCycleState::Available => Poll::Done(fs),
-            Some(fs) => Poll::Pending(fs.life_cycle_state().as_str().to_string()),
-            None => Poll::Pending("not found".into()),
-        })
-    })
-    .await
+    let waiter = StateWaiter {
+        object: &format!("EFS File System {id}"),
+        pending: &["creating", "updating", NOT_FOUND],
+        target: &["available"],
+        timeout,
+    };
+    waiter.wait_found(cancel, || find_file_system_by_id(efs, id), |fs| fs.life_cycle_state().as_str()).await
 }
 
 /// Deletes the file system, retrying `FileSystemInUse` while its mount targets are released, then
@@ -115,13 +116,13 @@ pub async fn delete_file_system(
     if result.or_not_found(&["FileSystemNotFound"])?.is_none() {
         return Ok(());
     }
-    poll_until(&format!("EFS File System {id} to be deleted"), timeout, cancel, || async {
-        Ok(match find_file_system_by_id(efs, id).await? {
-            None => Poll::Done(()),
-            Some(fs) => Poll::Pending(fs.life_cycle_state().as_str().to_string()),
-        })
-    })
-    .await
+    let waiter = StateWaiter {
+        object: &format!("EFS File System {id}"),
+        pending: &["available", "deleting"],
+        target: &[NOT_FOUND],
+        timeout,
+    };
+    waiter.wait(cancel, || find_file_system_by_id(efs, id), |fs| fs.life_cycle_state().as_str()).await.map(drop)
 }
 
 pub async fn find_mount_targets(efs: &Efs, file_system_id: &str) -> Result<Vec<MountTargetDescription>, Error> {
@@ -181,14 +182,13 @@ pub async fn create_mount_target(
         }
         Err(e) => return Err(e),
     };
-    poll_until(&format!("EFS Mount Target {id} to become available"), timeout, cancel, || async {
-        Ok(match find_mount_target_by_id(efs, &id).await? {
-            Some(mt) if mt.life_cycle_state() == &LifeCycleState::Available => Poll::Done(mt),
-            Some(mt) => Poll::Pending(mt.life_cycle_state().as_str().to_string()),
-            None => Poll::Pending("not found".into()),
-        })
-    })
-    .await
+    let waiter = StateWaiter {
+        object: &format!("EFS Mount Target {id}"),
+        pending: &["creating", NOT_FOUND],
+        target: &["available"],
+        timeout,
+    };
+    waiter.wait_found(cancel, || find_mount_target_by_id(efs, &id), |mt| mt.life_cycle_state().as_str()).await
 }
 
 /// Deletes a mount target and waits until it is gone. Not found is success.
@@ -202,13 +202,13 @@ pub async fn delete_mount_target(
     if result.or_not_found(&["MountTargetNotFound"])?.is_none() {
         return Ok(());
     }
-    poll_until(&format!("EFS Mount Target {id} to be deleted"), timeout, cancel, || async {
-        Ok(match find_mount_target_by_id(efs, id).await? {
-            None => Poll::Done(()),
-            Some(mt) => Poll::Pending(mt.life_cycle_state().as_str().to_string()),
-        })
-    })
-    .await
+    let waiter = StateWaiter {
+        object: &format!("EFS Mount Target {id}"),
+        pending: &["available", "deleting"],
+        target: &[NOT_FOUND],
+        timeout,
+    };
+    waiter.wait(cancel, || find_mount_target_by_id(efs, id), |mt| mt.life_cycle_state().as_str()).await.map(drop)
 }
 
 pub async fn set_mount_target_security_groups(efs: &Efs, id: &str, groups: &[String]) -> Result<(), Error> {
@@ -639,6 +639,38 @@ mod tests {
         .unwrap();
         assert_eq!(fs.life_cycle_state(), &LifeCycleState::Available);
         assert_eq!(fs.provisioned_throughput_in_mibps(), Some(256.0));
+        assert_sent(&replay, &["PUT", "GET"]);
+    }
+
+    /// A file system that goes to `error` during the update is reported at once, not polled until
+    /// the deadline.
+    #[tokio::test]
+    async fn update_throughput_stops_waiting_when_the_file_system_is_in_error() {
+        let replay = StaticReplayClient::new(vec![
+            ReplayEvent::new(
+                request(
+                    "PUT",
+                    "/2015-02-01/file-systems/fs-0123456789abcdef0",
+                    Some(json!({"ThroughputMode": "provisioned", "ProvisionedThroughputInMibps": 256.0})),
+                ),
+                response(202, file_system("updating", "provisioned", 256.0), None),
+            ),
+            ReplayEvent::new(
+                request("GET", "/2015-02-01/file-systems?FileSystemId=fs-0123456789abcdef0", None),
+                response(200, json!({"FileSystems": [file_system("error", "provisioned", 256.0)]}), None),
+            ),
+        ]);
+        let err = update_throughput(
+            &client(&replay),
+            "fs-0123456789abcdef0",
+            "provisioned",
+            Some(256.0),
+            Duration::from_secs(600),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(&err, Error::UnexpectedState { state, .. } if state == "error"), "{err:?}");
         assert_sent(&replay, &["PUT", "GET"]);
     }
 

@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::{
 use aws_sdk_ec2::Client;
 use tokio_util::sync::CancellationToken;
 
-use crate::aws::wait::{poll_until, retry_while, Poll, IAM_PROPAGATION_TIMEOUT};
+use crate::aws::wait::{retry_while, StateWaiter, IAM_PROPAGATION_TIMEOUT, NOT_FOUND};
 use crate::aws::{AwsResultExt, NotFoundExt};
 use crate::error::Error;
 
@@ -163,16 +163,18 @@ pub async fn wait_associations_deleted(
     if association_ids.is_empty() {
         return Ok(());
     }
-    poll_until("IAM Instance Profile associations to be removed", timeout, cancel, || async {
+    // Only live associations are listed (see `is_live`): one still listed is on its way out.
+    let waiter = StateWaiter {
+        object: &format!("IAM Instance Profile associations {}", association_ids.join(", ")),
+        pending: &["associated", "associating", "disassociating"],
+        target: &[NOT_FOUND],
+        timeout,
+    };
+    let first_remaining = || async {
         let live = list_associations(ec2, Some(instance_ids)).await?;
-        let remaining: Vec<&str> = live
-            .iter()
-            .filter(|a| association_ids.contains(&a.association_id))
-            .map(|a| a.association_id.as_str())
-            .collect();
-        Ok(if remaining.is_empty() { Poll::Done(()) } else { Poll::Pending(remaining.join(", ")) })
-    })
-    .await
+        Ok(live.into_iter().find(|a| association_ids.contains(&a.association_id)))
+    };
+    waiter.wait(cancel, first_remaining, |a: &Association| a.state.as_str()).await.map(drop)
 }
 
 /// The metadata options of the given instances that exist (missing ids are skipped, not an error).

@@ -242,12 +242,21 @@ impl fmt::Display for Output {
 /// Runs a prepared CLI command (see [`crate::Workdir::command`]) to its end and returns its
 /// output, whatever the exit code. After `EFS_TF_TIMEOUT_SECS` (default 600 s) its process group
 /// (the CLI and its provider processes) is killed and the call panics.
-pub(crate) fn run_to_end(mut cmd: Command, cli: Cli, args: &[&str]) -> Output {
+pub(crate) fn run_to_end(cmd: Command, cli: Cli, args: &[&str]) -> Output {
+    try_run_to_end(cmd, cli, args).unwrap_or_else(|problem| panic!("{problem}"))
+}
+
+/// [`run_to_end`] that reports a failed start or the deadline as an error instead of panicking,
+/// for code that runs while a test is already panicking (a panic then would abort the process).
+pub(crate) fn try_run_to_end(mut cmd: Command, cli: Cli, args: &[&str]) -> Result<Output, String> {
     let timeout = terraform_timeout();
     let started = Instant::now();
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {}: {e}", cli.bin().display()));
-    let stdout = read_in_thread(child.stdout.take().expect("piped stdout"));
-    let stderr = read_in_thread(child.stderr.take().expect("piped stderr"));
+    let mut child = cmd.spawn().map_err(|e| format!("spawn {}: {e}", cmd.get_program().to_string_lossy()))?;
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        kill_process_group(child.id());
+        return Err(format!("`{} {}` was started without piped output", cli.command_name(), args.join(" ")));
+    };
+    let (stdout, stderr) = (read_in_thread(stdout), read_in_thread(stderr));
     let mut timed_out = false;
     let status = loop {
         match child.try_wait() {
@@ -256,10 +265,10 @@ pub(crate) fn run_to_end(mut cmd: Command, cli: Cli, args: &[&str]) -> Output {
                 timed_out = true;
                 kill_process_group(child.id());
                 let _ = child.kill();
-                break child.wait().expect("wait for terraform");
+                break child.wait().map_err(|e| format!("wait for {}: {e}", cli.command_name()))?;
             }
             Ok(None) => thread::sleep(Duration::from_millis(10)),
-            Err(e) => panic!("wait for terraform: {e}"),
+            Err(e) => return Err(format!("wait for {}: {e}", cli.command_name())),
         }
     };
     let out = Output {
@@ -269,8 +278,10 @@ pub(crate) fn run_to_end(mut cmd: Command, cli: Cli, args: &[&str]) -> Output {
         stdout: stdout.join().unwrap_or_default(),
         stderr: stderr.join().unwrap_or_default(),
     };
-    assert!(!timed_out, "killed after {timeout:?}: {out}");
-    out
+    if timed_out {
+        return Err(format!("killed after {timeout:?}: {out}"));
+    }
+    Ok(out)
 }
 
 /// The text with every run of whitespace turned into one space: Terraform wraps diagnostics at the

@@ -12,11 +12,14 @@
 //! * [`provider_block`] renders the `terraform`/`provider "efs"` blocks aimed at a [`Moto`]
 //!   ([`provider_block_with_endpoint`]: at any endpoint, such as a [`proxy::FaultProxy`]).
 //! * [`block_on`] runs the async AWS SDK calls used for assertions from a plain `#[test]`.
+//! * [`Scenario`] is the [`Workdir`] every acceptance test runs in: when it ends (dropped, also
+//!   after a panic) it destroys what the state holds and checks that moto is left without any
+//!   object the provider makes that it did not start with (see [`Inventory`]).
 //!
 //! They live in modules by job: `moto` (the emulator and plain HTTP to it), `workdir` (one
 //! configuration, its environment and its commands), [`cli`] (which CLI, and running one command
-//! to its end with a deadline), `locations` (the workspace, the venv, the provider binary); all
-//! of it is re-exported here.
+//! to its end with a deadline), `scenario` (the scenario and moto's inventory), `locations` (the
+//! workspace, the venv, the provider binary); all of it is re-exported here.
 //!
 //! Modules for particular concerns: [`cluster`] (a stand-in cluster in moto), [`mirror`]
 //! (installing from a filesystem mirror, lock-file hashes), [`packaging`] (releases made by
@@ -27,12 +30,12 @@
 //! Acceptance tests only run when `TF_ACC` is set, as with Go providers:
 //!
 //! ```no_run
-//! use acceptance_tests::{block_on, provider_block, skip_unless_acceptance, Moto, Workdir};
+//! use acceptance_tests::{block_on, provider_block, skip_unless_acceptance, Moto, Scenario};
 //!
 //! fn test_something() {
 //!     skip_unless_acceptance!();
 //!     let moto = Moto::start();
-//!     let wd = Workdir::new(&moto);
+//!     let wd = Scenario::new(&moto);
 //!     wd.write("main.tf", &format!("{}\noutput \"x\" {{ value = 1 }}\n", provider_block(&moto)));
 //!     wd.apply();
 //!     assert_eq!(wd.plan_detailed_exitcode(), 0);
@@ -64,6 +67,7 @@ pub mod packaging;
 pub mod proxy;
 pub mod registry;
 pub mod remote_state;
+mod scenario;
 mod workdir;
 
 use std::future::Future;
@@ -84,6 +88,7 @@ pub(crate) use cli::{kill_process_group, read_in_thread, terraform_timeout};
 pub(crate) use locations::env_nonempty;
 pub use locations::{moto_server_bin, provider_bin, repo_root, venv};
 pub use moto::{closed_port, http_request, Moto, MotoAuth};
+pub use scenario::{Inventory, Scenario};
 pub(crate) use workdir::hcl_string;
 pub use workdir::{provider_block, provider_block_with_endpoint, Workdir};
 

@@ -166,6 +166,12 @@ impl Workdir {
         if !matches!(args.first(), Some(&"fmt" | &"version")) {
             self.check_provider_built();
         }
+        self.command_unchecked(args)
+    }
+
+    /// [`Workdir::command`] without checking that the provider is built (which panics when it
+    /// is not), for code that must not panic.
+    pub(crate) fn command_unchecked(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(self.cli.bin());
         cmd.args(args).current_dir(self.path()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
         self.set_env(&mut cmd);

@@ -1,9 +1,10 @@
-//! Acceptance tests of `efs_prometheus_volume` against moto with the real Terraform CLI.
+//! Acceptance tests of `efs_prometheus_volume` against moto with the real Terraform CLI. Each runs
+//! in a [`Scenario`], which ends with `destroy` and a check that nothing is left in moto.
 
 use std::process::Command;
 
 use acceptance_tests::cluster::{hcl_list, Cluster};
-use acceptance_tests::{block_on, provider_block, skip_unless_acceptance, venv, Moto, Workdir};
+use acceptance_tests::{block_on, provider_block, skip_unless_acceptance, venv, Moto, Scenario, Workdir};
 use serde_json::Value;
 
 const ADDR: &str = "efs_prometheus_volume.this";
@@ -32,28 +33,6 @@ fn kubernetes_validate(wd: &Workdir, name: &str, yaml: &str) {
     );
 }
 
-/// Nothing this test made is left in moto.
-fn assert_nothing_left(moto: &Moto, vpc_id: &str) {
-    let efs = moto.efs();
-    let fss = block_on(efs.describe_file_systems().send()).unwrap();
-    assert!(fss.file_systems().is_empty(), "file systems left: {:?}", fss.file_systems());
-    let aps = block_on(efs.describe_access_points().send()).unwrap();
-    assert!(aps.access_points().is_empty(), "access points left: {:?}", aps.access_points());
-    let sgs = block_on(
-        moto.ec2()
-            .describe_security_groups()
-            .filters(aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(vpc_id).build())
-            .send(),
-    )
-    .unwrap();
-    let ours: Vec<_> = sgs
-        .security_groups()
-        .iter()
-        .filter(|g| g.group_name().unwrap_or_default().starts_with("efs-prometheus-"))
-        .collect();
-    assert!(ours.is_empty(), "security groups left: {ours:?}");
-}
-
 /// The plan is empty; shows it otherwise.
 fn assert_no_changes(wd: &Workdir) {
     let out = wd.run(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
@@ -69,7 +48,7 @@ fn basic_three_azs_manifests_import_and_destroy() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 3, 1);
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     wd.write("main.tf", &config(&moto, &cluster.subnet_ids, &cluster.node_security_group_id, ""));
     wd.apply();
     let state = wd.state_resource(ADDR);
@@ -144,9 +123,6 @@ fn basic_three_azs_manifests_import_and_destroy() {
         assert_eq!(imported[name], state[name], "{name} differs after import");
     }
     assert_no_changes(&wd);
-
-    wd.destroy();
-    assert_nothing_left(&moto, &cluster.vpc_id);
 }
 
 #[test]
@@ -164,13 +140,13 @@ fn two_subnets_in_one_az_fail_at_plan_and_create_nothing() {
     )
     .unwrap();
     let extra_id = extra.subnet().unwrap().subnet_id().unwrap().to_string();
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     let subnets = vec![cluster.subnet_ids[0].clone(), extra_id.clone(), cluster.subnet_ids[1].clone()];
     wd.write("main.tf", &config(&moto, &subnets, &cluster.node_security_group_id, ""));
     let err = wd.apply_expect_error();
     assert!(err.contains("Two Subnets In One Availability Zone"), "{err}");
     assert!(err.contains(&cluster.subnet_ids[0]) && err.contains(&extra_id), "both subnets are named: {err}");
-    assert_nothing_left(&moto, &cluster.vpc_id);
+    wd.assert_nothing_new();
     block_on(moto.ec2().delete_subnet().subnet_id(&extra_id).send()).unwrap();
 }
 
@@ -196,15 +172,14 @@ fn subnets_in_two_vpcs_fail_at_plan_naming_both_and_create_nothing() {
     .unwrap();
     let other_subnet_id = other_subnet.subnet().unwrap().subnet_id().unwrap().to_string();
 
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     let subnets = vec![cluster.subnet_ids[0].clone(), other_subnet_id.clone()];
     wd.write("main.tf", &config(&moto, &subnets, &cluster.node_security_group_id, ""));
     let err = wd.apply_expect_error();
     assert!(err.contains("Subnets In Different VPCs"), "{err}");
     assert!(err.contains(&cluster.vpc_id) && err.contains(&other_vpc_id), "both VPCs are named: {err}");
     assert!(!err.contains("Two Subnets In One Availability Zone"), "{err}");
-    assert_nothing_left(&moto, &cluster.vpc_id);
-    assert_nothing_left(&moto, &other_vpc_id);
+    wd.assert_nothing_new();
     block_on(ec2.delete_subnet().subnet_id(&other_subnet_id).send()).unwrap();
     block_on(ec2.delete_vpc().vpc_id(&other_vpc_id).send()).unwrap();
 }
@@ -214,7 +189,7 @@ fn one_subnet_warns_at_plan_and_still_applies() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 1, 0);
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     wd.write("main.tf", &config(&moto, &cluster.subnet_ids, &cluster.node_security_group_id, ""));
     let plan = wd.run(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
     assert_eq!(plan.code, Some(2), "the plan creates the volume despite the warning: {plan}");
@@ -228,8 +203,6 @@ fn one_subnet_warns_at_plan_and_still_applies() {
     let mts = block_on(moto.efs().describe_mount_targets().file_system_id(fs_id).send()).unwrap();
     assert_eq!(mts.mount_targets().len(), 1);
     assert_no_changes(&wd);
-    wd.destroy();
-    assert_nothing_left(&moto, &cluster.vpc_id);
 }
 
 #[test]
@@ -237,7 +210,7 @@ fn bad_arguments_are_rejected_before_any_aws_call() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 1, 0);
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     wd.write(
         "main.tf",
         &config(
@@ -251,7 +224,7 @@ fn bad_arguments_are_rejected_before_any_aws_call() {
     assert!(err.contains("subnet_ids"), "{err}");
     assert!(err.contains("Throughput Without Provisioned Mode"), "{err}");
     assert!(err.contains("performance_mode"), "{err}");
-    assert_nothing_left(&moto, &cluster.vpc_id);
+    wd.assert_nothing_new();
 }
 
 #[test]
@@ -259,7 +232,7 @@ fn subnet_added_and_removed_in_place_and_drift_recreated() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 3, 0);
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     wd.write("main.tf", &config(&moto, &cluster.subnet_ids[..2], &cluster.node_security_group_id, ""));
     wd.apply();
     let before = wd.state_resource(ADDR);
@@ -293,9 +266,6 @@ fn subnet_added_and_removed_in_place_and_drift_recreated() {
     assert_eq!(wd.plan_detailed_exitcode(), 2);
     wd.apply();
     assert_no_changes(&wd);
-
-    wd.destroy();
-    assert_nothing_left(&moto, &cluster.vpc_id);
 }
 
 #[test]
@@ -303,7 +273,7 @@ fn dynamic_provisioning_renders_an_efs_ap_storage_class() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 2, 0);
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     wd.write(
         "main.tf",
         &config(
@@ -322,8 +292,6 @@ fn dynamic_provisioning_renders_an_efs_ap_storage_class() {
     kubernetes_validate(&wd, "sc.yaml", sc);
     kubernetes_validate(&wd, "pvc.yaml", text(&state, "persistent_volume_claim_manifest"));
     assert_no_changes(&wd);
-    wd.destroy();
-    assert_nothing_left(&moto, &cluster.vpc_id);
 }
 
 #[test]
@@ -331,7 +299,7 @@ fn lifecycle_policy_and_security_group_drift_are_planned_and_fixed() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 1, 0);
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     wd.write(
         "main.tf",
         &config(
@@ -391,8 +359,6 @@ fn lifecycle_policy_and_security_group_drift_are_planned_and_fixed() {
     assert!(cidrs.is_empty(), "{ingress:?}");
     assert_eq!(sources, [cluster.node_security_group_id.as_str()]);
     assert_no_changes(&wd);
-    wd.destroy();
-    assert_nothing_left(&moto, &cluster.vpc_id);
 }
 
 /// moto cannot change a backup policy after creation (no PutBackupPolicy; the replay tests in
@@ -403,7 +369,7 @@ fn backup_disabled_is_read_back_and_imported() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 2, 0);
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     wd.write("main.tf", &config(&moto, &cluster.subnet_ids, &cluster.node_security_group_id, "  backup = false\n"));
     wd.apply();
     let fs_id = text(&wd.state_resource(ADDR), "file_system_id").to_string();
@@ -422,8 +388,6 @@ fn backup_disabled_is_read_back_and_imported() {
     let out = wd.run(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
     assert_eq!(out.code, Some(2), "{out}");
     assert!(out.stdout.contains("backup") && out.stdout.contains("false -> true"), "{out}");
-    wd.destroy();
-    assert_nothing_left(&moto, &cluster.vpc_id);
 }
 
 /// Tags and the TLS policy change in place: the file system, its access point and the security
@@ -435,7 +399,7 @@ fn tags_and_tls_policy_update_in_place() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 1, 0);
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     let write = |extra: &str| {
         wd.write("main.tf", &config(&moto, &cluster.subnet_ids, &cluster.node_security_group_id, extra));
     };
@@ -491,8 +455,6 @@ fn tags_and_tls_policy_update_in_place() {
     assert_eq!(group_tags(), [pair("team", "b")]);
     assert!(has_tls_policy());
     assert_no_changes(&wd);
-    wd.destroy();
-    assert_nothing_left(&moto, &cluster.vpc_id);
 }
 
 #[test]
@@ -500,7 +462,7 @@ fn change_that_needs_a_new_file_system_warns_about_the_data_and_replaces_it() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 2, 0);
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     wd.write("main.tf", &config(&moto, &cluster.subnet_ids, &cluster.node_security_group_id, ""));
     wd.apply();
     let old_fs = text(&wd.state_resource(ADDR), "file_system_id").to_string();
@@ -523,6 +485,4 @@ fn change_that_needs_a_new_file_system_warns_about_the_data_and_replaces_it() {
     assert_eq!(ids, vec![new_fs], "the old file system is gone, the new one is the only one");
     assert_eq!(file_systems.file_systems()[0].performance_mode().as_str(), "maxIO");
     assert_no_changes(&wd);
-    wd.destroy();
-    assert_nothing_left(&moto, &cluster.vpc_id);
 }

@@ -60,7 +60,9 @@ fn sorted(ids: &[String]) -> Vec<String> {
     ids
 }
 
-/// The state's attributes without `timeouts` (not part of what import reads).
+/// A state without what import cannot know: `timeouts` is configuration only (no AWS object holds
+/// it), so an imported state has none. Everything else, `tags` included (read from the role), is
+/// compared.
 fn comparable(mut state: Value) -> Value {
     state.as_object_mut().expect("state object").remove("timeouts");
     state

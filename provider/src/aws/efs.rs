@@ -611,8 +611,9 @@ mod tests {
         assert_sent(&replay, &["GET"; 5]);
     }
 
-    #[tokio::test]
-    async fn update_throughput_sends_mode_and_mibps_then_waits_until_available() {
+    /// UpdateFileSystem to 256 MiB/s provisioned, answered `updating`, then one poll that finds the
+    /// file system in `state`.
+    async fn update_to_provisioned_256_then(state: &str) -> (Result<FileSystemDescription, Error>, StaticReplayClient) {
         let replay = StaticReplayClient::new(vec![
             ReplayEvent::new(
                 request(
@@ -624,19 +625,25 @@ mod tests {
             ),
             ReplayEvent::new(
                 request("GET", "/2015-02-01/file-systems?FileSystemId=fs-0123456789abcdef0", None),
-                response(200, json!({"FileSystems": [file_system("available", "provisioned", 256.0)]}), None),
+                response(200, json!({"FileSystems": [file_system(state, "provisioned", 256.0)]}), None),
             ),
         ]);
-        let fs = update_throughput(
+        let result = update_throughput(
             &client(&replay),
             "fs-0123456789abcdef0",
             "provisioned",
             Some(256.0),
-            Duration::from_secs(5),
+            Duration::from_secs(600),
             &CancellationToken::new(),
         )
-        .await
-        .unwrap();
+        .await;
+        (result, replay)
+    }
+
+    #[tokio::test]
+    async fn update_throughput_sends_mode_and_mibps_then_waits_until_available() {
+        let (result, replay) = update_to_provisioned_256_then("available").await;
+        let fs = result.unwrap();
         assert_eq!(fs.life_cycle_state(), &LifeCycleState::Available);
         assert_eq!(fs.provisioned_throughput_in_mibps(), Some(256.0));
         assert_sent(&replay, &["PUT", "GET"]);
@@ -646,30 +653,8 @@ mod tests {
     /// the deadline.
     #[tokio::test]
     async fn update_throughput_stops_waiting_when_the_file_system_is_in_error() {
-        let replay = StaticReplayClient::new(vec![
-            ReplayEvent::new(
-                request(
-                    "PUT",
-                    "/2015-02-01/file-systems/fs-0123456789abcdef0",
-                    Some(json!({"ThroughputMode": "provisioned", "ProvisionedThroughputInMibps": 256.0})),
-                ),
-                response(202, file_system("updating", "provisioned", 256.0), None),
-            ),
-            ReplayEvent::new(
-                request("GET", "/2015-02-01/file-systems?FileSystemId=fs-0123456789abcdef0", None),
-                response(200, json!({"FileSystems": [file_system("error", "provisioned", 256.0)]}), None),
-            ),
-        ]);
-        let err = update_throughput(
-            &client(&replay),
-            "fs-0123456789abcdef0",
-            "provisioned",
-            Some(256.0),
-            Duration::from_secs(600),
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap_err();
+        let (result, replay) = update_to_provisioned_256_then("error").await;
+        let err = result.unwrap_err();
         assert!(matches!(&err, Error::UnexpectedState { state, .. } if state == "error"), "{err:?}");
         assert_sent(&replay, &["PUT", "GET"]);
     }

@@ -18,9 +18,15 @@
 
 use std::fmt;
 use std::fs;
+use std::io::Read;
 use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use crate::{env_nonempty, repo_root, venv};
+
+const DEFAULT_TF_TIMEOUT_SECS: u64 = 600;
 
 /// One of the two CLIs the suite runs under.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,6 +196,134 @@ pub fn terraform_bin() -> PathBuf {
                 venv.display()
             )
         })
+}
+
+/// Result of one CLI command.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// The CLI that ran it.
+    pub cli: Cli,
+    /// The arguments Terraform was run with.
+    pub args: Vec<String>,
+    /// Exit code (`None` if killed by a signal).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Output {
+    /// True when Terraform exited with code 0.
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// Standard output followed by standard error.
+    pub fn combined(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+impl fmt::Display for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let code = self.code.map_or_else(|| "a signal".to_string(), |c| format!("code {c}"));
+        write!(
+            f,
+            "`{} {}` exited with {code}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.cli.command_name(),
+            self.args.join(" "),
+            self.stdout,
+            self.stderr
+        )
+    }
+}
+
+/// Runs a prepared CLI command (see [`crate::Workdir::command`]) to its end and returns its
+/// output, whatever the exit code. After `EFS_TF_TIMEOUT_SECS` (default 600 s) its process group
+/// (the CLI and its provider processes) is killed and the call panics.
+pub(crate) fn run_to_end(cmd: Command, cli: Cli, args: &[&str]) -> Output {
+    try_run_to_end(cmd, cli, args).unwrap_or_else(|problem| panic!("{problem}"))
+}
+
+/// [`run_to_end`] that reports a failed start or the deadline as an error instead of panicking,
+/// for code that runs while a test is already panicking (a panic then would abort the process).
+pub(crate) fn try_run_to_end(mut cmd: Command, cli: Cli, args: &[&str]) -> Result<Output, String> {
+    let timeout = terraform_timeout();
+    let started = Instant::now();
+    let mut child = cmd.spawn().map_err(|e| format!("spawn {}: {e}", cmd.get_program().to_string_lossy()))?;
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        kill_process_group(child.id());
+        return Err(format!("`{} {}` was started without piped output", cli.command_name(), args.join(" ")));
+    };
+    let (stdout, stderr) = (read_in_thread(stdout), read_in_thread(stderr));
+    let mut timed_out = false;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() >= timeout => {
+                timed_out = true;
+                kill_process_group(child.id());
+                let _ = child.kill();
+                break child.wait().map_err(|e| format!("wait for {}: {e}", cli.command_name()))?;
+            }
+            Ok(None) => thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(format!("wait for {}: {e}", cli.command_name())),
+        }
+    };
+    let out = Output {
+        cli,
+        args: args.iter().map(|s| s.to_string()).collect(),
+        code: status.code(),
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    };
+    if timed_out {
+        return Err(format!("killed after {timeout:?}: {out}"));
+    }
+    Ok(out)
+}
+
+/// The text with every run of whitespace turned into one space: Terraform wraps diagnostics at the
+/// terminal width, so compare its output in this form.
+pub fn squash(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Panics, quoting the line, if any of `secrets` occurs in `text`; `what` names the text (a log,
+/// the state) in the message.
+pub fn assert_not_leaked(secrets: &[&str], what: &str, text: &str) {
+    for secret in secrets {
+        if let Some(at) = text.find(secret) {
+            let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+            let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+            panic!("{secret:?} leaked into the {what}: {}", &text[start..end]);
+        }
+    }
+}
+
+/// The limit for one Terraform command: `EFS_TF_TIMEOUT_SECS`, default 600 s.
+pub(crate) fn terraform_timeout() -> Duration {
+    Duration::from_secs(
+        env_nonempty("EFS_TF_TIMEOUT_SECS").and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_TF_TIMEOUT_SECS),
+    )
+}
+
+pub(crate) fn read_in_thread<R: Read + Send + 'static>(mut r: R) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    })
+}
+
+/// SIGKILLs every process of the group led by `pgid` (Terraform and its providers).
+pub(crate) fn kill_process_group(pgid: u32) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pgid}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 #[cfg(test)]

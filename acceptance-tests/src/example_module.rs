@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::cluster::Cluster;
 use crate::proxy::FaultProxy;
-use crate::{block_on, provider_block_with_endpoint, Moto, Workdir};
+use crate::{provider_block_with_endpoint, Inventory, Moto, Scenario, Workdir};
 
 /// `terraform apply` arguments for unattended runs.
 pub const APPLY: &[&str] = &["apply", "-auto-approve", "-input=false", "-no-color"];
@@ -27,9 +27,17 @@ impl Bench {
     }
 
     /// Empties moto and the proxy, then makes a stand-in cluster (3 zones, a master and 2 workers)
-    /// and a work dir (module installed) whose configuration applies the example module, named
-    /// `name`, through the proxy.
-    pub fn fresh(&self, name: &str) -> (Cluster, Workdir) {
+    /// and a scenario (module installed) whose configuration applies the example module, named
+    /// `name`, through the proxy. The proxy outlives the scenario, so its closing destroy goes
+    /// through it too (with whatever faults are still armed).
+    pub fn fresh(&self, name: &str) -> (Cluster, Scenario<'_>) {
+        let (cluster, wd) = self.fresh_workdir(name);
+        (cluster, Scenario::in_workdir(&self.moto, wd))
+    }
+
+    /// [`Bench::fresh`] without the scenario's closing destroy and inventory check, for the
+    /// benchmark, which measures destroy itself and keeps the workdir beside the bench.
+    pub fn fresh_workdir(&self, name: &str) -> (Cluster, Workdir) {
         self.moto.reset();
         self.proxy.reset();
         let cluster = Cluster::create(&self.moto, 3, 2);
@@ -56,60 +64,10 @@ output "instance_profile_name" {{ value = module.prometheus_storage.instance_pro
     )
 }
 
-/// How many of each kind of object the module makes exist in moto (kinds with none are left out):
-/// `roles`, `policies` (customer managed), `instance_profiles`, `associations` (live ones),
-/// `file_systems`, `mount_targets`, `access_points`, `security_groups` (the NFS groups the volume
-/// makes, named `efs-prometheus-*`).
+/// How many of each kind of object the module makes exist in moto, by id (kinds with none are
+/// left out): the [`Inventory`] (see there for the kinds).
 pub fn inventory(moto: &Moto) -> BTreeMap<&'static str, Vec<String>> {
-    let (iam, ec2, efs) = (moto.iam(), moto.ec2(), moto.efs());
-    let mut found: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
-    let roles = block_on(iam.list_roles().send()).expect("ListRoles");
-    found.insert("roles", roles.roles().iter().map(|r| r.role_name().to_string()).collect());
-    let policies =
-        block_on(iam.list_policies().scope(aws_sdk_iam::types::PolicyScopeType::Local).send()).expect("ListPolicies");
-    found.insert("policies", policies.policies().iter().filter_map(|p| p.arn().map(str::to_string)).collect());
-    let profiles = block_on(iam.list_instance_profiles().send()).expect("ListInstanceProfiles");
-    found.insert(
-        "instance_profiles",
-        profiles.instance_profiles().iter().map(|p| p.instance_profile_name().to_string()).collect(),
-    );
-    let associations = block_on(ec2.describe_iam_instance_profile_associations().send())
-        .expect("DescribeIamInstanceProfileAssociations");
-    found.insert(
-        "associations",
-        associations
-            .iam_instance_profile_associations()
-            .iter()
-            .filter(|a| a.state().is_some_and(|s| matches!(s.as_str(), "associated" | "associating")))
-            .map(|a| format!("{} on {}", a.association_id().unwrap_or_default(), a.instance_id().unwrap_or_default()))
-            .collect(),
-    );
-    let file_systems = block_on(efs.describe_file_systems().send()).expect("DescribeFileSystems");
-    let fs_ids: Vec<String> = file_systems.file_systems().iter().map(|f| f.file_system_id().to_string()).collect();
-    let mut mount_targets = Vec::new();
-    for fs_id in &fs_ids {
-        let mts = block_on(efs.describe_mount_targets().file_system_id(fs_id).send()).expect("DescribeMountTargets");
-        mount_targets.extend(mts.mount_targets().iter().map(|m| m.mount_target_id().to_string()));
-    }
-    found.insert("file_systems", fs_ids);
-    found.insert("mount_targets", mount_targets);
-    let access_points = block_on(efs.describe_access_points().send()).expect("DescribeAccessPoints");
-    found.insert(
-        "access_points",
-        access_points.access_points().iter().filter_map(|a| a.access_point_id().map(str::to_string)).collect(),
-    );
-    let groups = block_on(ec2.describe_security_groups().send()).expect("DescribeSecurityGroups");
-    found.insert(
-        "security_groups",
-        groups
-            .security_groups()
-            .iter()
-            .filter(|g| g.group_name().unwrap_or_default().starts_with("efs-prometheus-"))
-            .filter_map(|g| g.group_id().map(str::to_string))
-            .collect(),
-    );
-    found.retain(|_, items| !items.is_empty());
-    found
+    Inventory::of(moto).unwrap_or_else(|e| panic!("reading moto's inventory: {e}")).into_map()
 }
 
 /// What one applied example module holds: one of each, a mount target per subnet and an

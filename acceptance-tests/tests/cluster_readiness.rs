@@ -1,12 +1,14 @@
 //! Acceptance tests of the data source `efs_cluster_readiness` against moto with the real
 //! Terraform CLI. Each test builds a healthy setup in moto with the SDK (what the two resources
 //! make), shows that the checks pass, breaks what a check looks at, and shows that exactly that
-//! check fails, naming the subject and the fix.
+//! check fails, naming the subject and the fix. Each runs in a [`Scenario`]: the data source makes
+//! nothing, so at its end moto holds only the setup (and what the test added to it, recorded with
+//! `made_by_test`).
 
 use std::collections::BTreeSet;
 
 use acceptance_tests::cluster::{hcl_list, Cluster};
-use acceptance_tests::{block_on, provider_block, skip_unless_acceptance, Moto, Workdir};
+use acceptance_tests::{block_on, provider_block, skip_unless_acceptance, Moto, Scenario, Workdir};
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, HttpTokensState, InstanceMetadataEndpointState, IpPermission, IpRange, UserIdGroupPair,
 };
@@ -298,7 +300,7 @@ fn healthy_cluster_is_ready_then_network_breaks_are_named() {
     let moto = Moto::start();
     let setup = Setup::healthy(&moto, 2);
     let cluster = &setup.cluster;
-    let wd = Workdir::new(&moto);
+    let mut wd = Scenario::new(&moto);
 
     let healthy = read(&wd, &moto, &setup.arguments(""));
     assert!(healthy.ready, "{}", healthy.summary);
@@ -385,7 +387,7 @@ fn healthy_cluster_is_ready_then_network_breaks_are_named() {
     )
     .unwrap();
     set_dns_hostnames(&moto, &cluster.vpc_id, true);
-    block_on(
+    let third = block_on(
         efs.create_mount_target()
             .file_system_id(&setup.file_system_id)
             .subnet_id(&cluster.subnet_ids[2])
@@ -393,6 +395,7 @@ fn healthy_cluster_is_ready_then_network_breaks_are_named() {
             .send(),
     )
     .unwrap();
+    wd.made_by_test("mount_targets", third.mount_target_id());
     let fixed = read(&wd, &moto, &setup.arguments(""));
     assert!(fixed.ready, "{}", fixed.summary);
 
@@ -434,7 +437,7 @@ fn node_identity_and_metadata_problems_are_named_per_instance_and_role() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let mut setup = Setup::healthy(&moto, 3);
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     let healthy = read(&wd, &moto, &setup.arguments(""));
     assert!(healthy.ready, "{}", healthy.summary);
 
@@ -513,7 +516,7 @@ fn file_system_tls_and_access_point_problems_and_fail_on_error() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let setup = Setup::healthy(&moto, 1);
-    let wd = Workdir::new(&moto);
+    let mut wd = Scenario::new(&moto);
     let fs = &setup.file_system_id;
     let efs = moto.efs();
 
@@ -521,6 +524,7 @@ fn file_system_tls_and_access_point_problems_and_fail_on_error() {
     // the root directory.
     let no_tls = "apiVersion: v1\nkind: PersistentVolume\nspec:\n  csi:\n    driver: efs.csi.aws.com\n    volumeAttributes:\n      encryptInTransit: \"false\"\n";
     let wrong_user = block_on(create_access_point(&efs, fs, 1000, "/", None));
+    wd.made_by_test("access_points", &wrong_user);
     let arguments = format!(
         "  instance_ids    = {}\n  file_system_id  = \"{fs}\"\n  access_point_id = \"{wrong_user}\"\n  manifests       = [{no_tls:?}]\n",
         setup.cluster.instance_ids_hcl()
@@ -558,6 +562,7 @@ fn file_system_tls_and_access_point_problems_and_fail_on_error() {
     // An unencrypted file system is a warning (shown as a warning diagnostic), a missing one an error.
     let clear = block_on(efs.create_file_system().creation_token("clear").encrypted(false).send()).unwrap();
     let clear_id = clear.file_system_id().to_string();
+    wd.made_by_test("file_systems", &clear_id);
     let unencrypted = read(
         &wd,
         &moto,
@@ -587,7 +592,7 @@ fn file_system_tls_and_access_point_problems_and_fail_on_error() {
 fn invalid_arguments_fail_validation_with_their_paths() {
     skip_unless_acceptance!();
     let moto = Moto::start();
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     wd.write(
         "main.tf",
         &format!(
@@ -629,7 +634,7 @@ fn aws_calls_do_not_grow_with_the_number_of_nodes() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let mut setup = Setup::healthy(&moto, 2);
-    let mut wd = Workdir::new(&moto);
+    let mut wd = Scenario::new(&moto);
     wd.env("TF_LOG_PROVIDER", "debug");
 
     let three = read(&wd, &moto, &setup.arguments(""));
@@ -645,7 +650,7 @@ fn aws_calls_do_not_grow_with_the_number_of_nodes() {
         .arn()
         .to_string();
     for id in &added {
-        block_on(
+        let associated = block_on(
             moto.ec2()
                 .associate_iam_instance_profile()
                 .instance_id(id)
@@ -655,6 +660,8 @@ fn aws_calls_do_not_grow_with_the_number_of_nodes() {
                 .send(),
         )
         .unwrap();
+        let association = associated.iam_instance_profile_association().and_then(|a| a.association_id());
+        wd.made_by_test("associations", association.expect("association id"));
         set_metadata(&moto, id, 1, InstanceMetadataEndpointState::Enabled);
     }
     let hundred = read(&wd, &moto, &setup.arguments(""));

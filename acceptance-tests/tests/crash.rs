@@ -4,7 +4,9 @@
 //! system, role or profile), and `terraform destroy` leaves nothing in moto.
 //!
 //! Each test walks every other k on one moto (reset between runs) until a run ends before its k-th
-//! call, so two tests share the k of a phase and run side by side.
+//! call, so two tests share the k of a phase and run side by side. Each run is a
+//! [`Scenario`](acceptance_tests::Scenario) (`Bench::fresh` makes it), whose end checks once more
+//! that nothing is left.
 
 use std::collections::BTreeMap;
 

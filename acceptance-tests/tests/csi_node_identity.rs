@@ -1,8 +1,9 @@
-//! Acceptance tests of `efs_csi_node_identity` against moto: every test ends by checking that moto
-//! holds no role, policy, instance profile or association the test created.
+//! Acceptance tests of `efs_csi_node_identity` against moto. Each runs in a [`Scenario`], which
+//! ends with `destroy` and a check that moto holds no role, policy, instance profile or
+//! association the test created.
 
 use acceptance_tests::cluster::{hcl_list, Cluster};
-use acceptance_tests::{block_on, provider_block, skip_unless_acceptance, squash, Moto, Workdir};
+use acceptance_tests::{block_on, provider_block, skip_unless_acceptance, squash, Moto, Scenario};
 use serde_json::Value;
 
 const ADDR: &str = "efs_csi_node_identity.this";
@@ -46,14 +47,6 @@ fn profile_names(moto: &Moto) -> Vec<String> {
     out.instance_profiles().iter().map(|p| p.instance_profile_name().to_string()).collect()
 }
 
-/// Nothing this resource type makes is left in moto.
-fn assert_nothing_left(moto: &Moto) {
-    assert_eq!(role_names(moto), Vec::<String>::new(), "roles left behind");
-    assert_eq!(local_policy_names(moto), Vec::<String>::new(), "policies left behind");
-    assert_eq!(profile_names(moto), Vec::<String>::new(), "instance profiles left behind");
-    assert_eq!(associations(moto), Vec::new(), "associations left behind");
-}
-
 fn associated_instances(moto: &Moto, profile_arn: &str) -> Vec<String> {
     let mut ids: Vec<String> =
         associations(moto).into_iter().filter(|(_, arn, _)| arn == profile_arn).map(|(id, _, _)| id).collect();
@@ -67,7 +60,9 @@ fn sorted(ids: &[String]) -> Vec<String> {
     ids
 }
 
-/// The state's attributes without `timeouts` (not part of what import reads).
+/// A state without what import cannot know: `timeouts` is configuration only (no AWS object holds
+/// it), so an imported state has none. Everything else, `tags` included (read from the role), is
+/// compared.
 fn comparable(mut state: Value) -> Value {
     state.as_object_mut().expect("state object").remove("timeouts");
     state
@@ -78,7 +73,7 @@ fn basic_create_import_destroy() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 3, 2);
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     wd.write("main.tf", &config(&moto, "efs-csi-nodes", &cluster.instance_ids, "  tags = { env = \"test\" }"));
     wd.apply();
 
@@ -104,28 +99,25 @@ fn basic_create_import_destroy() {
     assert_eq!(wd.plan_detailed_exitcode(), 0, "a second plan must be empty");
 
     // Import into a fresh directory: the imported state equals the applied one.
-    let imported = Workdir::new(&moto);
+    let imported = Scenario::new(&moto);
     imported.write("main.tf", &config(&moto, "efs-csi-nodes", &cluster.instance_ids, "  tags = { env = \"test\" }"));
     imported.run_ok(&["import", "-no-color", ADDR, "efs-csi-nodes"]);
     assert_eq!(comparable(imported.state_resource(ADDR)), comparable(state));
     assert_eq!(imported.plan_detailed_exitcode(), 0, "plan after import must be empty");
-
-    wd.destroy();
-    assert_nothing_left(&moto);
 }
 
 #[test]
 fn validation_errors_name_the_attribute_and_touch_nothing() {
     skip_unless_acceptance!();
     let moto = Moto::start();
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     let ids = vec!["i-0123456789abcdef0".to_string(), "i-nothex".to_string()];
     wd.write("main.tf", &config(&moto, "bad name", &ids, "  policy_json = \"{nope\""));
     let out = wd.apply_expect_error();
     assert!(out.contains("must be an EC2 instance id"), "{out}");
     assert!(out.contains("may contain only letters"), "{out}");
     assert!(out.contains("is not valid JSON"), "{out}");
-    assert_nothing_left(&moto);
+    wd.assert_nothing_new();
 }
 
 #[test]
@@ -133,7 +125,7 @@ fn update_instances_3_5_2_and_policy_and_tags() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let mut cluster = Cluster::create(&moto, 3, 2);
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     wd.write("main.tf", &config(&moto, "nodes", &cluster.instance_ids, ""));
     wd.apply();
     let profile_arn = wd.state_resource(ADDR)["instance_profile_arn"].as_str().unwrap().to_string();
@@ -198,9 +190,8 @@ fn update_instances_3_5_2_and_policy_and_tags() {
     let attached = block_on(iam.list_attached_role_policies().role_name("nodes").send()).unwrap();
     assert_eq!(attached.attached_policies().len(), 1, "the additional policy is detached");
 
-    wd.destroy();
+    // The policy made out of band for this test goes too, so nothing is left that it did not start with.
     block_on(iam.delete_policy().policy_arn(&extra_policy).send()).unwrap();
-    assert_nothing_left(&moto);
 }
 
 #[test]
@@ -208,7 +199,7 @@ fn drift_of_associations_and_trust_policy_and_disappears() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 2, 2);
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     wd.write("main.tf", &config(&moto, "drift", &cluster.instance_ids, ""));
     wd.apply();
     let profile_arn = wd.state_resource(ADDR)["instance_profile_arn"].as_str().unwrap().to_string();
@@ -252,8 +243,6 @@ fn drift_of_associations_and_trust_policy_and_disappears() {
     // The policy this resource made is still tagged as ours: the next apply adopts it.
     wd.apply();
     assert_eq!(associated_instances(&moto, wd.state_resource(ADDR)["instance_profile_arn"].as_str().unwrap()).len(), 3);
-    wd.destroy();
-    assert_nothing_left(&moto);
 }
 
 #[test]
@@ -265,16 +254,14 @@ fn failed_create_leaves_nothing_behind() {
     // role and the policy exist (unknown instances, the other way to fail, are refused at plan time).
     block_on(moto.iam().create_instance_profile().instance_profile_name("partial").send())
         .expect("CreateInstanceProfile");
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     wd.write("main.tf", &config(&moto, "partial", &cluster.instance_ids, ""));
     let out = squash(&wd.apply_expect_error());
     assert!(out.contains("IAM Instance Profile partial"), "{out}");
     assert_eq!(role_names(&moto), Vec::<String>::new(), "the role made before the failure is left");
     assert_eq!(local_policy_names(&moto), Vec::<String>::new(), "the policy made before the failure is left");
     assert_eq!(profile_names(&moto), ["partial"], "only the profile that was there before");
-    block_on(moto.iam().delete_instance_profile().instance_profile_name("partial").send())
-        .expect("DeleteInstanceProfile");
-    assert_nothing_left(&moto);
+    wd.assert_nothing_new();
     let state = wd.show_json();
     assert!(state.pointer("/values/root_module/resources").is_none(), "{state}");
 }
@@ -292,7 +279,7 @@ fn existing_association_is_reported_then_replaced() {
     block_on(moto.ec2().associate_iam_instance_profile().instance_id(&master).iam_instance_profile(spec).send())
         .unwrap();
 
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     wd.write("main.tf", &config(&moto, "replacing", &cluster.instance_ids, ""));
     let out = wd.run(&["plan", "-no-color", "-input=false"]);
     assert!(!out.success());
@@ -308,9 +295,6 @@ fn existing_association_is_reported_then_replaced() {
     let profile_arn = wd.state_resource(ADDR)["instance_profile_arn"].as_str().unwrap().to_string();
     assert_eq!(associated_instances(&moto, &profile_arn), sorted(&cluster.instance_ids));
     assert_eq!(wd.plan_detailed_exitcode(), 0);
-    wd.destroy();
-    block_on(iam.delete_instance_profile().instance_profile_name("previous").send()).unwrap();
-    assert_nothing_left(&moto);
 }
 
 /// Instance id -> (http_tokens, hop limit) as moto holds them.
@@ -372,7 +356,7 @@ fn metadata_options_warning_apply_and_drift() {
 
     // Without metadata_options, plan warns about the instance the driver cannot get credentials on,
     // and only that one: any hop limit reaches IMDSv2 from the host network.
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     wd.write("main.tf", &config(&moto, "imds", &cluster.instance_ids, ""));
     let plan = squash(&wd.plan().combined());
     assert!(plan.contains("Warning: Instance Metadata Disabled On Some Instances"), "{plan}");
@@ -397,9 +381,6 @@ fn metadata_options_warning_apply_and_drift() {
     wd.apply();
     assert_eq!(metadata_options(&moto, &cluster.instance_ids), expected);
     assert_eq!(wd.plan_detailed_exitcode(), 0);
-
-    wd.destroy();
-    assert_nothing_left(&moto);
 }
 
 #[test]
@@ -407,7 +388,7 @@ fn import_of_a_manual_setup() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 2, 1);
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     // The manual flow keeps the driver's policy in a file and passes it with file://; the
     // configuration reads the same file.
     let policy = r#"{
@@ -453,9 +434,6 @@ fn import_of_a_manual_setup() {
     assert_eq!(state["associations"].as_object().expect("associations").len(), cluster.instance_ids.len());
     let plan = wd.run(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
     assert_eq!(plan.code, Some(0), "plan after import must be empty: {plan}");
-
-    wd.destroy();
-    assert_nothing_left(&moto);
 }
 
 #[test]
@@ -463,7 +441,7 @@ fn detached_policy_is_drift_and_apply_reattaches_it() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 1, 1);
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     wd.write("main.tf", &config(&moto, "detached", &cluster.instance_ids, ""));
     wd.apply();
     let policy_arn = wd.state_resource(ADDR)["policy_arn"].as_str().expect("policy arn").to_string();
@@ -482,7 +460,4 @@ fn detached_policy_is_drift_and_apply_reattaches_it() {
     let versions = block_on(iam.list_policy_versions().policy_arn(&policy_arn).send()).expect("ListPolicyVersions");
     assert_eq!(versions.versions().len(), 1, "{versions:?}");
     assert_eq!(wd.plan_detailed_exitcode(), 0);
-
-    wd.destroy();
-    assert_nothing_left(&moto);
 }

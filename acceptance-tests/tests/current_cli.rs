@@ -2,13 +2,14 @@
 //! and by resource identity) with generated configuration, `removed` blocks that forget a volume
 //! without deleting it, and `moved` blocks between module addresses.
 //!
-//! Terraform 1.0.3 has none of these, so every test here pins OpenTofu ([`Workdir::with_cli`]) and
-//! is named `tofu_*`; the Terraform pass of the test command skips that prefix.
+//! Terraform 1.0.3 has none of these, so every test here pins OpenTofu ([`Scenario::with_cli`]) and
+//! is named `tofu_*`; the Terraform pass of the test command skips that prefix. Each runs in a
+//! [`Scenario`], which ends with `destroy` and a check that nothing is left in moto.
 
 use std::fs;
 
 use acceptance_tests::cluster::{hcl_list, Cluster};
-use acceptance_tests::{block_on, provider_block, skip_unless_acceptance, squash, Cli, Moto, Workdir};
+use acceptance_tests::{block_on, provider_block, skip_unless_acceptance, squash, Cli, Moto, Scenario, Workdir};
 use serde_json::Value;
 
 const VOLUME: &str = "efs_prometheus_volume.tsdb";
@@ -29,18 +30,13 @@ fn nodes_block(cluster: &Cluster) -> String {
     )
 }
 
-fn tofu_workdir(moto: &Moto) -> Workdir {
-    Workdir::with_cli(moto, Cli::OpenTofu)
+fn tofu_scenario(moto: &Moto) -> Scenario<'_> {
+    Scenario::with_cli(moto, Cli::OpenTofu)
 }
 
 fn file_system_ids(moto: &Moto) -> Vec<String> {
     let out = block_on(moto.efs().describe_file_systems().send()).expect("DescribeFileSystems");
     out.file_systems().iter().map(|f| f.file_system_id().to_string()).collect()
-}
-
-fn role_names(moto: &Moto) -> Vec<String> {
-    let out = block_on(moto.iam().list_roles().send()).expect("ListRoles");
-    out.roles().iter().map(|r| r.role_name().to_string()).collect()
 }
 
 /// The state's attributes that import reads (the `timeouts` block is configuration only).
@@ -56,8 +52,11 @@ fn assert_empty_plan(wd: &Workdir, when: &str) {
 
 /// Applies both resources in one directory, then forgets them there (`state rm`), so another
 /// directory can import them as a team adopting existing objects would.
+///
+/// A plain [`Workdir`], not a [`Scenario`]: it hands what it made over to the test's scenario,
+/// which imports and destroys it, so it must not destroy it or count it as left behind itself.
 fn made_elsewhere(moto: &Moto, cluster: &Cluster) -> (Value, Value) {
-    let origin = tofu_workdir(moto);
+    let origin = Workdir::with_cli(moto, Cli::OpenTofu);
     origin.write("main.tf", &format!("{}\n{}\n{}", provider_block(moto), volume_block(cluster), nodes_block(cluster)));
     origin.apply();
     let volume = origin.state_resource(VOLUME);
@@ -71,10 +70,10 @@ fn tofu_import_blocks_generate_configuration_that_plans_empty() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 2, 1);
+    let wd = tofu_scenario(&moto);
     let (volume, nodes) = made_elsewhere(&moto, &cluster);
     let fs_id = volume["file_system_id"].as_str().expect("file system id").to_string();
 
-    let wd = tofu_workdir(&moto);
     wd.write(
         "main.tf",
         &format!(
@@ -93,10 +92,6 @@ fn tofu_import_blocks_generate_configuration_that_plans_empty() {
     assert_eq!(comparable(wd.state_resource(VOLUME)), comparable(volume), "imported volume = applied volume");
     assert_eq!(comparable(wd.state_resource(NODES)), comparable(nodes), "imported identity = applied identity");
     assert_empty_plan(&wd, "after importing with the generated configuration");
-
-    wd.destroy();
-    assert_eq!(file_system_ids(&moto), Vec::<String>::new(), "destroy of the importing state deletes the volume");
-    assert_eq!(role_names(&moto), Vec::<String>::new(), "and the node role");
 }
 
 #[test]
@@ -104,10 +99,10 @@ fn tofu_import_by_resource_identity() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 2, 1);
+    let wd = tofu_scenario(&moto);
     let (volume, nodes) = made_elsewhere(&moto, &cluster);
     let fs_id = volume["file_system_id"].as_str().expect("file system id").to_string();
 
-    let wd = tofu_workdir(&moto);
     wd.write(
         "main.tf",
         &format!(
@@ -152,7 +147,7 @@ fn tofu_import_by_resource_identity() {
     assert_empty_plan(&wd, "after import by identity");
 
     // An identity that names nothing fails the import with the resource's own message.
-    let other = tofu_workdir(&moto);
+    let other = tofu_scenario(&moto);
     other.write(
         "main.tf",
         &format!(
@@ -164,10 +159,6 @@ fn tofu_import_by_resource_identity() {
     let out = other.run(&["plan", "-input=false", "-no-color"]);
     assert_eq!(out.code, Some(1), "{out}");
     assert!(squash(&out.combined()).contains("Invalid Import ID"), "{out}");
-
-    wd.destroy();
-    assert_eq!(file_system_ids(&moto), Vec::<String>::new());
-    assert_eq!(role_names(&moto), Vec::<String>::new());
 }
 
 #[test]
@@ -175,7 +166,7 @@ fn tofu_removed_block_forgets_the_volume_and_keeps_its_data() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 2, 0);
-    let wd = tofu_workdir(&moto);
+    let wd = tofu_scenario(&moto);
     wd.write("main.tf", &format!("{}\n{}", provider_block(&moto), volume_block(&cluster)));
     wd.apply();
     let fs_id = wd.state_resource(VOLUME)["file_system_id"].as_str().expect("file system id").to_string();
@@ -209,8 +200,6 @@ fn tofu_removed_block_forgets_the_volume_and_keeps_its_data() {
     );
     wd.apply();
     assert_empty_plan(&wd, "after taking the forgotten volume back");
-    wd.destroy();
-    assert_eq!(file_system_ids(&moto), Vec::<String>::new());
 }
 
 #[test]
@@ -218,7 +207,7 @@ fn tofu_moved_into_a_module_keeps_the_objects() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 2, 1);
-    let wd = tofu_workdir(&moto);
+    let wd = tofu_scenario(&moto);
     wd.write("main.tf", &format!("{}\n{}\n{}", provider_block(&moto), volume_block(&cluster), nodes_block(&cluster)));
     wd.apply();
     let volume = wd.state_resource(VOLUME);
@@ -251,7 +240,4 @@ fn tofu_moved_into_a_module_keeps_the_objects() {
     assert_eq!(wd.state_resource(&format!("module.storage.{VOLUME}")), volume);
     assert_eq!(wd.state_resource(&format!("module.storage.{NODES}")), nodes);
     assert_empty_plan(&wd, "after the move");
-    wd.destroy();
-    assert_eq!(file_system_ids(&moto), Vec::<String>::new());
-    assert_eq!(role_names(&moto), Vec::<String>::new());
 }

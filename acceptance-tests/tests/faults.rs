@@ -1,7 +1,9 @@
 //! The example module applied and destroyed through the fault proxy: under each fault kind, and under
 //! a seeded random mix of them. Every run converges (apply succeeds, or fails with a clear error and a
 //! second apply completes), destroy leaves nothing in moto, and the proxy's counts show the retries and
-//! waiters really ran. The first test checks the proxy itself with plain SDK calls.
+//! waiters really ran. The first test checks the proxy itself with plain SDK calls; the others run
+//! in the [`Scenario`](acceptance_tests::Scenario) that `Bench::fresh` makes, whose end checks once
+//! more that nothing is left.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -23,6 +25,8 @@ fn through(moto: &Moto, proxy: &FaultProxy) -> aws_config::SdkConfig {
     moto.sdk_config().into_builder().endpoint_url(proxy.endpoint()).retry_config(RetryConfig::disabled()).build()
 }
 
+/// No `Scenario`: a self-test of the proxy with plain SDK calls, no CLI and no provider; what it
+/// makes in moto (a policy, a profile, a file system) is made on purpose, by the test itself.
 #[test]
 fn proxy_injects_each_fault_in_the_format_the_sdk_parses() {
     skip_unless_acceptance!();

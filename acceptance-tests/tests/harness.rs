@@ -1,11 +1,16 @@
-//! Tests of the harness itself: the real Terraform CLI in a `Workdir`, and a private moto
-//! server driven through the Rust AWS SDK. They need `scripts/setup.sh` and `TF_ACC=1`, but not
-//! the provider binary.
+//! Tests of the harness itself: the real CLI in a `Workdir`, a private moto server driven through
+//! the Rust AWS SDK, and the `Scenario` every other test runs in. They need `scripts/setup.sh` and
+//! `TF_ACC=1`; only the scenario tests need the provider binary.
+//!
+//! The `Workdir` and moto tests use those directly, not a `Scenario`: they test the parts a
+//! scenario is made of (and one drops its moto, which a scenario borrows).
 
 use std::net::TcpStream;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
-use acceptance_tests::{block_on, provider_block, skip_unless_acceptance, Moto, Workdir};
+use acceptance_tests::cluster::{hcl_list, Cluster};
+use acceptance_tests::{block_on, provider_block, skip_unless_acceptance, Moto, Scenario, Workdir};
 
 #[test]
 fn terraform_applies_a_configuration_without_providers() {
@@ -102,4 +107,88 @@ fn apply_expect_error_returns_the_error_text() {
     let text = wd.apply_expect_error();
     assert!(text.contains("Reference to undeclared local value"), "{text}");
     assert!(text.contains("local.missing"), "{text}");
+}
+
+/// A one-subnet volume (the cheapest resource to make) in `cluster`.
+fn volume(moto: &Moto, cluster: &Cluster) -> String {
+    format!(
+        "{}\nresource \"efs_prometheus_volume\" \"this\" {{\n  name = \"harness\"\n  subnet_ids = {}\n  \
+         allowed_security_group_ids = [\"{}\"]\n}}\n",
+        provider_block(moto),
+        hcl_list(&cluster.subnet_ids[..1]),
+        cluster.node_security_group_id
+    )
+}
+
+fn file_system_ids(moto: &Moto) -> Vec<String> {
+    let out = block_on(moto.efs().describe_file_systems().send()).expect("DescribeFileSystems");
+    out.file_systems().iter().map(|f| f.file_system_id().to_string()).collect()
+}
+
+/// The message of a caught panic.
+fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+#[test]
+fn scenario_destroys_at_its_end_also_when_the_test_panics() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let cluster = Cluster::create(&moto, 1, 0);
+
+    // A test that forgets to destroy.
+    {
+        let wd = Scenario::new(&moto);
+        wd.write("main.tf", &volume(&moto, &cluster));
+        wd.apply();
+        assert_eq!(file_system_ids(&moto).len(), 1);
+    }
+    assert_eq!(file_system_ids(&moto), Vec::<String>::new(), "the scenario's end destroyed the volume");
+
+    // A test whose body panics after the apply.
+    let failed = catch_unwind(AssertUnwindSafe(|| {
+        let wd = Scenario::new(&moto);
+        wd.write("main.tf", &volume(&moto, &cluster));
+        wd.apply();
+        panic!("the test body failed");
+    }));
+    assert_eq!(panic_text(failed.expect_err("the body panicked")), "the test body failed");
+    assert_eq!(file_system_ids(&moto), Vec::<String>::new(), "destroyed after the panic too");
+}
+
+#[test]
+fn scenario_fails_on_what_is_left_and_accepts_what_the_test_made() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let iam = moto.iam();
+    let trust = r#"{"Version":"2012-10-17","Statement":[]}"#;
+    block_on(iam.create_role().role_name("before").assume_role_policy_document(trust).send()).expect("CreateRole");
+
+    // An object of a kind the provider makes, new since the scenario began: the end names it.
+    let wd = Scenario::new(&moto);
+    block_on(iam.create_role().role_name("left-behind").assume_role_policy_document(trust).send()).expect("CreateRole");
+    let text = panic_text(catch_unwind(AssertUnwindSafe(|| wd.finish())).expect_err("something is left"));
+    assert!(text.contains("left-behind") && text.contains("roles"), "{text}");
+    assert!(!text.contains("\"before\""), "what was there at the start is not counted: {text}");
+
+    // The same, recorded as the test's own: the end passes.
+    let mut wd = Scenario::new(&moto);
+    block_on(iam.create_role().role_name("fixture").assume_role_policy_document(trust).send()).expect("CreateRole");
+    wd.made_by_test("roles", "fixture");
+    wd.assert_nothing_new();
+    wd.finish();
+
+    // An object the state named (kept in terraform.tfstate.backup) that outlived the end.
+    let cluster = Cluster::create(&moto, 1, 0);
+    let wd = Scenario::new(&moto);
+    wd.write("main.tf", &volume(&moto, &cluster));
+    wd.apply();
+    let fs_id = file_system_ids(&moto).pop().expect("a file system");
+    wd.run_ok(&["state", "rm", "-no-color", "efs_prometheus_volume.this"]);
+    let text = panic_text(catch_unwind(AssertUnwindSafe(|| wd.finish())).expect_err("the volume is left"));
+    assert!(text.contains("destroy left objects the state named") && text.contains(&fs_id), "{text}");
 }

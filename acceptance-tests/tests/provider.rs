@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use acceptance_tests::mirror::{read_lock_file, sha256_hex, zip_h1_hash, FilesystemMirror};
 use acceptance_tests::{
     assert_not_leaked, block_on, closed_port, provider_bin, provider_source, skip_unless_acceptance, squash, Moto,
-    Workdir, REGION,
+    Scenario, REGION,
 };
 use serde_json::{json, Value};
 
@@ -256,18 +256,20 @@ fn assert_policy_outputs(outputs: &Value) {
 fn data_source_applies_with_configured_provider() {
     skip_unless_acceptance!();
     let moto = Moto::start();
-    let mut wd = Workdir::new(&moto);
+    let mut wd = Scenario::new(&moto);
     // Only the provider block's `endpoints` lead to moto: without them the credentials check
     // would go to the real STS, which is unreachable here.
     wd.env_remove("AWS_ENDPOINT_URL");
     wd.write("main.tf", &format!("{}{}", ProviderBlock::moto(&moto).render(), policy_data_sources()));
+    // The scenario read moto's inventory: only the requests after that count.
+    let before = aws_requests(&moto).len();
 
     let out = wd.apply();
     assert!(out.stdout.contains("Apply complete!"), "{out}");
     assert_policy_outputs(&wd.output_json());
     // ConfigureProvider checked the credentials against moto's STS.
     assert!(
-        aws_requests(&moto).iter().any(|l| l.contains("POST /")),
+        aws_requests(&moto)[before..].iter().any(|l| l.contains("POST /")),
         "no AWS request reached moto:\n{}",
         moto.log_tail(20)
     );
@@ -279,7 +281,7 @@ fn data_source_applies_with_configured_provider() {
 fn debug_log_shows_provider_lines() {
     skip_unless_acceptance!();
     let moto = Moto::start();
-    let mut wd = Workdir::new(&moto);
+    let mut wd = Scenario::new(&moto);
     let mut block = ProviderBlock::moto(&moto);
     block.token = Some(BLOCK_SESSION_TOKEN.to_string());
     wd.write("main.tf", &format!("{}{}", block.render(), policy_data_sources()));
@@ -333,9 +335,11 @@ fn debug_log_shows_provider_lines() {
 fn bad_provider_config_is_diagnosed_with_paths() {
     skip_unless_acceptance!();
     let moto = Moto::start();
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     let good = ProviderBlock::moto(&moto);
     let data = "\ndata \"efs_csi_driver_iam_policy\" \"p\" {}\n";
+    // The scenario read moto's inventory: only the requests after that count.
+    let before = aws_requests(&moto).len();
 
     // The same configuration without the mistakes is valid.
     wd.write("main.tf", &format!("{}{data}", good.render()));
@@ -401,7 +405,7 @@ fn bad_provider_config_is_diagnosed_with_paths() {
     }
 
     // Nothing reached AWS: provider validation stops Terraform before ConfigureProvider.
-    let requests = aws_requests(&moto);
+    let requests = aws_requests(&moto).split_off(before);
     assert!(requests.is_empty(), "AWS requests were made:\n{}", requests.join("\n"));
     let roles = block_on(moto.iam().list_roles().send()).expect("ListRoles");
     assert!(roles.roles().is_empty(), "{roles:?}");
@@ -425,7 +429,7 @@ fn unreachable_endpoint_and_bad_credentials() {
     let moto = Moto::start();
     // The harness sets AWS_ENDPOINT_URL to moto: the provider block's `endpoints` must win over
     // it, or the closed port below would never be tried.
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     let data = "\ndata \"efs_csi_driver_iam_policy\" \"p\" {}\n";
     let plan = || wd.run(&["plan", "-input=false", "-no-color"]);
 
@@ -499,7 +503,7 @@ fn unreachable_endpoint_and_bad_credentials() {
 fn filesystem_mirror_install_records_lock_hashes() {
     skip_unless_acceptance!();
     let moto = Moto::start();
-    let mut wd = Workdir::new(&moto);
+    let mut wd = Scenario::new(&moto);
     let mirror = FilesystemMirror::new();
     let binary = provider_bin();
     let zip = mirror.add_packed("0.1.0", &binary);

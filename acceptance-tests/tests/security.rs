@@ -20,7 +20,7 @@ use std::process::Command;
 use acceptance_tests::cluster::{hcl_list, Cluster};
 use acceptance_tests::example_module;
 use acceptance_tests::{
-    assert_not_leaked, block_on, provider_block, provider_source, skip_unless_acceptance, venv, Moto, Workdir,
+    assert_not_leaked, block_on, provider_block, provider_source, skip_unless_acceptance, venv, Moto, Scenario,
     FAKE_ACCESS_KEY, FAKE_SECRET_KEY,
 };
 use serde_json::{json, Value};
@@ -58,7 +58,7 @@ fn trace_logs_of_a_full_apply_and_destroy_hold_no_credentials() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 2, 1);
-    let mut wd = Workdir::new(&moto);
+    let mut wd = Scenario::new(&moto);
     let provider = provider_block_with_probe_credentials(&moto);
     wd.write("main.tf", &example_module::config(&provider, "sec-prometheus", &cluster));
     wd.run_ok(&["get", "-no-color"]);
@@ -100,7 +100,7 @@ fn attributes(block: &Value, prefix: &str, out: &mut Vec<(String, bool)>) {
 fn every_credential_attribute_is_sensitive_in_the_schema() {
     skip_unless_acceptance!();
     let moto = Moto::start();
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     wd.write("main.tf", &provider_block(&moto));
     let out = wd.run_ok(&["providers", "schema", "-json"]);
     let schemas: Value = serde_json::from_str(&out.stdout).expect("schema JSON");
@@ -194,7 +194,7 @@ fn node_policy_grants_only_what_the_csi_driver_needs() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 1, 1);
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     wd.write(
         "main.tf",
         &format!(
@@ -280,8 +280,6 @@ fn node_policy_grants_only_what_the_csi_driver_needs() {
         let roles: Vec<&str> = profile.roles().iter().map(|r| r.role_name()).collect();
         assert_eq!(roles, [role], "{profile:?}");
     }
-
-    wd.destroy();
 }
 
 #[test]
@@ -290,7 +288,7 @@ fn volume_defaults_encrypt_enforce_tls_and_admit_nfs_only_from_named_sources() {
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 2, 0);
     let cidr = "10.20.1.0/24";
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     wd.write(
         "main.tf",
         &format!(
@@ -360,6 +358,4 @@ fn volume_defaults_encrypt_enforce_tls_and_admit_nfs_only_from_named_sources() {
             .expect("DescribeMountTargetSecurityGroups");
         assert_eq!(groups.security_groups(), [group_id], "{id}");
     }
-
-    wd.destroy();
 }

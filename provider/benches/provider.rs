@@ -289,7 +289,7 @@ impl ExampleModule {
         let module = match latency {
             Some(latency) => {
                 let bench = example_module::Bench::start();
-                let (_, workdir) = bench.fresh("bench-prometheus");
+                let (_, workdir) = bench.fresh_workdir("bench-prometheus");
                 // After fresh(): it resets the proxy, latency included.
                 bench.proxy.set_latency(latency);
                 ExampleModule { workdir, proxy: Some(bench.proxy), _moto: Some(bench.moto) }

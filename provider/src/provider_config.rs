@@ -5,14 +5,15 @@
 //! `default_tags`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::aws::config::AwsSettings;
 use crate::aws::AwsClients;
+use crate::framework::duration::parse_duration;
 use crate::framework::schema::{Attribute, Block, NestedBlock, Nesting, Schema};
-use crate::framework::timeouts::parse_duration;
 use crate::framework::validators::{each_element, int_between, string_length, string_matches};
-use crate::framework::{AttributePath, Diagnostics, Type, Value};
+use crate::framework::{AttributePath, Ctx, Diagnostics, Type, Value};
 
 /// What every resource gets once the provider is configured.
 #[derive(Debug)]
@@ -24,6 +25,27 @@ pub struct ProviderData {
     /// The AWS partition (`aws`, `aws-cn`, `aws-us-gov`) of the region, for building ARNs.
     pub partition: String,
     pub default_tags: BTreeMap<String, String>,
+}
+
+impl ProviderData {
+    /// The configured provider a handler runs with, from the data the framework hands over
+    /// untyped; an error diagnostic when Terraform has not configured the provider yet.
+    pub fn from_ctx(ctx: &Ctx) -> Result<Arc<ProviderData>, Diagnostics> {
+        let Some(data) = ctx.provider_data.clone() else {
+            return Err(Diagnostics::from_error(
+                "Provider Not Configured",
+                "The efs provider was used before Terraform configured it. This is a bug in the provider or in \
+                 Terraform; please report it.",
+            ));
+        };
+        data.downcast::<ProviderData>().map_err(|_| {
+            Diagnostics::from_error(
+                "Unexpected Provider Data",
+                "The efs provider's configuration is not of the type its resources expect. This is a bug in the \
+                 provider; please report it.",
+            )
+        })
+    }
 }
 
 pub const REGION_PATTERN: &str = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$";
@@ -235,5 +257,48 @@ pub fn partition_of(region: &str) -> &'static str {
         "aws-us-gov"
     } else {
         "aws"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_config::BehaviorVersion;
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+
+    fn ctx(provider_data: Option<crate::framework::ProviderData>) -> Ctx {
+        Ctx { provider_data, cancel: CancellationToken::new() }
+    }
+
+    fn summary(result: Result<Arc<ProviderData>, Diagnostics>) -> String {
+        result.err().and_then(|d| d.iter().next().map(|d| d.summary.clone())).unwrap_or_default()
+    }
+
+    #[test]
+    fn handlers_get_the_provider_data_the_server_stored() {
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-west-1"))
+            .build();
+        let data = Arc::new(ProviderData {
+            aws: AwsClients {
+                iam: aws_sdk_iam::Client::new(&sdk),
+                ec2: aws_sdk_ec2::Client::new(&sdk),
+                efs: aws_sdk_efs::Client::new(&sdk),
+                sts: aws_sdk_sts::Client::new(&sdk),
+            },
+            region: "eu-west-1".into(),
+            account_id: None,
+            partition: "aws".into(),
+            default_tags: BTreeMap::new(),
+        });
+        let found = ProviderData::from_ctx(&ctx(Some(data.clone()))).unwrap();
+        assert!(Arc::ptr_eq(&found, &data));
+        assert_eq!(summary(ProviderData::from_ctx(&ctx(None))), "Provider Not Configured");
+        assert_eq!(
+            summary(ProviderData::from_ctx(&ctx(Some(Arc::new("not provider data"))))),
+            "Unexpected Provider Data"
+        );
     }
 }

@@ -139,14 +139,14 @@ async fn validate_credentials(sts: &aws_sdk_sts::Client, settings: &AwsSettings)
             logging::debug("validated AWS credentials", &[("account", &account)]);
             Ok(account)
         }
-        Err(e) => Err(credentials_check_failed(&super::AwsError::from(e), settings)),
+        Err(e) => Err(credentials_check_failed(&crate::error::AwsError::from(e), settings)),
     }
 }
 
 /// The diagnostic for a failed credentials check. It points at what to fix in the provider block:
 /// `endpoints.sts` when STS did not answer at a custom endpoint, `access_key` when STS refused the
 /// block's own keys; otherwise the credentials came from elsewhere and it names no attribute.
-fn credentials_check_failed(err: &super::AwsError, settings: &AwsSettings) -> Diagnostics {
+fn credentials_check_failed(err: &crate::error::AwsError, settings: &AwsSettings) -> Diagnostics {
     let sts_endpoint = settings.endpoints.get("sts");
     let failed = format!("Checking the credentials with STS GetCallerIdentity failed: {err}.");
     let skip = "or set skip_credentials_validation = true to skip this check";

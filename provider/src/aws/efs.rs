@@ -11,23 +11,14 @@ use aws_sdk_efs::types::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::aws::wait::{poll_until, retry_while, Poll};
-use crate::aws::AwsResultExt;
+use crate::aws::wait::{retry_while, StateWaiter, NOT_FOUND};
+use crate::aws::{AwsResultExt, NotFoundExt};
 use crate::error::Error;
 
 type Efs = aws_sdk_efs::Client;
 
 fn efs_tags(tags: &[(String, String)]) -> Vec<Tag> {
     tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()
-}
-
-/// `Ok(None)` for the not-found error codes, the error otherwise.
-fn none_if_not_found<T>(result: Result<T, Error>, codes: &[&str]) -> Result<Option<T>, Error> {
-    match result {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if codes.iter().any(|c| e.is_aws(c)) => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 /// What a new file system is made with.
@@ -45,7 +36,7 @@ pub struct FileSystemSpec {
 
 pub async fn find_file_system_by_id(efs: &Efs, id: &str) -> Result<Option<FileSystemDescription>, Error> {
     let out = efs.describe_file_systems().file_system_id(id).send().await.context("reading EFS File System", id);
-    let found = none_if_not_found(out, &["FileSystemNotFound"])?;
+    let found = out.or_not_found(&["FileSystemNotFound"])?;
     Ok(found
         .and_then(|o| o.file_systems().first().cloned())
         .filter(|fs| fs.life_cycle_state() != &LifeCycleState::Deleted))
@@ -87,20 +78,21 @@ pub async fn create_file_system(efs: &Efs, spec: &FileSystemSpec) -> Result<Stri
     }
 }
 
+/// Waits until the file system is `available`: after a create (EFS may not list it at once) or
+/// an update (`updating` meanwhile).
 pub async fn wait_file_system_available(
     efs: &Efs,
     id: &str,
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<FileSystemDescription, Error> {
-    poll_until(&format!("EFS File System {id} to become available"), timeout, cancel, || async {
-        Ok(match find_file_system_by_id(efs, id).await? {
-            Some(fs) if fs.life_cycle_state() == &LifeCycleState::Available => Poll::Done(fs),
-            Some(fs) => Poll::Pending(fs.life_cycle_state().as_str().to_string()),
-            None => Poll::Pending("not found".into()),
-        })
-    })
-    .await
+    let waiter = StateWaiter {
+        object: &format!("EFS File System {id}"),
+        pending: &["creating", "updating", NOT_FOUND],
+        target: &["available"],
+        timeout,
+    };
+    waiter.wait_found(cancel, || find_file_system_by_id(efs, id), |fs| fs.life_cycle_state().as_str()).await
 }
 
 /// Deletes the file system, retrying `FileSystemInUse` while its mount targets are released, then
@@ -121,16 +113,16 @@ pub async fn delete_file_system(
         },
     )
     .await;
-    if none_if_not_found(result, &["FileSystemNotFound"])?.is_none() {
+    if result.or_not_found(&["FileSystemNotFound"])?.is_none() {
         return Ok(());
     }
-    poll_until(&format!("EFS File System {id} to be deleted"), timeout, cancel, || async {
-        Ok(match find_file_system_by_id(efs, id).await? {
-            None => Poll::Done(()),
-            Some(fs) => Poll::Pending(fs.life_cycle_state().as_str().to_string()),
-        })
-    })
-    .await
+    let waiter = StateWaiter {
+        object: &format!("EFS File System {id}"),
+        pending: &["available", "deleting"],
+        target: &[NOT_FOUND],
+        timeout,
+    };
+    waiter.wait(cancel, || find_file_system_by_id(efs, id), |fs| fs.life_cycle_state().as_str()).await.map(drop)
 }
 
 pub async fn find_mount_targets(efs: &Efs, file_system_id: &str) -> Result<Vec<MountTargetDescription>, Error> {
@@ -140,7 +132,8 @@ pub async fn find_mount_targets(efs: &Efs, file_system_id: &str) -> Result<Vec<M
         .send()
         .await
         .context("reading EFS Mount Targets", file_system_id);
-    Ok(none_if_not_found(out, &["FileSystemNotFound"])?
+    Ok(out
+        .or_not_found(&["FileSystemNotFound"])?
         .map(|o| o.mount_targets().to_vec())
         .unwrap_or_default()
         .into_iter()
@@ -150,7 +143,8 @@ pub async fn find_mount_targets(efs: &Efs, file_system_id: &str) -> Result<Vec<M
 
 pub async fn find_mount_target_by_id(efs: &Efs, id: &str) -> Result<Option<MountTargetDescription>, Error> {
     let out = efs.describe_mount_targets().mount_target_id(id).send().await.context("reading EFS Mount Target", id);
-    Ok(none_if_not_found(out, &["MountTargetNotFound"])?
+    Ok(out
+        .or_not_found(&["MountTargetNotFound"])?
         .and_then(|o| o.mount_targets().first().cloned())
         .filter(|mt| mt.life_cycle_state() != &LifeCycleState::Deleted))
 }
@@ -188,14 +182,13 @@ pub async fn create_mount_target(
         }
         Err(e) => return Err(e),
     };
-    poll_until(&format!("EFS Mount Target {id} to become available"), timeout, cancel, || async {
-        Ok(match find_mount_target_by_id(efs, &id).await? {
-            Some(mt) if mt.life_cycle_state() == &LifeCycleState::Available => Poll::Done(mt),
-            Some(mt) => Poll::Pending(mt.life_cycle_state().as_str().to_string()),
-            None => Poll::Pending("not found".into()),
-        })
-    })
-    .await
+    let waiter = StateWaiter {
+        object: &format!("EFS Mount Target {id}"),
+        pending: &["creating", NOT_FOUND],
+        target: &["available"],
+        timeout,
+    };
+    waiter.wait_found(cancel, || find_mount_target_by_id(efs, &id), |mt| mt.life_cycle_state().as_str()).await
 }
 
 /// Deletes a mount target and waits until it is gone. Not found is success.
@@ -206,16 +199,16 @@ pub async fn delete_mount_target(
     cancel: &CancellationToken,
 ) -> Result<(), Error> {
     let result = efs.delete_mount_target().mount_target_id(id).send().await.context("deleting EFS Mount Target", id);
-    if none_if_not_found(result, &["MountTargetNotFound"])?.is_none() {
+    if result.or_not_found(&["MountTargetNotFound"])?.is_none() {
         return Ok(());
     }
-    poll_until(&format!("EFS Mount Target {id} to be deleted"), timeout, cancel, || async {
-        Ok(match find_mount_target_by_id(efs, id).await? {
-            None => Poll::Done(()),
-            Some(mt) => Poll::Pending(mt.life_cycle_state().as_str().to_string()),
-        })
-    })
-    .await
+    let waiter = StateWaiter {
+        object: &format!("EFS Mount Target {id}"),
+        pending: &["available", "deleting"],
+        target: &[NOT_FOUND],
+        timeout,
+    };
+    waiter.wait(cancel, || find_mount_target_by_id(efs, id), |mt| mt.life_cycle_state().as_str()).await.map(drop)
 }
 
 pub async fn set_mount_target_security_groups(efs: &Efs, id: &str, groups: &[String]) -> Result<(), Error> {
@@ -275,8 +268,7 @@ pub async fn create_access_point(
     tags: &[(String, String)],
 ) -> Result<AccessPointDescription, Error> {
     let object = format!("{file_system_id}:{}", spec.path);
-    let invalid =
-        |e: aws_sdk_efs::error::BuildError| Error::Cancelled(format!("building the access point request: {e}"));
+    let invalid = |source| Error::InvalidRequest { request: "CreateAccessPoint", source };
     let out = efs
         .create_access_point()
         .file_system_id(file_system_id)
@@ -298,15 +290,15 @@ pub async fn create_access_point(
         .send()
         .await
         .context("creating EFS Access Point", &object)?;
-    find_access_point_by_id(efs, out.access_point_id().unwrap_or_default()).await?.ok_or_else(|| Error::Timeout {
-        what: format!("EFS Access Point for {object} to appear"),
-        after: Duration::ZERO,
-    })
+    find_access_point_by_id(efs, out.access_point_id().unwrap_or_default())
+        .await?
+        .ok_or_else(|| Error::Vanished { what: format!("EFS Access Point for {object}"), step: "its creation" })
 }
 
 pub async fn find_access_point_by_id(efs: &Efs, id: &str) -> Result<Option<AccessPointDescription>, Error> {
     let out = efs.describe_access_points().access_point_id(id).send().await.context("reading EFS Access Point", id);
-    Ok(none_if_not_found(out, &["AccessPointNotFound"])?
+    Ok(out
+        .or_not_found(&["AccessPointNotFound"])?
         .and_then(|o| o.access_points().first().cloned())
         .filter(|ap| ap.life_cycle_state() != Some(&LifeCycleState::Deleted)))
 }
@@ -318,12 +310,12 @@ pub async fn find_access_points(efs: &Efs, file_system_id: &str) -> Result<Vec<A
         .send()
         .await
         .context("reading EFS Access Points", file_system_id);
-    Ok(none_if_not_found(out, &["FileSystemNotFound"])?.map(|o| o.access_points().to_vec()).unwrap_or_default())
+    Ok(out.or_not_found(&["FileSystemNotFound"])?.map(|o| o.access_points().to_vec()).unwrap_or_default())
 }
 
 pub async fn delete_access_point(efs: &Efs, id: &str) -> Result<(), Error> {
     let result = efs.delete_access_point().access_point_id(id).send().await.context("deleting EFS Access Point", id);
-    none_if_not_found(result, &["AccessPointNotFound"]).map(|_| ())
+    result.or_not_found(&["AccessPointNotFound"]).map(|_| ())
 }
 
 /// The `TransitionToIA` rule of the lifecycle configuration, if any (`AFTER_30_DAYS`, ...).
@@ -357,7 +349,7 @@ pub async fn find_file_system_policy(efs: &Efs, file_system_id: &str) -> Result<
         .send()
         .await
         .context("reading EFS File System Policy", file_system_id);
-    Ok(none_if_not_found(out, &["PolicyNotFound", "FileSystemNotFound"])?.and_then(|o| o.policy().map(str::to_string)))
+    Ok(out.or_not_found(&["PolicyNotFound", "FileSystemNotFound"])?.and_then(|o| o.policy().map(str::to_string)))
 }
 
 pub async fn put_file_system_policy(efs: &Efs, file_system_id: &str, policy: &str) -> Result<(), Error> {
@@ -377,7 +369,7 @@ pub async fn delete_file_system_policy(efs: &Efs, file_system_id: &str) -> Resul
         .send()
         .await
         .context("deleting EFS File System Policy", file_system_id);
-    none_if_not_found(result, &["PolicyNotFound"]).map(|_| ())
+    result.or_not_found(&["PolicyNotFound"]).map(|_| ())
 }
 
 /// Whether AWS Backup's automatic backups are on. `ENABLING` counts as on and `DISABLING` as off,
@@ -390,7 +382,8 @@ pub async fn find_backup_enabled(efs: &Efs, file_system_id: &str) -> Result<bool
         .send()
         .await
         .context("reading EFS Backup Policy", file_system_id);
-    Ok(none_if_not_found(out, &["PolicyNotFound"])?
+    Ok(out
+        .or_not_found(&["PolicyNotFound"])?
         .and_then(|o| o.backup_policy().map(|p| matches!(p.status(), Status::Enabled | Status::Enabling)))
         .unwrap_or(false))
 }
@@ -401,7 +394,7 @@ pub async fn put_backup(efs: &Efs, file_system_id: &str, enabled: bool) -> Resul
     let policy = BackupPolicy::builder()
         .status(status)
         .build()
-        .map_err(|e| Error::Cancelled(format!("building the backup policy request: {e}")))?;
+        .map_err(|source| Error::InvalidRequest { request: "PutBackupPolicy", source })?;
     let out = efs
         .put_backup_policy()
         .file_system_id(file_system_id)
@@ -431,10 +424,9 @@ pub async fn update_throughput(
         .await
         .context("updating EFS File System throughput", file_system_id)?;
     if out.life_cycle_state() == &LifeCycleState::Available {
-        return find_file_system_by_id(efs, file_system_id).await?.ok_or_else(|| Error::Timeout {
-            what: format!("EFS File System {file_system_id} to reappear after its update"),
-            after: Duration::ZERO,
-        });
+        return find_file_system_by_id(efs, file_system_id)
+            .await?
+            .ok_or_else(|| Error::Vanished { what: format!("EFS File System {file_system_id}"), step: "its update" });
     }
     wait_file_system_available(efs, file_system_id, timeout, cancel).await
 }
@@ -619,8 +611,9 @@ mod tests {
         assert_sent(&replay, &["GET"; 5]);
     }
 
-    #[tokio::test]
-    async fn update_throughput_sends_mode_and_mibps_then_waits_until_available() {
+    /// UpdateFileSystem to 256 MiB/s provisioned, answered `updating`, then one poll that finds the
+    /// file system in `state`.
+    async fn update_to_provisioned_256_then(state: &str) -> (Result<FileSystemDescription, Error>, StaticReplayClient) {
         let replay = StaticReplayClient::new(vec![
             ReplayEvent::new(
                 request(
@@ -632,21 +625,37 @@ mod tests {
             ),
             ReplayEvent::new(
                 request("GET", "/2015-02-01/file-systems?FileSystemId=fs-0123456789abcdef0", None),
-                response(200, json!({"FileSystems": [file_system("available", "provisioned", 256.0)]}), None),
+                response(200, json!({"FileSystems": [file_system(state, "provisioned", 256.0)]}), None),
             ),
         ]);
-        let fs = update_throughput(
+        let result = update_throughput(
             &client(&replay),
             "fs-0123456789abcdef0",
             "provisioned",
             Some(256.0),
-            Duration::from_secs(5),
+            Duration::from_secs(600),
             &CancellationToken::new(),
         )
-        .await
-        .unwrap();
+        .await;
+        (result, replay)
+    }
+
+    #[tokio::test]
+    async fn update_throughput_sends_mode_and_mibps_then_waits_until_available() {
+        let (result, replay) = update_to_provisioned_256_then("available").await;
+        let fs = result.unwrap();
         assert_eq!(fs.life_cycle_state(), &LifeCycleState::Available);
         assert_eq!(fs.provisioned_throughput_in_mibps(), Some(256.0));
+        assert_sent(&replay, &["PUT", "GET"]);
+    }
+
+    /// A file system that goes to `error` during the update is reported at once, not polled until
+    /// the deadline.
+    #[tokio::test]
+    async fn update_throughput_stops_waiting_when_the_file_system_is_in_error() {
+        let (result, replay) = update_to_provisioned_256_then("error").await;
+        let err = result.unwrap_err();
+        assert!(matches!(&err, Error::UnexpectedState { state, .. } if state == "error"), "{err:?}");
         assert_sent(&replay, &["PUT", "GET"]);
     }
 

@@ -8,10 +8,11 @@ use std::collections::BTreeMap;
 use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
 
-use super::{AwsError, AwsResultExt};
-use crate::error::Error;
+use super::{AwsResultExt, NotFoundExt};
+use crate::error::{AwsError, Error};
 
-const NO_SUCH_ENTITY: &str = "NoSuchEntity";
+/// IAM's error code for a role, policy or instance profile that does not exist.
+pub const NO_SUCH_ENTITY: &str = "NoSuchEntity";
 
 /// IAM keeps at most this many versions of a managed policy.
 pub const MAX_POLICY_VERSIONS: usize = 5;
@@ -50,18 +51,6 @@ pub struct PolicyVersionInfo {
     pub created: Option<aws_smithy_types::DateTime>,
 }
 
-fn not_found<T>(result: Result<T, Error>) -> Result<Option<T>, Error> {
-    match result {
-        Ok(value) => Ok(Some(value)),
-        Err(e) if e.is_aws(NO_SUCH_ENTITY) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-fn ignore_not_found(result: Result<(), Error>) -> Result<(), Error> {
-    not_found(result).map(|_| ())
-}
-
 fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()
 }
@@ -79,7 +68,13 @@ pub fn decode_document(document: &str) -> String {
 // ----- roles -----
 
 pub async fn find_role_by_name(iam: &Client, name: &str) -> Result<Option<RoleInfo>, Error> {
-    let out = not_found(iam.get_role().role_name(name).send().await.context("reading IAM Role", name))?;
+    let out = iam
+        .get_role()
+        .role_name(name)
+        .send()
+        .await
+        .context("reading IAM Role", name)
+        .or_not_found(&[NO_SUCH_ENTITY])?;
     Ok(out.and_then(|o| o.role).map(|role| RoleInfo {
         name: role.role_name().to_string(),
         arn: role.arn().to_string(),
@@ -118,7 +113,13 @@ pub async fn update_trust_policy(iam: &Client, name: &str, trust_policy: &str) -
 }
 
 pub async fn delete_role(iam: &Client, name: &str) -> Result<(), Error> {
-    ignore_not_found(iam.delete_role().role_name(name).send().await.context("deleting IAM Role", name).map(|_| ()))
+    iam.delete_role()
+        .role_name(name)
+        .send()
+        .await
+        .context("deleting IAM Role", name)
+        .or_not_found(&[NO_SUCH_ENTITY])
+        .map(drop)
 }
 
 /// ARNs of the managed policies attached to a role.
@@ -165,14 +166,14 @@ pub async fn list_role_policy_names(iam: &Client, role: &str) -> Result<Vec<Stri
 
 /// An inline policy's document, percent-decoded; `None` when it is gone.
 pub async fn find_role_policy_document(iam: &Client, role: &str, name: &str) -> Result<Option<String>, Error> {
-    let out = not_found(
-        iam.get_role_policy()
-            .role_name(role)
-            .policy_name(name)
-            .send()
-            .await
-            .context("reading inline policy of IAM Role", &format!("{name} of {role}")),
-    )?;
+    let out = iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(name)
+        .send()
+        .await
+        .context("reading inline policy of IAM Role", &format!("{name} of {role}"))
+        .or_not_found(&[NO_SUCH_ENTITY])?;
     Ok(out.map(|o| decode_document(o.policy_document())))
 }
 
@@ -205,21 +206,26 @@ pub async fn attach_role_policy(iam: &Client, role: &str, policy_arn: &str) -> R
 }
 
 pub async fn detach_role_policy(iam: &Client, role: &str, policy_arn: &str) -> Result<(), Error> {
-    ignore_not_found(
-        iam.detach_role_policy()
-            .role_name(role)
-            .policy_arn(policy_arn)
-            .send()
-            .await
-            .context("detaching IAM Policy from IAM Role", &format!("{policy_arn} from {role}"))
-            .map(|_| ()),
-    )
+    iam.detach_role_policy()
+        .role_name(role)
+        .policy_arn(policy_arn)
+        .send()
+        .await
+        .context("detaching IAM Policy from IAM Role", &format!("{policy_arn} from {role}"))
+        .or_not_found(&[NO_SUCH_ENTITY])
+        .map(drop)
 }
 
 // ----- policies -----
 
 pub async fn find_policy_by_arn(iam: &Client, arn: &str) -> Result<Option<PolicyInfo>, Error> {
-    let out = not_found(iam.get_policy().policy_arn(arn).send().await.context("reading IAM Policy", arn))?;
+    let out = iam
+        .get_policy()
+        .policy_arn(arn)
+        .send()
+        .await
+        .context("reading IAM Policy", arn)
+        .or_not_found(&[NO_SUCH_ENTITY])?;
     Ok(out.and_then(|o| o.policy).map(|p| PolicyInfo {
         name: p.policy_name().unwrap_or_default().to_string(),
         arn: p.arn().unwrap_or(arn).to_string(),
@@ -272,14 +278,14 @@ pub async fn create_policy(
 
 /// The default version's document, percent-decoded.
 pub async fn policy_document(iam: &Client, arn: &str, version_id: &str) -> Result<Option<String>, Error> {
-    let out = not_found(
-        iam.get_policy_version()
-            .policy_arn(arn)
-            .version_id(version_id)
-            .send()
-            .await
-            .context("reading IAM Policy version", &format!("{arn} {version_id}")),
-    )?;
+    let out = iam
+        .get_policy_version()
+        .policy_arn(arn)
+        .version_id(version_id)
+        .send()
+        .await
+        .context("reading IAM Policy version", &format!("{arn} {version_id}"))
+        .or_not_found(&[NO_SUCH_ENTITY])?;
     Ok(out.and_then(|o| o.policy_version).and_then(|v| v.document().map(decode_document)))
 }
 
@@ -329,40 +335,43 @@ pub async fn set_policy_document(iam: &Client, arn: &str, document: &str) -> Res
 }
 
 pub async fn delete_policy_version(iam: &Client, arn: &str, version_id: &str) -> Result<(), Error> {
-    ignore_not_found(
-        iam.delete_policy_version()
-            .policy_arn(arn)
-            .version_id(version_id)
-            .send()
-            .await
-            .context("deleting IAM Policy version", &format!("{arn} {version_id}"))
-            .map(|_| ()),
-    )
+    iam.delete_policy_version()
+        .policy_arn(arn)
+        .version_id(version_id)
+        .send()
+        .await
+        .context("deleting IAM Policy version", &format!("{arn} {version_id}"))
+        .or_not_found(&[NO_SUCH_ENTITY])
+        .map(drop)
 }
 
 /// Deletes the non-default versions (IAM refuses to delete a policy that has any), then the policy.
 pub async fn delete_policy(iam: &Client, arn: &str) -> Result<(), Error> {
-    let versions = match list_policy_versions(iam, arn).await {
-        Ok(v) => v,
-        Err(e) if e.is_aws(NO_SUCH_ENTITY) => return Ok(()),
-        Err(e) => return Err(e),
+    let Some(versions) = list_policy_versions(iam, arn).await.or_not_found(&[NO_SUCH_ENTITY])? else {
+        return Ok(());
     };
     for version in versions.iter().filter(|v| !v.is_default) {
         delete_policy_version(iam, arn, &version.version_id).await?;
     }
-    ignore_not_found(iam.delete_policy().policy_arn(arn).send().await.context("deleting IAM Policy", arn).map(|_| ()))
+    iam.delete_policy()
+        .policy_arn(arn)
+        .send()
+        .await
+        .context("deleting IAM Policy", arn)
+        .or_not_found(&[NO_SUCH_ENTITY])
+        .map(drop)
 }
 
 // ----- instance profiles -----
 
 pub async fn find_instance_profile_by_name(iam: &Client, name: &str) -> Result<Option<InstanceProfileInfo>, Error> {
-    let out = not_found(
-        iam.get_instance_profile()
-            .instance_profile_name(name)
-            .send()
-            .await
-            .context("reading IAM Instance Profile", name),
-    )?;
+    let out = iam
+        .get_instance_profile()
+        .instance_profile_name(name)
+        .send()
+        .await
+        .context("reading IAM Instance Profile", name)
+        .or_not_found(&[NO_SUCH_ENTITY])?;
     Ok(out.and_then(|o| o.instance_profile).map(|p| InstanceProfileInfo {
         name: p.instance_profile_name().to_string(),
         arn: p.arn().to_string(),
@@ -420,26 +429,24 @@ pub async fn add_role_to_instance_profile(iam: &Client, profile: &str, role: &st
 }
 
 pub async fn remove_role_from_instance_profile(iam: &Client, profile: &str, role: &str) -> Result<(), Error> {
-    ignore_not_found(
-        iam.remove_role_from_instance_profile()
-            .instance_profile_name(profile)
-            .role_name(role)
-            .send()
-            .await
-            .context("removing IAM Role from IAM Instance Profile", &format!("{role} from {profile}"))
-            .map(|_| ()),
-    )
+    iam.remove_role_from_instance_profile()
+        .instance_profile_name(profile)
+        .role_name(role)
+        .send()
+        .await
+        .context("removing IAM Role from IAM Instance Profile", &format!("{role} from {profile}"))
+        .or_not_found(&[NO_SUCH_ENTITY])
+        .map(drop)
 }
 
 pub async fn delete_instance_profile(iam: &Client, name: &str) -> Result<(), Error> {
-    ignore_not_found(
-        iam.delete_instance_profile()
-            .instance_profile_name(name)
-            .send()
-            .await
-            .context("deleting IAM Instance Profile", name)
-            .map(|_| ()),
-    )
+    iam.delete_instance_profile()
+        .instance_profile_name(name)
+        .send()
+        .await
+        .context("deleting IAM Instance Profile", name)
+        .or_not_found(&[NO_SUCH_ENTITY])
+        .map(drop)
 }
 
 /// One of the IAM objects this provider tags: a role or an instance profile by name, a policy by ARN.

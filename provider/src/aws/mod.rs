@@ -1,6 +1,6 @@
 //! The AWS layer: one SDK configuration per ConfigureProvider, the service clients built from it,
-//! and the error type every AWS call returns. Per-service finders, waiters and retries live in the
-//! service's own module.
+//! and how every AWS call's error becomes the provider's [`Error`] (with what was being done, and
+//! "not found" as `None`). Per-service finders, waiters and retries live in the service's own module.
 
 pub mod calls;
 pub mod config;
@@ -9,11 +9,7 @@ pub mod efs;
 pub mod iam;
 pub mod wait;
 
-use std::error::Error as StdError;
-use std::fmt;
-
-use aws_sdk_ec2::error::ProvideErrorMetadata;
-use aws_smithy_runtime_api::client::result::SdkError;
+use crate::error::{AwsError, Error};
 
 /// The SDK clients shared by every resource of one configured provider.
 #[derive(Clone, Debug)]
@@ -24,85 +20,71 @@ pub struct AwsClients {
     pub sts: aws_sdk_sts::Client,
 }
 
-/// A failed AWS call. The error code (`NoSuchEntity`, `IncorrectState`, ...) is kept so callers
-/// match on it, never on message text; the SDK error stays as the source.
-#[derive(Debug)]
-pub struct AwsError {
-    code: Option<String>,
-    /// Whether the service answered at all (a response arrived, even one the SDK could not parse).
-    answered: bool,
-    message: String,
-    source: Box<dyn StdError + Send + Sync + 'static>,
+/// Wraps an SDK result's error with what was being done, e.g. `.context("creating IAM Role", name)`.
+pub trait AwsResultExt<T> {
+    fn context(self, action: &str, object: &str) -> Result<T, Error>;
 }
 
-impl AwsError {
-    /// The service's error code, when the service answered with one.
-    pub fn code(&self) -> Option<&str> {
-        self.code.as_deref()
-    }
-
-    /// False when no answer arrived: connection refused, DNS failure, timeout.
-    pub fn service_answered(&self) -> bool {
-        self.answered
-    }
-
-    pub fn is(&self, code: &str) -> bool {
-        self.code() == Some(code)
-    }
-
-    /// Throttling codes AWS services use; the SDK's retry layer already backs off on these, so a
-    /// caller sees them only once retries are exhausted.
-    pub fn is_throttling(&self) -> bool {
-        matches!(
-            self.code(),
-            Some("Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException")
-        )
+impl<T, E: Into<AwsError>> AwsResultExt<T> for Result<T, E> {
+    fn context(self, action: &str, object: &str) -> Result<T, Error> {
+        self.map_err(|e| Error::Aws { action: action.to_string(), object: object.to_string(), source: e.into() })
     }
 }
 
-impl fmt::Display for AwsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.code {
-            Some(code) => write!(f, "{code}: {}", self.message),
-            None => write!(f, "{}", self.message),
+/// "Not found" as an outcome rather than an error, for finders (the object is gone) and deleters
+/// (already deleted is done).
+pub trait NotFoundExt<T> {
+    /// `Ok(None)` when the call failed with one of `codes`, the service's codes for a missing
+    /// object (`NoSuchEntity`, `FileSystemNotFound`, ...); other errors stay errors.
+    fn or_not_found(self, codes: &[&str]) -> Result<Option<T>, Error>;
+}
+
+impl<T> NotFoundExt<T> for Result<T, Error> {
+    fn or_not_found(self, codes: &[&str]) -> Result<Option<T>, Error> {
+        match self {
+            Ok(value) => Ok(Some(value)),
+            Err(e) if codes.iter().any(|code| e.is_aws(code)) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 }
 
-impl StdError for AwsError {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        Some(self.source.as_ref())
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use aws_sdk_iam::operation::get_role::GetRoleError;
+    use aws_smithy_runtime_api::client::result::SdkError;
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::*;
+
+    /// A GetRole that IAM answered with `code`, as the SDK reports it.
+    fn get_role_failing_with(code: &str) -> Result<(), Error> {
+        let error = GetRoleError::generic(ErrorMetadata::builder().code(code).message("answered").build());
+        let response = Response::new(StatusCode::try_from(404).unwrap(), SdkBody::empty());
+        Err(SdkError::service_error(error, response)).context("reading IAM Role", "nodes")
     }
-}
 
-impl<E, R> From<SdkError<E, R>> for AwsError
-where
-    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
-    R: fmt::Debug + Send + Sync + 'static,
-{
-    fn from(err: SdkError<E, R>) -> Self {
-        let code = err.code().map(str::to_string);
-        let answered = matches!(err, SdkError::ServiceError(_) | SdkError::ResponseError(_));
-        let message = match (&err, err.message()) {
-            (SdkError::ServiceError(_), Some(message)) => message.to_string(),
-            // Transport problems (connection refused, timeouts) carry the useful part in the chain.
-            _ => aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
-        };
-        AwsError { code, answered, message, source: Box::new(err) }
+    #[test]
+    fn not_found_codes_become_none_and_other_errors_keep_their_code_and_cause() {
+        assert!(matches!(get_role_failing_with("NoSuchEntity").or_not_found(&[iam::NO_SUCH_ENTITY]), Ok(None)));
+        let err = get_role_failing_with("AccessDenied").or_not_found(&[iam::NO_SUCH_ENTITY]).unwrap_err();
+        assert!(err.is_aws("AccessDenied"), "{err}");
+        assert_eq!(err.to_string(), "reading IAM Role (nodes): AccessDenied: answered");
+        let aws = err.source().expect("the AWS error is the source");
+        assert!(aws.source().is_some_and(|sdk| sdk.is::<SdkError<GetRoleError, Response>>()), "{aws:?}");
+        assert!(matches!(Ok::<u8, Error>(7).or_not_found(&[iam::NO_SUCH_ENTITY]), Ok(Some(7))));
     }
-}
 
-/// Wraps an SDK result's error with what was being done, e.g. `.context("creating IAM Role", name)`.
-pub trait AwsResultExt<T> {
-    fn context(self, action: &str, object: &str) -> Result<T, crate::error::Error>;
-}
-
-impl<T, E: Into<AwsError>> AwsResultExt<T> for Result<T, E> {
-    fn context(self, action: &str, object: &str) -> Result<T, crate::error::Error> {
-        self.map_err(|e| crate::error::Error::Aws {
-            action: action.to_string(),
-            object: object.to_string(),
-            source: e.into(),
-        })
+    #[test]
+    fn a_request_the_sdk_cannot_build_is_a_bug_not_a_cancellation() {
+        let source = aws_sdk_efs::types::PosixUser::builder().build().unwrap_err();
+        let err = Error::InvalidRequest { request: "CreateAccessPoint", source };
+        assert!(err.to_string().starts_with("building the CreateAccessPoint request: "), "{err}");
+        assert!(!err.to_string().contains("cancelled"), "{err}");
+        assert!(err.source().is_some_and(|s| s.is::<aws_smithy_types::error::operation::BuildError>()));
     }
 }

@@ -4,6 +4,7 @@
 //! create/read/update/delete and import live together in its module. The server turns protocol
 //! requests into these calls (decoding values with the schema) and their results back.
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -12,36 +13,29 @@ use tokio_util::sync::CancellationToken;
 
 use super::diagnostics::Diagnostics;
 use super::path::AttributePath;
-use super::schema::Schema;
+use super::schema::{Block, Schema};
 use super::value::{Type, Value};
-use crate::provider_config::ProviderData;
 
 /// Provider-private data stored with a resource's state (opaque to Terraform, JSON to us).
 pub type Private = BTreeMap<String, serde_json::Value>;
 
-/// What every handler gets: the configured provider (if Terraform configured it yet) and the
+/// Whatever ConfigureProvider produced, handed to every handler as terraform-plugin-framework hands
+/// `ProviderData` to resources: untyped here, since the framework knows nothing of what a provider
+/// configures; the provider's own code downcasts it to its type.
+pub type ProviderData = Arc<dyn Any + Send + Sync>;
+
+/// What every handler gets: the configured provider's data (once Terraform configured it) and the
 /// cancellation signal raised by StopProvider.
 #[derive(Clone)]
 pub struct Ctx {
-    pub provider: Option<Arc<ProviderData>>,
+    pub provider_data: Option<ProviderData>,
     pub cancel: CancellationToken,
-}
-
-impl Ctx {
-    /// The configured provider, or an error diagnostic saying it is not configured yet.
-    pub fn provider(&self) -> Result<&Arc<ProviderData>, Diagnostics> {
-        self.provider.as_ref().ok_or_else(|| {
-            Diagnostics::from_error(
-                "Provider Not Configured",
-                "The efs provider was used before Terraform configured it. This is a bug in the provider or in \
-                 Terraform; please report it.",
-            )
-        })
-    }
 }
 
 /// The framework's plan, handed to a resource's plan hook to refine.
 pub struct PlanContext<'a> {
+    /// The resource's schema, which the framework planned with.
+    pub block: &'a Block,
     /// The configuration (may contain unknown values).
     pub config: &'a Value,
     /// The prior state; null on create.
@@ -60,6 +54,17 @@ impl PlanContext<'_> {
 
     pub fn is_destroy(&self) -> bool {
         self.planned.is_null()
+    }
+
+    /// The attribute paths whose planned change replaces the resource, sorted and without
+    /// duplicates: the schema's `RequiresReplace` attributes that change, and those a plan hook
+    /// added to `requires_replace`. What Terraform is told, so a hook can warn about it.
+    pub fn replacing(&self) -> Vec<AttributePath> {
+        let mut paths = super::plan::requires_replace(self.block, self.prior, &self.planned);
+        paths.extend(self.requires_replace.iter().cloned());
+        paths.sort_by_key(|p| p.to_string());
+        paths.dedup();
+        paths
     }
 
     /// Sets a top-level attribute of the planned state.

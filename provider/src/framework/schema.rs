@@ -61,6 +61,12 @@ impl Block {
     pub fn find_attribute(&self, name: &str) -> Option<&Attribute> {
         self.attributes.iter().find(|a| a.name == name)
     }
+
+    /// The object the framework plans for this block when the configuration sets none of its
+    /// attributes: each attribute's default, null where it has none. Nested blocks are left out.
+    pub fn defaults(&self) -> Value {
+        Value::object(self.attributes.iter().map(|a| (a.name.as_str(), a.default.clone().unwrap_or(Value::Null))))
+    }
 }
 
 /// How a nested block or nested attribute repeats.

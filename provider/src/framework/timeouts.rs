@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::duration::{format_duration, parse_duration};
 use super::schema::{Attribute, Block, NestedBlock, Nesting};
 use super::validators;
 use super::value::{Type, Value};
@@ -64,69 +65,9 @@ impl Timeouts {
     }
 }
 
-/// Parses a Go-style duration (`1h30m`, `45s`, `500ms`, `2h`). A bare number is refused: the unit matters.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    if text.is_empty() {
-        return Err("the value is empty".into());
-    }
-    let mut total = 0f64;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        if digits_end == 0 {
-            return Err(format!("expected a number at {rest:?}"));
-        }
-        let number: f64 =
-            rest[..digits_end].parse().map_err(|_| format!("{:?} is not a number", &rest[..digits_end]))?;
-        rest = &rest[digits_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let unit = &rest[..unit_end];
-        let seconds = match unit {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 0.001,
-            "" => return Err(format!("{text:?} has a number without a unit (use h, m, s or ms)")),
-            other => return Err(format!("unknown unit {other:?} (use h, m, s or ms)")),
-        };
-        total += number * seconds;
-        rest = &rest[unit_end..];
-    }
-    Ok(Duration::from_secs_f64(total))
-}
-
-/// Formats a duration the way users write it (`20m`, `1h30m`, `45s`).
-pub fn format_duration(duration: Duration) -> String {
-    let secs = duration.as_secs();
-    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    if s > 0 || out.is_empty() {
-        out.push_str(&format!("{s}s"));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_go_durations() {
-        assert_eq!(parse_duration("30m").unwrap(), Duration::from_secs(1800));
-        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("1.5h").unwrap(), Duration::from_secs(5400));
-        assert!(parse_duration("30").is_err());
-        assert!(parse_duration("10 minutes").is_err());
-        assert!(parse_duration("").is_err());
-        assert!(parse_duration("5d").is_err());
-    }
 
     #[test]
     fn reads_overrides_over_defaults() {
@@ -135,7 +76,5 @@ mod tests {
         let t = Timeouts::from_value(Some(&value), &defaults);
         assert_eq!(t.create, Duration::from_secs(3600));
         assert_eq!(t.delete, Duration::from_secs(300));
-        assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
-        assert_eq!(format_duration(Duration::from_secs(45)), "45s");
     }
 }

@@ -217,7 +217,7 @@ fn parse_ipv4_cidr(text: &str) -> Result<(u32, u32), String> {
 pub fn duration() -> Validator {
     Validator::new("a duration such as 30m or 1h30m", |value, path, diags| {
         if let Some(s) = value.as_str() {
-            if let Err(problem) = super::timeouts::parse_duration(s) {
+            if let Err(problem) = super::duration::parse_duration(s) {
                 diags.error_at(
                     path.clone(),
                     "Invalid Duration",

@@ -48,15 +48,12 @@ pub enum Launch {
 /// Checks the environment the CLI sets up before the handshake.
 pub fn check_launch_environment() -> Result<(), Error> {
     if std::env::var(MAGIC_COOKIE_KEY).ok().as_deref() != Some(MAGIC_COOKIE_VALUE) {
-        return Err(Error::Handshake("missing or wrong magic cookie".into()));
+        return Err(Error::NotLaunchedByCli);
     }
     if let Ok(versions) = std::env::var("PLUGIN_PROTOCOL_VERSIONS") {
         let offered: Vec<&str> = versions.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
         if !offered.is_empty() && !offered.contains(&PROTOCOL_VERSION.to_string().as_str()) {
-            return Err(Error::Handshake(format!(
-                "this provider speaks plugin protocol {PROTOCOL_VERSION}, but the CLI offered only {versions}; \
-                 use Terraform 1.0 or newer, or OpenTofu"
-            )));
+            return Err(Error::ProtocolMismatch { served: PROTOCOL_VERSION, offered: versions });
         }
     }
     Ok(())
@@ -123,7 +120,7 @@ async fn bind() -> Result<TcpListener, Error> {
                     return Ok(listener);
                 }
             }
-            Err(Error::Handshake(format!("no free port between PLUGIN_MIN_PORT={min} and PLUGIN_MAX_PORT={max}")))
+            Err(Error::NoFreePort { min, max })
         }
         _ => Ok(TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?),
     }

@@ -26,17 +26,16 @@ pub struct ServerTls {
 
 /// Builds the server side of AutoMTLS for the PEM client certificate Terraform handed over.
 pub fn server_tls(client_cert_pem: &str) -> Result<ServerTls, Error> {
-    let client_cert = CertificateDer::from_pem_slice(client_cert_pem.as_bytes())
-        .map_err(|e| Error::Tls(format!("PLUGIN_CLIENT_CERT is not a PEM certificate: {e}")))?;
+    let client_cert = CertificateDer::from_pem_slice(client_cert_pem.as_bytes()).map_err(Error::ClientCertificate)?;
     let (certificate, key) = generate_server_certificate()?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let verifier = Arc::new(PinnedClientCert { expected: client_cert.into_owned(), provider: provider.clone() });
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Tls(e.to_string()))?
+        .map_err(Error::Tls)?
         .with_client_cert_verifier(verifier)
         .with_single_cert(vec![certificate.clone()], key)
-        .map_err(|e| Error::Tls(e.to_string()))?;
+        .map_err(Error::Tls)?;
     // gRPC clients (grpc-go since 1.67) require HTTP/2 to be negotiated through ALPN.
     config.alpn_protocols = vec![b"h2".to_vec()];
     Ok(ServerTls { certificate_der: certificate.to_vec(), config: Arc::new(config) })
@@ -49,8 +48,8 @@ fn generate_server_certificate() -> Result<(CertificateDer<'static>, PrivateKeyD
         BasicConstraints, CertificateParams, DistinguishedName as Dn, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
         KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
     };
-    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(|e| Error::Tls(e.to_string()))?;
-    let mut params = CertificateParams::new(vec!["localhost".to_string()]).map_err(|e| Error::Tls(e.to_string()))?;
+    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(Error::ServerCertificate)?;
+    let mut params = CertificateParams::new(vec!["localhost".to_string()]).map_err(Error::ServerCertificate)?;
     let mut name = Dn::new();
     name.push(DnType::CommonName, "localhost");
     name.push(DnType::OrganizationName, "terraform-provider-efs");
@@ -62,7 +61,7 @@ fn generate_server_certificate() -> Result<(CertificateDer<'static>, PrivateKeyD
     let now = time::OffsetDateTime::now_utc();
     params.not_before = now - time::Duration::seconds(30);
     params.not_after = now + time::Duration::days(30);
-    let cert = params.self_signed(&key).map_err(|e| Error::Tls(e.to_string()))?;
+    let cert = params.self_signed(&key).map_err(Error::ServerCertificate)?;
     let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
     Ok((cert.der().clone(), key_der))
 }
@@ -119,8 +118,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn refuses_a_bad_client_certificate_pem() {
-        assert!(server_tls("not a certificate").is_err());
+    fn refuses_a_bad_client_certificate_pem_keeping_the_cause() {
+        let err = server_tls("not a certificate").err().expect("refused");
+        assert!(matches!(err, Error::ClientCertificate(_)), "{err}");
+        assert!(std::error::Error::source(&err).is_some(), "{err:?}");
+        assert!(err.to_string().contains("PLUGIN_CLIENT_CERT is not a PEM certificate"), "{err}");
     }
 
     #[test]

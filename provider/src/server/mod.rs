@@ -95,7 +95,12 @@ impl ProviderService {
     /// The context handed to resource handlers.
     fn ctx(&self) -> Ctx {
         Ctx {
-            provider: self.inner.configured.read().map(|c| c.clone()).unwrap_or(None),
+            provider_data: self
+                .inner
+                .configured
+                .read()
+                .map(|c| c.clone().map(|data| data as crate::framework::ProviderData))
+                .unwrap_or(None),
             cancel: self.inner.stop.lock().map(|t| t.clone()).unwrap_or_default(),
         }
     }

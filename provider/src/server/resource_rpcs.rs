@@ -4,7 +4,7 @@
 use tfplugin_proto::tfplugin6 as proto;
 
 use super::{convert, ProviderService};
-use crate::framework::plan::{plan_resource, requires_replace};
+use crate::framework::plan::plan_resource;
 use crate::framework::validators::validate_block;
 use crate::framework::{json, Diagnostics, PlanContext, Value};
 use crate::logging;
@@ -116,6 +116,7 @@ impl ProviderService {
             let config = convert::decode(request.config.as_ref(), &ty)?;
             let planned = plan_resource(&registered.schema.block, &prior, &proposed, &config);
             let mut plan = PlanContext {
+                block: &registered.schema.block,
                 config: &config,
                 prior: &prior,
                 planned,
@@ -123,10 +124,7 @@ impl ProviderService {
                 diags: Diagnostics::new(),
             };
             registered.resource.modify_plan(&self.ctx(), &mut plan).await;
-            let mut replace = requires_replace(&registered.schema.block, &prior, &plan.planned);
-            replace.extend(plan.requires_replace);
-            replace.sort_by_key(|p| p.to_string());
-            replace.dedup();
+            let replace = plan.replacing();
             if plan.diags.has_errors() {
                 return Ok((None, None, Vec::new(), plan.diags));
             }

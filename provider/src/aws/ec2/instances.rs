@@ -8,8 +8,8 @@ use aws_sdk_ec2::types::{
 use aws_sdk_ec2::Client;
 use tokio_util::sync::CancellationToken;
 
-use crate::aws::wait::{poll_until, retry_while, Poll, IAM_PROPAGATION_TIMEOUT};
-use crate::aws::AwsResultExt;
+use crate::aws::wait::{retry_while, StateWaiter, IAM_PROPAGATION_TIMEOUT, NOT_FOUND};
+use crate::aws::{AwsResultExt, NotFoundExt};
 use crate::error::Error;
 
 /// An instance's current (associating or associated) instance profile association.
@@ -143,17 +143,13 @@ pub async fn replace_association(
 
 /// Disassociates; an association that is already gone is success.
 pub async fn disassociate(ec2: &Client, association_id: &str) -> Result<(), Error> {
-    match ec2
-        .disassociate_iam_instance_profile()
+    ec2.disassociate_iam_instance_profile()
         .association_id(association_id)
         .send()
         .await
         .context("disassociating IAM Instance Profile", association_id)
-    {
-        Ok(_) => Ok(()),
-        Err(e) if e.is_aws("InvalidAssociationID.NotFound") => Ok(()),
-        Err(e) => Err(e),
-    }
+        .or_not_found(&["InvalidAssociationID.NotFound"])
+        .map(drop)
 }
 
 /// Waits until none of `association_ids` is live any more.
@@ -167,16 +163,18 @@ pub async fn wait_associations_deleted(
     if association_ids.is_empty() {
         return Ok(());
     }
-    poll_until("IAM Instance Profile associations to be removed", timeout, cancel, || async {
+    // Only live associations are listed (see `is_live`): one still listed is on its way out.
+    let waiter = StateWaiter {
+        object: &format!("IAM Instance Profile associations {}", association_ids.join(", ")),
+        pending: &["associated", "associating", "disassociating"],
+        target: &[NOT_FOUND],
+        timeout,
+    };
+    let first_remaining = || async {
         let live = list_associations(ec2, Some(instance_ids)).await?;
-        let remaining: Vec<&str> = live
-            .iter()
-            .filter(|a| association_ids.contains(&a.association_id))
-            .map(|a| a.association_id.as_str())
-            .collect();
-        Ok(if remaining.is_empty() { Poll::Done(()) } else { Poll::Pending(remaining.join(", ")) })
-    })
-    .await
+        Ok(live.into_iter().find(|a| association_ids.contains(&a.association_id)))
+    };
+    waiter.wait(cancel, first_remaining, |a: &Association| a.state.as_str()).await.map(drop)
 }
 
 /// The metadata options of the given instances that exist (missing ids are skipped, not an error).

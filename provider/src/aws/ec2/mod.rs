@@ -2,3 +2,6 @@
 
 pub mod instances;
 pub mod network;
+
+/// EC2 instance ids: `i-` and 8 or 17 hexadecimal digits.
+pub const INSTANCE_ID_PATTERN: &str = r"^i-[0-9a-f]{8,17}$";

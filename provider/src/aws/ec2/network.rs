@@ -7,7 +7,7 @@ use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType, Tag, TagSp
 use tokio_util::sync::CancellationToken;
 
 use crate::aws::wait::retry_while;
-use crate::aws::AwsResultExt;
+use crate::aws::{AwsResultExt, NotFoundExt};
 use crate::error::Error;
 
 /// The NFS port EFS mount targets listen on.
@@ -251,10 +251,7 @@ pub async fn delete_security_group(
         },
     )
     .await;
-    match result {
-        Err(e) if e.is_aws("InvalidGroup.NotFound") => Ok(()),
-        other => other,
-    }
+    result.or_not_found(&["InvalidGroup.NotFound"]).map(drop)
 }
 
 /// One rule of a security group, in either direction: a protocol (`tcp`, `-1` for all, ...), a port

@@ -16,11 +16,12 @@ use async_trait::async_trait;
 use self::checks::{Check, Status};
 use self::facts::Inputs;
 use crate::aws::calls::CallLog;
+use crate::aws::ec2::INSTANCE_ID_PATTERN;
 use crate::framework::schema::{Attribute, Block, Mode, Nesting, Schema};
 use crate::framework::validators::{each_element, int_between, string_matches};
 use crate::framework::{AttributePath, Ctx, DataSource, Diagnostics, Type, Value};
 use crate::logging;
-use crate::resources::csi_node_identity::schema::INSTANCE_ID_PATTERN;
+use crate::provider_config::ProviderData;
 
 pub const TYPE_NAME: &str = "efs_cluster_readiness";
 
@@ -210,7 +211,7 @@ impl DataSource for ClusterReadiness {
     }
 
     async fn read(&self, ctx: &Ctx, config: &Value) -> (Value, Diagnostics) {
-        let provider = match ctx.provider() {
+        let provider = match ProviderData::from_ctx(ctx) {
             Ok(provider) => provider,
             Err(diags) => return (Value::Null, diags),
         };

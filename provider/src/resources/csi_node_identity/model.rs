@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::schema::defaults;
 use crate::framework::Value;
 
 /// `metadata_options { ... }`.
@@ -96,14 +97,14 @@ impl Model {
             role_name: string(value, "role_name"),
             policy_name: string(value, "policy_name"),
             instance_profile_name: string(value, "instance_profile_name"),
-            path: value.get("path").and_then(Value::as_str).unwrap_or("/").to_string(),
+            path: value.get("path").and_then(Value::as_str).unwrap_or(defaults::PATH).to_string(),
             instance_ids: string_set(value.get("instance_ids")).unwrap_or_default(),
             policy_json: string(value, "policy_json"),
             additional_policy_arns: string_set(value.get("additional_policy_arns")),
             replace_existing_association: value
                 .get("replace_existing_association")
                 .and_then(Value::as_bool)
-                .unwrap_or(false),
+                .unwrap_or(defaults::REPLACE_EXISTING_ASSOCIATION),
             metadata_options,
             tags: string_map(value.get("tags")),
             tags_all: string_map(value.get("tags_all")).unwrap_or_default(),

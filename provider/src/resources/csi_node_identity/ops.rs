@@ -12,12 +12,11 @@ use futures::stream::{self, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use super::model::{AssociationState, MetadataOptions, Model};
+use super::schema::TYPE_NAME;
 use crate::aws::ec2::instances::{self, Association};
-use crate::aws::{iam, AwsClients};
+use crate::aws::{iam, AwsClients, NotFoundExt};
 use crate::error::Error;
 use crate::resources::tags::MANAGED_BY_TAG;
-
-pub const TYPE_NAME: &str = "efs_csi_node_identity";
 
 /// The role may be assumed by EC2 instances (through the instance profile), nothing else.
 pub const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
@@ -304,13 +303,10 @@ pub async fn teardown(
 pub async fn owned_from_state(aws: &AwsClients, model: &Model) -> Result<Owned, Error> {
     let role = model.role_name.clone();
     // DeleteRole refuses a role with attached policies: detach all of them.
-    let attached = iam::list_attached_role_policies(&aws.iam, &role).await.or_else(|e| {
-        if e.is_aws("NoSuchEntity") {
-            Ok(Vec::new())
-        } else {
-            Err(e)
-        }
-    })?;
+    let attached = iam::list_attached_role_policies(&aws.iam, &role)
+        .await
+        .or_not_found(&[iam::NO_SUCH_ENTITY])?
+        .unwrap_or_default();
     let policy_arn = if !model.policy_arn.is_empty() {
         Some(model.policy_arn.clone())
     } else {

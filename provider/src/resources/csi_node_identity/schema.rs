@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::aws::ec2::INSTANCE_ID_PATTERN;
 use crate::framework::schema::{Attribute, Block, NestedBlock, Nesting, Schema, Validator};
 use crate::framework::timeouts::{self, Timeouts};
 use crate::framework::validators::{each_element, int_between, one_of, string_length, string_matches};
@@ -13,11 +14,20 @@ const IAM_NAME_PATTERN: &str = r"^[\w+=,.@-]+$";
 const IAM_NAME_RULE: &str = "may contain only letters, digits and the characters + = , . @ _ -";
 /// IAM paths: `/`, or `/` + printable ASCII without spaces + `/`.
 const IAM_PATH_PATTERN: &str = r"^/([\x21-\x7E]+/)?$";
-pub const INSTANCE_ID_PATTERN: &str = r"^i-[0-9a-f]{8,17}$";
 const POLICY_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/[\x21-\x7E]+$";
+
+pub const TYPE_NAME: &str = "efs_csi_node_identity";
 
 pub const DEFAULT_TIMEOUTS: Timeouts =
     Timeouts::new(Duration::from_secs(10 * 60), Duration::from_secs(10 * 60), Duration::from_secs(10 * 60));
+
+/// The default of each optional argument, named once: the schema plans them, and the model and
+/// import fall back to the same values.
+pub mod defaults {
+    /// IAM's root path.
+    pub const PATH: &str = "/";
+    pub const REPLACE_EXISTING_ASSOCIATION: bool = false;
+}
 
 fn iam_name(max: usize) -> [Validator; 2] {
     [string_length(1, max), string_matches(IAM_NAME_PATTERN, IAM_NAME_RULE)]
@@ -103,8 +113,11 @@ pub fn schema() -> Schema {
     ))
     .attribute(
         Attribute::optional_computed("path", Type::String)
-            .description("IAM path of the role, policy and instance profile. Default `/`. Changing it replaces the resource.")
-            .default(Value::string("/"))
+            .description(format!(
+                "IAM path of the role, policy and instance profile. Default `{}`. Changing it replaces the resource.",
+                defaults::PATH
+            ))
+            .default(Value::string(defaults::PATH))
             .requires_replace()
             .validator(string_length(1, 512))
             .validator(string_matches(IAM_PATH_PATTERN, "must be \"/\" or begin and end with \"/\" (e.g. \"/k8s/\")")),
@@ -140,12 +153,13 @@ pub fn schema() -> Schema {
     )
     .attribute(
         Attribute::optional_computed("replace_existing_association", Type::Bool)
-            .description(
+            .description(format!(
                 "When an instance already has another instance profile, replace that association instead of \
                  failing at plan time. Destroy then only disassociates this resource's profile; it does not restore \
-                 the previous one. Default `false`.",
-            )
-            .default(Value::Bool(false)),
+                 the previous one. Default `{}`.",
+                defaults::REPLACE_EXISTING_ASSOCIATION
+            ))
+            .default(Value::Bool(defaults::REPLACE_EXISTING_ASSOCIATION)),
     )
     .attribute(tags_attribute())
     .attribute(tags_all_attribute())

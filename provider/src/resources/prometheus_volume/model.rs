@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use super::schema::defaults;
 use crate::aws::ec2::network::NfsSources;
 use crate::aws::efs::AccessPointSpec;
 use crate::framework::Value;
@@ -78,29 +79,30 @@ impl VolumeArgs {
                 security_group_ids: strings(v, "allowed_security_group_ids"),
                 cidr_blocks: strings(v, "allowed_cidr_blocks"),
             },
-            encrypted: v.get("encrypted").and_then(Value::as_bool).unwrap_or(true),
+            encrypted: v.get("encrypted").and_then(Value::as_bool).unwrap_or(defaults::ENCRYPTED),
             kms_key_id: text(v, "kms_key_id"),
-            performance_mode: text(v, "performance_mode").unwrap_or_else(|| "generalPurpose".into()),
-            throughput_mode: text(v, "throughput_mode").unwrap_or_else(|| "elastic".into()),
+            performance_mode: text(v, "performance_mode").unwrap_or_else(|| defaults::PERFORMANCE_MODE.into()),
+            throughput_mode: text(v, "throughput_mode").unwrap_or_else(|| defaults::THROUGHPUT_MODE.into()),
             provisioned_throughput_in_mibps: v.get("provisioned_throughput_in_mibps").and_then(Value::as_f64),
             transition_to_ia: text(v, "transition_to_ia"),
-            backup: v.get("backup").and_then(Value::as_bool).unwrap_or(true),
-            enforce_tls: v.get("enforce_tls").and_then(Value::as_bool).unwrap_or(true),
+            backup: v.get("backup").and_then(Value::as_bool).unwrap_or(defaults::BACKUP),
+            enforce_tls: v.get("enforce_tls").and_then(Value::as_bool).unwrap_or(defaults::ENFORCE_TLS),
             access_point: AccessPointSpec {
-                uid: int(ap, "uid", 65534),
-                gid: int(ap, "gid", 65534),
-                path: text(ap, "root_directory").unwrap_or_else(|| "/prometheus".into()),
-                owner_uid: int(ap, "owner_uid", 65534),
-                owner_gid: int(ap, "owner_gid", 65534),
-                permissions: text(ap, "permissions").unwrap_or_else(|| "0755".into()),
+                uid: int(ap, "uid", defaults::POSIX_ID),
+                gid: int(ap, "gid", defaults::POSIX_ID),
+                path: text(ap, "root_directory").unwrap_or_else(|| defaults::ROOT_DIRECTORY.into()),
+                owner_uid: int(ap, "owner_uid", defaults::POSIX_ID),
+                owner_gid: int(ap, "owner_gid", defaults::POSIX_ID),
+                permissions: text(ap, "permissions").unwrap_or_else(|| defaults::PERMISSIONS.into()),
             },
             kubernetes: KubernetesSpec {
-                namespace: text(k8s, "namespace").unwrap_or_else(|| "monitoring".into()),
-                storage_class_name: text(k8s, "storage_class_name").unwrap_or_else(|| "efs-prometheus".into()),
-                pvc_name: text(k8s, "pvc_name").unwrap_or_else(|| "prometheus-server".into()),
-                capacity: text(k8s, "capacity").unwrap_or_else(|| "50Gi".into()),
+                namespace: text(k8s, "namespace").unwrap_or_else(|| defaults::NAMESPACE.into()),
+                storage_class_name: text(k8s, "storage_class_name")
+                    .unwrap_or_else(|| defaults::STORAGE_CLASS_NAME.into()),
+                pvc_name: text(k8s, "pvc_name").unwrap_or_else(|| defaults::PVC_NAME.into()),
+                capacity: text(k8s, "capacity").unwrap_or_else(|| defaults::CAPACITY.into()),
                 dynamic: text(k8s, "provisioning").as_deref() == Some("dynamic"),
-                csi_controller_replicas: int(k8s, "csi_controller_replicas", 1),
+                csi_controller_replicas: int(k8s, "csi_controller_replicas", defaults::CSI_CONTROLLER_REPLICAS),
             },
             tags_all: v
                 .get("tags_all")

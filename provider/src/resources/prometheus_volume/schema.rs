@@ -9,8 +9,34 @@ use crate::framework::validators::{each_element, int_between, ipv4_cidr_block, o
 use crate::framework::{Type, Value};
 use crate::resources::tags::{tags_all_attribute, tags_attribute};
 
+pub const TYPE_NAME: &str = "efs_prometheus_volume";
+
 pub const DEFAULT_TIMEOUTS: Timeouts =
     Timeouts::new(Duration::from_secs(30 * 60), Duration::from_secs(30 * 60), Duration::from_secs(30 * 60));
+
+/// The default of each optional argument, named once: the schema plans them, and the model and
+/// import fall back to the same values.
+pub mod defaults {
+    pub const ENCRYPTED: bool = true;
+    pub const PERFORMANCE_MODE: &str = "generalPurpose";
+    /// Suits Prometheus's bursty compactions.
+    pub const THROUGHPUT_MODE: &str = "elastic";
+    pub const BACKUP: bool = true;
+    pub const ENFORCE_TLS: bool = true;
+    /// `nobody`, the user (and group) the Prometheus image runs as: the access point's POSIX user
+    /// and the owner of its root directory.
+    pub const POSIX_ID: i64 = 65534;
+    pub const ROOT_DIRECTORY: &str = "/prometheus";
+    pub const PERMISSIONS: &str = "0755";
+    pub const NAMESPACE: &str = "monitoring";
+    pub const STORAGE_CLASS_NAME: &str = "efs-prometheus";
+    pub const PVC_NAME: &str = "prometheus-server";
+    pub const CAPACITY: &str = "50Gi";
+    pub const PROVISIONING: &str = "static";
+    /// One controller works at a time (leader election), and on the host network each replica
+    /// needs a worker of its own.
+    pub const CSI_CONTROLLER_REPLICAS: i64 = 1;
+}
 
 pub const PERFORMANCE_MODES: &[&str] = &["generalPurpose", "maxIO"];
 pub const THROUGHPUT_MODES: &[&str] = &["bursting", "provisioned", "elastic"];
@@ -44,8 +70,11 @@ fn strings(name: &str, mode_required: bool) -> Attribute {
 fn access_point_block() -> NestedBlock {
     let id = |name: &str, what: &str| {
         Attribute::optional(name, Type::Number)
-            .default(Value::int(65534))
-            .description(format!("{what} Default `65534` (`nobody`, the user the Prometheus image runs as)."))
+            .default(Value::int(defaults::POSIX_ID))
+            .description(format!(
+                "{what} Default `{}` (`nobody`, the user the Prometheus image runs as).",
+                defaults::POSIX_ID
+            ))
             .validator(int_between(0, 4_294_967_295))
     };
     NestedBlock::new(
@@ -61,8 +90,11 @@ fn access_point_block() -> NestedBlock {
         .attribute(id("gid", "POSIX group id every request through the access point runs as."))
         .attribute(
             Attribute::optional("root_directory", Type::String)
-                .default(Value::string("/prometheus"))
-                .description("Directory on the file system exposed as the root of the volume. Default `/prometheus`.")
+                .default(Value::string(defaults::ROOT_DIRECTORY))
+                .description(format!(
+                    "Directory on the file system exposed as the root of the volume. Default `{}`.",
+                    defaults::ROOT_DIRECTORY
+                ))
                 .validator(string_length(1, 100))
                 .validator(string_matches(r"^/[A-Za-z0-9._/-]*$", "must be an absolute path such as /prometheus")),
         )
@@ -70,8 +102,11 @@ fn access_point_block() -> NestedBlock {
         .attribute(id("owner_gid", "Owner group id of the root directory when EFS creates it."))
         .attribute(
             Attribute::optional("permissions", Type::String)
-                .default(Value::string("0755"))
-                .description("Octal permissions of the root directory when EFS creates it. Default `0755`.")
+                .default(Value::string(defaults::PERMISSIONS))
+                .description(format!(
+                    "Octal permissions of the root directory when EFS creates it. Default `{}`.",
+                    defaults::PERMISSIONS
+                ))
                 .validator(string_matches(r"^0?[0-7]{3}$", "must be octal permissions such as 0755")),
         ),
     )
@@ -88,34 +123,62 @@ fn kubernetes_block() -> NestedBlock {
     NestedBlock::new(
         "kubernetes",
         Nesting::Group,
-        Block::new("How the rendered Kubernetes objects name and size the volume. Only the rendered outputs depend on it.")
-            .attribute(text("namespace", "monitoring", "Namespace of the claim (where Prometheus runs).", DNS_LABEL, "must be a DNS label"))
-            .attribute(text("storage_class_name", "efs-prometheus", "Name of the StorageClass.", DNS_SUBDOMAIN, "must be a DNS subdomain"))
-            .attribute(text("pvc_name", "prometheus-server", "Name of the PersistentVolumeClaim the Prometheus chart uses as `server.persistentVolume.existingClaim`.", DNS_SUBDOMAIN, "must be a DNS subdomain"))
-            .attribute(text("capacity", "50Gi", "Requested capacity. EFS is elastic and ignores it, but Kubernetes requires one.", QUANTITY, "must be a quantity such as 50Gi"))
-            .attribute(
-                Attribute::optional("provisioning", Type::String)
-                    .default(Value::string("static"))
-                    .description(
-                        "`static`: a PersistentVolume bound to this resource's access point (recommended: one \
+        Block::new(
+            "How the rendered Kubernetes objects name and size the volume. Only the rendered outputs depend on it.",
+        )
+        .attribute(text(
+            "namespace",
+            defaults::NAMESPACE,
+            "Namespace of the claim (where Prometheus runs).",
+            DNS_LABEL,
+            "must be a DNS label",
+        ))
+        .attribute(text(
+            "storage_class_name",
+            defaults::STORAGE_CLASS_NAME,
+            "Name of the StorageClass.",
+            DNS_SUBDOMAIN,
+            "must be a DNS subdomain",
+        ))
+        .attribute(text(
+            "pvc_name",
+            defaults::PVC_NAME,
+            "Name of the PersistentVolumeClaim the Prometheus chart uses as `server.persistentVolume.existingClaim`.",
+            DNS_SUBDOMAIN,
+            "must be a DNS subdomain",
+        ))
+        .attribute(text(
+            "capacity",
+            defaults::CAPACITY,
+            "Requested capacity. EFS is elastic and ignores it, but Kubernetes requires one.",
+            QUANTITY,
+            "must be a quantity such as 50Gi",
+        ))
+        .attribute(
+            Attribute::optional("provisioning", Type::String)
+                .default(Value::string(defaults::PROVISIONING))
+                .description(format!(
+                    "`static`: a PersistentVolume bound to this resource's access point (recommended: one \
                          dedicated access point per Prometheus server). `dynamic`: a StorageClass with \
                          `provisioningMode: efs-ap` on this file system; the driver then creates an access point per \
-                         claim, and needs the access point permissions of `efs_csi_driver_iam_policy`. Default `static`.",
-                    )
-                    .validator(one_of(PROVISIONING)),
-            )
-            .attribute(
-                Attribute::optional("csi_controller_replicas", Type::Number)
-                    .default(Value::int(1))
-                    .description(
-                        "Replicas of the aws-efs-csi-driver's controller in `csi_driver_helm_values` (the chart's \
-                         default is 2). The controller runs on the host network, where its health port is a host \
-                         port, so every replica needs a schedulable node of its own (a kubeadm master is tainted): \
-                         a replica more than that stays Pending. One replica works at a time (leader election); \
-                         more only shorten a failover. Default `1`.",
-                    )
-                    .validator(int_between(1, 16)),
-            ),
+                         claim, and needs the access point permissions of `efs_csi_driver_iam_policy`. Default `{}`.",
+                    defaults::PROVISIONING
+                ))
+                .validator(one_of(PROVISIONING)),
+        )
+        .attribute(
+            Attribute::optional("csi_controller_replicas", Type::Number)
+                .default(Value::int(defaults::CSI_CONTROLLER_REPLICAS))
+                .description(format!(
+                    "Replicas of the aws-efs-csi-driver's controller in `csi_driver_helm_values` (the chart's \
+                     default is 2). The controller runs on the host network, where its health port is a host \
+                     port, so every replica needs a schedulable node of its own (a kubeadm master is tainted): \
+                     a replica more than that stays Pending. One replica works at a time (leader election); \
+                     more only shorten a failover. Default `{}`.",
+                    defaults::CSI_CONTROLLER_REPLICAS
+                ))
+                .validator(int_between(1, 16)),
+        ),
     )
 }
 
@@ -182,9 +245,9 @@ pub fn schema() -> Schema {
         )
         .attribute(
             Attribute::optional("encrypted", Type::Bool)
-                .default(Value::Bool(true))
+                .default(Value::Bool(defaults::ENCRYPTED))
                 .requires_replace()
-                .description("Encrypt the file system at rest. Default `true`. Changing it replaces the file system (and deletes the Prometheus data)."),
+                .description(format!("Encrypt the file system at rest. Default `{}`. Changing it replaces the file system (and deletes the Prometheus data).", defaults::ENCRYPTED)),
         )
         .attribute(
             Attribute::optional_computed("kms_key_id", Type::String)
@@ -195,15 +258,15 @@ pub fn schema() -> Schema {
         )
         .attribute(
             Attribute::optional("performance_mode", Type::String)
-                .default(Value::string("generalPurpose"))
+                .default(Value::string(defaults::PERFORMANCE_MODE))
                 .requires_replace()
-                .description("`generalPurpose` or `maxIO`. Default `generalPurpose`. Changing it replaces the file system (and deletes the Prometheus data).")
+                .description(format!("`generalPurpose` or `maxIO`. Default `{}`. Changing it replaces the file system (and deletes the Prometheus data).", defaults::PERFORMANCE_MODE))
                 .validator(one_of(PERFORMANCE_MODES)),
         )
         .attribute(
             Attribute::optional("throughput_mode", Type::String)
-                .default(Value::string("elastic"))
-                .description("`bursting`, `provisioned` or `elastic`. Default `elastic`, which suits Prometheus's bursty compactions.")
+                .default(Value::string(defaults::THROUGHPUT_MODE))
+                .description(format!("`bursting`, `provisioned` or `elastic`. Default `{}`, which suits Prometheus's bursty compactions.", defaults::THROUGHPUT_MODE))
                 .validator(one_of(THROUGHPUT_MODES)),
         )
         .attribute(
@@ -218,13 +281,13 @@ pub fn schema() -> Schema {
         )
         .attribute(
             Attribute::optional("backup", Type::Bool)
-                .default(Value::Bool(true))
-                .description("Enable AWS Backup's automatic daily backups of the file system. Default `true`."),
+                .default(Value::Bool(defaults::BACKUP))
+                .description(format!("Enable AWS Backup's automatic daily backups of the file system. Default `{}`.", defaults::BACKUP)),
         )
         .attribute(
             Attribute::optional("enforce_tls", Type::Bool)
-                .default(Value::Bool(true))
-                .description("Attach a file system policy that denies access without TLS (and allows mounting and writing through mount targets). The aws-efs-csi-driver mounts with TLS unless a manifest sets `encryptInTransit: \"false\"`, which the rendered manifests never do. Default `true`."),
+                .default(Value::Bool(defaults::ENFORCE_TLS))
+                .description(format!("Attach a file system policy that denies access without TLS (and allows mounting and writing through mount targets). The aws-efs-csi-driver mounts with TLS unless a manifest sets `encryptInTransit: \"false\"`, which the rendered manifests never do. Default `{}`.", defaults::ENFORCE_TLS)),
         )
         .attribute(tags_attribute())
         .attribute(tags_all_attribute())
@@ -253,12 +316,18 @@ pub fn schema() -> Schema {
         .attribute(rendered("storage_class_manifest", "YAML of the StorageClass (`efs.csi.aws.com`; with `provisioningMode: efs-ap` for dynamic provisioning)."))
         .attribute(rendered("persistent_volume_manifest", "YAML of the PersistentVolume bound to the access point (static provisioning; null for dynamic)."))
         .attribute(rendered("persistent_volume_claim_manifest", "YAML of the ReadWriteOnce PersistentVolumeClaim for the Prometheus server."))
-        .attribute(rendered("prometheus_helm_values", "Values for the prometheus-community/prometheus chart (29.x): the claim as the server's persistent volume, one replica of a Deployment with the `Recreate` strategy, running as the access point's user (65534). Alertmanager's claim uses this StorageClass with dynamic provisioning; with static provisioning Alertmanager keeps its state in an emptyDir (a claim on the cluster's default StorageClass, which kubeadm clusters lack, would stay Pending)."))
+        .attribute(rendered("prometheus_helm_values", &format!("Values for the prometheus-community/prometheus chart (29.x): the claim as the server's persistent volume, one replica of a Deployment with the `Recreate` strategy, running as the access point's user ({}). Alertmanager's claim uses this StorageClass with dynamic provisioning; with static provisioning Alertmanager keeps its state in an emptyDir (a claim on the cluster's default StorageClass, which kubeadm clusters lack, would stay Pending).", defaults::POSIX_ID)))
         .attribute(rendered("csi_driver_helm_values", "Values for the aws-efs-csi-driver chart (4.x) on a non-EKS cluster: the controller on the host network, like the node DaemonSet, so both reach the instance credentials and the region through IMDSv2 with a hop limit of 1 (the chart has no region value), with `csi_controller_replicas` replicas."))
         .block(access_point_block())
         .block(kubernetes_block())
         .block(timeouts::block(&["create", "update", "delete"], &DEFAULT_TIMEOUTS)),
     )
+}
+
+/// The `kubernetes` block as the schema plans it when the configuration leaves it out: what a
+/// state read without one (on import) gets.
+pub fn kubernetes_defaults() -> Value {
+    kubernetes_block().block.defaults()
 }
 
 pub fn mount_targets_type() -> Type {

@@ -1,0 +1,314 @@
+//! The fault rules: what the proxy does to a matching call (see [`Fault`]), the per-object
+//! `creating`/`deleting` holds on EFS answers, and the crash trigger that SIGKILLs the provider.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::http::{Request, Response};
+use super::wire::{
+    efs_object_id, file_system_in_use_response, profile_not_propagated_response, server_error_response,
+    throttle_response, DESCRIBE_LISTS,
+};
+use super::Shared;
+
+/// What the proxy does to a matching call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Throttled, without reaching moto: `Throttling` (HTTP 400) for IAM, STS and EFS,
+    /// `RequestLimitExceeded` (HTTP 503) for EC2.
+    Throttle,
+    /// An HTTP 500 or 503 answer in the service's error format, without reaching moto.
+    ServerError(u16),
+    /// The connection is reset before the request reaches moto.
+    Reset,
+    /// The request reaches moto and is carried out, then the connection is reset: the answer is
+    /// lost, and the SDK's retry meets what the first attempt did.
+    ResetAfterForward,
+    /// The answer is held back this long (the call is carried out).
+    Delay(Duration),
+    /// `ec2:AssociateIamInstanceProfile` (or `ec2:ReplaceIamInstanceProfileAssociation`) answers
+    /// `InvalidParameterValue` "Invalid IAM Instance Profile ARN", as EC2 does until a new instance
+    /// profile has propagated from IAM.
+    ProfileNotPropagated,
+    /// `efs:DeleteFileSystem` answers `FileSystemInUse` (HTTP 409), as EFS does while mount
+    /// targets are still being deleted.
+    FileSystemInUse,
+    /// On a create (`efs:CreateFileSystem`, `efs:CreateMountTarget`): the new object shows
+    /// `LifeCycleState: creating` in its create answer and in its first `times` appearances in
+    /// Describe answers. Not counted down per call but per object.
+    StayCreating,
+    /// On a delete (`efs:DeleteFileSystem`, `efs:DeleteMountTarget`): the deleted object is still
+    /// described, `deleting`, to the next `times` Describe calls that ask for it by id. Not counted
+    /// down per call but per object.
+    StayDeleting,
+}
+
+/// A fault for the next `times` calls of `action` (`svc:Action`; `*` for every call, `svc:*` for
+/// every call of a service). For [`Fault::StayCreating`] and [`Fault::StayDeleting`], `times` is
+/// the number of polls each object created or deleted by `action` stays in that state, for every
+/// such call; these holds apply alongside the other faults.
+#[derive(Clone, Debug)]
+pub struct FaultRule {
+    pub action: String,
+    pub fault: Fault,
+    pub times: u32,
+}
+
+impl FaultRule {
+    pub fn new(action: &str, fault: Fault, times: u32) -> FaultRule {
+        FaultRule { action: action.to_string(), fault, times }
+    }
+
+    pub(super) fn matches(&self, action: &str) -> bool {
+        self.action == "*"
+            || self.action == action
+            || self.action.strip_suffix(":*").is_some_and(|svc| action.split(':').next() == Some(svc))
+    }
+}
+
+/// True for calls that change something: every action but `Describe*`, `Get*` and `List*`.
+pub fn is_mutating(action: &str) -> bool {
+    let name = action.split_once(':').map_or(action, |(_, name)| name);
+    !["Describe", "Get", "List"].iter().any(|prefix| name.starts_with(prefix))
+}
+
+#[derive(Default)]
+pub(super) struct State {
+    pub(super) rules: Vec<FaultRule>,
+    pub(super) latency: Duration,
+    pub(super) calls: BTreeMap<String, u32>,
+    pub(super) injected: BTreeMap<String, u32>,
+    /// EFS objects (file system or mount target id) still to show `creating`, and for how many polls.
+    pub(super) creating: BTreeMap<String, u32>,
+    /// EFS objects deleted but still to be described as `deleting`, with their last description.
+    pub(super) deleting: BTreeMap<String, (u32, Value)>,
+    /// The last description seen of each EFS file system and mount target, by id.
+    pub(super) described: BTreeMap<String, Value>,
+    /// CreateAccessPoint's answers by ClientToken: EFS answers a repeated token with the access
+    /// point it made (the SDK repeats the token on retries), moto makes another one.
+    pub(super) access_points_by_token: BTreeMap<String, Response>,
+    pub(super) crash: Option<Crash>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(super) struct Crash {
+    pub(super) after: u32,
+    pub(super) forwarded: u32,
+    /// Set once the k-th call went through: `(action, pid killed)`.
+    pub(super) done: Option<(String, Option<u32>)>,
+}
+
+/// What to do with one request, decided under the lock.
+pub(super) enum Plan {
+    Answer(Response),
+    Reset,
+    Forward { delay: Duration, lose_answer: bool, after_creating: Option<u32>, after_deleting: Option<u32> },
+}
+
+/// Counts the call and picks what happens to it under the lock: the first rule with calls left of
+/// those that act on the call itself, plus any `creating`/`deleting` hold on what it makes or removes.
+pub(super) fn decide(shared: &Shared, action: &str, service: &str, request: &Request) -> (Plan, Duration) {
+    let mut state = shared.state();
+    *state.calls.entry(action.to_string()).or_default() += 1;
+    let latency = state.latency;
+    if state.crash.as_ref().is_some_and(|c| c.done.is_some()) {
+        // The provider is being killed: nothing more reaches moto.
+        return (Plan::Reset, Duration::ZERO);
+    }
+    let hold = |fault: Fault| {
+        state.rules.iter().find(|r| r.fault == fault && r.matches(action)).map(|r| r.times).filter(|t| *t > 0)
+    };
+    let (after_creating, after_deleting) = (hold(Fault::StayCreating), hold(Fault::StayDeleting));
+    let forward = |delay, lose_answer| Plan::Forward { delay, lose_answer, after_creating, after_deleting };
+    let per_object = |f: &Fault| matches!(f, Fault::StayCreating | Fault::StayDeleting);
+    let Some(index) = state.rules.iter().position(|r| r.times > 0 && !per_object(&r.fault) && r.matches(action)) else {
+        return (forward(Duration::ZERO, false), latency);
+    };
+    state.rules[index].times -= 1;
+    *state.injected.entry(action.to_string()).or_default() += 1;
+    let plan = match state.rules[index].fault.clone() {
+        Fault::Throttle => Plan::Answer(throttle_response(service)),
+        Fault::ServerError(status) => Plan::Answer(server_error_response(service, status)),
+        Fault::Reset => Plan::Reset,
+        Fault::ResetAfterForward => forward(Duration::ZERO, true),
+        Fault::Delay(delay) => forward(delay, false),
+        Fault::ProfileNotPropagated => Plan::Answer(profile_not_propagated_response(request)),
+        Fault::FileSystemInUse => Plan::Answer(file_system_in_use_response(request)),
+        Fault::StayCreating | Fault::StayDeleting => unreachable!("per-object holds are not call faults"),
+    };
+    (plan, latency)
+}
+
+/// For a Describe by id of an object held in `deleting`: the answer showing it so.
+pub(super) fn deleting_answer(shared: &Shared, action: &str, request: &Request) -> Option<Response> {
+    let (_, list, _) = DESCRIBE_LISTS.iter().find(|(a, _, _)| *a == action)?;
+    let id = efs_object_id(action, request)?;
+    let mut state = shared.state();
+    let (remaining, description) = state.deleting.get_mut(&id)?;
+    if *remaining == 0 {
+        return None;
+    }
+    *remaining -= 1;
+    let mut object = description.clone();
+    object["LifeCycleState"] = Value::from("deleting");
+    *state.injected.entry(action.to_string()).or_default() += 1;
+    let body = serde_json::json!({ *list: [object] }).to_string();
+    Some(Response {
+        status: 200,
+        headers: vec![("Content-Type".to_string(), "application/json".to_string())],
+        body: body.into_bytes(),
+    })
+}
+
+/// Remembers EFS descriptions, starts `creating`/`deleting` holds, and shows `creating` where due.
+pub(super) fn rewrite_efs_answer(
+    shared: &Shared,
+    action: &str,
+    request: &Request,
+    response: &mut Response,
+    after_creating: Option<u32>,
+    after_deleting: Option<u32>,
+) {
+    let mut state = shared.state();
+    if let Some(polls) = after_deleting {
+        if let Some(id) = efs_object_id(action, request) {
+            let description = state.described.get(&id).cloned().unwrap_or_else(|| {
+                let key = if action == "efs:DeleteFileSystem" { "FileSystemId" } else { "MountTargetId" };
+                serde_json::json!({ key: id })
+            });
+            state.deleting.insert(id, (polls, description));
+        }
+    }
+    let Ok(mut body) = serde_json::from_slice::<Value>(&response.body) else { return };
+    let mut changed = false;
+    match action {
+        "efs:CreateFileSystem" | "efs:CreateMountTarget" => {
+            let key = if action == "efs:CreateFileSystem" { "FileSystemId" } else { "MountTargetId" };
+            if let Some(id) = body[key].as_str().map(str::to_string) {
+                state.described.insert(id.clone(), body.clone());
+                if let Some(polls) = after_creating {
+                    state.creating.insert(id, polls);
+                    body["LifeCycleState"] = Value::from("creating");
+                    changed = true;
+                }
+            }
+        }
+        _ => {
+            if let Some((_, list, key)) = DESCRIBE_LISTS.iter().find(|(a, _, _)| *a == action) {
+                let mut shown = 0;
+                for object in body[*list].as_array_mut().into_iter().flatten() {
+                    let Some(id) = object[*key].as_str().map(str::to_string) else { continue };
+                    state.described.insert(id.clone(), object.clone());
+                    if let Some(remaining) = state.creating.get_mut(&id).filter(|r| **r > 0) {
+                        *remaining -= 1;
+                        object["LifeCycleState"] = Value::from("creating");
+                        shown += 1;
+                        changed = true;
+                    }
+                }
+                if shown > 0 {
+                    *state.injected.entry(action.to_string()).or_default() += shown;
+                }
+            }
+        }
+    }
+    if changed {
+        response.body = body.to_string().into_bytes();
+    }
+}
+
+/// Counts a forwarded mutating call for the crash trigger; on the k-th, kills the caller and
+/// returns true.
+pub(super) fn crash_due(shared: &Shared, action: &str, stream: &TcpStream) -> bool {
+    {
+        let mut state = shared.state();
+        let Some(crash) = state.crash.as_mut() else { return false };
+        if crash.done.is_some() {
+            return true;
+        }
+        crash.forwarded += 1;
+        if crash.forwarded < crash.after {
+            return false;
+        }
+        crash.done = Some((action.to_string(), None));
+    }
+    let pid = stream.peer_addr().ok().zip(stream.local_addr().ok()).and_then(|(peer, local)| peer_pid(peer, local));
+    if let Some(pid) = pid {
+        let _ =
+            Command::new("kill").args(["-KILL", &pid.to_string()]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    }
+    if let Some(crash) = shared.state().crash.as_mut() {
+        crash.done = Some((action.to_string(), pid));
+    }
+    true
+}
+
+/// `127.0.0.1:port` as `/proc/net/tcp` writes it: `0100007F:1F90`.
+fn proc_net_address(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(v4) => u32::from_le_bytes(v4.octets()),
+        std::net::IpAddr::V6(_) => 0,
+    };
+    format!("{ip:08X}:{:04X}", addr.port())
+}
+
+/// The provider process at the other end of a connection to the proxy: the socket's inode from
+/// `/proc/net/tcp`, then the process holding it among `/proc/<pid>/fd`. Only a process whose
+/// executable is a `terraform-provider-efs*` is returned.
+fn peer_pid(peer: SocketAddr, local: SocketAddr) -> Option<u32> {
+    let table = fs::read_to_string("/proc/net/tcp").ok()?;
+    let (want_local, want_remote) = (proc_net_address(peer), proc_net_address(local));
+    let inode = table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields.len() > 9 && fields[1] == want_local && fields[2] == want_remote).then(|| fields[9].to_string())
+    })?;
+    let target = format!("socket:[{inode}]");
+    for entry in fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        let Ok(fds) = fs::read_dir(entry.path().join("fd")) else { continue };
+        let holds = fds.flatten().any(|fd| fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy() == target));
+        if holds {
+            let exe = fs::read_link(entry.path().join("exe")).ok()?;
+            let is_provider =
+                exe.file_name().is_some_and(|n| n.to_string_lossy().starts_with("terraform-provider-efs"));
+            return is_provider.then_some(pid);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+
+    #[test]
+    fn tells_mutating_calls_from_reads() {
+        assert!(is_mutating("ec2:AssociateIamInstanceProfile"));
+        assert!(is_mutating("efs:CreateFileSystem"));
+        assert!(!is_mutating("sts:GetCallerIdentity"));
+        assert!(!is_mutating("iam:ListAttachedRolePolicies"));
+        assert!(!is_mutating("efs:DescribeMountTargets"));
+    }
+
+    #[test]
+    fn matches_rules_by_action_service_or_everything() {
+        let rule = |action: &str| FaultRule::new(action, Fault::Throttle, 1);
+        assert!(rule("iam:CreateRole").matches("iam:CreateRole"));
+        assert!(!rule("iam:CreateRole").matches("iam:CreateRoleX"));
+        assert!(rule("efs:*").matches("efs:CreateFileSystem"));
+        assert!(!rule("efs:*").matches("ec2:CreateSecurityGroup"));
+        assert!(rule("*").matches("sts:GetCallerIdentity"));
+    }
+
+    #[test]
+    fn writes_loopback_addresses_as_proc_net_tcp_does() {
+        assert_eq!(proc_net_address(SocketAddr::from((Ipv4Addr::LOCALHOST, 8080))), "0100007F:1F90");
+    }
+}

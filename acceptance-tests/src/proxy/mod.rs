@@ -1,0 +1,256 @@
+//! A fault-injecting HTTP/1.1 reverse proxy on 127.0.0.1, between the provider and a [`Moto`].
+//!
+//! moto answers every call at once and correctly: nothing is ever `creating`, throttled or not yet
+//! visible. The proxy makes those conditions happen, per AWS action, so the provider's retries,
+//! waiters and cleanup paths are exercised: point the provider block's `endpoints` at
+//! [`FaultProxy::endpoint`] with [`crate::provider_block_with_endpoint`].
+//!
+//! * Actions are named `svc:Action` (`iam:CreateRole`, `ec2:AssociateIamInstanceProfile`,
+//!   `efs:CreateFileSystem`, `sts:GetCallerIdentity`). The service comes from the SigV4 credential
+//!   scope of the `Authorization` header (`elasticfilesystem` is called `efs`); the action from the
+//!   form body's `Action=` (IAM, EC2, STS) or from the method and path (EFS is REST).
+//! * [`FaultRule`]s inject throttling, 5xx answers, dropped connections, delays and the eventual
+//!   consistency AWS documents (see [`Fault`]); errors are in each protocol's own format, so the SDK
+//!   parses and classifies them as it would AWS's.
+//! * Every request is counted ([`FaultProxy::calls`]), and so is every injected fault
+//!   ([`FaultProxy::injected`]), so a test can assert that a retry or waiter really ran.
+//! * [`FaultProxy::crash_after_mutating_calls`] SIGKILLs the provider right after its k-th mutating
+//!   call has been carried out by moto, before the provider sees the answer: the worst moment for a
+//!   crash. The provider process is found from the TCP connection it made (`/proc/net/tcp` and
+//!   `/proc/<pid>/fd`), so tests sharing one provider binary do not disturb each other.
+//!
+//! One thing moto lacks is emulated too: EFS answers a CreateAccessPoint whose `ClientToken` it has
+//! seen with the access point it made then (the SDK keeps the token across retries); moto makes a
+//! second one.
+//!
+//! Each request is forwarded on a fresh connection to moto (`Connection: close`); connections from
+//! the provider are kept alive as HTTP/1.1 allows.
+//!
+//! Parts: [`http`] (HTTP/1.1 plumbing), [`wire`] (the AWS wire format), [`faults`] (the fault
+//! rules, holds and crash trigger); here the proxy itself and how it serves one request.
+
+mod faults;
+mod http;
+mod wire;
+
+use std::collections::BTreeMap;
+use std::io::{self, BufReader};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use self::faults::{crash_due, decide, deleting_answer, rewrite_efs_answer, Crash, Plan, State};
+pub use self::faults::{is_mutating, Fault, FaultRule};
+use self::http::{forward, read_request, reset, write_response, Request};
+use self::wire::{action_of, error_response};
+pub use self::wire::{efs_operation, service_of};
+use crate::Moto;
+
+struct Shared {
+    moto: SocketAddr,
+    state: Mutex<State>,
+    stop: AtomicBool,
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The proxy; it stops accepting connections when dropped.
+pub struct FaultProxy {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    accept: Option<thread::JoinHandle<()>>,
+}
+
+impl FaultProxy {
+    /// Starts a proxy in front of `moto` on a free port of 127.0.0.1.
+    pub fn start(moto: &Moto) -> FaultProxy {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind the fault proxy on 127.0.0.1");
+        let addr = listener.local_addr().expect("fault proxy address");
+        let shared = Arc::new(Shared {
+            moto: SocketAddr::from((Ipv4Addr::LOCALHOST, moto.port())),
+            state: Mutex::new(State::default()),
+            stop: AtomicBool::new(false),
+        });
+        let accept_shared = shared.clone();
+        let accept = thread::Builder::new()
+            .name("fault-proxy".into())
+            .spawn(move || {
+                for stream in listener.incoming() {
+                    if accept_shared.stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let shared = accept_shared.clone();
+                    let _ =
+                        thread::Builder::new().name("fault-proxy-conn".into()).spawn(move || serve(&shared, stream));
+                }
+            })
+            .expect("spawn the fault proxy thread");
+        FaultProxy { addr, shared, accept: Some(accept) }
+    }
+
+    /// Base URL for the provider's `endpoints`, e.g. `http://127.0.0.1:40123`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Adds a rule; rules are tried in the order added, and the first one matching a call (with
+    /// calls left) applies, together with any `creating`/`deleting` hold matching it.
+    pub fn add_fault(&self, rule: FaultRule) {
+        self.shared.state().rules.push(rule);
+    }
+
+    /// Removes every rule and the crash trigger; objects already held in `creating` or `deleting`
+    /// are released.
+    pub fn clear_faults(&self) {
+        let mut state = self.shared.state();
+        state.rules.clear();
+        state.crash = None;
+        state.creating.clear();
+        state.deleting.clear();
+    }
+
+    /// A fixed delay before every call is forwarded (for benchmarks); zero turns it off.
+    pub fn set_latency(&self, latency: Duration) {
+        self.shared.state().latency = latency;
+    }
+
+    /// Requests received per `svc:Action`, faulted ones included (each SDK attempt counts).
+    pub fn calls(&self) -> BTreeMap<String, u32> {
+        self.shared.state().calls.clone()
+    }
+
+    /// Requests received for one action.
+    pub fn count(&self, action: &str) -> u32 {
+        self.shared.state().calls.get(action).copied().unwrap_or(0)
+    }
+
+    /// [`FaultProxy::calls`] without `Describe*`, `Get*` and `List*`.
+    pub fn mutating_calls(&self) -> BTreeMap<String, u32> {
+        self.calls().into_iter().filter(|(action, _)| is_mutating(action)).collect()
+    }
+
+    /// Faults injected per `svc:Action` (a `creating`/`deleting` answer counts under the Describe
+    /// action that showed it).
+    pub fn injected(&self) -> BTreeMap<String, u32> {
+        self.shared.state().injected.clone()
+    }
+
+    /// Forgets the counts (calls and injected faults).
+    pub fn reset_counts(&self) {
+        let mut state = self.shared.state();
+        state.calls.clear();
+        state.injected.clear();
+    }
+
+    /// Back to a fresh proxy: no rules, no latency, no counts, nothing remembered (use with
+    /// [`Moto::reset`]).
+    pub fn reset(&self) {
+        *self.shared.state() = State::default();
+    }
+
+    /// Arms the crash trigger: once moto has carried out the `k`-th mutating call from now on (k ≥ 1),
+    /// the process that sent it (the provider) is SIGKILLed before the answer reaches it, and any
+    /// later request is dropped unanswered.
+    pub fn crash_after_mutating_calls(&self, k: u32) {
+        assert!(k >= 1, "crash after at least one call");
+        self.shared.state().crash = Some(Crash { after: k, ..Crash::default() });
+    }
+
+    /// After a crash was triggered: the action of the k-th mutating call, and the pid killed.
+    pub fn crashed(&self) -> Option<(String, Option<u32>)> {
+        self.shared.state().crash.as_ref().and_then(|c| c.done.clone())
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Serving
+// ---------------------------------------------------------------------------------------------
+
+fn serve(shared: &Shared, stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let Ok(read_half) = stream.try_clone() else { return };
+    let mut reader = BufReader::new(read_half);
+    let mut stream = stream;
+    loop {
+        let request = match read_request(&mut reader) {
+            Ok(Some(request)) => request,
+            _ => return,
+        };
+        let close = request.header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close"));
+        if handle(shared, &request, &mut stream).is_err() || close {
+            let _ = stream.shutdown(Shutdown::Both);
+            return;
+        }
+    }
+}
+
+/// Serves one request; `Err` when the connection must end (reset, crash, broken pipe).
+fn handle(shared: &Shared, request: &Request, stream: &mut TcpStream) -> io::Result<()> {
+    let action = action_of(request);
+    let service = action.split(':').next().unwrap_or_default().to_string();
+    let (plan, latency) = decide(shared, &action, &service, request);
+    if !latency.is_zero() {
+        thread::sleep(latency);
+    }
+    let (delay, lose_answer, after_creating, after_deleting) = match plan {
+        Plan::Answer(response) => return write_response(stream, &response),
+        Plan::Reset => {
+            reset(stream.try_clone()?);
+            return Err(io::Error::new(io::ErrorKind::ConnectionReset, "fault: reset"));
+        }
+        Plan::Forward { delay, lose_answer, after_creating, after_deleting } => {
+            (delay, lose_answer, after_creating, after_deleting)
+        }
+    };
+    let client_token = (action == "efs:CreateAccessPoint")
+        .then(|| serde_json::from_slice::<Value>(&request.body).ok())
+        .flatten()
+        .and_then(|body| body["ClientToken"].as_str().map(str::to_string));
+    let repeated = client_token.as_ref().and_then(|t| shared.state().access_points_by_token.get(t).cloned());
+    let synthesized = repeated.or_else(|| deleting_answer(shared, &action, request));
+    let mut response = match synthesized {
+        Some(response) => response,
+        None => match forward(shared.moto, request) {
+            Ok(response) => response,
+            Err(e) => error_response(&service, 502, "ProxyError", &format!("fault proxy could not reach moto: {e}")),
+        },
+    };
+    if let Some(token) = client_token.filter(|_| (200..300).contains(&response.status)) {
+        shared.state().access_points_by_token.entry(token).or_insert_with(|| response.clone());
+    }
+    if service == "efs" && (200..300).contains(&response.status) {
+        rewrite_efs_answer(shared, &action, request, &mut response, after_creating, after_deleting);
+    }
+    if is_mutating(&action) && crash_due(shared, &action, stream) {
+        reset(stream.try_clone()?);
+        return Err(io::Error::new(io::ErrorKind::ConnectionAborted, "fault: provider killed"));
+    }
+    if !delay.is_zero() {
+        thread::sleep(delay);
+    }
+    if lose_answer {
+        reset(stream.try_clone()?);
+        return Err(io::Error::new(io::ErrorKind::ConnectionReset, "fault: answer lost"));
+    }
+    write_response(stream, &response)
+}

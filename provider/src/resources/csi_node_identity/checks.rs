@@ -1,0 +1,184 @@
+//! Plan-time checks of `efs_csi_node_identity` against AWS, read-only: the instances and policies
+//! the plan adds must exist and be usable, so a typo fails at plan and not after the role was made.
+
+use std::collections::BTreeSet;
+
+use crate::aws::ec2::instances;
+use crate::aws::iam;
+use crate::framework::{AttributePath, PlanContext, Value};
+use crate::provider_config::ProviderData;
+
+/// Checks the instances and the additional policies the plan adds.
+pub async fn check(provider: &ProviderData, plan: &mut PlanContext<'_>) {
+    check_instances(provider, plan).await;
+    check_additional_policies(provider, plan).await;
+}
+
+/// The known string elements of a set attribute, or `None` while the set itself is unknown.
+fn known_strings(value: Option<&Value>) -> Option<BTreeSet<String>> {
+    match value {
+        Some(v) if v.is_known() => {
+            Some(v.elements().unwrap_or_default().iter().filter_map(Value::as_str).map(str::to_string).collect())
+        }
+        _ => None,
+    }
+}
+
+/// Plan-time checks against EC2, read-only, for the instances this plan adds: an instance that
+/// does not exist or is terminated (an error, so nothing is created for a typo), an instance that
+/// already has another profile (an error unless replacing is allowed), and a disabled metadata
+/// endpoint, which keeps the driver from getting credentials (a warning).
+async fn check_instances(provider: &ProviderData, plan: &mut PlanContext<'_>) {
+    let Some(planned_ids) = known_strings(plan.planned.get("instance_ids")) else {
+        return;
+    };
+    let prior_ids = known_strings(plan.prior.get("instance_ids")).unwrap_or_default();
+    let added: Vec<String> = planned_ids.difference(&prior_ids).cloned().collect();
+    if added.is_empty() {
+        return;
+    }
+    let ec2 = &provider.aws.ec2;
+    let replace = plan.planned.get("replace_existing_association").and_then(Value::as_bool);
+    let profile_suffix = match (
+        plan.planned.get("path").and_then(Value::as_str),
+        plan.planned.get("instance_profile_name").and_then(Value::as_str),
+    ) {
+        (Some(path), Some(name)) => Some(format!(":instance-profile{path}{name}")),
+        _ => None,
+    };
+    if replace == Some(false) {
+        if let Some(suffix) = &profile_suffix {
+            match instances::list_associations(ec2, Some(&added)).await {
+                Ok(found) => {
+                    for association in found.iter().filter(|a| !a.profile_arn.ends_with(suffix.as_str())) {
+                        plan.diags.error_at(
+                            AttributePath::root("instance_ids"),
+                            "Instance Already Has An Instance Profile",
+                            format!(
+                                "EC2 Instance {} already has IAM Instance Profile {} associated (association {}). \
+                                 Set replace_existing_association = true to replace it with this resource's \
+                                 profile, or remove the instance from instance_ids.",
+                                association.instance_id, association.profile_arn, association.association_id
+                            ),
+                        );
+                    }
+                }
+                Err(e) => plan.diags.extend(e.to_diagnostics("Error Checking EC2 Instance Profile Associations")),
+            }
+        }
+    }
+    let instances = match instances::describe_node_instances(ec2, &added).await {
+        Ok(found) => found,
+        Err(e) => {
+            plan.diags.extend(e.to_diagnostics("Error Reading EC2 Instances"));
+            return;
+        }
+    };
+    let unusable = unusable_instances(&added, &instances);
+    if !unusable.is_empty() {
+        plan.diags.error_at(
+            AttributePath::root("instance_ids"),
+            "Unknown Or Terminated EC2 Instances",
+            format!(
+                "instance_ids names instances that cannot get an instance profile in region {}: {}. Check the ids \
+                 (a terminated instance's id is no longer usable) and the provider's region, and remove or \
+                 replace them.",
+                provider.region,
+                unusable.join(", ")
+            ),
+        );
+    }
+    // The driver's pods are on the host network (the csi_driver_helm_values of efs_prometheus_volume
+    // put them there), so any hop limit reaches IMDSv2; only a disabled endpoint keeps them from the
+    // credentials, and metadata_options cannot turn it on.
+    let disabled: Vec<String> = instances
+        .iter()
+        .filter(|o| o.http_endpoint.as_deref() == Some("disabled"))
+        .map(|o| o.instance_id.clone())
+        .collect();
+    if !disabled.is_empty() {
+        plan.diags.warning_at(
+            AttributePath::root("instance_ids"),
+            "Instance Metadata Disabled On Some Instances",
+            format!(
+                "Instances {} have their instance metadata endpoint (IMDS) disabled, so the EFS CSI driver on \
+                 them cannot get the instance profile's credentials and mounts will fail. Enable it, IMDSv2 \
+                 only: aws ec2 modify-instance-metadata-options --instance-id <id> --http-endpoint enabled \
+                 --http-tokens required --http-put-response-hop-limit 1.",
+                disabled.join(", ")
+            ),
+        );
+    }
+}
+
+/// Plan-time check, read-only: every policy this plan adds to `additional_policy_arns` exists
+/// (IAM GetPolicy), so a wrong ARN fails here instead of after the role was made.
+async fn check_additional_policies(provider: &ProviderData, plan: &mut PlanContext<'_>) {
+    let Some(planned) = known_strings(plan.planned.get("additional_policy_arns")) else {
+        return;
+    };
+    let prior = known_strings(plan.prior.get("additional_policy_arns")).unwrap_or_default();
+    let mut missing = Vec::new();
+    for arn in planned.difference(&prior) {
+        match iam::find_policy_by_arn(&provider.aws.iam, arn).await {
+            Ok(Some(_)) => {}
+            Ok(None) => missing.push(arn.clone()),
+            Err(e) => {
+                plan.diags.extend(e.to_diagnostics("Error Reading IAM Policies"));
+                return;
+            }
+        }
+    }
+    if !missing.is_empty() {
+        plan.diags.error_at(
+            AttributePath::root("additional_policy_arns"),
+            "Unknown IAM Policies",
+            format!(
+                "additional_policy_arns names policies that do not exist: {}. Check the ARNs (account id, \
+                 path and name; AWS managed policies are arn:aws:iam::aws:policy/...), or create the \
+                 policies first.",
+                missing.join(", ")
+            ),
+        );
+    }
+}
+
+/// The ids of `wanted` that are missing from `found` or whose instance is terminated or being
+/// terminated (EC2 refuses to associate a profile with those), each with the reason.
+fn unusable_instances(wanted: &[String], found: &[instances::NodeInstance]) -> Vec<String> {
+    wanted
+        .iter()
+        .filter_map(|id| match found.iter().find(|i| &i.instance_id == id) {
+            None => Some(format!("{id} (not found)")),
+            Some(i) if matches!(i.state.as_str(), "terminated" | "shutting-down") => {
+                Some(format!("{id} ({})", i.state))
+            }
+            Some(_) => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instance(id: &str, state: &str) -> instances::NodeInstance {
+        instances::NodeInstance { instance_id: id.into(), state: state.into(), ..Default::default() }
+    }
+
+    #[test]
+    fn missing_and_terminated_instances_are_unusable() {
+        let wanted: Vec<String> = ["i-0a", "i-0b", "i-0c", "i-0d", "i-0e"].map(String::from).to_vec();
+        let found = [
+            instance("i-0a", "running"),
+            instance("i-0b", "terminated"),
+            instance("i-0c", "stopped"),
+            instance("i-0e", "shutting-down"),
+        ];
+        assert_eq!(
+            unusable_instances(&wanted, &found),
+            ["i-0b (terminated)", "i-0d (not found)", "i-0e (shutting-down)"]
+        );
+        assert!(unusable_instances(&wanted[..1], &found).is_empty());
+    }
+}

@@ -1,0 +1,482 @@
+//! The AWS work of `efs_prometheus_volume`: refresh reads every part back, converge brings the
+//! parts other than the file system to what the arguments ask for (on create and on update), and
+//! teardown removes them in reverse dependency order.
+//!
+//! Every step may run again after a crash: converge adopts the security group and access point a
+//! previous run made (found by the ownership tag), teardown treats "not found" as done and also
+//! removes the mount targets and access points the state does not know yet.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::manifests;
+use super::model::{self, creation_token, MountTarget, Observed, VolumeArgs};
+use super::schema::{self, defaults};
+use crate::aws::ec2::network;
+use crate::aws::{efs, AwsClients};
+use crate::error::Error;
+use crate::framework::Value;
+use crate::resources::tags;
+
+pub fn opt(value: Option<String>) -> Value {
+    value.map(Value::string).unwrap_or(Value::Null)
+}
+
+/// Writes the rendered outputs into `state`; parts that cannot be rendered yet become `unknown`
+/// when `unknown_if_missing` (plan time), null otherwise.
+pub fn write_rendered(
+    state: &mut Value,
+    args: &VolumeArgs,
+    fs: Option<&str>,
+    ap: Option<&str>,
+    unknown_if_missing: bool,
+) {
+    let r = manifests::render(args, fs, ap);
+    let missing = if unknown_if_missing { Value::Unknown } else { Value::Null };
+    let pv_missing = if args.kubernetes.dynamic { Value::Null } else { missing.clone() };
+    let sc_missing = if args.kubernetes.dynamic { missing.clone() } else { Value::Null };
+    let Value::Object(map) = state else { return };
+    map.insert("volume_handle".into(), r.volume_handle.map(Value::string).unwrap_or(missing.clone()));
+    map.insert("storage_class_manifest".into(), r.storage_class.map(Value::string).unwrap_or(sc_missing));
+    map.insert("persistent_volume_manifest".into(), r.persistent_volume.map(Value::string).unwrap_or(pv_missing));
+    map.insert("persistent_volume_claim_manifest".into(), opt(r.persistent_volume_claim));
+    map.insert("prometheus_helm_values".into(), opt(r.prometheus_helm_values));
+    map.insert("csi_driver_helm_values".into(), opt(r.csi_driver_helm_values));
+}
+
+/// The security groups the mount targets should have.
+fn mount_target_groups(args: &VolumeArgs, own: Option<&str>) -> Vec<String> {
+    if args.creates_security_group() {
+        own.map(|g| vec![g.to_string()]).unwrap_or_default()
+    } else {
+        args.security_group_ids.clone()
+    }
+}
+
+fn security_group_name(args: &VolumeArgs) -> String {
+    format!("{}-nfs", creation_token(&args.name))
+}
+
+/// The NFS security group an earlier create of this resource made but did not record (it crashed,
+/// or the answer was lost): found by name in `vpc` and by the ownership tag, with its rules reset to
+/// `args.allowed`. `None` when there is none.
+async fn adopt_security_group(aws: &AwsClients, vpc: &str, args: &VolumeArgs) -> Result<Option<String>, Error> {
+    let found = network::find_security_group_by_name(&aws.ec2, vpc, &security_group_name(args)).await?;
+    let Some((id, found_tags)) = found else { return Ok(None) };
+    let token = creation_token(&args.name);
+    if !found_tags.iter().any(|(k, v)| k == tags::MANAGED_BY_TAG && *v == token) {
+        return Ok(None);
+    }
+    let present = network::find_nfs_sources(&aws.ec2, &id).await?.unwrap_or_default();
+    if present != args.allowed {
+        if present != network::NfsSources::default() {
+            network::revoke_nfs(&aws.ec2, &id, &present).await?;
+        }
+        network::authorize_nfs(&aws.ec2, &id, &args.allowed).await?;
+    }
+    Ok(Some(id))
+}
+
+/// Reads every part of the volume from AWS into a new state based on `state`; null when the
+/// file system is gone.
+pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Value, Error> {
+    let efs_client = &aws.efs;
+    let Some(fs_id) = state.get("file_system_id").and_then(Value::as_str).map(str::to_string) else {
+        return Ok(Value::Null);
+    };
+    let Some(fs) = efs::find_file_system_by_id(efs_client, &fs_id).await? else {
+        return Ok(Value::Null);
+    };
+    let mut next = state.clone();
+    let set = |next: &mut Value, name: &str, value: Value| {
+        if let Value::Object(map) = next {
+            map.insert(name.into(), value);
+        }
+    };
+    let mut observed = Observed::from_state(state);
+    observed.file_system_id = Some(fs_id.clone());
+    observed.file_system_arn = fs.file_system_arn().map(str::to_string);
+    let fs_tags: BTreeMap<String, String> =
+        fs.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+    let name = state
+        .get("name")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| fs.creation_token().strip_prefix(model::CREATION_TOKEN_PREFIX).map(str::to_string))
+        .or_else(|| fs_tags.get("Name").cloned())
+        .unwrap_or_default();
+    set(&mut next, "name", Value::string(&name));
+    set(&mut next, "encrypted", Value::Bool(fs.encrypted().unwrap_or(false)));
+    set(&mut next, "kms_key_id", opt(fs.kms_key_id().map(str::to_string)));
+    set(&mut next, "performance_mode", Value::string(fs.performance_mode().as_str()));
+    let throughput = fs.throughput_mode().map(|m| m.as_str().to_string()).unwrap_or_else(|| "bursting".into());
+    let provisioned = if throughput == "provisioned" {
+        fs.provisioned_throughput_in_mibps().map(Value::float).unwrap_or(Value::Null)
+    } else {
+        Value::Null
+    };
+    set(&mut next, "throughput_mode", Value::string(throughput));
+    set(&mut next, "provisioned_throughput_in_mibps", provisioned);
+    set(&mut next, "transition_to_ia", opt(efs::find_transition_to_ia(efs_client, &fs_id).await?));
+    let policy = efs::find_file_system_policy(efs_client, &fs_id).await?;
+    set(&mut next, "enforce_tls", Value::Bool(policy.as_deref().is_some_and(manifests::policy_enforces_tls)));
+    set(&mut next, "backup", Value::Bool(efs::find_backup_enabled(efs_client, &fs_id).await?));
+    let own_tags: BTreeMap<String, String> = fs_tags
+        .iter()
+        .filter(|(k, _)| {
+            k.as_str() != tags::MANAGED_BY_TAG && !(k.as_str() == "Name" && **k == "Name" && fs_tags["Name"] == name)
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    set(&mut next, "tags_all", tags::to_value(&own_tags));
+    if state.get("tags").is_none_or(Value::is_null)
+        && !own_tags.is_empty()
+        && state.get("id").is_none_or(Value::is_null)
+    {
+        set(&mut next, "tags", tags::to_value(&own_tags));
+    }
+
+    // Mount targets: what exists is the truth; a missing subnet shows as drift of `subnet_ids`.
+    let mts = efs::find_mount_targets(efs_client, &fs_id).await?;
+    observed.mount_targets = mts.iter().map(MountTarget::from_aws).collect();
+    if mts.is_empty() {
+        // With no mount target using it, our security group may be gone too (a destroy
+        // interrupted after deleting it): then the next apply makes a new one.
+        if let Some(own) = observed.security_group_id.clone() {
+            if network::find_nfs_sources(&aws.ec2, &own).await?.is_none() {
+                observed.security_group_id = None;
+            }
+        }
+    }
+    let mut subnets: Vec<String> = observed.mount_targets.iter().map(|m| m.subnet_id.clone()).collect();
+    subnets.sort();
+    set(&mut next, "subnet_ids", Value::set_of_strings(subnets));
+
+    // Security groups: the ones on the first mount target; ours if it carries our mark.
+    let token = creation_token(&name);
+    if let Some(first) = observed.mount_targets.first() {
+        let groups = efs::mount_target_security_groups(efs_client, &first.mount_target_id).await?;
+        let own = match &observed.security_group_id {
+            Some(own) if groups == vec![own.clone()] => Some(own.clone()),
+            _ if groups.len() == 1
+                && state.get("security_group_id").is_none_or(Value::is_null)
+                && state.get("id").is_none_or(Value::is_null) =>
+            {
+                // Import: adopt the group only if this resource made it.
+                let marked = network::find_security_group_by_name(
+                    &aws.ec2,
+                    &vpc_of(aws, &first.subnet_id).await?,
+                    &format!("{token}-nfs"),
+                )
+                .await?
+                .filter(|(id, tags)| {
+                    *id == groups[0] && tags.iter().any(|(k, v)| k == tags::MANAGED_BY_TAG && *v == token)
+                });
+                marked.map(|(id, _)| id)
+            }
+            _ => None,
+        };
+        match own {
+            Some(own) => {
+                observed.security_group_id = Some(own.clone());
+                set(&mut next, "security_group_ids", Value::Null);
+                if let Some(sources) = network::find_nfs_sources(&aws.ec2, &own).await? {
+                    let as_set = |v: Vec<String>| {
+                        if v.is_empty() {
+                            Value::Null
+                        } else {
+                            Value::set_of_strings(v)
+                        }
+                    };
+                    set(&mut next, "allowed_security_group_ids", as_set(sources.security_group_ids));
+                    set(&mut next, "allowed_cidr_blocks", as_set(sources.cidr_blocks));
+                }
+            }
+            None => {
+                set(&mut next, "security_group_ids", Value::set_of_strings(groups));
+            }
+        }
+    }
+
+    // The access point: ours by id, or on import the one carrying our mark.
+    let ap = match &observed.access_point_id {
+        Some(id) => efs::find_access_point_by_id(efs_client, id).await?,
+        None => efs::find_access_points(efs_client, &fs_id)
+            .await?
+            .into_iter()
+            .find(|ap| ap.tags().iter().any(|t| t.key() == tags::MANAGED_BY_TAG && t.value() == token)),
+    };
+    observed.access_point_id = ap.as_ref().and_then(|a| a.access_point_id().map(str::to_string));
+    observed.access_point_arn = ap.as_ref().and_then(|a| a.access_point_arn().map(str::to_string));
+    if let Some(ap) = &ap {
+        let user = ap.posix_user();
+        let root = ap.root_directory();
+        let info = root.and_then(|r| r.creation_info());
+        // An access point without a POSIX user or creation info (made outside Terraform) reads
+        // as the defaults; one without a root directory exposes the file system's root.
+        let id = |found: Option<i64>| Value::int(found.unwrap_or(defaults::POSIX_ID));
+        let block = Value::object([
+            ("uid", id(user.map(|u| u.uid()))),
+            ("gid", id(user.map(|u| u.gid()))),
+            ("root_directory", Value::string(root.and_then(|r| r.path()).unwrap_or("/"))),
+            ("owner_uid", id(info.map(|i| i.owner_uid()))),
+            ("owner_gid", id(info.map(|i| i.owner_gid()))),
+            ("permissions", Value::string(info.map(|i| i.permissions()).unwrap_or(defaults::PERMISSIONS))),
+        ]);
+        set(&mut next, "access_point", block);
+    }
+    if next.get("kubernetes").is_none_or(|k| k.get("namespace").is_none_or(Value::is_null)) {
+        // Only the rendered outputs depend on it, and AWS knows nothing of it: on import the
+        // defaults, which the configuration's block then overrides at plan.
+        set(&mut next, "kubernetes", schema::kubernetes_defaults());
+    }
+    observed.write(&mut next, region);
+    let args = VolumeArgs::from_value(&next);
+    write_rendered(&mut next, &args, observed.file_system_id.as_deref(), observed.access_point_id.as_deref(), false);
+    Ok(next)
+}
+
+/// Creates the file system (or finds the one an earlier attempt made with the same creation
+/// token), waits until it is available, then makes the other parts, recording in `observed` each
+/// part as soon as it exists.
+pub async fn create(
+    aws: &AwsClients,
+    args: &VolumeArgs,
+    observed: &mut Observed,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    let spec = efs::FileSystemSpec {
+        creation_token: creation_token(&args.name),
+        encrypted: args.encrypted,
+        kms_key_id: args.kms_key_id.clone(),
+        performance_mode: args.performance_mode.clone(),
+        throughput_mode: args.throughput_mode.clone(),
+        provisioned_throughput_in_mibps: args.provisioned_throughput_in_mibps,
+        backup: args.backup,
+        tags: args.aws_tags(),
+    };
+    let fs_id = efs::create_file_system(&aws.efs, &spec).await?;
+    observed.file_system_id = Some(fs_id.clone());
+    let fs = efs::wait_file_system_available(&aws.efs, &fs_id, timeout, cancel).await?;
+    observed.file_system_arn = fs.file_system_arn().map(str::to_string);
+    converge(aws, args, None, observed, timeout, cancel).await
+}
+
+/// Brings the parts other than the file system itself to what `args` asks for, recording what
+/// exists in `observed` as it goes (so a failure still leaves an accurate state).
+pub async fn converge(
+    aws: &AwsClients,
+    args: &VolumeArgs,
+    prior_args: Option<&VolumeArgs>,
+    observed: &mut Observed,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    let efs_client = &aws.efs;
+    let fs_id = observed.file_system_id.clone().unwrap_or_default();
+    let aws_tags = args.aws_tags();
+
+    // The security group, when this resource owns one.
+    if args.creates_security_group() {
+        match observed.security_group_id.clone() {
+            None => {
+                let vpc = vpc_of(aws, &args.subnet_ids[0]).await?;
+                let name = security_group_name(args);
+                let id = match adopt_security_group(aws, &vpc, args).await? {
+                    Some(id) => id,
+                    None => {
+                        match network::create_nfs_security_group(&aws.ec2, &name, &vpc, &args.allowed, &aws_tags).await
+                        {
+                            Ok(id) => id,
+                            // An earlier attempt made it, but its answer was lost.
+                            Err(e) if e.is_aws("InvalidGroup.Duplicate") => {
+                                adopt_security_group(aws, &vpc, args).await?.ok_or(e)?
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                };
+                observed.security_group_id = Some(id);
+            }
+            Some(id) => {
+                if let Some(prior) = prior_args.filter(|pa| pa.allowed != args.allowed) {
+                    if !prior.allowed.cidr_blocks.is_empty() || !prior.allowed.security_group_ids.is_empty() {
+                        network::revoke_nfs(&aws.ec2, &id, &prior.allowed).await?;
+                    }
+                    network::authorize_nfs(&aws.ec2, &id, &args.allowed).await?;
+                }
+            }
+        }
+    }
+    let groups = mount_target_groups(args, observed.security_group_id.as_deref());
+
+    // Mount targets: remove those whose subnet is gone from the configuration, fix the
+    // security groups of the rest, create the missing ones concurrently.
+    let wanted: BTreeSet<&String> = args.subnet_ids.iter().collect();
+    let (keep, remove): (Vec<MountTarget>, Vec<MountTarget>) =
+        observed.mount_targets.clone().into_iter().partition(|m| wanted.contains(&m.subnet_id));
+    for mt in &remove {
+        efs::delete_mount_target(efs_client, &mt.mount_target_id, timeout, cancel).await?;
+        observed.mount_targets.retain(|m| m.mount_target_id != mt.mount_target_id);
+    }
+    for mt in &keep {
+        if efs::mount_target_security_groups(efs_client, &mt.mount_target_id).await? != sorted(&groups) {
+            efs::set_mount_target_security_groups(efs_client, &mt.mount_target_id, &groups).await?;
+        }
+    }
+    let have: BTreeSet<String> = keep.iter().map(|m| m.subnet_id.clone()).collect();
+    let creates = args
+        .subnet_ids
+        .iter()
+        .filter(|s| !have.contains(*s))
+        .map(|subnet| efs::create_mount_target(efs_client, &fs_id, subnet, &groups, timeout, cancel));
+    let mut first_error = None;
+    for result in futures::future::join_all(creates).await {
+        match result {
+            Ok(mt) => observed.mount_targets.push(MountTarget::from_aws(&mt)),
+            Err(e) => first_error = first_error.or(Some(e)),
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+
+    // The security group this resource no longer needs.
+    if !args.creates_security_group() {
+        if let Some(id) = observed.security_group_id.clone() {
+            network::delete_security_group(&aws.ec2, &id, timeout, cancel).await?;
+            observed.security_group_id = None;
+        }
+    }
+
+    // The access point: replaced (new first, then old) when its identity or directory changes.
+    if let Some(id) = observed.access_point_id.clone() {
+        if efs::find_access_point_by_id(efs_client, &id).await?.is_none() {
+            // Deleted out of band: recreate it.
+            observed.access_point_id = None;
+        }
+    }
+    if observed.access_point_id.is_none() && prior_args.is_none() {
+        // An earlier create that crashed may have made it already.
+        let token = creation_token(&args.name);
+        let left = efs::find_access_points(efs_client, &fs_id).await?.into_iter().find(|ap| {
+            ap.tags().iter().any(|t| t.key() == tags::MANAGED_BY_TAG && t.value() == token)
+                && efs::AccessPointSpec::from_aws(ap).as_ref() == Some(&args.access_point)
+        });
+        if let Some(ap) = left {
+            observed.access_point_id = ap.access_point_id().map(str::to_string);
+            observed.access_point_arn = ap.access_point_arn().map(str::to_string);
+        }
+    }
+    let ap_changed = prior_args.is_some_and(|pa| pa.access_point != args.access_point);
+    if observed.access_point_id.is_none() || ap_changed {
+        let old = observed.access_point_id.take();
+        let ap = efs::create_access_point(efs_client, &fs_id, &args.access_point, &aws_tags).await?;
+        observed.access_point_id = ap.access_point_id().map(str::to_string);
+        observed.access_point_arn = ap.access_point_arn().map(str::to_string);
+        if let Some(old) = old {
+            efs::delete_access_point(efs_client, &old).await?;
+        }
+    }
+
+    // Lifecycle, TLS policy, backup, throughput and tags, each only when it differs.
+    let changed = |f: &dyn Fn(&VolumeArgs) -> String| prior_args.is_none_or(|pa| f(pa) != f(args));
+    if changed(&|a| format!("{:?}", a.transition_to_ia)) && (prior_args.is_some() || args.transition_to_ia.is_some()) {
+        efs::put_transition_to_ia(efs_client, &fs_id, args.transition_to_ia.as_deref()).await?;
+    }
+    if changed(&|a| a.enforce_tls.to_string()) {
+        if args.enforce_tls {
+            let arn = observed.file_system_arn.clone().unwrap_or_default();
+            efs::put_file_system_policy(efs_client, &fs_id, &manifests::tls_policy(&arn).to_string()).await?;
+        } else if prior_args.is_some() {
+            efs::delete_file_system_policy(efs_client, &fs_id).await?;
+        }
+    }
+    if let Some(prior) = prior_args {
+        if prior.backup != args.backup {
+            efs::put_backup(efs_client, &fs_id, args.backup).await?;
+        }
+        if prior.throughput_mode != args.throughput_mode
+            || prior.provisioned_throughput_in_mibps != args.provisioned_throughput_in_mibps
+        {
+            efs::update_throughput(
+                efs_client,
+                &fs_id,
+                &args.throughput_mode,
+                args.provisioned_throughput_in_mibps,
+                timeout,
+                cancel,
+            )
+            .await?;
+        }
+        if prior.tags_all != args.tags_all {
+            let removed: Vec<String> =
+                prior.tags_all.keys().filter(|k| !args.tags_all.contains_key(*k)).cloned().collect();
+            let mut ids = vec![fs_id.clone()];
+            ids.extend(observed.access_point_id.clone());
+            for id in &ids {
+                if !removed.is_empty() {
+                    efs::untag_resource(efs_client, id, &removed).await?;
+                }
+                efs::tag_resource(efs_client, id, &aws_tags).await?;
+            }
+            if let Some(group_id) = &observed.security_group_id {
+                network::retag_security_group(&aws.ec2, group_id, &aws_tags, &removed).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn teardown(
+    aws: &AwsClients,
+    observed: &Observed,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    let efs_client = &aws.efs;
+    if let Some(ap) = &observed.access_point_id {
+        efs::delete_access_point(efs_client, ap).await?;
+    }
+    if let Some(fs_id) = &observed.file_system_id {
+        // Access points a crashed create or update made before the state knew them.
+        for ap in efs::find_access_points(efs_client, fs_id).await? {
+            if ap.tags().iter().any(|t| t.key() == tags::MANAGED_BY_TAG) {
+                efs::delete_access_point(efs_client, ap.access_point_id().unwrap_or_default()).await?;
+            }
+        }
+    }
+    if let Some(fs_id) = &observed.file_system_id {
+        // Every mount target of the file system, including any the state does not know yet.
+        let mts = efs::find_mount_targets(efs_client, fs_id).await?;
+        let deletes = mts.iter().map(|mt| efs::delete_mount_target(efs_client, mt.mount_target_id(), timeout, cancel));
+        for result in futures::future::join_all(deletes).await {
+            result?;
+        }
+    }
+    if let Some(sg) = &observed.security_group_id {
+        network::delete_security_group(&aws.ec2, sg, timeout, cancel).await?;
+    }
+    if let Some(fs_id) = &observed.file_system_id {
+        efs::delete_file_system(efs_client, fs_id, timeout, cancel).await?;
+    }
+    Ok(())
+}
+
+fn sorted(items: &[String]) -> Vec<String> {
+    let mut items = items.to_vec();
+    items.sort();
+    items
+}
+
+pub async fn vpc_of(aws: &AwsClients, subnet_id: &str) -> Result<String, Error> {
+    Ok(network::find_subnets(&aws.ec2, &[subnet_id.to_string()])
+        .await?
+        .into_iter()
+        .next()
+        .map(|s| s.vpc_id)
+        .unwrap_or_default())
+}

@@ -37,13 +37,13 @@ export EFS_PROVIDER_BIN="$REPO/target/debug/terraform-provider-efs"
 export TF_ACC=1
 # The CLI processes and moto are short-lived and use little memory; two test threads keep the
 # 2-core machine busy without starving moto.
-EFS_TF_CLI=tofu cargo test --workspace --locked -- --test-threads="${TEST_THREADS:-2}"
+EFS_TF_CLI=tofu cargo test --workspace --locked --no-fail-fast -- --test-threads="${TEST_THREADS:-2}"
 
 step "acceptance tests again under Terraform $TERRAFORM_VERSION (the oldest CLI of protocol 6)"
 # Every integration test binary, already built; tests named tofu_* use what only OpenTofu has
 # (import/removed/moved blocks, generated configuration) and pin OpenTofu themselves, so the
 # first pass ran them.
-EFS_TF_CLI=terraform cargo test --workspace --locked --test '*' -- --test-threads="${TEST_THREADS:-2}" --skip tofu_
+EFS_TF_CLI=terraform cargo test --workspace --locked --no-fail-fast --test '*' -- --test-threads="${TEST_THREADS:-2}" --skip tofu_
 
 step "benchmarks, one short round each (figures: cargo bench --workspace --locked --bench provider)"
 cargo test --workspace --locked --bench provider

@@ -132,7 +132,7 @@ TOFU_BIN="$(bash "$SCRIPT_DIR/go-tools.sh" --path tofu)"
 tofu_out="$(CHECKPOINT_DISABLE=1 "$TOFU_BIN" version 2>&1)" || die "'$TOFU_BIN version' failed: $tofu_out"
 [[ "$tofu_out" == *"OpenTofu v$OPENTOFU_VERSION"* ]] ||
   die "expected OpenTofu v$OPENTOFU_VERSION at $TOFU_BIN, got: $(head -n1 <<<"$tofu_out") (remove it and re-run)"
-log "tofu ok: $(head -n1 <<<"$tofu_out")"
+log "tofu ok: $(grep -m1 "^OpenTofu v" <<<"$tofu_out") ($TOFU_BIN)"
 HELM_BIN="$(bash "$SCRIPT_DIR/go-tools.sh" --path helm)"
 # Built with `go install`, helm reports only its major and minor version (v3.21).
 helm_out="$("$HELM_BIN" version --template '{{.Version}}' 2>&1)" || die "'$HELM_BIN version' failed: $helm_out"

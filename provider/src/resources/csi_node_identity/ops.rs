@@ -1,9 +1,10 @@
 //! The AWS work of `efs_csi_node_identity`: create in dependency order with cleanup on failure,
 //! refresh, update by difference, and teardown in reverse order.
 //!
-//! Every step is idempotent: create adopts objects that carry this resource's ownership tag (a
-//! previous run died after making them), teardown treats "not found" as done. So any step may be
-//! re-run after a crash.
+//! Every step is idempotent: create adopts objects that carry this resource's ownership tag and
+//! this instance's owner id (a previous attempt of this same create died after making them; see
+//! `resources::ownership`), teardown treats "not found" as done. So any step may be re-run after a
+//! crash. An object of the same name with another owner id, or with none, is never adopted.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -16,6 +17,7 @@ use super::schema::TYPE_NAME;
 use crate::aws::ec2::instances::{self, Association};
 use crate::aws::{iam, AwsClients, NotFoundExt};
 use crate::error::Error;
+use crate::resources::ownership::{Claim, OWNER_TAG};
 use crate::resources::tags::MANAGED_BY_TAG;
 
 /// The role may be assumed by EC2 instances (through the instance profile), nothing else.
@@ -32,26 +34,46 @@ pub enum StepError {
     Aws(#[from] Error),
 
     #[error(
-        "{kind} {name} already exists and was not created by this resource (it lacks the {MANAGED_BY_TAG} tag). \
-         To manage it with Terraform, import the existing setup: terraform import {TYPE_NAME}.<name> {role_name}; \
-         or choose another name."
-    )]
-    NotOwned { kind: &'static str, name: String, role_name: String },
-
-    #[error(
         "EC2 Instance {instance_id} already has IAM Instance Profile {profile_arn} associated. Set \
          replace_existing_association = true to replace it, or remove the instance from instance_ids."
     )]
     AlreadyAssociated { instance_id: String, profile_arn: String },
 }
 
-/// The ownership tag value: which resource instance made an object.
+/// The ownership tag value: which resource type and role name made an object (the owner id, in
+/// its own tag, says which state).
 pub fn ownership_value(role_name: &str) -> String {
     format!("{TYPE_NAME}/{role_name}")
 }
 
-fn is_owned(tags: &BTreeMap<String, String>, role_name: &str) -> bool {
-    tags.get(MANAGED_BY_TAG) == Some(&ownership_value(role_name))
+/// Whether an existing object with these tags belongs to the resource instance with this role name
+/// and owner id: `Claim::Ours` only when it carries both marks.
+pub fn claim(tags: &BTreeMap<String, String>, role_name: &str, owner_id: Option<&str>) -> Claim {
+    let found = Claim::of(tags.get(OWNER_TAG).map(String::as_str), owner_id);
+    match tags.get(MANAGED_BY_TAG) {
+        Some(mark) if *mark == ownership_value(role_name) => found,
+        // Made by this provider for another name (a renamed resource), or by someone else.
+        Some(_) if found == Claim::Ours => Claim::Unmarked,
+        Some(_) => found,
+        None if found == Claim::Ours => Claim::Unmarked,
+        None => found,
+    }
+}
+
+/// The refusal to take over `object` (e.g. "IAM Role nodes (arn:...)"), set by `attribute`.
+pub fn not_owned(object: String, claim: &Claim, role_name: &str, attribute: &'static str) -> Error {
+    Error::NotOwned {
+        object,
+        owner: claim.describe(),
+        resource_type: TYPE_NAME,
+        import_id: role_name.to_string(),
+        attribute,
+    }
+}
+
+/// The name of an instance profile from its ARN (`arn:aws:iam::1:instance-profile/path/name`).
+pub fn profile_name_of(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
 }
 
 /// Two JSON documents with the same meaning (whitespace and key order aside).
@@ -75,6 +97,9 @@ pub struct Owned {
 fn tags_to_apply(model: &Model) -> BTreeMap<String, String> {
     let mut tags = model.tags_all.clone();
     tags.insert(MANAGED_BY_TAG.to_string(), ownership_value(&model.role_name));
+    if let Some(owner) = &model.owner_id {
+        tags.insert(OWNER_TAG.to_string(), owner.clone());
+    }
     tags
 }
 
@@ -88,19 +113,22 @@ pub async fn create(
 ) -> Result<(), StepError> {
     let tags = tags_to_apply(model);
     let role = &model.role_name;
-    let not_owned =
-        |kind: &'static str, name: &str| StepError::NotOwned { kind, name: name.to_string(), role_name: role.clone() };
+    let owner = model.owner_id.as_deref();
 
     match iam::create_role(&aws.iam, role, &model.path, TRUST_POLICY, &tags).await {
         Ok(()) => {}
         Err(e) if e.is_aws("EntityAlreadyExists") => match iam::find_role_by_name(&aws.iam, role).await? {
             // Adopting our own role (left by an interrupted create): its trust policy must be ours too.
-            Some(existing) if is_owned(&existing.tags, role) => {
+            Some(existing) if claim(&existing.tags, role, owner) == Claim::Ours => {
                 if !existing.trust_policy.is_some_and(|doc| json_equal(&doc, TRUST_POLICY)) {
                     iam::update_trust_policy(&aws.iam, role, TRUST_POLICY).await?;
                 }
             }
-            _ => return Err(not_owned("IAM Role", role)),
+            Some(existing) => {
+                let found = claim(&existing.tags, role, owner);
+                return Err(not_owned(format!("IAM Role {role} ({})", existing.arn), &found, role, "role_name").into());
+            }
+            None => return Err(e.into()),
         },
         Err(e) => return Err(e.into()),
     }
@@ -111,7 +139,7 @@ pub async fn create(
             Ok(arn) => arn,
             Err(e) if e.is_aws("EntityAlreadyExists") => {
                 match iam::find_local_policy_by_name(&aws.iam, &model.path, &model.policy_name).await? {
-                    Some(existing) if is_owned(&existing.tags, role) => {
+                    Some(existing) if claim(&existing.tags, role, owner) == Claim::Ours => {
                         let current = match &existing.default_version_id {
                             Some(v) => iam::policy_document(&aws.iam, &existing.arn, v).await?,
                             None => None,
@@ -121,7 +149,12 @@ pub async fn create(
                         }
                         existing.arn
                     }
-                    _ => return Err(not_owned("IAM Policy", &model.policy_name)),
+                    Some(existing) => {
+                        let found = claim(&existing.tags, role, owner);
+                        let object = format!("IAM Policy {}", existing.arn);
+                        return Err(not_owned(object, &found, role, "policy_name").into());
+                    }
+                    None => return Err(e.into()),
                 }
             }
             Err(e) => return Err(e.into()),
@@ -140,8 +173,15 @@ pub async fn create(
         Ok(arn) => (arn, Vec::new()),
         Err(e) if e.is_aws("EntityAlreadyExists") => {
             match iam::find_instance_profile_by_name(&aws.iam, profile_name).await? {
-                Some(existing) if is_owned(&existing.tags, role) => (existing.arn, existing.role_names),
-                _ => return Err(not_owned("IAM Instance Profile", profile_name)),
+                Some(existing) if claim(&existing.tags, role, owner) == Claim::Ours => {
+                    (existing.arn, existing.role_names)
+                }
+                Some(existing) => {
+                    let found = claim(&existing.tags, role, owner);
+                    let object = format!("IAM Instance Profile {profile_name} ({})", existing.arn);
+                    return Err(not_owned(object, &found, role, "instance_profile_name").into());
+                }
+                None => return Err(e.into()),
             }
         }
         Err(e) => return Err(e.into()),
@@ -151,19 +191,24 @@ pub async fn create(
         iam::add_role_to_instance_profile(&aws.iam, profile_name, role).await?;
     }
 
-    associate_all(aws, &model.instance_ids, &profile_arn, model.replace_existing_association, cancel).await?;
+    let replaceable = BTreeSet::new();
+    associate_all(aws, &model.instance_ids, &profile_arn, model.replace_existing_association, &replaceable, cancel)
+        .await?;
     apply_metadata_options(aws, model.metadata_options.as_ref(), &model.instance_ids).await?;
     Ok(())
 }
 
 /// Gives every instance in `instance_ids` the profile, a bounded number at a time. An instance that
-/// already has it is left alone; one with another profile is replaced only when `replace` is set.
-/// The instances' current associations come from one filtered describe, not one per instance.
+/// already has it is left alone; one with another profile is replaced only when `replace` is set or
+/// that profile is one of `replaceable` (by name: the profiles that hold this resource's role, as
+/// a manual setup with one profile per node has them). The instances' current associations come
+/// from one filtered describe, not one per instance.
 pub async fn associate_all(
     aws: &AwsClients,
     instance_ids: &BTreeSet<String>,
     profile_arn: &str,
     replace: bool,
+    replaceable: &BTreeSet<String>,
     cancel: &CancellationToken,
 ) -> Result<(), StepError> {
     let ids: Vec<String> = instance_ids.iter().cloned().collect();
@@ -175,7 +220,9 @@ pub async fn associate_all(
     let existing = &existing;
     let results: Vec<Result<(), StepError>> = stream::iter(ids)
         .map(|instance_id: String| async move {
-            associate_one(aws, &instance_id, existing.get(&instance_id), profile_arn, replace, cancel).await
+            let association = existing.get(&instance_id);
+            let replace = replace || association.is_some_and(|a| replaceable.contains(profile_name_of(&a.profile_arn)));
+            associate_one(aws, &instance_id, association, profile_arn, replace, cancel).await
         })
         .buffer_unordered(ASSOCIATION_CONCURRENCY)
         .collect()
@@ -286,6 +333,11 @@ pub async fn teardown(
         iam::delete_instance_profile(&aws.iam, profile_name).await?;
     }
     if let Some(role) = &owned.role_name {
+        // IAM deletes no role that an instance profile still holds: take it out of the profiles a
+        // manual setup left (see `leftover_profiles`); the profiles themselves are not ours.
+        for profile in leftover_profiles(aws, role, owned.profile.as_ref().map(|p| p.0.as_str())).await? {
+            iam::remove_role_from_instance_profile(&aws.iam, &profile, role).await?;
+        }
         for arn in &owned.attached {
             iam::detach_role_policy(&aws.iam, role, arn).await?;
         }
@@ -297,6 +349,38 @@ pub async fn teardown(
         iam::delete_role(&aws.iam, role).await?;
     }
     Ok(())
+}
+
+/// The instance profiles other than `own_profile` that hold `role`: what a manual setup with one
+/// profile per node leaves beside the resource's one profile. Empty when the role is gone.
+pub async fn leftover_profiles(aws: &AwsClients, role: &str, own_profile: Option<&str>) -> Result<Vec<String>, Error> {
+    let profiles = iam::list_instance_profiles_for_role(&aws.iam, role).await.or_not_found(&[iam::NO_SUCH_ENTITY])?;
+    Ok(profiles.unwrap_or_default().into_iter().filter(|p| Some(p.as_str()) != own_profile).collect())
+}
+
+/// The role, policy and instance profile of the state that carry another owner id than the state
+/// has, each described for a diagnostic. Destroy deletes nothing while there is one.
+pub async fn parts_of_other_owners(aws: &AwsClients, model: &Model) -> Result<Vec<String>, Error> {
+    let owner = model.owner_id.as_deref();
+    let mut parts = Vec::new();
+    let mut check = |object: String, tags: &BTreeMap<String, String>| {
+        let found = Claim::of(tags.get(OWNER_TAG).map(String::as_str), owner);
+        if let Claim::OtherOwner(_) = found {
+            parts.push(format!("{object} belongs to {}", found.describe()));
+        }
+    };
+    if let Some(role) = iam::find_role_by_name(&aws.iam, &model.role_name).await? {
+        check(format!("IAM Role {}", role.name), &role.tags);
+    }
+    if !model.policy_arn.is_empty() {
+        if let Some(policy) = iam::find_policy_by_arn(&aws.iam, &model.policy_arn).await? {
+            check(format!("IAM Policy {}", policy.arn), &policy.tags);
+        }
+    }
+    if let Some(profile) = iam::find_instance_profile_by_name(&aws.iam, &model.instance_profile_name).await? {
+        check(format!("IAM Instance Profile {}", profile.name), &profile.tags);
+    }
+    Ok(parts)
 }
 
 /// Everything a state's resource owns, looked up where the state lacks it (e.g. a partial state).
@@ -420,6 +504,9 @@ pub async fn refresh(
 
     let mut tags_all = role.tags.clone();
     tags_all.remove(MANAGED_BY_TAG);
+    // An import (or a state from before owner ids) takes the owner id the role carries.
+    let tagged_owner = tags_all.remove(OWNER_TAG);
+    out.owner_id = model.owner_id.clone().or(tagged_owner);
     let own: BTreeMap<String, String> = tags_all
         .iter()
         .filter(|(k, v)| default_tags.get(*k) != Some(*v) || model.tags.as_ref().is_some_and(|t| t.get(*k) == Some(*v)))
@@ -512,7 +599,13 @@ pub async fn update(
     if !added.is_empty() {
         ensure_role_in_profile(aws, &prior.instance_profile_name, role).await?;
     }
-    associate_all(aws, &added, profile_arn, planned.replace_existing_association, cancel).await?;
+    // Nodes of a manual setup whose own profile holds this role move to the resource's profile.
+    let replaceable: BTreeSet<String> = if added.is_empty() {
+        BTreeSet::new()
+    } else {
+        leftover_profiles(aws, role, Some(&prior.instance_profile_name)).await?.into_iter().collect()
+    };
+    associate_all(aws, &added, profile_arn, planned.replace_existing_association, &replaceable, cancel).await?;
 
     let metadata_targets =
         if planned.metadata_options != prior.metadata_options { &planned.instance_ids } else { &added };
@@ -531,10 +624,22 @@ mod tests {
     }
 
     #[test]
-    fn recognises_only_its_own_mark() {
-        let tags = BTreeMap::from([(MANAGED_BY_TAG.to_string(), ownership_value("nodes"))]);
-        assert!(is_owned(&tags, "nodes"));
-        assert!(!is_owned(&tags, "other"));
-        assert!(!is_owned(&BTreeMap::new(), "nodes"));
+    fn recognises_only_its_own_mark_and_owner() {
+        let marked = |owner: Option<&str>| {
+            let mut tags = BTreeMap::from([(MANAGED_BY_TAG.to_string(), ownership_value("nodes"))]);
+            tags.extend(owner.map(|o| (OWNER_TAG.to_string(), o.to_string())));
+            tags
+        };
+        assert_eq!(claim(&marked(Some("a")), "nodes", Some("a")), Claim::Ours);
+        assert_eq!(claim(&marked(Some("b")), "nodes", Some("a")), Claim::OtherOwner("b".into()));
+        // Made for another role name, or by a provider version before owner ids.
+        assert_eq!(claim(&marked(Some("a")), "other", Some("a")), Claim::Unmarked);
+        assert_eq!(claim(&marked(None), "nodes", Some("a")), Claim::Unmarked);
+        assert_eq!(claim(&BTreeMap::new(), "nodes", Some("a")), Claim::Unmarked);
+        // A state from before owner ids adopts what that version made, and nothing of another state.
+        assert_eq!(claim(&marked(None), "nodes", None), Claim::Ours);
+        assert_eq!(claim(&BTreeMap::new(), "nodes", None), Claim::Unmarked);
+        assert_eq!(claim(&marked(Some("b")), "nodes", None), Claim::OtherOwner("b".into()));
+        assert_eq!(profile_name_of("arn:aws:iam::1:instance-profile/k8s/nodes"), "nodes");
     }
 }

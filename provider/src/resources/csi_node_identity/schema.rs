@@ -163,6 +163,7 @@ pub fn schema() -> Schema {
     )
     .attribute(tags_attribute())
     .attribute(tags_all_attribute())
+    .attribute(crate::resources::ownership::owner_id_attribute())
     .attribute(
         Attribute::computed("role_arn", Type::String).description("ARN of the IAM role.").use_state_for_unknown(),
     )

@@ -6,6 +6,12 @@
 //! the file system it made before instead of making a second one. A failed create returns state
 //! for everything it made, so Terraform taints it and the next apply or destroy removes it.
 //!
+//! Ownership (the contract is in `resources::ownership`): the file system, security group and access
+//! point carry the instance's `owner_id`. A create adopts a file system with its creation token only
+//! when it carries that owner id; one of another state, or one made by hand, is refused at plan
+//! (attribute `name`) and again at apply before anything changes, naming the file system and the
+//! import that takes it over. Destroy leaves a file system of another owner alone.
+//!
 //! Layout, as `csi_node_identity`: `schema` (attributes and their defaults), `model` (typed
 //! arguments and observed ids), `checks` (plan-time checks against AWS), `ops` (the AWS work),
 //! `manifests` (the rendered outputs), and here the [`Resource`] impl that ties them together.
@@ -26,7 +32,7 @@ use crate::framework::{
     ApplyOutcome, AttributePath, Ctx, Diagnostics, Identity, PlanContext, Private, ReadOutcome, Resource, Schema, Value,
 };
 use crate::provider_config::ProviderData;
-use crate::resources::tags;
+use crate::resources::{ownership, tags};
 
 pub struct PrometheusVolume;
 
@@ -187,6 +193,7 @@ impl Resource for PrometheusVolume {
         }
         let Ok(p) = ProviderData::from_ctx(ctx) else { return };
         tags::plan_tags_all(plan, &p.default_tags);
+        ownership::plan_owner_id(plan, TYPE_NAME);
         checks::check(&p, plan).await;
         if !plan.is_create() {
             Self::warn_replacement(plan);
@@ -288,8 +295,24 @@ impl Resource for PrometheusVolume {
             Err(diags) => return diags,
         };
         let timeout = timeouts_of(prior).delete;
-        match ops::teardown(&p.aws, &Observed::from_state(prior), timeout, &ctx.cancel).await {
-            Ok(()) => Diagnostics::new(),
+        let owner = prior.get("owner_id").and_then(Value::as_str);
+        let observed = Observed::from_state(prior);
+        match ops::teardown(&p.aws, &observed, owner, timeout, &ctx.cancel).await {
+            Ok(None) => Diagnostics::new(),
+            Ok(Some(other)) => {
+                let mut diags = Diagnostics::new();
+                diags.warning(
+                    "File System Of Another Owner Left In Place",
+                    format!(
+                        "EFS File System {} belongs to {}, not to this resource (owner id {}): destroy removed it \
+                         from this state only, and deleted nothing in AWS.",
+                        observed.file_system_id.as_deref().unwrap_or_default(),
+                        other.describe(),
+                        owner.unwrap_or("none"),
+                    ),
+                );
+                diags
+            }
             Err(e) => e.to_diagnostics("Error Deleting EFS Prometheus Volume"),
         }
     }

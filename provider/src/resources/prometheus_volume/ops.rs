@@ -2,9 +2,11 @@
 //! parts other than the file system to what the arguments ask for (on create and on update), and
 //! teardown removes them in reverse dependency order.
 //!
-//! Every step may run again after a crash: converge adopts the security group and access point a
-//! previous run made (found by the ownership tag), teardown treats "not found" as done and also
-//! removes the mount targets and access points the state does not know yet.
+//! Every step may run again after a crash: create adopts the file system, and converge the security
+//! group and access point, that a previous attempt of this same resource instance made (found by name
+//! or creation token, and taken only when their owner tag is this instance's owner id: see
+//! `resources::ownership`); teardown treats "not found" as done and also removes the mount targets
+//! and access points the state does not know yet, but leaves a file system of another owner alone.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -18,6 +20,7 @@ use crate::aws::ec2::network;
 use crate::aws::{efs, AwsClients};
 use crate::error::Error;
 use crate::framework::Value;
+use crate::resources::ownership::{Claim, OWNER_TAG};
 use crate::resources::tags;
 
 pub fn opt(value: Option<String>) -> Value {
@@ -55,18 +58,39 @@ fn mount_target_groups(args: &VolumeArgs, own: Option<&str>) -> Vec<String> {
     }
 }
 
+/// What an object's owner tag says to this resource instance.
+fn claim(owner_tag: Option<&str>, args: &VolumeArgs) -> Claim {
+    Claim::of(owner_tag, args.owner_id.as_deref())
+}
+
+fn efs_tag<'a>(tags: &'a [aws_sdk_efs::types::Tag], key: &str) -> Option<&'a str> {
+    tags.iter().find(|t| t.key() == key).map(|t| t.value())
+}
+
+/// The refusal to take over a file system this instance does not own.
+pub fn file_system_not_owned(fs_id: &str, token: &str, claim: &Claim) -> Error {
+    Error::NotOwned {
+        object: format!("EFS File System {fs_id} (creation token {token})"),
+        owner: claim.describe(),
+        resource_type: schema::TYPE_NAME,
+        import_id: fs_id.to_string(),
+        attribute: "name",
+    }
+}
+
 fn security_group_name(args: &VolumeArgs) -> String {
     format!("{}-nfs", creation_token(&args.name))
 }
 
 /// The NFS security group an earlier create of this resource made but did not record (it crashed,
-/// or the answer was lost): found by name in `vpc` and by the ownership tag, with its rules reset to
-/// `args.allowed`. `None` when there is none.
+/// or the answer was lost): found by name in `vpc`, by the ownership tag and this instance's owner
+/// id, with its rules reset to `args.allowed`. `None` when there is none.
 async fn adopt_security_group(aws: &AwsClients, vpc: &str, args: &VolumeArgs) -> Result<Option<String>, Error> {
     let found = network::find_security_group_by_name(&aws.ec2, vpc, &security_group_name(args)).await?;
     let Some((id, found_tags)) = found else { return Ok(None) };
     let token = creation_token(&args.name);
-    if !found_tags.iter().any(|(k, v)| k == tags::MANAGED_BY_TAG && *v == token) {
+    let tag = |key: &str| found_tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    if tag(tags::MANAGED_BY_TAG) != Some(token.as_str()) || claim(tag(OWNER_TAG), args) != Claim::Ours {
         return Ok(None);
     }
     let present = network::find_nfs_sources(&aws.ec2, &id).await?.unwrap_or_default();
@@ -123,10 +147,16 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
     let policy = efs::find_file_system_policy(efs_client, &fs_id).await?;
     set(&mut next, "enforce_tls", Value::Bool(policy.as_deref().is_some_and(manifests::policy_enforces_tls)));
     set(&mut next, "backup", Value::Bool(efs::find_backup_enabled(efs_client, &fs_id).await?));
+    if state.get("owner_id").is_none_or(Value::is_null) {
+        // An import (or a state from before owner ids) takes the owner id the file system carries.
+        set(&mut next, "owner_id", opt(fs_tags.get(OWNER_TAG).cloned()));
+    }
     let own_tags: BTreeMap<String, String> = fs_tags
         .iter()
         .filter(|(k, _)| {
-            k.as_str() != tags::MANAGED_BY_TAG && !(k.as_str() == "Name" && **k == "Name" && fs_tags["Name"] == name)
+            k.as_str() != tags::MANAGED_BY_TAG
+                && k.as_str() != OWNER_TAG
+                && !(k.as_str() == "Name" && **k == "Name" && fs_tags["Name"] == name)
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
@@ -238,9 +268,10 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
     Ok(next)
 }
 
-/// Creates the file system (or finds the one an earlier attempt made with the same creation
-/// token), waits until it is available, then makes the other parts, recording in `observed` each
-/// part as soon as it exists.
+/// Creates the file system (or adopts the one an earlier attempt of this instance made with the same
+/// creation token), waits until it is available, then makes the other parts, recording in `observed`
+/// each part as soon as it exists. A file system with the token that is not this instance's fails
+/// the create before anything is changed, and is never recorded in `observed`.
 pub async fn create(
     aws: &AwsClients,
     args: &VolumeArgs,
@@ -258,7 +289,18 @@ pub async fn create(
         backup: args.backup,
         tags: args.aws_tags(),
     };
-    let fs_id = efs::create_file_system(&aws.efs, &spec).await?;
+    let fs_id = match efs::find_file_system_by_token(&aws.efs, &spec.creation_token).await? {
+        Some(existing) => existing.file_system_id().to_string(),
+        None => efs::create_file_system(&aws.efs, &spec).await?,
+    };
+    // Also after a creation: with a concurrent create of the same token, EFS answers with the file
+    // system the other one made.
+    if let Some(existing) = efs::find_file_system_by_id(&aws.efs, &fs_id).await? {
+        let found = claim(efs_tag(existing.tags(), OWNER_TAG), args);
+        if found != Claim::Ours {
+            return Err(file_system_not_owned(&fs_id, &spec.creation_token, &found));
+        }
+    }
     observed.file_system_id = Some(fs_id.clone());
     let fs = efs::wait_file_system_available(&aws.efs, &fs_id, timeout, cancel).await?;
     observed.file_system_arn = fs.file_system_arn().map(str::to_string);
@@ -363,7 +405,8 @@ pub async fn converge(
         // An earlier create that crashed may have made it already.
         let token = creation_token(&args.name);
         let left = efs::find_access_points(efs_client, &fs_id).await?.into_iter().find(|ap| {
-            ap.tags().iter().any(|t| t.key() == tags::MANAGED_BY_TAG && t.value() == token)
+            efs_tag(ap.tags(), tags::MANAGED_BY_TAG) == Some(token.as_str())
+                && claim(efs_tag(ap.tags(), OWNER_TAG), args) == Claim::Ours
                 && efs::AccessPointSpec::from_aws(ap).as_ref() == Some(&args.access_point)
         });
         if let Some(ap) = left {
@@ -431,13 +474,24 @@ pub async fn converge(
     Ok(())
 }
 
+/// Deletes every part, in reverse dependency order. A file system whose owner tag names another
+/// owner than `owner_id` is left alone with everything on it; the answer is then what it belongs to.
 pub async fn teardown(
     aws: &AwsClients,
     observed: &Observed,
+    owner_id: Option<&str>,
     timeout: Duration,
     cancel: &CancellationToken,
-) -> Result<(), Error> {
+) -> Result<Option<Claim>, Error> {
     let efs_client = &aws.efs;
+    if let Some(fs_id) = &observed.file_system_id {
+        if let Some(fs) = efs::find_file_system_by_id(efs_client, fs_id).await? {
+            let found = Claim::of(efs_tag(fs.tags(), OWNER_TAG), owner_id);
+            if let Claim::OtherOwner(_) = found {
+                return Ok(Some(found));
+            }
+        }
+    }
     if let Some(ap) = &observed.access_point_id {
         efs::delete_access_point(efs_client, ap).await?;
     }
@@ -463,7 +517,7 @@ pub async fn teardown(
     if let Some(fs_id) = &observed.file_system_id {
         efs::delete_file_system(efs_client, fs_id, timeout, cancel).await?;
     }
-    Ok(())
+    Ok(None)
 }
 
 fn sorted(items: &[String]) -> Vec<String> {

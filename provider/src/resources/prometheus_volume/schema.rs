@@ -291,6 +291,7 @@ pub fn schema() -> Schema {
         )
         .attribute(tags_attribute())
         .attribute(tags_all_attribute())
+        .attribute(crate::resources::ownership::owner_id_attribute())
         .attribute(computed("file_system_id", "The EFS file system id (`fs-...`)."))
         .attribute(computed("file_system_arn", "The EFS file system ARN."))
         .attribute(computed("dns_name", "The file system's DNS name (`fs-....efs.REGION.amazonaws.com`)."))

@@ -101,7 +101,7 @@ fn second_state_with_the_same_volume_name_is_refused_at_plan_and_its_destroy_kee
     second.destroy();
     second.finish();
 
-    assert_eq!(file_system_ids(&moto), [fs_id.clone()], "the first state's file system is untouched");
+    assert_eq!(file_system_ids(&moto), [fs_id], "the first state's file system is untouched");
     assert_eq!(first.plan_detailed_exitcode(), 0, "the first state sees no change");
 }
 
@@ -207,9 +207,8 @@ fn manual_setup_with_a_profile_per_node_imports_moves_the_nodes_and_converges() 
     assert!(text.contains("0 to add") && text.contains("0 to destroy"), "an in-place update: {text}");
 
     wd.apply();
-    let everyone_on_one: Vec<(String, String)> =
+    let mut expected: Vec<(String, String)> =
         cluster.instance_ids.iter().map(|id| (id.clone(), profiles[0].to_string())).collect();
-    let mut expected = everyone_on_one.clone();
     expected.sort();
     assert_eq!(associated_profiles(&moto), expected, "every node has the resource's profile");
     assert_eq!(wd.plan_detailed_exitcode(), 0, "the plan after apply is empty");

@@ -66,6 +66,19 @@ fn associated_profiles(moto: &Moto) -> Vec<(String, String)> {
     pairs
 }
 
+/// Destroys a state whose configuration the plan refuses. Terraform's destroy first plans the
+/// configuration and stops at the refusal (so nothing is deleted either); `-refresh=false` skips that
+/// plan, as the resource pages say.
+fn destroy_refused(wd: &Scenario<'_>, refusal: &str) {
+    if wd.cli().destroy_plans_the_configuration_first() {
+        let out = wd.run(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
+        assert!(!out.success() && squash(&out.combined()).contains(refusal), "{out}");
+        wd.run_ok(&["destroy", "-auto-approve", "-input=false", "-no-color", "-refresh=false"]);
+    } else {
+        wd.destroy();
+    }
+}
+
 /// `plan` fails; returns its output with whitespace squashed.
 fn plan_fails(wd: &Scenario<'_>) -> String {
     let out = wd.run(&["plan", "-input=false", "-no-color"]);
@@ -98,7 +111,7 @@ fn second_state_with_the_same_volume_name_is_refused_at_plan_and_its_destroy_kee
     let out = second.apply_expect_error();
     assert!(squash(&out).contains("File System Belongs To Another Owner"), "{out}");
     second.assert_nothing_new();
-    second.destroy();
+    destroy_refused(&second, "File System Belongs To Another Owner");
     second.finish();
 
     assert_eq!(file_system_ids(&moto), [fs_id], "the first state's file system is untouched");
@@ -125,7 +138,7 @@ fn second_state_with_the_same_node_identity_name_is_refused_at_plan_and_its_dest
     assert!(out.contains(&owner), "names the owner id: {out}");
     assert!(out.contains("import efs_csi_node_identity.<label> shared-nodes"), "{out}");
     second.assert_nothing_new();
-    second.destroy();
+    destroy_refused(&second, "IAM Object Belongs To Another Owner");
     second.finish();
 
     assert!(role_exists(&moto, "shared-nodes"), "the first state's role is still there");
@@ -150,7 +163,7 @@ fn hand_made_role_with_the_resource_name_is_refused_and_never_deleted() {
     let out = squash(&wd.apply_expect_error());
     assert!(out.contains("IAM Role by-hand"), "{out}");
     wd.assert_nothing_new();
-    wd.destroy();
+    destroy_refused(&wd, "IAM Object Belongs To Another Owner");
     wd.finish();
     assert!(role_exists(&moto, "by-hand"), "destroy left the hand-made role alone");
 }

@@ -39,6 +39,10 @@
 //! * a create retried from another directory after a crash (a CI job in a fresh directory each
 //!   run): the retry gets another owner id, so it refuses what the first attempt made and names the
 //!   import that takes it over. That is safe, not silent.
+//! * a replacement (destroy, then create with the same name) in a state whose owner id is not this
+//!   directory's (a state from before owner ids, or one imported elsewhere): the create's plan sees
+//!   the old object, which is still there at plan, as another owner's and refuses. Destroying the
+//!   resource first (`destroy -target=...`), then applying, works;
 //! * two states creating objects of the same name at the same moment: each looks before it creates,
 //!   so both may find nothing; AWS then refuses the second creation (the name or token is taken),
 //!   and the second create fails on the owner check instead of adopting.

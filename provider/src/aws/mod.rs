@@ -7,6 +7,7 @@ pub mod config;
 pub mod ec2;
 pub mod efs;
 pub mod iam;
+pub mod policy;
 pub mod wait;
 
 use crate::error::{AwsError, Error};

@@ -8,6 +8,7 @@ pub mod ec2;
 pub mod efs;
 pub mod iam;
 pub mod policy;
+pub mod tags;
 pub mod wait;
 
 use crate::error::{AwsError, Error};

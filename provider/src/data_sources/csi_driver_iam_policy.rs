@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use crate::aws::policy::{csi_driver_policy, policy_actions, PolicyOptions, FILE_SYSTEM_ARN_PATTERN};
 use crate::framework::schema::{Attribute, Block, Schema};
-use crate::framework::validators::{each_element, string_matches};
+use crate::framework::validators::{each_element, non_empty, string_matches};
 use crate::framework::{Ctx, DataSource, Diagnostics, Type, Value};
 
 pub const TYPE_NAME: &str = "efs_csi_driver_iam_policy";
@@ -35,6 +35,10 @@ impl DataSource for CsiDriverIamPolicy {
                          and deleting access points to the access points of their accounts and regions. Describing \
                          file systems and availability zones cannot be limited. Default: all file systems.",
                     )
+                    .validator(non_empty(
+                        "an empty list would not limit the policy to any file system (\"Resource\": \"*\"); name at \
+                         least one ARN, or leave file_system_arns out to allow every file system on purpose",
+                    ))
                     .validator(each_element(string_matches(
                         FILE_SYSTEM_ARN_PATTERN,
                         "must be an EFS file system ARN like arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/fs-0123456789abcdef0",

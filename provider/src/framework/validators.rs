@@ -149,6 +149,39 @@ pub fn int_between(min: i64, max: i64) -> Validator {
     })
 }
 
+/// A list, set or map with at least one element: where an empty collection would change what the
+/// argument means (no nodes, or a policy widened to every resource), `advice` says what to write.
+pub fn non_empty(advice: &'static str) -> Validator {
+    Validator::new("at least one element", move |value, path, diags| {
+        let empty = match value {
+            Value::List(items) | Value::Set(items) => items.is_empty(),
+            Value::Map(items) => items.is_empty(),
+            _ => false,
+        };
+        if empty {
+            diags.error_at(path.clone(), "Empty Collection", format!("{path} is empty: {advice}"));
+        }
+    })
+}
+
+/// A list, set or map of at most `max` elements; `why` names the limit's owner.
+pub fn at_most_elements(max: usize, why: &'static str) -> Validator {
+    Validator::new(format!("at most {max} elements"), move |value, path, diags| {
+        let count = match value {
+            Value::List(items) | Value::Set(items) => items.len(),
+            Value::Map(items) => items.len(),
+            _ => 0,
+        };
+        if count > max {
+            diags.error_at(
+                path.clone(),
+                "Too Many Elements",
+                format!("{path} has {count} elements; {why} at most {max}. Remove some."),
+            );
+        }
+    })
+}
+
 /// Applies `inner` to every known element of a list, set or map.
 pub fn each_element(inner: Validator) -> Validator {
     Validator::new(format!("each element: {}", inner.description), move |value, path, diags| {

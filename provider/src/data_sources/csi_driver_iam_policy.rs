@@ -33,7 +33,8 @@ impl DataSource for CsiDriverIamPolicy {
                     .description(
                         "Limit the policy to these file systems (ARNs): the file-system-level actions to them, tagging \
                          and deleting access points to the access points of their accounts and regions. Describing \
-                         file systems and availability zones cannot be limited. Default: all file systems.",
+                         file systems and availability zones cannot be limited. Default: all file systems. An empty list is refused \
+                         (it would not limit anything): leave the argument out instead.",
                     )
                     .validator(non_empty(
                         "an empty list would not limit the policy to any file system (\"Resource\": \"*\"); name at \

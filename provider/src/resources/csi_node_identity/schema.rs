@@ -88,15 +88,15 @@ pub fn schema() -> Schema {
     )
     .attribute(
         Attribute::optional("http_tokens", Type::String)
-            .description("`required` (IMDSv2 only) or `optional`. Left unchanged when not set.")
+            .description("`required` (IMDSv2 only) or `optional` (plan warns: IMDSv1 hands the credentials to any request forgery). Left unchanged when not set.")
             .validator(one_of(&["optional", "required"]))
             .validator(metadata_warning("http_tokens")),
     )
     .attribute(
         Attribute::optional("http_put_response_hop_limit", Type::Number)
             .description(
-                "The hop limit of IMDSv2 responses (1 to 64): 1 reaches only the host network, 2 every pod. Left \
-                 unchanged when not set.",
+                "The hop limit of IMDSv2 responses (1 to 64): 1 reaches only the host network, 2 every pod (plan \
+                 warns above 1). Left unchanged when not set.",
             )
             .validator(int_between(1, 64))
             .validator(metadata_warning("http_put_response_hop_limit")),
@@ -149,8 +149,8 @@ pub fn schema() -> Schema {
     .attribute(
         Attribute::required("instance_ids", Type::set(Type::String))
             .description(
-                "The EC2 instances (master and workers) that get the instance profile. Adding or removing ids \
-                 associates or disassociates only those instances.",
+                "The EC2 instances (master and workers) that get the instance profile; at least one. Adding or \
+                 removing ids associates or disassociates only those instances.",
             )
             .validator(non_empty(
                 "name at least one node instance; to remove the identity from every node, destroy the resource",

@@ -146,7 +146,8 @@ fn access_point_block() -> NestedBlock {
             Attribute::optional("root_directory", Type::String)
                 .default(Value::string(defaults::ROOT_DIRECTORY))
                 .description(format!(
-                    "Directory on the file system exposed as the root of the volume. Default `{}`.",
+                    "Directory on the file system exposed as the root of the volume: `/`, or at most 4 directories \
+                     (none starting with `.`), without a trailing slash. Default `{}`.",
                     defaults::ROOT_DIRECTORY
                 ))
                 .validator(string_length(1, 100))
@@ -323,7 +324,7 @@ pub fn schema() -> Schema {
         .attribute(
             Attribute::optional("throughput_mode", Type::String)
                 .default(Value::string(defaults::THROUGHPUT_MODE))
-                .description(format!("`bursting`, `provisioned` or `elastic`. Default `{}`, which suits Prometheus's bursty compactions. EFS allows one change away from `provisioned`, or one decrease of the provisioned throughput, per 24 hours.", defaults::THROUGHPUT_MODE))
+                .description(format!("`bursting`, `provisioned` or `elastic`. Default `{}`, which suits Prometheus's bursty compactions. Within 24 hours of moving to `provisioned` or raising its throughput, EFS refuses to leave `provisioned` or lower the throughput (plan warns about such a change).", defaults::THROUGHPUT_MODE))
                 .validator(one_of(THROUGHPUT_MODES)),
         )
         .attribute(

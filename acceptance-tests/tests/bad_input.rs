@@ -203,6 +203,14 @@ fn with_provider(hcl: String, extra: &str) -> String {
     hcl.replacen(&provider(""), &provider(extra), 1)
 }
 
+/// A `policy_json` line of one statement that describes instances, with `fields` added to it.
+fn one_statement_policy(fields: &str) -> String {
+    format!(
+        "  policy_json = jsonencode({{ Version = \"2012-10-17\", Statement = [{{ {fields}, \
+         Action = \"ec2:DescribeInstances\", Resource = \"*\" }}] }})\n"
+    )
+}
+
 /// An HCL map of `count` tags `k0 = "v"`, `k1 = "v"`, ... on one line.
 fn tags_hcl(count: usize) -> String {
     let tags: Vec<String> = (0..count).map(|i| format!("k{i} = \"v\"")).collect();
@@ -374,22 +382,14 @@ fn corpus(f: &Fixture) -> Vec<Case> {
         ),
         case(
             "policy with a principal",
-            identity(
-                f,
-                "  policy_json = jsonencode({ Version = \"2012-10-17\", Statement = [{ Effect = \"Allow\", \
-                 Principal = \"*\", Action = \"ec2:DescribeInstances\", Resource = \"*\" }] })\n",
-            ),
+            identity(f, &one_statement_policy("Effect = \"Allow\", Principal = \"*\"")),
             "policy_json",
             "policy_json =",
             &["Statement[0] names a Principal", "remove it"],
         ),
         case(
             "policy with a lower-case effect",
-            identity(
-                f,
-                "  policy_json = jsonencode({ Version = \"2012-10-17\", Statement = [{ Effect = \"allow\", \
-                 Action = \"ec2:DescribeInstances\", Resource = \"*\" }] })\n",
-            ),
+            identity(f, &one_statement_policy("Effect = \"allow\"")),
             "policy_json",
             "policy_json =",
             &["Statement[0].Effect is \"allow\"", "\"Allow\" or \"Deny\""],

@@ -31,7 +31,7 @@ use self::model::Model;
 use self::ops::StepError;
 use self::schema::{defaults, TYPE_NAME};
 use crate::aws::iam;
-use crate::data_sources::csi_driver_iam_policy::{policy_document, PolicyOptions};
+use crate::aws::policy::{csi_driver_policy, PolicyOptions};
 use crate::framework::json;
 use crate::framework::timeouts::Timeouts;
 use crate::framework::{
@@ -63,7 +63,7 @@ fn choose_profile(role: &str, profiles: &[iam::InstanceProfileInfo]) -> Option<S
 /// form `jsonencode()` writes, which is also how a read stores a document it did not write: an
 /// imported identity then has the same state as one this provider created.
 fn default_policy_json() -> String {
-    let document = policy_document(&PolicyOptions { dynamic_provisioning: true, ..Default::default() }).to_string();
+    let document = csi_driver_policy(&PolicyOptions { dynamic_provisioning: true, ..Default::default() }).to_string();
     json::jsonencode_form(&document).unwrap_or(document)
 }
 

@@ -17,7 +17,7 @@ use super::manifests;
 use super::model::{self, creation_token, MountTarget, Observed, VolumeArgs};
 use super::schema::{self, defaults};
 use crate::aws::ec2::network;
-use crate::aws::{efs, AwsClients};
+use crate::aws::{efs, policy, AwsClients};
 use crate::error::Error;
 use crate::framework::Value;
 use crate::resources::ownership::{Claim, OWNER_TAG};
@@ -145,7 +145,7 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
     set(&mut next, "provisioned_throughput_in_mibps", provisioned);
     set(&mut next, "transition_to_ia", opt(efs::find_transition_to_ia(efs_client, &fs_id).await?));
     let policy = efs::find_file_system_policy(efs_client, &fs_id).await?;
-    set(&mut next, "enforce_tls", Value::Bool(policy.as_deref().is_some_and(manifests::policy_enforces_tls)));
+    set(&mut next, "enforce_tls", Value::Bool(policy.as_deref().is_some_and(policy::policy_enforces_tls)));
     set(&mut next, "backup", Value::Bool(efs::find_backup_enabled(efs_client, &fs_id).await?));
     if state.get("owner_id").is_none_or(Value::is_null) {
         // An import (or a state from before owner ids) takes the owner id the file system carries.
@@ -433,7 +433,7 @@ pub async fn converge(
     if changed(&|a| a.enforce_tls.to_string()) {
         if args.enforce_tls {
             let arn = observed.file_system_arn.clone().unwrap_or_default();
-            efs::put_file_system_policy(efs_client, &fs_id, &manifests::tls_policy(&arn).to_string()).await?;
+            efs::put_file_system_policy(efs_client, &fs_id, &policy::tls_policy(&arn).to_string()).await?;
         } else if prior_args.is_some() {
             efs::delete_file_system_policy(efs_client, &fs_id).await?;
         }

@@ -13,6 +13,21 @@ use crate::framework::{PlanContext, Type, Value};
 /// previous run crashed after creating it) instead of failing or creating a duplicate.
 pub const MANAGED_BY_TAG: &str = "terraform-provider-efs:managed-by";
 
+/// Tag keys starting with this are AWS's own (`aws:elasticfilesystem:default-backup`,
+/// `aws:cloudformation:stack-id`, ...): AWS sets them and refuses to change or remove them. They are
+/// never part of `tags_all`, and never untagged (terraform-provider-aws: `IgnoreAWS()`).
+pub const SYSTEM_TAG_PREFIX: &str = "aws:";
+
+/// True for a key AWS reserves for itself, see [`SYSTEM_TAG_PREFIX`].
+pub fn is_system_key(key: &str) -> bool {
+    key.starts_with(SYSTEM_TAG_PREFIX)
+}
+
+/// The tags without AWS's own.
+pub fn without_system_tags(tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    tags.iter().filter(|(k, _)| !is_system_key(k)).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
 pub fn tags_attribute() -> Attribute {
     Attribute::optional("tags", Type::map(Type::String))
         .description("Tags for the AWS objects this resource creates, merged over the provider's `default_tags`.")
@@ -59,6 +74,16 @@ pub fn plan_tags_all(plan: &mut PlanContext<'_>, default_tags: &BTreeMap<String,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn system_tags_are_left_out() {
+        let read = BTreeMap::from([
+            ("aws:elasticfilesystem:default-backup".to_string(), "enabled".to_string()),
+            ("team".to_string(), "a".to_string()),
+            ("xaws:y".to_string(), "b".to_string()),
+        ]);
+        assert_eq!(without_system_tags(&read).keys().collect::<Vec<_>>(), ["team", "xaws:y"]);
+    }
 
     #[test]
     fn own_tags_win_over_defaults() {

@@ -14,9 +14,10 @@ use tokio_util::sync::CancellationToken;
 use super::model::{AssociationState, MetadataOptions, Model};
 use super::schema::TYPE_NAME;
 use crate::aws::ec2::instances::{self, Association};
+use crate::aws::wait::{StateWaiter, IAM_PROPAGATION_TIMEOUT, NOT_FOUND};
 use crate::aws::{iam, AwsClients, NotFoundExt};
 use crate::error::Error;
-use crate::resources::tags::MANAGED_BY_TAG;
+use crate::resources::tags::{is_system_key, without_system_tags, MANAGED_BY_TAG};
 
 /// The role may be assumed by EC2 instances (through the instance profile), nothing else.
 pub const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
@@ -84,6 +85,7 @@ pub async fn create(
     aws: &AwsClients,
     model: &Model,
     owned: &mut Owned,
+    timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<(), StepError> {
     let tags = tags_to_apply(model);
@@ -148,11 +150,11 @@ pub async fn create(
     };
     owned.profile = Some((profile_name.clone(), profile_arn.clone()));
     if !roles.contains(role) {
-        iam::add_role_to_instance_profile(&aws.iam, profile_name, role).await?;
+        iam::add_role_to_instance_profile(&aws.iam, profile_name, role, cancel).await?;
     }
 
-    associate_all(aws, &model.instance_ids, &profile_arn, model.replace_existing_association, cancel).await?;
-    apply_metadata_options(aws, model.metadata_options.as_ref(), &model.instance_ids).await?;
+    associate_all(aws, &model.instance_ids, &profile_arn, model.replace_existing_association, timeout, cancel).await?;
+    apply_metadata_options(aws, model.metadata_options.as_ref(), &model.instance_ids, cancel).await?;
     Ok(())
 }
 
@@ -164,6 +166,7 @@ pub async fn associate_all(
     instance_ids: &BTreeSet<String>,
     profile_arn: &str,
     replace: bool,
+    timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<(), StepError> {
     let ids: Vec<String> = instance_ids.iter().cloned().collect();
@@ -173,47 +176,51 @@ pub async fn associate_all(
         .map(|association| (association.instance_id.clone(), association))
         .collect();
     let existing = &existing;
-    let results: Vec<Result<(), StepError>> = stream::iter(ids)
+    let results: Vec<Result<Option<String>, StepError>> = stream::iter(ids.clone())
         .map(|instance_id: String| async move {
-            associate_one(aws, &instance_id, existing.get(&instance_id), profile_arn, replace, cancel).await
+            associate_one(aws, &instance_id, existing.get(&instance_id), profile_arn, replace, timeout, cancel).await
         })
         .buffer_unordered(ASSOCIATION_CONCURRENCY)
         .collect()
         .await;
-    results.into_iter().collect()
+    let made: Vec<String> = results.into_iter().collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect();
+    // Done only once a refresh sees them.
+    instances::wait_associations_visible(&aws.ec2, &ids, &made, cancel).await?;
+    Ok(())
 }
 
+/// The association made (or replaced), `None` when the instance had the profile already.
 async fn associate_one(
     aws: &AwsClients,
     instance_id: &str,
     existing: Option<&instances::Association>,
     profile_arn: &str,
     replace: bool,
+    timeout: Duration,
     cancel: &CancellationToken,
-) -> Result<(), StepError> {
+) -> Result<Option<String>, StepError> {
     match existing {
-        Some(existing) if existing.profile_arn == profile_arn => Ok(()),
-        Some(existing) if replace => {
+        Some(existing) if existing.profile_arn == profile_arn => Ok(None),
+        Some(existing) if replace => Ok(Some(
             instances::replace_association(&aws.ec2, &existing.association_id, instance_id, profile_arn, cancel)
-                .await?;
-            Ok(())
-        }
+                .await?,
+        )),
         Some(existing) => Err(StepError::AlreadyAssociated {
             instance_id: instance_id.to_string(),
             profile_arn: existing.profile_arn.clone(),
         }),
-        None => {
-            instances::associate(&aws.ec2, instance_id, profile_arn, cancel).await?;
-            Ok(())
-        }
+        None => Ok(Some(instances::associate(&aws.ec2, instance_id, profile_arn, timeout, cancel).await?)),
     }
 }
 
-/// Sets the configured metadata options on the instances (nothing when the block is absent).
+/// Sets the configured metadata options on the instances (nothing when the block is absent) and
+/// waits until EC2 has applied them. A value the configuration leaves out is sent back as the
+/// instance has it, so it never changes (see [`instances::modify_metadata_options`]).
 pub async fn apply_metadata_options(
     aws: &AwsClients,
     options: Option<&MetadataOptions>,
     instance_ids: &BTreeSet<String>,
+    cancel: &CancellationToken,
 ) -> Result<(), Error> {
     let Some(options) = options else {
         return Ok(());
@@ -221,11 +228,20 @@ pub async fn apply_metadata_options(
     if options.http_tokens.is_none() && options.http_put_response_hop_limit.is_none() {
         return Ok(());
     }
+    let ids: Vec<String> = instance_ids.iter().cloned().collect();
+    let current: BTreeMap<String, instances::MetadataOptions> = instances::describe_metadata_options(&aws.ec2, &ids)
+        .await?
+        .into_iter()
+        .map(|o| (o.instance_id.clone(), o))
+        .collect();
     let hop_limit = options.http_put_response_hop_limit.and_then(|h| i32::try_from(h).ok());
     for instance_id in instance_ids {
-        instances::modify_metadata_options(&aws.ec2, instance_id, options.http_tokens.as_deref(), hop_limit).await?;
+        let now = current.get(instance_id);
+        let tokens = options.http_tokens.clone().or_else(|| now.and_then(|o| o.http_tokens.clone()));
+        let hops = hop_limit.or_else(|| now.and_then(|o| o.http_put_response_hop_limit));
+        instances::modify_metadata_options(&aws.ec2, instance_id, tokens.as_deref(), hops).await?;
     }
-    Ok(())
+    instances::wait_metadata_options_applied(&aws.ec2, &ids, cancel).await
 }
 
 /// The live associations of `profile_arn`, across all instances.
@@ -253,10 +269,15 @@ pub async fn disassociate_all(
 }
 
 /// Puts the role back in the profile when it is not there (see [`refresh`]).
-async fn ensure_role_in_profile(aws: &AwsClients, profile_name: &str, role: &str) -> Result<(), Error> {
+async fn ensure_role_in_profile(
+    aws: &AwsClients,
+    profile_name: &str,
+    role: &str,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
     match iam::find_instance_profile_by_name(&aws.iam, profile_name).await? {
         Some(profile) if !profile.role_names.iter().any(|r| r == role) => {
-            iam::add_role_to_instance_profile(&aws.iam, profile_name, role).await
+            iam::add_role_to_instance_profile(&aws.iam, profile_name, role, cancel).await
         }
         _ => Ok(()),
     }
@@ -283,20 +304,40 @@ pub async fn teardown(
                 iam::remove_role_from_instance_profile(&aws.iam, profile_name, role).await?;
             }
         }
-        iam::delete_instance_profile(&aws.iam, profile_name).await?;
+        iam::delete_instance_profile(&aws.iam, profile_name, cancel).await?;
     }
     if let Some(role) = &owned.role_name {
+        // DeleteRole refuses a role still in any instance profile: one made outside Terraform that
+        // holds it lets go of it too (the delete warns about it beforehand, see `other_profiles`).
+        let own = owned.profile.as_ref().map(|(name, _)| name.as_str());
+        for other in other_profiles(aws, role, own).await? {
+            iam::remove_role_from_instance_profile(&aws.iam, &other, role).await?;
+        }
         for arn in &owned.attached {
             iam::detach_role_policy(&aws.iam, role, arn).await?;
         }
     }
     if let Some(arn) = &owned.policy_arn {
-        iam::delete_policy(&aws.iam, arn).await?;
+        iam::delete_policy(&aws.iam, arn, cancel).await?;
     }
     if let Some(role) = &owned.role_name {
-        iam::delete_role(&aws.iam, role).await?;
+        iam::delete_role(&aws.iam, role, cancel).await?;
     }
     Ok(())
+}
+
+/// The instance profiles other than `own` that hold `role`: made outside Terraform, they lose the
+/// role when the identity is destroyed.
+pub async fn other_profiles(aws: &AwsClients, role: &str, own: Option<&str>) -> Result<Vec<String>, Error> {
+    let profiles = iam::list_instance_profiles_for_role(&aws.iam, role).await.or_not_found(&[iam::NO_SUCH_ENTITY])?;
+    Ok(profiles.unwrap_or_default().into_iter().filter(|p| Some(p.as_str()) != own).collect())
+}
+
+/// The inline policies of the role. This resource makes none, and DeleteRole refuses a role that
+/// has any: the delete stops before removing anything and names them, since deleting permissions
+/// someone else wrote is not this resource's call.
+pub async fn inline_policies(aws: &AwsClients, role: &str) -> Result<Vec<String>, Error> {
+    Ok(iam::list_role_policy_names(&aws.iam, role).await.or_not_found(&[iam::NO_SUCH_ENTITY])?.unwrap_or_default())
 }
 
 /// Everything a state's resource owns, looked up where the state lacks it (e.g. a partial state).
@@ -418,7 +459,7 @@ pub async fn refresh(
         out.metadata_options = Some(seen);
     }
 
-    let mut tags_all = role.tags.clone();
+    let mut tags_all = without_system_tags(&role.tags);
     tags_all.remove(MANAGED_BY_TAG);
     let own: BTreeMap<String, String> = tags_all
         .iter()
@@ -428,6 +469,24 @@ pub async fn refresh(
     out.tags = if own.is_empty() && model.tags.is_none() { None } else { Some(own) };
     out.tags_all = tags_all;
     Ok(Some(out))
+}
+
+/// [`refresh`] right after a create or update: IAM may not show a role or instance profile it just
+/// made to reads for a while, so not found is waited out within [`IAM_PROPAGATION_TIMEOUT`]; still
+/// not found after that is an error (the caller keeps the objects in the state).
+pub async fn refresh_after_write(
+    aws: &AwsClients,
+    model: &Model,
+    default_tags: &BTreeMap<String, String>,
+    cancel: &CancellationToken,
+) -> Result<Model, Error> {
+    let waiter = StateWaiter {
+        object: &format!("IAM Role {} and IAM Instance Profile {}", model.role_name, model.instance_profile_name),
+        pending: &[NOT_FOUND],
+        target: &["visible"],
+        timeout: IAM_PROPAGATION_TIMEOUT,
+    };
+    waiter.wait_found(cancel, || refresh(aws, model, default_tags), |_| "visible").await
 }
 
 /// Applies the difference between `prior` and `planned` (both fully known).
@@ -480,7 +539,7 @@ pub async fn update(
         let remove: Vec<String> = prior
             .tags_all
             .keys()
-            .filter(|k| !planned.tags_all.contains_key(*k) && *k != MANAGED_BY_TAG)
+            .filter(|k| !planned.tags_all.contains_key(*k) && *k != MANAGED_BY_TAG && !is_system_key(k))
             .cloned()
             .collect();
         let add: BTreeMap<String, String> = planned
@@ -510,13 +569,13 @@ pub async fn update(
     }
     let added: BTreeSet<String> = planned.instance_ids.difference(&prior.instance_ids).cloned().collect();
     if !added.is_empty() {
-        ensure_role_in_profile(aws, &prior.instance_profile_name, role).await?;
+        ensure_role_in_profile(aws, &prior.instance_profile_name, role, cancel).await?;
     }
-    associate_all(aws, &added, profile_arn, planned.replace_existing_association, cancel).await?;
+    associate_all(aws, &added, profile_arn, planned.replace_existing_association, timeout, cancel).await?;
 
     let metadata_targets =
         if planned.metadata_options != prior.metadata_options { &planned.instance_ids } else { &added };
-    apply_metadata_options(aws, planned.metadata_options.as_ref(), metadata_targets).await?;
+    apply_metadata_options(aws, planned.metadata_options.as_ref(), metadata_targets, cancel).await?;
     Ok(())
 }
 

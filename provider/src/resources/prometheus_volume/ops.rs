@@ -126,7 +126,9 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
     let own_tags: BTreeMap<String, String> = fs_tags
         .iter()
         .filter(|(k, _)| {
-            k.as_str() != tags::MANAGED_BY_TAG && !(k.as_str() == "Name" && **k == "Name" && fs_tags["Name"] == name)
+            k.as_str() != tags::MANAGED_BY_TAG
+                && !tags::is_system_key(k)
+                && !(k.as_str() == "Name" && **k == "Name" && fs_tags["Name"] == name)
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
@@ -373,12 +375,15 @@ pub async fn converge(
     }
     let ap_changed = prior_args.is_some_and(|pa| pa.access_point != args.access_point);
     if observed.access_point_id.is_none() || ap_changed {
-        let old = observed.access_point_id.take();
-        let ap = efs::create_access_point(efs_client, &fs_id, &args.access_point, &aws_tags).await?;
+        // The old one stays recorded until the new one exists (a failed create must not lose it),
+        // and the new one is recorded before the old one goes (a failed delete must not lose it;
+        // teardown removes any access point carrying the ownership tag).
+        let old = observed.access_point_id.clone();
+        let ap = efs::create_access_point(efs_client, &fs_id, &args.access_point, &aws_tags, timeout, cancel).await?;
         observed.access_point_id = ap.access_point_id().map(str::to_string);
         observed.access_point_arn = ap.access_point_arn().map(str::to_string);
         if let Some(old) = old {
-            efs::delete_access_point(efs_client, &old).await?;
+            efs::delete_access_point(efs_client, &old, timeout, cancel).await?;
         }
     }
 
@@ -413,8 +418,13 @@ pub async fn converge(
             .await?;
         }
         if prior.tags_all != args.tags_all {
-            let removed: Vec<String> =
-                prior.tags_all.keys().filter(|k| !args.tags_all.contains_key(*k)).cloned().collect();
+            // AWS's own keys are never untagged, even if an older state holds one.
+            let removed: Vec<String> = prior
+                .tags_all
+                .keys()
+                .filter(|k| !args.tags_all.contains_key(*k) && !tags::is_system_key(k))
+                .cloned()
+                .collect();
             let mut ids = vec![fs_id.clone()];
             ids.extend(observed.access_point_id.clone());
             for id in &ids {
@@ -439,13 +449,13 @@ pub async fn teardown(
 ) -> Result<(), Error> {
     let efs_client = &aws.efs;
     if let Some(ap) = &observed.access_point_id {
-        efs::delete_access_point(efs_client, ap).await?;
+        efs::delete_access_point(efs_client, ap, timeout, cancel).await?;
     }
     if let Some(fs_id) = &observed.file_system_id {
         // Access points a crashed create or update made before the state knew them.
         for ap in efs::find_access_points(efs_client, fs_id).await? {
             if ap.tags().iter().any(|t| t.key() == tags::MANAGED_BY_TAG) {
-                efs::delete_access_point(efs_client, ap.access_point_id().unwrap_or_default()).await?;
+                efs::delete_access_point(efs_client, ap.access_point_id().unwrap_or_default(), timeout, cancel).await?;
             }
         }
     }

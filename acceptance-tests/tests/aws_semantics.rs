@@ -5,7 +5,7 @@
 //! and inventory check meet the same behaviour.
 
 use acceptance_tests::cluster::{hcl_list, Cluster};
-use acceptance_tests::proxy::{Fault, FaultProxy, FaultRule, BACKUP_SYSTEM_TAG};
+use acceptance_tests::proxy::{Fault, FaultProxy, FaultRule, ACCESS_POINTS_PER_PAGE, BACKUP_SYSTEM_TAG};
 use acceptance_tests::{block_on, provider_block_with_endpoint, skip_unless_acceptance, Moto, Scenario, Workdir};
 use serde_json::Value;
 
@@ -262,5 +262,57 @@ fn metadata_options_keep_http_tokens_and_wait_until_applied() {
     assert_eq!(found.http_put_response_hop_limit(), Some(1));
     assert!(injected(&proxy, "ec2:DescribeInstances") >= 2, "{:?}", proxy.injected());
     assert_eq!(wd.state_resource(IDENTITY)["metadata_options"]["http_put_response_hop_limit"], Value::from(1));
+    assert_no_changes(&wd);
+}
+
+/// Item 14: access points the CSI driver made (untagged, one per dynamically provisioned volume,
+/// each holding its data) are never deleted by destroy: it stops before removing anything and
+/// names every one of them, across pages of DescribeAccessPoints.
+#[test]
+fn destroy_leaves_the_drivers_access_points_and_says_what_to_do() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto);
+    let cluster = Cluster::create(&moto, 1, 0);
+    let wd = Scenario::new(&moto);
+    wd.write("main.tf", &volume_config(&proxy, &cluster, ""));
+    wd.apply();
+    let fs_id = wd.state_resource(VOLUME)["file_system_id"].as_str().unwrap_or_default().to_string();
+    let drivers: Vec<String> = (0..ACCESS_POINTS_PER_PAGE)
+        .map(|n| {
+            let made = block_on(
+                moto.efs().create_access_point().file_system_id(&fs_id).client_token(format!("pvc-{n}")).send(),
+            );
+            made.expect("CreateAccessPoint").access_point_id().unwrap_or_default().to_string()
+        })
+        .collect();
+    let out = wd.run(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
+    assert!(!out.success(), "{out}");
+    let text = out.combined();
+    assert!(drivers.iter().all(|id| text.contains(id.as_str())), "names each of {drivers:?}: {text}");
+    assert!(text.contains("PersistentVolumeClaims"), "{text}");
+    assert!(proxy.count("efs:DescribeAccessPoints") >= 2, "paged: {:?}", proxy.calls());
+    let left = block_on(moto.efs().describe_access_points().file_system_id(&fs_id).send()).expect("list");
+    assert_eq!(left.access_points().len(), 1 + drivers.len(), "nothing was deleted");
+    for id in &drivers {
+        block_on(moto.efs().delete_access_point().access_point_id(id).send()).expect("DeleteAccessPoint");
+    }
+}
+
+/// Item 13: a new security group is at first "not found" to AuthorizeSecurityGroupIngress; the rule
+/// is retried until the group is visible (before, the group was deleted and the apply failed).
+#[test]
+fn a_new_security_group_is_waited_for_before_its_rule() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto);
+    let cluster = Cluster::create(&moto, 1, 0);
+    let wd = Scenario::new(&moto);
+    proxy.add_fault(FaultRule::new("ec2:CreateSecurityGroup", Fault::NotYetVisible, 2));
+    wd.write("main.tf", &volume_config(&proxy, &cluster, ""));
+    wd.apply();
+    assert_eq!(injected(&proxy, "ec2:AuthorizeSecurityGroupIngress"), 2, "{:?}", proxy.injected());
+    assert_eq!(proxy.count("ec2:CreateSecurityGroup"), 1, "one group, kept");
+    assert!(wd.state_resource(VOLUME)["security_group_id"].as_str().is_some_and(|g| g.starts_with("sg-")));
     assert_no_changes(&wd);
 }

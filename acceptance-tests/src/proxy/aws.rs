@@ -8,6 +8,8 @@
 //!   it in moto right after the create, and the create answer shows it too).
 //! * Tag keys starting with `aws:` are AWS's own: EFS TagResource/UntagResource, IAM
 //!   Tag*/Untag* and EC2 CreateTags/DeleteTags naming one are refused, as AWS refuses them.
+//! * DescribeAccessPoints by file system answers in pages ([`ACCESS_POINTS_PER_PAGE`]) with a
+//!   `NextToken`, as EFS does.
 //!
 //! [`Fault::NotYetVisible`]: super::Fault::NotYetVisible
 //! [`Fault::StayDeleting`]: super::Fault::StayDeleting
@@ -94,6 +96,28 @@ pub(super) fn tag_backed_up_file_system(shared: &Shared, request: &Request, resp
     }
 }
 
+/// Access points per DescribeAccessPoints page: EFS pages the list (moto does not), and a small
+/// page makes every list of more than two take several calls.
+pub const ACCESS_POINTS_PER_PAGE: usize = 2;
+
+/// Pages a DescribeAccessPoints answer by file system: [`ACCESS_POINTS_PER_PAGE`] at a time, from
+/// the offset in the `NextToken` the proxy gave out (moto ignores the token and lists them all).
+pub(super) fn page_access_points(request: &Request, response: &mut Response) {
+    if request.query("FileSystemId").is_none() {
+        return;
+    }
+    let Ok(mut body) = serde_json::from_slice::<Value>(&response.body) else { return };
+    let Some(all) = body["AccessPoints"].as_array().cloned() else { return };
+    let offset: usize = request
+        .query("NextToken")
+        .and_then(|t| t.strip_prefix("proxy-page-").and_then(|n| n.parse().ok()))
+        .unwrap_or(0);
+    let end = (offset + ACCESS_POINTS_PER_PAGE).min(all.len());
+    body["AccessPoints"] = Value::Array(all.get(offset.min(end)..end).unwrap_or_default().to_vec());
+    body["NextToken"] = if end < all.len() { Value::from(format!("proxy-page-{end}")) } else { Value::Null };
+    response.body = body.to_string().into_bytes();
+}
+
 /// The object an IAM or EFS read names, as the `invisible` map keys it.
 fn named_objects(action: &str, request: &Request) -> Vec<String> {
     let form = String::from_utf8_lossy(&request.body).into_owned();
@@ -112,6 +136,9 @@ fn named_objects(action: &str, request: &Request) -> Vec<String> {
         .collect(),
         "efs:DescribeAccessPoints" => {
             request.query("AccessPointId").map(|id| format!("access-point/{id}")).into_iter().collect()
+        }
+        "ec2:AuthorizeSecurityGroupIngress" => {
+            field("GroupId").map(|id| format!("security-group/{id}")).into_iter().collect()
         }
         _ => Vec::new(),
     }
@@ -145,6 +172,9 @@ pub(super) fn eventual_answer(shared: &Shared, action: &str, request: &Request) 
             error_response("efs", 404, "AccessPointNotFound", &format!("Access point {name} does not exist."))
         }
         "role" => error_response("iam", 404, "NoSuchEntity", &format!("The role with name {name} cannot be found.")),
+        "security-group" => {
+            error_response("ec2", 400, "InvalidGroup.NotFound", &format!("The security group '{name}' does not exist"))
+        }
         _ => error_response("iam", 404, "NoSuchEntity", &format!("Instance Profile {name} cannot be found.")),
     })
 }
@@ -184,6 +214,11 @@ pub(super) fn rewrite_answer(shared: &Shared, action: &str, request: &Request, r
                 if let Some(name) = form_value(&form, field) {
                     state.invisible.insert(format!("{kind}/{name}"), polls);
                 }
+            }
+        }
+        "ec2:CreateSecurityGroup" => {
+            if let (Some(polls), Some(id)) = (holds.invisible, xml_field(&body, "groupId")) {
+                state.invisible.insert(format!("security-group/{id}"), polls);
             }
         }
         "ec2:AssociateIamInstanceProfile" => {

@@ -56,7 +56,9 @@ pub enum Fault {
     /// GetInstanceProfile and AddRoleToInstanceProfile naming it answer `NoSuchEntity`; after
     /// `efs:CreateAccessPoint`, DescribeAccessPoints by its id answers `AccessPointNotFound`; after
     /// `ec2:AssociateIamInstanceProfile`, the new association is left out of the next `times`
-    /// DescribeIamInstanceProfileAssociations answers that would list it. Per object.
+    /// DescribeIamInstanceProfileAssociations answers that would list it; after
+    /// `ec2:CreateSecurityGroup`, AuthorizeSecurityGroupIngress on the new group answers
+    /// `InvalidGroup.NotFound`. Per object.
     NotYetVisible,
     /// `iam:DeleteRole`, `iam:DeletePolicy` or `iam:DeleteInstanceProfile` answers `DeleteConflict`
     /// (HTTP 409) without reaching moto, as IAM does while a detach or removal just made has not

@@ -26,6 +26,7 @@
 //!   [`BACKUP_SYSTEM_TAG`] (`aws:elasticfilesystem:default-backup`).
 //! * Tag calls naming an `aws:` key are refused (EFS `BadRequest`, IAM `InvalidInput`, EC2
 //!   `InvalidParameterValue`): those keys are AWS's own.
+//! * DescribeAccessPoints by file system answers in pages of [`ACCESS_POINTS_PER_PAGE`].
 //!
 //! And when a rule asks for it (see [`Fault`]), per object: file systems, mount targets and access
 //! points `creating`/`deleting`; IAM roles and instance profiles `NoSuchEntity` for a number of
@@ -55,8 +56,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-pub use self::aws::BACKUP_SYSTEM_TAG;
-use self::aws::{eventual_answer, refuse_system_tag_keys, rewrite_answer, tag_backed_up_file_system};
+use self::aws::{
+    eventual_answer, page_access_points, refuse_system_tag_keys, rewrite_answer, tag_backed_up_file_system,
+};
+pub use self::aws::{ACCESS_POINTS_PER_PAGE, BACKUP_SYSTEM_TAG};
 use self::faults::{crash_due, decide, deleting_answer, rewrite_efs_answer, Crash, Plan, State};
 pub use self::faults::{is_mutating, Fault, FaultRule};
 use self::http::{forward, read_request, reset, write_response, Request};
@@ -260,6 +263,9 @@ fn handle(shared: &Shared, request: &Request, stream: &mut TcpStream) -> io::Res
     }
     if action == "efs:CreateFileSystem" && (200..300).contains(&response.status) {
         tag_backed_up_file_system(shared, request, &mut response);
+    }
+    if action == "efs:DescribeAccessPoints" && response.status == 200 {
+        page_access_points(request, &mut response);
     }
     if service == "efs" && (200..300).contains(&response.status) {
         rewrite_efs_answer(shared, &action, request, &mut response, holds);

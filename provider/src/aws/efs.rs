@@ -315,14 +315,26 @@ pub async fn find_access_point_by_id(efs: &Efs, id: &str) -> Result<Option<Acces
         .filter(|ap| ap.life_cycle_state() != Some(&LifeCycleState::Deleted)))
 }
 
+/// Every access point of the file system, page after page (with dynamic provisioning the CSI driver
+/// makes one per volume, so there may be many).
 pub async fn find_access_points(efs: &Efs, file_system_id: &str) -> Result<Vec<AccessPointDescription>, Error> {
-    let out = efs
-        .describe_access_points()
-        .file_system_id(file_system_id)
-        .send()
-        .await
-        .context("reading EFS Access Points", file_system_id);
-    Ok(out.or_not_found(&["FileSystemNotFound"])?.map(|o| o.access_points().to_vec()).unwrap_or_default())
+    let mut found = Vec::new();
+    let mut token = None;
+    loop {
+        let out = efs
+            .describe_access_points()
+            .file_system_id(file_system_id)
+            .set_next_token(token)
+            .send()
+            .await
+            .context("reading EFS Access Points", file_system_id);
+        let Some(out) = out.or_not_found(&["FileSystemNotFound"])? else { return Ok(found) };
+        found.extend(out.access_points().iter().cloned());
+        token = out.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(found);
+        }
+    }
 }
 
 /// Deletes an access point and waits until it is gone. Not found is success.

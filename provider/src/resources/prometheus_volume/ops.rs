@@ -290,7 +290,15 @@ pub async fn converge(
                 let id = match adopt_security_group(aws, &vpc, args).await? {
                     Some(id) => id,
                     None => {
-                        match network::create_nfs_security_group(&aws.ec2, &name, &vpc, &args.allowed, &aws_tags).await
+                        match network::create_nfs_security_group(
+                            &aws.ec2,
+                            &name,
+                            &vpc,
+                            &args.allowed,
+                            &aws_tags,
+                            cancel,
+                        )
+                        .await
                         {
                             Ok(id) => id,
                             // An earlier attempt made it, but its answer was lost.
@@ -439,6 +447,19 @@ pub async fn converge(
         }
     }
     Ok(())
+}
+
+/// The access points of the file system that this resource did not make (neither the one in the
+/// state nor one carrying the ownership tag): the CSI driver's, with dynamic provisioning.
+pub async fn foreign_access_points(aws: &AwsClients, observed: &Observed) -> Result<Vec<String>, Error> {
+    let Some(fs_id) = &observed.file_system_id else { return Ok(Vec::new()) };
+    Ok(efs::find_access_points(&aws.efs, fs_id)
+        .await?
+        .into_iter()
+        .filter(|ap| !ap.tags().iter().any(|t| t.key() == tags::MANAGED_BY_TAG))
+        .filter_map(|ap| ap.access_point_id().map(str::to_string))
+        .filter(|id| observed.access_point_id.as_ref() != Some(id))
+        .collect())
 }
 
 pub async fn teardown(

@@ -30,7 +30,8 @@
 //!
 //! And when a rule asks for it (see [`Fault`]), per object: file systems, mount targets and access
 //! points `creating`/`deleting`; IAM roles and instance profiles `NoSuchEntity` for a number of
-//! reads after their create; access points not found right after theirs; associations missing
+//! reads after their create; access points not found right after theirs, and new security groups
+//! `InvalidGroup.NotFound` to AuthorizeSecurityGroupIngress; associations missing
 //! from the first describes after they were made, or still `disassociating` (and blocking a new
 //! association) after a disassociation; metadata options `pending` after a change; IAM deletes
 //! answering `DeleteConflict`.
@@ -39,7 +40,8 @@
 //! the provider are kept alive as HTTP/1.1 allows.
 //!
 //! Parts: [`http`] (HTTP/1.1 plumbing), [`wire`] (the AWS wire format), [`faults`] (the fault
-//! rules, holds and crash trigger); here the proxy itself and how it serves one request.
+//! rules, holds and crash trigger), [`aws`] (the AWS behaviours above and the IAM/EC2 side of the
+//! holds); here the proxy itself and how it serves one request.
 
 mod aws;
 mod faults;

@@ -23,6 +23,21 @@ pub const RESERVED_TAG_KEYS: [&str; 2] = [MANAGED_BY_TAG, OWNER_TAG];
 /// sets them.
 pub const PROVIDER_TAG_KEYS: [&str; 3] = [MANAGED_BY_TAG, OWNER_TAG, "Name"];
 
+/// Tag keys starting with this are AWS's own (`aws:elasticfilesystem:default-backup`,
+/// `aws:cloudformation:stack-id`, ...): AWS sets them and refuses to change or remove them. They are
+/// never part of `tags_all`, and never untagged (terraform-provider-aws: `IgnoreAWS()`).
+pub const SYSTEM_TAG_PREFIX: &str = "aws:";
+
+/// True for a key AWS reserves for itself, see [`SYSTEM_TAG_PREFIX`].
+pub fn is_system_key(key: &str) -> bool {
+    key.starts_with(SYSTEM_TAG_PREFIX)
+}
+
+/// The tags without AWS's own.
+pub fn without_system_tags(tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    tags.iter().filter(|(k, _)| !is_system_key(k)).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
 pub fn tags_attribute() -> Attribute {
     Attribute::optional("tags", Type::map(Type::String))
         .description(format!(
@@ -100,6 +115,16 @@ pub fn plan_tags_all(plan: &mut PlanContext<'_>, default_tags: &BTreeMap<String,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn system_tags_are_left_out() {
+        let read = BTreeMap::from([
+            ("aws:elasticfilesystem:default-backup".to_string(), "enabled".to_string()),
+            ("team".to_string(), "a".to_string()),
+            ("xaws:y".to_string(), "b".to_string()),
+        ]);
+        assert_eq!(without_system_tags(&read).keys().collect::<Vec<_>>(), ["team", "xaws:y"]);
+    }
 
     #[test]
     fn own_tags_win_over_defaults() {

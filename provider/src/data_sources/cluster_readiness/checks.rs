@@ -818,6 +818,7 @@ mod tests {
             http_tokens: Some("required".into()),
             http_put_response_hop_limit: Some(1),
             http_endpoint: Some("enabled".into()),
+            metadata_state: Some("applied".into()),
         }
     }
 

@@ -173,7 +173,7 @@ async fn check_instances(provider: &ProviderData, plan: &mut PlanContext<'_>) {
 async fn leftover_profiles(provider: &ProviderData, plan: &PlanContext<'_>) -> Vec<String> {
     let text = |name: &str| plan.prior.get(name).and_then(Value::as_str).map(str::to_string);
     let (Some(role), Some(own)) = (text("role_name"), text("instance_profile_name")) else { return Vec::new() };
-    ops::leftover_profiles(&provider.aws, &role, Some(&own)).await.unwrap_or_default()
+    ops::other_profiles(&provider.aws, &role, Some(&own)).await.unwrap_or_default()
 }
 
 /// Warns about the nodes whose association the apply moves from a leftover profile holding this

@@ -183,7 +183,7 @@ impl Resource for CsiNodeIdentity {
             &format!("creating {TYPE_NAME} {}", model.role_name),
             deadline,
             &ctx.cancel,
-            async { Ok(ops::create(&provider.aws, &model, &mut owned, &ctx.cancel).await) },
+            async { Ok(ops::create(&provider.aws, &model, &mut owned, deadline, &ctx.cancel).await) },
         )
         .await
         .unwrap_or_else(|e| Err(StepError::from(e)));
@@ -202,19 +202,15 @@ impl Resource for CsiNodeIdentity {
                 }
             };
         }
-        match ops::refresh(&provider.aws, &model, &provider.default_tags).await {
-            Ok(Some(state)) => ApplyOutcome::ok(state.to_value()),
-            Ok(None) => ApplyOutcome::failed(
-                Value::Null,
-                Diagnostics::from_error(
-                    "Error Creating EFS CSI Node Identity",
-                    format!(
-                        "The IAM Role {} or its instance profile disappeared right after creation.",
-                        model.role_name
-                    ),
-                ),
-            ),
-            Err(e) => ApplyOutcome::failed(model.to_value(), e.to_diagnostics("Error Reading EFS CSI Node Identity")),
+        match ops::refresh_after_write(&provider.aws, &model, &provider.default_tags, &ctx.cancel).await {
+            Ok(state) => ApplyOutcome::ok(state.to_value()),
+            // What was made stays in the state (tainted), so destroy or the next apply removes it.
+            Err(e) => {
+                let mut partial = model.clone();
+                partial.policy_arn = owned.policy_arn.clone().unwrap_or_default();
+                partial.instance_profile_arn = owned.profile.clone().map(|p| p.1).unwrap_or_default();
+                ApplyOutcome::failed(partial.to_value(), e.to_diagnostics("Error Reading EFS CSI Node Identity"))
+            }
         }
     }
 
@@ -268,9 +264,8 @@ impl Resource for CsiNodeIdentity {
         basis.role_arn = before.role_arn.clone();
         basis.instance_profile_arn = before.instance_profile_arn.clone();
         basis.policy_arn = before.policy_arn.clone();
-        let state = match ops::refresh(&provider.aws, &basis, &provider.default_tags).await {
-            Ok(Some(m)) => m.to_value(),
-            Ok(None) => Value::Null,
+        let state = match ops::refresh_after_write(&provider.aws, &basis, &provider.default_tags, &ctx.cancel).await {
+            Ok(m) => m.to_value(),
             Err(e) => {
                 diags.extend(e.to_diagnostics("Error Reading EFS CSI Node Identity"));
                 prior.clone()
@@ -286,18 +281,11 @@ impl Resource for CsiNodeIdentity {
         };
         let model = Model::from_value(prior);
         let deadline = timeouts(prior).delete;
-        let result = async {
-            let foreign = ops::parts_of_other_owners(&provider.aws, &model).await?;
-            if !foreign.is_empty() {
-                return Ok(foreign);
-            }
-            let owned = ops::owned_from_state(&provider.aws, &model).await?;
-            ops::teardown(&provider.aws, &owned, deadline, &ctx.cancel).await.map(|()| Vec::new())
-        }
-        .await;
-        match result {
-            Ok(foreign) if foreign.is_empty() => Diagnostics::new(),
-            Ok(foreign) => {
+        let role = &model.role_name;
+        let fail = |e: crate::error::Error| e.to_diagnostics("Error Deleting EFS CSI Node Identity");
+        // Another state's objects are left alone before anything else is looked at.
+        match ops::parts_of_other_owners(&provider.aws, &model).await {
+            Ok(foreign) if !foreign.is_empty() => {
                 let mut diags = Diagnostics::new();
                 diags.warning(
                     "IAM Objects Of Another Owner Left In Place",
@@ -306,10 +294,49 @@ impl Resource for CsiNodeIdentity {
                         foreign.join("; ")
                     ),
                 );
-                diags
+                return diags;
             }
-            Err(e) => e.to_diagnostics("Error Deleting EFS CSI Node Identity"),
+            Ok(_) => {}
+            Err(e) => return fail(e),
         }
+        match ops::inline_policies(&provider.aws, role).await {
+            Ok(inline) if !inline.is_empty() => {
+                let names = inline.join(", ");
+                return Diagnostics::from_error(
+                    "Cannot Delete EFS CSI Node Identity",
+                    format!(
+                        "IAM Role {role} has inline policies this resource did not create: {names}. IAM refuses to \
+                         delete a role that has any, and nothing was deleted. Delete them (aws iam delete-role-policy \
+                         --role-name {role} --policy-name NAME), or move their permissions to a managed policy listed \
+                         in additional_policy_arns, then destroy again."
+                    ),
+                );
+            }
+            Ok(_) => {}
+            Err(e) => return fail(e),
+        }
+        let mut diags = Diagnostics::new();
+        match ops::other_profiles(&provider.aws, role, Some(&model.instance_profile_name)).await {
+            Ok(others) if !others.is_empty() => diags.warning(
+                "IAM Role Removed From Other Instance Profiles",
+                format!(
+                    "IAM Role {role} was also in instance profiles this resource did not create: {}. IAM deletes a \
+                     role only once no instance profile holds it, so it was removed from them (the profiles \
+                     themselves stay); instances using them lose these credentials.",
+                    others.join(", ")
+                ),
+            ),
+            Ok(_) => {}
+            Err(e) => return fail(e),
+        }
+        let teardown = async {
+            let owned = ops::owned_from_state(&provider.aws, &model).await?;
+            ops::teardown(&provider.aws, &owned, deadline, &ctx.cancel).await
+        };
+        if let Err(e) = teardown.await {
+            diags.extend(fail(e));
+        }
+        diags
     }
 
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {

@@ -15,10 +15,11 @@ use tokio_util::sync::CancellationToken;
 use super::model::{AssociationState, MetadataOptions, Model};
 use super::schema::TYPE_NAME;
 use crate::aws::ec2::instances::{self, Association};
+use crate::aws::wait::{StateWaiter, IAM_PROPAGATION_TIMEOUT, NOT_FOUND};
 use crate::aws::{iam, AwsClients, NotFoundExt};
 use crate::error::Error;
 use crate::resources::ownership::{Claim, OWNER_TAG};
-use crate::resources::tags::MANAGED_BY_TAG;
+use crate::resources::tags::{is_system_key, without_system_tags, MANAGED_BY_TAG};
 
 /// The role may be assumed by EC2 instances (through the instance profile), nothing else.
 pub const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
@@ -109,6 +110,7 @@ pub async fn create(
     aws: &AwsClients,
     model: &Model,
     owned: &mut Owned,
+    timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<(), StepError> {
     let tags = tags_to_apply(model);
@@ -188,13 +190,21 @@ pub async fn create(
     };
     owned.profile = Some((profile_name.clone(), profile_arn.clone()));
     if !roles.contains(role) {
-        iam::add_role_to_instance_profile(&aws.iam, profile_name, role).await?;
+        iam::add_role_to_instance_profile(&aws.iam, profile_name, role, cancel).await?;
     }
 
     let replaceable = BTreeSet::new();
-    associate_all(aws, &model.instance_ids, &profile_arn, model.replace_existing_association, &replaceable, cancel)
-        .await?;
-    apply_metadata_options(aws, model.metadata_options.as_ref(), &model.instance_ids).await?;
+    associate_all(
+        aws,
+        &model.instance_ids,
+        &profile_arn,
+        model.replace_existing_association,
+        &replaceable,
+        timeout,
+        cancel,
+    )
+    .await?;
+    apply_metadata_options(aws, model.metadata_options.as_ref(), &model.instance_ids, cancel).await?;
     Ok(())
 }
 
@@ -209,6 +219,7 @@ pub async fn associate_all(
     profile_arn: &str,
     replace: bool,
     replaceable: &BTreeSet<String>,
+    timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<(), StepError> {
     let ids: Vec<String> = instance_ids.iter().cloned().collect();
@@ -218,49 +229,53 @@ pub async fn associate_all(
         .map(|association| (association.instance_id.clone(), association))
         .collect();
     let existing = &existing;
-    let results: Vec<Result<(), StepError>> = stream::iter(ids)
+    let results: Vec<Result<Option<String>, StepError>> = stream::iter(ids.clone())
         .map(|instance_id: String| async move {
             let association = existing.get(&instance_id);
             let replace = replace || association.is_some_and(|a| replaceable.contains(profile_name_of(&a.profile_arn)));
-            associate_one(aws, &instance_id, association, profile_arn, replace, cancel).await
+            associate_one(aws, &instance_id, association, profile_arn, replace, timeout, cancel).await
         })
         .buffer_unordered(ASSOCIATION_CONCURRENCY)
         .collect()
         .await;
-    results.into_iter().collect()
+    let made: Vec<String> = results.into_iter().collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect();
+    // Done only once a refresh sees them.
+    instances::wait_associations_visible(&aws.ec2, &ids, &made, cancel).await?;
+    Ok(())
 }
 
+/// The association made (or replaced), `None` when the instance had the profile already.
 async fn associate_one(
     aws: &AwsClients,
     instance_id: &str,
     existing: Option<&instances::Association>,
     profile_arn: &str,
     replace: bool,
+    timeout: Duration,
     cancel: &CancellationToken,
-) -> Result<(), StepError> {
+) -> Result<Option<String>, StepError> {
     match existing {
-        Some(existing) if existing.profile_arn == profile_arn => Ok(()),
-        Some(existing) if replace => {
+        Some(existing) if existing.profile_arn == profile_arn => Ok(None),
+        Some(existing) if replace => Ok(Some(
             instances::replace_association(&aws.ec2, &existing.association_id, instance_id, profile_arn, cancel)
-                .await?;
-            Ok(())
-        }
+                .await?,
+        )),
         Some(existing) => Err(StepError::AlreadyAssociated {
             instance_id: instance_id.to_string(),
             profile_arn: existing.profile_arn.clone(),
         }),
-        None => {
-            instances::associate(&aws.ec2, instance_id, profile_arn, cancel).await?;
-            Ok(())
-        }
+        None => Ok(Some(instances::associate(&aws.ec2, instance_id, profile_arn, timeout, cancel).await?)),
     }
 }
 
-/// Sets the configured metadata options on the instances (nothing when the block is absent).
+/// Sets the configured metadata options on the instances (nothing when the block is absent) and
+/// waits until EC2 has applied them. A value the configuration leaves out is sent back as the
+/// instance has it, so it never changes (see [`instances::modify_metadata_options`]).
 pub async fn apply_metadata_options(
     aws: &AwsClients,
     options: Option<&MetadataOptions>,
     instance_ids: &BTreeSet<String>,
+    cancel: &CancellationToken,
 ) -> Result<(), Error> {
     let Some(options) = options else {
         return Ok(());
@@ -268,11 +283,20 @@ pub async fn apply_metadata_options(
     if options.http_tokens.is_none() && options.http_put_response_hop_limit.is_none() {
         return Ok(());
     }
+    let ids: Vec<String> = instance_ids.iter().cloned().collect();
+    let current: BTreeMap<String, instances::MetadataOptions> = instances::describe_metadata_options(&aws.ec2, &ids)
+        .await?
+        .into_iter()
+        .map(|o| (o.instance_id.clone(), o))
+        .collect();
     let hop_limit = options.http_put_response_hop_limit.and_then(|h| i32::try_from(h).ok());
     for instance_id in instance_ids {
-        instances::modify_metadata_options(&aws.ec2, instance_id, options.http_tokens.as_deref(), hop_limit).await?;
+        let now = current.get(instance_id);
+        let tokens = options.http_tokens.clone().or_else(|| now.and_then(|o| o.http_tokens.clone()));
+        let hops = hop_limit.or_else(|| now.and_then(|o| o.http_put_response_hop_limit));
+        instances::modify_metadata_options(&aws.ec2, instance_id, tokens.as_deref(), hops).await?;
     }
-    Ok(())
+    instances::wait_metadata_options_applied(&aws.ec2, &ids, cancel).await
 }
 
 /// The live associations of `profile_arn`, across all instances.
@@ -300,10 +324,15 @@ pub async fn disassociate_all(
 }
 
 /// Puts the role back in the profile when it is not there (see [`refresh`]).
-async fn ensure_role_in_profile(aws: &AwsClients, profile_name: &str, role: &str) -> Result<(), Error> {
+async fn ensure_role_in_profile(
+    aws: &AwsClients,
+    profile_name: &str,
+    role: &str,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
     match iam::find_instance_profile_by_name(&aws.iam, profile_name).await? {
         Some(profile) if !profile.role_names.iter().any(|r| r == role) => {
-            iam::add_role_to_instance_profile(&aws.iam, profile_name, role).await
+            iam::add_role_to_instance_profile(&aws.iam, profile_name, role, cancel).await
         }
         _ => Ok(()),
     }
@@ -330,32 +359,35 @@ pub async fn teardown(
                 iam::remove_role_from_instance_profile(&aws.iam, profile_name, role).await?;
             }
         }
-        iam::delete_instance_profile(&aws.iam, profile_name).await?;
+        iam::delete_instance_profile(&aws.iam, profile_name, cancel).await?;
     }
     if let Some(role) = &owned.role_name {
-        // IAM deletes no role that an instance profile still holds: take it out of the profiles a
-        // manual setup left (see `leftover_profiles`); the profiles themselves are not ours.
-        for profile in leftover_profiles(aws, role, owned.profile.as_ref().map(|p| p.0.as_str())).await? {
-            iam::remove_role_from_instance_profile(&aws.iam, &profile, role).await?;
+        // DeleteRole refuses a role still in any instance profile: the profiles a manual setup left
+        // (or anyone else made) let go of it too; they are not ours, so they stay (the delete warns
+        // about it beforehand, see `other_profiles`).
+        let own = owned.profile.as_ref().map(|(name, _)| name.as_str());
+        for other in other_profiles(aws, role, own).await? {
+            iam::remove_role_from_instance_profile(&aws.iam, &other, role).await?;
         }
         for arn in &owned.attached {
             iam::detach_role_policy(&aws.iam, role, arn).await?;
         }
     }
     if let Some(arn) = &owned.policy_arn {
-        iam::delete_policy(&aws.iam, arn).await?;
+        iam::delete_policy(&aws.iam, arn, cancel).await?;
     }
     if let Some(role) = &owned.role_name {
-        iam::delete_role(&aws.iam, role).await?;
+        iam::delete_role(&aws.iam, role, cancel).await?;
     }
     Ok(())
 }
 
-/// The instance profiles other than `own_profile` that hold `role`: what a manual setup with one
-/// profile per node leaves beside the resource's one profile. Empty when the role is gone.
-pub async fn leftover_profiles(aws: &AwsClients, role: &str, own_profile: Option<&str>) -> Result<Vec<String>, Error> {
+/// The instance profiles other than `own` that hold `role`: what a manual setup with one profile
+/// per node leaves beside the resource's one profile, or any made outside Terraform. They lose the
+/// role when the identity is destroyed. Empty when the role is gone.
+pub async fn other_profiles(aws: &AwsClients, role: &str, own: Option<&str>) -> Result<Vec<String>, Error> {
     let profiles = iam::list_instance_profiles_for_role(&aws.iam, role).await.or_not_found(&[iam::NO_SUCH_ENTITY])?;
-    Ok(profiles.unwrap_or_default().into_iter().filter(|p| Some(p.as_str()) != own_profile).collect())
+    Ok(profiles.unwrap_or_default().into_iter().filter(|p| Some(p.as_str()) != own).collect())
 }
 
 /// The role, policy and instance profile of the state that carry another owner id than the state
@@ -381,6 +413,13 @@ pub async fn parts_of_other_owners(aws: &AwsClients, model: &Model) -> Result<Ve
         check(format!("IAM Instance Profile {}", profile.name), &profile.tags);
     }
     Ok(parts)
+}
+
+/// The inline policies of the role. This resource makes none, and DeleteRole refuses a role that
+/// has any: the delete stops before removing anything and names them, since deleting permissions
+/// someone else wrote is not this resource's call.
+pub async fn inline_policies(aws: &AwsClients, role: &str) -> Result<Vec<String>, Error> {
+    Ok(iam::list_role_policy_names(&aws.iam, role).await.or_not_found(&[iam::NO_SUCH_ENTITY])?.unwrap_or_default())
 }
 
 /// Everything a state's resource owns, looked up where the state lacks it (e.g. a partial state).
@@ -502,7 +541,7 @@ pub async fn refresh(
         out.metadata_options = Some(seen);
     }
 
-    let mut tags_all = role.tags.clone();
+    let mut tags_all = without_system_tags(&role.tags);
     tags_all.remove(MANAGED_BY_TAG);
     // An import (or a state from before owner ids) takes the owner id the role carries.
     let tagged_owner = tags_all.remove(OWNER_TAG);
@@ -515,6 +554,24 @@ pub async fn refresh(
     out.tags = if own.is_empty() && model.tags.is_none() { None } else { Some(own) };
     out.tags_all = tags_all;
     Ok(Some(out))
+}
+
+/// [`refresh`] right after a create or update: IAM may not show a role or instance profile it just
+/// made to reads for a while, so not found is waited out within [`IAM_PROPAGATION_TIMEOUT`]; still
+/// not found after that is an error (the caller keeps the objects in the state).
+pub async fn refresh_after_write(
+    aws: &AwsClients,
+    model: &Model,
+    default_tags: &BTreeMap<String, String>,
+    cancel: &CancellationToken,
+) -> Result<Model, Error> {
+    let waiter = StateWaiter {
+        object: &format!("IAM Role {} and IAM Instance Profile {}", model.role_name, model.instance_profile_name),
+        pending: &[NOT_FOUND],
+        target: &["visible"],
+        timeout: IAM_PROPAGATION_TIMEOUT,
+    };
+    waiter.wait_found(cancel, || refresh(aws, model, default_tags), |_| "visible").await
 }
 
 /// Applies the difference between `prior` and `planned` (both fully known).
@@ -567,7 +624,7 @@ pub async fn update(
         let remove: Vec<String> = prior
             .tags_all
             .keys()
-            .filter(|k| !planned.tags_all.contains_key(*k) && *k != MANAGED_BY_TAG)
+            .filter(|k| !planned.tags_all.contains_key(*k) && *k != MANAGED_BY_TAG && !is_system_key(k))
             .cloned()
             .collect();
         let add: BTreeMap<String, String> = planned
@@ -597,19 +654,20 @@ pub async fn update(
     }
     let added: BTreeSet<String> = planned.instance_ids.difference(&prior.instance_ids).cloned().collect();
     if !added.is_empty() {
-        ensure_role_in_profile(aws, &prior.instance_profile_name, role).await?;
+        ensure_role_in_profile(aws, &prior.instance_profile_name, role, cancel).await?;
     }
     // Nodes of a manual setup whose own profile holds this role move to the resource's profile.
     let replaceable: BTreeSet<String> = if added.is_empty() {
         BTreeSet::new()
     } else {
-        leftover_profiles(aws, role, Some(&prior.instance_profile_name)).await?.into_iter().collect()
+        other_profiles(aws, role, Some(&prior.instance_profile_name)).await?.into_iter().collect()
     };
-    associate_all(aws, &added, profile_arn, planned.replace_existing_association, &replaceable, cancel).await?;
+    associate_all(aws, &added, profile_arn, planned.replace_existing_association, &replaceable, timeout, cancel)
+        .await?;
 
     let metadata_targets =
         if planned.metadata_options != prior.metadata_options { &planned.instance_ids } else { &added };
-    apply_metadata_options(aws, planned.metadata_options.as_ref(), metadata_targets).await?;
+    apply_metadata_options(aws, planned.metadata_options.as_ref(), metadata_targets, cancel).await?;
     Ok(())
 }
 

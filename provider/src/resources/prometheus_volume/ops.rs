@@ -156,6 +156,7 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
         .filter(|(k, _)| {
             k.as_str() != tags::MANAGED_BY_TAG
                 && k.as_str() != OWNER_TAG
+                && !tags::is_system_key(k)
                 && !(k.as_str() == "Name" && **k == "Name" && fs_tags["Name"] == name)
         })
         .map(|(k, v)| (k.clone(), v.clone()))
@@ -330,7 +331,15 @@ pub async fn converge(
                 let id = match adopt_security_group(aws, &vpc, args).await? {
                     Some(id) => id,
                     None => {
-                        match network::create_nfs_security_group(&aws.ec2, &name, &vpc, &args.allowed, &aws_tags).await
+                        match network::create_nfs_security_group(
+                            &aws.ec2,
+                            &name,
+                            &vpc,
+                            &args.allowed,
+                            &aws_tags,
+                            cancel,
+                        )
+                        .await
                         {
                             Ok(id) => id,
                             // An earlier attempt made it, but its answer was lost.
@@ -416,12 +425,15 @@ pub async fn converge(
     }
     let ap_changed = prior_args.is_some_and(|pa| pa.access_point != args.access_point);
     if observed.access_point_id.is_none() || ap_changed {
-        let old = observed.access_point_id.take();
-        let ap = efs::create_access_point(efs_client, &fs_id, &args.access_point, &aws_tags).await?;
+        // The old one stays recorded until the new one exists (a failed create must not lose it),
+        // and the new one is recorded before the old one goes (a failed delete must not lose it;
+        // teardown removes any access point carrying the ownership tag).
+        let old = observed.access_point_id.clone();
+        let ap = efs::create_access_point(efs_client, &fs_id, &args.access_point, &aws_tags, timeout, cancel).await?;
         observed.access_point_id = ap.access_point_id().map(str::to_string);
         observed.access_point_arn = ap.access_point_arn().map(str::to_string);
         if let Some(old) = old {
-            efs::delete_access_point(efs_client, &old).await?;
+            efs::delete_access_point(efs_client, &old, timeout, cancel).await?;
         }
     }
 
@@ -456,8 +468,13 @@ pub async fn converge(
             .await?;
         }
         if prior.tags_all != args.tags_all {
-            let removed: Vec<String> =
-                prior.tags_all.keys().filter(|k| !args.tags_all.contains_key(*k)).cloned().collect();
+            // AWS's own keys are never untagged, even if an older state holds one.
+            let removed: Vec<String> = prior
+                .tags_all
+                .keys()
+                .filter(|k| !args.tags_all.contains_key(*k) && !tags::is_system_key(k))
+                .cloned()
+                .collect();
             let mut ids = vec![fs_id.clone()];
             ids.extend(observed.access_point_id.clone());
             for id in &ids {
@@ -472,6 +489,19 @@ pub async fn converge(
         }
     }
     Ok(())
+}
+
+/// The access points of the file system that this resource did not make (neither the one in the
+/// state nor one carrying the ownership tag): the CSI driver's, with dynamic provisioning.
+pub async fn foreign_access_points(aws: &AwsClients, observed: &Observed) -> Result<Vec<String>, Error> {
+    let Some(fs_id) = &observed.file_system_id else { return Ok(Vec::new()) };
+    Ok(efs::find_access_points(&aws.efs, fs_id)
+        .await?
+        .into_iter()
+        .filter(|ap| !ap.tags().iter().any(|t| t.key() == tags::MANAGED_BY_TAG))
+        .filter_map(|ap| ap.access_point_id().map(str::to_string))
+        .filter(|id| observed.access_point_id.as_ref() != Some(id))
+        .collect())
 }
 
 /// Deletes every part, in reverse dependency order. A file system whose owner tag names another
@@ -493,13 +523,13 @@ pub async fn teardown(
         }
     }
     if let Some(ap) = &observed.access_point_id {
-        efs::delete_access_point(efs_client, ap).await?;
+        efs::delete_access_point(efs_client, ap, timeout, cancel).await?;
     }
     if let Some(fs_id) = &observed.file_system_id {
         // Access points a crashed create or update made before the state knew them.
         for ap in efs::find_access_points(efs_client, fs_id).await? {
             if ap.tags().iter().any(|t| t.key() == tags::MANAGED_BY_TAG) {
-                efs::delete_access_point(efs_client, ap.access_point_id().unwrap_or_default()).await?;
+                efs::delete_access_point(efs_client, ap.access_point_id().unwrap_or_default(), timeout, cancel).await?;
             }
         }
     }

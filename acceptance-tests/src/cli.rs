@@ -112,6 +112,13 @@ impl Cli {
         format!("Installed {source} v{version} ({trust}, key ID {key_id})")
     }
 
+    /// Whether `destroy` first runs a normal plan of the configuration (Terraform's pre-destroy
+    /// refresh), so that a plan-time error of a resource still to be created stops the destroy
+    /// unless `-refresh=false` skips that plan. OpenTofu 1.12's destroy does not stop there.
+    pub fn destroy_plans_the_configuration_first(self) -> bool {
+        self == Cli::Terraform
+    }
+
     /// Whether the CLI knows `import`, `removed` and `moved` blocks and `-generate-config-out`
     /// (OpenTofu 1.7+; not Terraform 1.0).
     pub fn has_config_driven_import(self) -> bool {

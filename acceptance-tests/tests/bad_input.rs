@@ -40,6 +40,8 @@ struct Case {
     line: Option<String>,
     /// Words of the advice the diagnostic must give.
     advice: Vec<String>,
+    /// A legal but unsafe setting: the plan succeeds with a warning instead of failing.
+    warning: bool,
 }
 
 /// The ids the cases refer to, made in moto before any case runs.
@@ -188,7 +190,31 @@ fn readiness(instance_ids: &str, file_system_id: &str, extra: &str) -> String {
 
 fn case(name: &'static str, hcl: String, path: &'static str, line: &str, advice: &[&str]) -> Case {
     let line = (!line.is_empty()).then(|| line.to_string());
-    Case { name, hcl, path, line, advice: advice.iter().map(|a| a.to_string()).collect() }
+    Case { name, hcl, path, line, advice: advice.iter().map(|a| a.to_string()).collect(), warning: false }
+}
+
+/// A case whose plan succeeds with a warning that names the safer setting.
+fn warning(name: &'static str, hcl: String, path: &'static str, line: &str, advice: &[&str]) -> Case {
+    Case { warning: true, ..case(name, hcl, path, line, advice) }
+}
+
+/// `hcl` with the provider block changed to hold `extra` lines.
+fn with_provider(hcl: String, extra: &str) -> String {
+    hcl.replacen(&provider(""), &provider(extra), 1)
+}
+
+/// A `policy_json` line of one statement that describes instances, with `fields` added to it.
+fn one_statement_policy(fields: &str) -> String {
+    format!(
+        "  policy_json = jsonencode({{ Version = \"2012-10-17\", Statement = [{{ {fields}, \
+         Action = \"ec2:DescribeInstances\", Resource = \"*\" }}] }})\n"
+    )
+}
+
+/// An HCL map of `count` tags `k0 = "v"`, `k1 = "v"`, ... on one line.
+fn tags_hcl(count: usize) -> String {
+    let tags: Vec<String> = (0..count).map(|i| format!("k{i} = \"v\"")).collect();
+    format!("{{ {} }}", tags.join(", "))
 }
 
 fn corpus(f: &Fixture) -> Vec<Case> {
@@ -246,7 +272,7 @@ fn corpus(f: &Fixture) -> Vec<Case> {
             assume_role("    session_name = \"x\"\n"),
             "assume_role.session_name",
             "session_name = \"x\"",
-            &["must be 2 to 64 letters"],
+            &["must be 2 to 64 ASCII letters"],
         ),
         case(
             "negative max_retries",
@@ -276,7 +302,192 @@ fn corpus(f: &Fixture) -> Vec<Case> {
             "sts =",
             &["Cannot Reach AWS", "check endpoints.sts", "reachable"],
         ),
+        case(
+            "assume_role duration absurdly large",
+            assume_role("    duration = \"9999999999999999h\"\n"),
+            "assume_role.duration",
+            "duration = \"9999999999999999h\"",
+            &["must be a duration such as", "is too large"],
+        ),
+        case(
+            "assume_role duration negative",
+            assume_role("    duration = \"-1h\"\n"),
+            "assume_role.duration",
+            "duration = \"-1h\"",
+            &["is negative"],
+        ),
+        case(
+            "session name with a non-ASCII letter",
+            assume_role("    session_name = \"sessión\"\n"),
+            "assume_role.session_name",
+            "session_name = \"sessión\"",
+            &["must be 2 to 64 ASCII letters"],
+        ),
+        case(
+            "role ARN with a non-ASCII name",
+            provider_in_use(provider("  assume_role {\n    role_arn = \"arn:aws:iam::123456789012:role/rôle\"\n  }\n")),
+            "assume_role.role_arn",
+            "role_arn =",
+            &["must be an IAM role ARN like"],
+        ),
+        case(
+            "external id with a space",
+            assume_role("    external_id = \"my id\"\n"),
+            "assume_role.external_id",
+            "external_id = \"my id\"",
+            &["may contain only ASCII letters, digits"],
+        ),
+        case(
+            "default tag with the aws: prefix",
+            provider_in_use(provider("  default_tags {\n    tags = { \"aws:team\" = \"x\" }\n  }\n")),
+            "default_tags.tags[\"aws:team\"]",
+            "tags = {",
+            &["reserved for AWS's own tags", "choose another key"],
+        ),
+        case(
+            "too many default tags",
+            provider_in_use(provider(&format!("  default_tags {{\n    tags = {}\n  }}\n", tags_hcl(51)))),
+            "default_tags.tags",
+            "tags = {",
+            &["has 51 tags", "at most 50", "Remove some"],
+        ),
         // efs_csi_node_identity
+        case(
+            "identity name with a non-ASCII letter",
+            identity(f, "  name = \"nœuds\""),
+            "name",
+            "name = \"nœuds\"",
+            &["may contain only letters, digits and the characters"],
+        ),
+        case(
+            "empty instance_ids",
+            identity(f, "  instance_ids = []\n"),
+            "instance_ids",
+            "instance_ids = []",
+            &["instance_ids is empty", "name at least one node instance"],
+        ),
+        case(
+            "policy without Statement",
+            identity(f, "  policy_json = jsonencode({ Version = \"2012-10-17\" })\n"),
+            "policy_json",
+            "policy_json =",
+            &["has no Statement"],
+        ),
+        case(
+            "JSON that is no policy",
+            identity(f, "  policy_json = jsonencode({ name = \"nodes\" })\n"),
+            "policy_json",
+            "policy_json =",
+            &["has the element \"name\", which IAM does not know", "has no Version"],
+        ),
+        case(
+            "policy with a principal",
+            identity(f, &one_statement_policy("Effect = \"Allow\", Principal = \"*\"")),
+            "policy_json",
+            "policy_json =",
+            &["Statement[0] names a Principal", "remove it"],
+        ),
+        case(
+            "policy with a lower-case effect",
+            identity(f, &one_statement_policy("Effect = \"allow\"")),
+            "policy_json",
+            "policy_json =",
+            &["Statement[0].Effect is \"allow\"", "\"Allow\" or \"Deny\""],
+        ),
+        case(
+            "policy too large as IAM counts it",
+            identity(
+                f,
+                "  policy_json = jsonencode({ Version = \"2012-10-17\", Statement = [for i in range(110) : \
+                 { Effect = \"Allow\", Action = \"ec2:DescribeInstances\", Resource = \"*\" }] })\n",
+            ),
+            "policy_json",
+            "policy_json =",
+            &["characters without whitespace", "at most 6144"],
+        ),
+        case(
+            "timeout zero",
+            identity(f, "  timeouts {\n    create = \"0s\"\n  }\n"),
+            "timeouts.create",
+            "create = \"0s\"",
+            &["must be between 1s and 24h"],
+        ),
+        case(
+            "timeout absurdly large",
+            identity(f, "  timeouts {\n    delete = \"9999999999999999h\"\n  }\n"),
+            "timeouts.delete",
+            "delete = \"9999999999999999h\"",
+            &["is too large"],
+        ),
+        case(
+            "tag with the aws: prefix",
+            identity(f, "  tags = { \"aws:team\" = \"x\" }\n"),
+            "tags[\"aws:team\"]",
+            "tags = {",
+            &["reserved for AWS's own tags"],
+        ),
+        case(
+            "tag key too long",
+            identity(f, &format!("  tags = {{ {} = \"x\" }}\n", "k".repeat(129))),
+            "tags[",
+            "tags = {",
+            &["the key must be 1 to 128 characters long; got 129"],
+        ),
+        case(
+            "tag value too long",
+            identity(f, &format!("  tags = {{ team = \"{}\" }}\n", "v".repeat(257))),
+            "tags[\"team\"]",
+            "tags = {",
+            &["at most 256 characters long; got 257"],
+        ),
+        case(
+            "the provider's own tag",
+            identity(f, "  tags = { \"terraform-provider-efs:managed-by\" = \"x\" }\n"),
+            "tags[\"terraform-provider-efs:managed-by\"]",
+            "tags = {",
+            &["is the provider's own tag"],
+        ),
+        case(
+            "the provider's owner tag",
+            identity(f, "  tags = { \"terraform-provider-efs:owner\" = \"another-state\" }\n"),
+            "tags[\"terraform-provider-efs:owner\"]",
+            "tags = {",
+            &["is the provider's own tag"],
+        ),
+        case(
+            "too many tags",
+            identity(f, &format!("  tags = {}\n", tags_hcl(49))),
+            "tags",
+            "tags = {",
+            &["has 49 tags and the provider adds", "at most 50"],
+        ),
+        case(
+            "too many tags with default_tags",
+            with_provider(
+                identity(f, &format!("  tags = {}\n", tags_hcl(20))),
+                &format!("  default_tags {{\n    tags = {{ {} }}\n  }}\n", {
+                    let tags: Vec<String> = (0..30).map(|i| format!("d{i} = \"v\"")).collect();
+                    tags.join(", ")
+                }),
+            ),
+            "tags",
+            "",
+            &["tags and the provider's default_tags make 50 tags", "Remove some"],
+        ),
+        warning(
+            "IMDSv1 allowed",
+            identity(f, "  metadata_options {\n    http_tokens = \"optional\"\n  }\n"),
+            "metadata_options.http_tokens",
+            "http_tokens = \"optional\"",
+            &["IMDSv1 Allowed", "Set \"required\""],
+        ),
+        warning(
+            "hop limit that reaches every pod",
+            identity(f, "  metadata_options {\n    http_put_response_hop_limit = 2\n  }\n"),
+            "metadata_options.http_put_response_hop_limit",
+            "http_put_response_hop_limit = 2",
+            &["every pod on the node", "set 1"],
+        ),
         case(
             "identity name with a space",
             identity(f, "  name = \"my nodes\""),
@@ -636,6 +847,75 @@ fn corpus(f: &Fixture) -> Vec<Case> {
             &["must be a quantity such as 50Gi"],
         ),
         case(
+            "maxIO with elastic throughput",
+            volume(f, "  performance_mode = \"maxIO\""),
+            "performance_mode",
+            "performance_mode = \"maxIO\"",
+            &["does not offer elastic throughput", "throughput_mode = \"bursting\""],
+        ),
+        case(
+            "six security groups on a mount target",
+            volume(
+                f,
+                &format!("  security_group_ids = {}\n-allowed_security_group_ids", {
+                    let groups: Vec<String> = (1..=6).map(|i| format!("sg-0000000000000000{i}")).collect();
+                    hcl_list(&groups)
+                }),
+            ),
+            "security_group_ids",
+            "security_group_ids =",
+            &["has 6 elements", "EFS puts on a mount target at most 5"],
+        ),
+        case(
+            "root directory with a trailing slash",
+            volume(f, "  access_point {\n    root_directory = \"/prometheus/\"\n  }"),
+            "access_point.root_directory",
+            "root_directory = \"/prometheus/\"",
+            &["ends with \"/\"", "write \"/prometheus\""],
+        ),
+        case(
+            "root directory too deep",
+            volume(f, "  access_point {\n    root_directory = \"/a/b/c/d/e\"\n  }"),
+            "access_point.root_directory",
+            "root_directory = \"/a/b/c/d/e\"",
+            &["is 5 directories deep", "at most 4"],
+        ),
+        case(
+            "root directory with a dot directory",
+            volume(f, "  access_point {\n    root_directory = \"/prometheus/.data\"\n  }"),
+            "access_point.root_directory",
+            "root_directory = \"/prometheus/.data\"",
+            &["names starting with \".\""],
+        ),
+        case(
+            "storage class name with an empty label",
+            volume(f, "  kubernetes {\n    storage_class_name = \"efs..prometheus\"\n  }"),
+            "kubernetes.storage_class_name",
+            "storage_class_name = \"efs..prometheus\"",
+            &["must be a DNS subdomain"],
+        ),
+        case(
+            "volume timeout negative",
+            volume(f, "  timeouts {\n    update = \"-5m\"\n  }"),
+            "timeouts.update",
+            "update = \"-5m\"",
+            &["is negative"],
+        ),
+        case(
+            "tag on the volume with the aws: prefix",
+            volume(f, "  tags = { \"aws:backup\" = \"x\" }"),
+            "tags[\"aws:backup\"]",
+            "tags = {",
+            &["reserved for AWS's own tags"],
+        ),
+        warning(
+            "NFS open to every address",
+            volume(f, "  allowed_cidr_blocks = [\"0.0.0.0/0\"]"),
+            "allowed_cidr_blocks[0]",
+            "allowed_cidr_blocks =",
+            &["NFS Open To Every Address", "allowed_security_group_ids"],
+        ),
+        case(
             "volume without subnets",
             volume(f, "-subnet_ids"),
             "subnet_ids",
@@ -649,6 +929,13 @@ fn corpus(f: &Fixture) -> Vec<Case> {
             "file_system_arns[0]",
             "file_system_arns =",
             &["must be an EFS file system ARN like"],
+        ),
+        case(
+            "empty file_system_arns",
+            data_source("efs_csi_driver_iam_policy", "  file_system_arns = []\n"),
+            "file_system_arns",
+            "file_system_arns = []",
+            &["would not limit the policy", "leave file_system_arns out"],
         ),
         case(
             "readiness without nodes",
@@ -696,7 +983,11 @@ fn run(moto: &Moto, case: &Case) -> Vec<String> {
     let out = wd.run(&["plan", "-input=false", "-no-color"]);
     let text = squash(&out.combined());
     let mut problems = Vec::new();
-    if out.code != Some(1) || !text.contains("Error: ") {
+    if case.warning {
+        if out.code != Some(0) || !text.contains("Warning: ") || text.contains("Error: ") {
+            problems.push(format!("expected the plan to succeed with a warning, got exit code {:?}", out.code));
+        }
+    } else if out.code != Some(1) || !text.contains("Error: ") {
         problems.push(format!("expected the plan to fail with an error, got exit code {:?}", out.code));
     }
     if !text.contains(case.path) {

@@ -250,13 +250,18 @@ fn failed_create_leaves_nothing_behind() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 1, 1);
-    // An instance profile of the same name that this resource did not make: creating fails after the
-    // role and the policy exist (unknown instances, the other way to fail, are refused at plan time).
+    let mut wd = Scenario::new(&moto);
+    wd.write("main.tf", &config(&moto, "partial", &cluster.instance_ids, ""));
+    wd.run_ok(&["plan", "-input=false", "-no-color", "-out=tfplan"]);
+    // An instance profile of the same name that this resource did not make, appearing after the plan
+    // (which would refuse it): creating fails after the role and the policy exist.
     block_on(moto.iam().create_instance_profile().instance_profile_name("partial").send())
         .expect("CreateInstanceProfile");
-    let wd = Scenario::new(&moto);
-    wd.write("main.tf", &config(&moto, "partial", &cluster.instance_ids, ""));
-    let out = squash(&wd.apply_expect_error());
+    wd.made_by_test("instance_profiles", "partial");
+    let out = wd.run(&["apply", "-input=false", "-no-color", "tfplan"]);
+    assert!(!out.success(), "{out}");
+    let out = squash(&out.combined());
+    assert!(out.contains("no terraform-provider-efs:owner tag"), "{out}");
     assert!(out.contains("IAM Instance Profile partial"), "{out}");
     assert_eq!(role_names(&moto), Vec::<String>::new(), "the role made before the failure is left");
     assert_eq!(local_policy_names(&moto), Vec::<String>::new(), "the policy made before the failure is left");

@@ -450,7 +450,8 @@ fn change_that_needs_a_new_file_system_warns_about_the_data_and_replaces_it() {
     wd.apply();
     let old_fs = text(&wd.state_resource(ADDR), "file_system_id").to_string();
 
-    let extra = "  performance_mode = \"maxIO\"\n";
+    // Max I/O takes no elastic throughput (the default), so bursting comes with it.
+    let extra = "  performance_mode = \"maxIO\"\n  throughput_mode  = \"bursting\"\n";
     wd.write("main.tf", &config(&moto, &cluster.subnet_ids, &cluster.node_security_group_id, extra));
     let plan = wd.run(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
     assert_eq!(plan.code, Some(2), "{plan}");

@@ -73,6 +73,16 @@ pub enum Error {
 
     #[error("{0} was cancelled because Terraform is stopping")]
     Cancelled(String),
+
+    /// An object a create would make exists already and is not this resource instance's (see
+    /// `resources::ownership`): it is not taken over.
+    #[error(
+        "{object} already exists and belongs to {owner}. It is not taken over, and nothing was changed. To manage \
+         it with this resource on purpose, import it: `terraform import {resource_type}.<label> {import_id}` (or \
+         `tofu import ...`), or an import block `import {{ to = {resource_type}.<label>  id = \"{import_id}\" }}`. \
+         Otherwise choose another {attribute}."
+    )]
+    NotOwned { object: String, owner: String, resource_type: &'static str, import_id: String, attribute: &'static str },
 }
 
 impl Error {

@@ -49,7 +49,8 @@ impl ProviderData {
 }
 
 pub const REGION_PATTERN: &str = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$";
-const ROLE_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$";
+/// IAM's characters are ASCII; a regex `\w` would take any Unicode letter.
+const ROLE_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}$";
 const URL_PATTERN: &str = r"^https?://[^\s/]+(/\S*)?$";
 pub const ENDPOINT_SERVICES: [&str; 4] = ["ec2", "efs", "iam", "sts"];
 
@@ -77,13 +78,14 @@ pub fn schema() -> Schema {
         )
         .attribute(
             Attribute::optional("session_name", Type::String)
-                .description("Session name recorded in CloudTrail (2 to 64 characters of `[\\w+=,.@-]`).")
-                .validator(string_matches(r"^[\w+=,.@-]{2,64}$", "must be 2 to 64 letters, digits or +=,.@_-")),
+                .description("Session name recorded in CloudTrail (2 to 64 ASCII letters, digits or `+=,.@_-`).")
+                .validator(string_matches(r"^[A-Za-z0-9_+=,.@-]{2,64}$", "must be 2 to 64 ASCII letters, digits or +=,.@_-")),
         )
         .attribute(
             Attribute::optional("external_id", Type::String)
-                .description("External ID the role's trust policy requires, if any.")
-                .validator(string_length(2, 1224)),
+                .description("External ID the role's trust policy requires, if any (2 to 1224 ASCII letters, digits or `+=,.@:/_-`).")
+                .validator(string_length(2, 1224))
+                .validator(string_matches(r"^[A-Za-z0-9_+=,.@:/-]+$", "may contain only ASCII letters, digits and +=,.@:/_-")),
         )
         .attribute(
             Attribute::optional("duration", Type::String)
@@ -92,7 +94,8 @@ pub fn schema() -> Schema {
         );
     let default_tags = Block::new("Tags added to every AWS object the provider tags.").attribute(
         Attribute::optional("tags", Type::map(Type::String))
-            .description("Tags merged under each resource's own `tags` (a resource's tag wins on the same key)."),
+            .description("Tags merged under each resource's own `tags` (a resource's tag wins on the same key). AWS's rules for tags apply: keys of 1 to 128 characters not starting with `aws:`, values of at most 256.")
+            .validator(crate::aws::tags::tag_map(&[], &[])),
     );
 
     Schema::new(

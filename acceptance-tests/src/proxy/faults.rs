@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use super::http::{Request, Response};
 use super::wire::{
-    efs_object_id, file_system_in_use_response, profile_not_propagated_response, server_error_response,
-    throttle_response, DESCRIBE_LISTS,
+    delete_conflict_response, efs_object_id, file_system_in_use_response, profile_not_propagated_response,
+    server_error_response, throttle_response, DESCRIBE_LISTS,
 };
 use super::Shared;
 
@@ -38,14 +38,32 @@ pub enum Fault {
     /// `efs:DeleteFileSystem` answers `FileSystemInUse` (HTTP 409), as EFS does while mount
     /// targets are still being deleted.
     FileSystemInUse,
-    /// On a create (`efs:CreateFileSystem`, `efs:CreateMountTarget`): the new object shows
-    /// `LifeCycleState: creating` in its create answer and in its first `times` appearances in
-    /// Describe answers. Not counted down per call but per object.
+    /// On a create (`efs:CreateFileSystem`, `efs:CreateMountTarget`, `efs:CreateAccessPoint`): the
+    /// new object shows `LifeCycleState: creating` in its create answer and in its first `times`
+    /// appearances in Describe answers. On `ec2:ModifyInstanceMetadataOptions`: the instance's
+    /// metadata options show `state: pending` in its next `times` DescribeInstances answers. Not
+    /// counted down per call but per object.
     StayCreating,
-    /// On a delete (`efs:DeleteFileSystem`, `efs:DeleteMountTarget`): the deleted object is still
-    /// described, `deleting`, to the next `times` Describe calls that ask for it by id. Not counted
-    /// down per call but per object.
+    /// On a delete (`efs:DeleteFileSystem`, `efs:DeleteMountTarget`, `efs:DeleteAccessPoint`): the
+    /// deleted object is still described, `deleting`, to the next `times` Describe calls that ask
+    /// for it by id. On `ec2:DisassociateIamInstanceProfile`: the association is still listed,
+    /// `disassociating`, in the next `times` DescribeIamInstanceProfileAssociations answers that
+    /// cover its instance, and AssociateIamInstanceProfile on that instance answers `IncorrectState`
+    /// meanwhile, as EC2 does. Not counted down per call but per object.
     StayDeleting,
+    /// On a create, the object is not yet visible to the next `times` calls that name it, as with
+    /// AWS's eventual consistency: after `iam:CreateRole` or `iam:CreateInstanceProfile`, GetRole,
+    /// GetInstanceProfile and AddRoleToInstanceProfile naming it answer `NoSuchEntity`; after
+    /// `efs:CreateAccessPoint`, DescribeAccessPoints by its id answers `AccessPointNotFound`; after
+    /// `ec2:AssociateIamInstanceProfile`, the new association is left out of the next `times`
+    /// DescribeIamInstanceProfileAssociations answers that would list it; after
+    /// `ec2:CreateSecurityGroup`, AuthorizeSecurityGroupIngress on the new group answers
+    /// `InvalidGroup.NotFound`. Per object.
+    NotYetVisible,
+    /// `iam:DeleteRole`, `iam:DeletePolicy` or `iam:DeleteInstanceProfile` answers `DeleteConflict`
+    /// (HTTP 409) without reaching moto, as IAM does while a detach or removal just made has not
+    /// propagated yet.
+    DeleteConflict,
 }
 
 /// A fault for the next `times` calls of `action` (`svc:Action`; `*` for every call, `svc:*` for
@@ -87,6 +105,14 @@ pub(super) struct State {
     pub(super) creating: BTreeMap<String, u32>,
     /// EFS objects deleted but still to be described as `deleting`, with their last description.
     pub(super) deleting: BTreeMap<String, (u32, Value)>,
+    /// Objects made but not yet visible, and to how many more reads: `role/NAME`,
+    /// `instance-profile/NAME`, `access-point/ID`, `association/ID`.
+    pub(super) invisible: BTreeMap<String, u32>,
+    /// Associations disassociated but still listed `disassociating`, by instance id: polls left and
+    /// the association's XML (an `<item>` of DescribeIamInstanceProfileAssociations).
+    pub(super) disassociating: BTreeMap<String, (u32, String)>,
+    /// Instances whose metadata options show `pending`, and for how many more DescribeInstances.
+    pub(super) metadata_pending: BTreeMap<String, u32>,
     /// The last description seen of each EFS file system and mount target, by id.
     pub(super) described: BTreeMap<String, Value>,
     /// CreateAccessPoint's answers by ClientToken: EFS answers a repeated token with the access
@@ -103,11 +129,19 @@ pub(super) struct Crash {
     pub(super) done: Option<(String, Option<u32>)>,
 }
 
+/// The per-object holds a forwarded call starts (polls each object stays so), see [`Fault`].
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Holds {
+    pub(super) creating: Option<u32>,
+    pub(super) deleting: Option<u32>,
+    pub(super) invisible: Option<u32>,
+}
+
 /// What to do with one request, decided under the lock.
 pub(super) enum Plan {
     Answer(Response),
     Reset,
-    Forward { delay: Duration, lose_answer: bool, after_creating: Option<u32>, after_deleting: Option<u32> },
+    Forward { delay: Duration, lose_answer: bool, holds: Holds },
 }
 
 /// Counts the call and picks what happens to it under the lock: the first rule with calls left of
@@ -123,9 +157,13 @@ pub(super) fn decide(shared: &Shared, action: &str, service: &str, request: &Req
     let hold = |fault: Fault| {
         state.rules.iter().find(|r| r.fault == fault && r.matches(action)).map(|r| r.times).filter(|t| *t > 0)
     };
-    let (after_creating, after_deleting) = (hold(Fault::StayCreating), hold(Fault::StayDeleting));
-    let forward = |delay, lose_answer| Plan::Forward { delay, lose_answer, after_creating, after_deleting };
-    let per_object = |f: &Fault| matches!(f, Fault::StayCreating | Fault::StayDeleting);
+    let holds = Holds {
+        creating: hold(Fault::StayCreating),
+        deleting: hold(Fault::StayDeleting),
+        invisible: hold(Fault::NotYetVisible),
+    };
+    let forward = |delay, lose_answer| Plan::Forward { delay, lose_answer, holds };
+    let per_object = |f: &Fault| matches!(f, Fault::StayCreating | Fault::StayDeleting | Fault::NotYetVisible);
     let Some(index) = state.rules.iter().position(|r| r.times > 0 && !per_object(&r.fault) && r.matches(action)) else {
         return (forward(Duration::ZERO, false), latency);
     };
@@ -139,7 +177,10 @@ pub(super) fn decide(shared: &Shared, action: &str, service: &str, request: &Req
         Fault::Delay(delay) => forward(delay, false),
         Fault::ProfileNotPropagated => Plan::Answer(profile_not_propagated_response(request)),
         Fault::FileSystemInUse => Plan::Answer(file_system_in_use_response(request)),
-        Fault::StayCreating | Fault::StayDeleting => unreachable!("per-object holds are not call faults"),
+        Fault::DeleteConflict => Plan::Answer(delete_conflict_response(action)),
+        Fault::StayCreating | Fault::StayDeleting | Fault::NotYetVisible => {
+            unreachable!("per-object holds are not call faults")
+        }
     };
     (plan, latency)
 }
@@ -171,14 +212,17 @@ pub(super) fn rewrite_efs_answer(
     action: &str,
     request: &Request,
     response: &mut Response,
-    after_creating: Option<u32>,
-    after_deleting: Option<u32>,
+    holds: Holds,
 ) {
     let mut state = shared.state();
-    if let Some(polls) = after_deleting {
+    if let Some(polls) = holds.deleting {
         if let Some(id) = efs_object_id(action, request) {
             let description = state.described.get(&id).cloned().unwrap_or_else(|| {
-                let key = if action == "efs:DeleteFileSystem" { "FileSystemId" } else { "MountTargetId" };
+                let key = match action {
+                    "efs:DeleteFileSystem" => "FileSystemId",
+                    "efs:DeleteAccessPoint" => "AccessPointId",
+                    _ => "MountTargetId",
+                };
                 serde_json::json!({ key: id })
             });
             state.deleting.insert(id, (polls, description));
@@ -187,11 +231,18 @@ pub(super) fn rewrite_efs_answer(
     let Ok(mut body) = serde_json::from_slice::<Value>(&response.body) else { return };
     let mut changed = false;
     match action {
-        "efs:CreateFileSystem" | "efs:CreateMountTarget" => {
-            let key = if action == "efs:CreateFileSystem" { "FileSystemId" } else { "MountTargetId" };
+        "efs:CreateFileSystem" | "efs:CreateMountTarget" | "efs:CreateAccessPoint" => {
+            let key = match action {
+                "efs:CreateFileSystem" => "FileSystemId",
+                "efs:CreateAccessPoint" => "AccessPointId",
+                _ => "MountTargetId",
+            };
             if let Some(id) = body[key].as_str().map(str::to_string) {
                 state.described.insert(id.clone(), body.clone());
-                if let Some(polls) = after_creating {
+                if let Some(polls) = holds.invisible.filter(|_| action == "efs:CreateAccessPoint") {
+                    state.invisible.insert(format!("access-point/{id}"), polls);
+                }
+                if let Some(polls) = holds.creating {
                     state.creating.insert(id, polls);
                     body["LifeCycleState"] = Value::from("creating");
                     changed = true;

@@ -19,16 +19,31 @@
 //!   crash. The provider process is found from the TCP connection it made (`/proc/net/tcp` and
 //!   `/proc/<pid>/fd`), so tests sharing one provider binary do not disturb each other.
 //!
-//! One thing moto lacks is emulated too: EFS answers a CreateAccessPoint whose `ClientToken` it has
-//! seen with the access point it made then (the SDK keeps the token across retries); moto makes a
-//! second one.
+//! What moto lacks of AWS's behaviour is emulated too, on every call:
+//! * EFS answers a CreateAccessPoint whose `ClientToken` it has seen with the access point it made
+//!   then (the SDK keeps the token across retries); moto makes a second one.
+//! * EFS tags a file system created with `Backup: true` with the system tag
+//!   [`BACKUP_SYSTEM_TAG`] (`aws:elasticfilesystem:default-backup`).
+//! * Tag calls naming an `aws:` key are refused (EFS `BadRequest`, IAM `InvalidInput`, EC2
+//!   `InvalidParameterValue`): those keys are AWS's own.
+//! * DescribeAccessPoints by file system answers in pages of [`ACCESS_POINTS_PER_PAGE`].
+//!
+//! And when a rule asks for it (see [`Fault`]), per object: file systems, mount targets and access
+//! points `creating`/`deleting`; IAM roles and instance profiles `NoSuchEntity` for a number of
+//! reads after their create; access points not found right after theirs, and new security groups
+//! `InvalidGroup.NotFound` to AuthorizeSecurityGroupIngress; associations missing
+//! from the first describes after they were made, or still `disassociating` (and blocking a new
+//! association) after a disassociation; metadata options `pending` after a change; IAM deletes
+//! answering `DeleteConflict`.
 //!
 //! Each request is forwarded on a fresh connection to moto (`Connection: close`); connections from
 //! the provider are kept alive as HTTP/1.1 allows.
 //!
 //! Parts: [`http`] (HTTP/1.1 plumbing), [`wire`] (the AWS wire format), [`faults`] (the fault
-//! rules, holds and crash trigger); here the proxy itself and how it serves one request.
+//! rules, holds and crash trigger), [`aws`] (the AWS behaviours above and the IAM/EC2 side of the
+//! holds); here the proxy itself and how it serves one request.
 
+mod aws;
 mod faults;
 mod http;
 mod wire;
@@ -43,6 +58,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use self::aws::{
+    eventual_answer, page_access_points, refuse_system_tag_keys, rewrite_answer, tag_backed_up_file_system,
+};
+pub use self::aws::{ACCESS_POINTS_PER_PAGE, BACKUP_SYSTEM_TAG};
 use self::faults::{crash_due, decide, deleting_answer, rewrite_efs_answer, Crash, Plan, State};
 pub use self::faults::{is_mutating, Fault, FaultRule};
 use self::http::{forward, read_request, reset, write_response, Request};
@@ -116,6 +135,9 @@ impl FaultProxy {
         state.crash = None;
         state.creating.clear();
         state.deleting.clear();
+        state.invisible.clear();
+        state.disassociating.clear();
+        state.metadata_pending.clear();
     }
 
     /// A fixed delay before every call is forwarded (for benchmarks); zero turns it off.
@@ -212,22 +234,25 @@ fn handle(shared: &Shared, request: &Request, stream: &mut TcpStream) -> io::Res
     if !latency.is_zero() {
         thread::sleep(latency);
     }
-    let (delay, lose_answer, after_creating, after_deleting) = match plan {
+    let (delay, lose_answer, holds) = match plan {
         Plan::Answer(response) => return write_response(stream, &response),
         Plan::Reset => {
             reset(stream.try_clone()?);
             return Err(io::Error::new(io::ErrorKind::ConnectionReset, "fault: reset"));
         }
-        Plan::Forward { delay, lose_answer, after_creating, after_deleting } => {
-            (delay, lose_answer, after_creating, after_deleting)
-        }
+        Plan::Forward { delay, lose_answer, holds } => (delay, lose_answer, holds),
     };
+    if let Some(refused) = refuse_system_tag_keys(&action, request) {
+        return write_response(stream, &refused);
+    }
     let client_token = (action == "efs:CreateAccessPoint")
         .then(|| serde_json::from_slice::<Value>(&request.body).ok())
         .flatten()
         .and_then(|body| body["ClientToken"].as_str().map(str::to_string));
     let repeated = client_token.as_ref().and_then(|t| shared.state().access_points_by_token.get(t).cloned());
-    let synthesized = repeated.or_else(|| deleting_answer(shared, &action, request));
+    let synthesized = repeated
+        .or_else(|| deleting_answer(shared, &action, request))
+        .or_else(|| eventual_answer(shared, &action, request));
     let mut response = match synthesized {
         Some(response) => response,
         None => match forward(shared.moto, request) {
@@ -238,8 +263,16 @@ fn handle(shared: &Shared, request: &Request, stream: &mut TcpStream) -> io::Res
     if let Some(token) = client_token.filter(|_| (200..300).contains(&response.status)) {
         shared.state().access_points_by_token.entry(token).or_insert_with(|| response.clone());
     }
+    if action == "efs:CreateFileSystem" && (200..300).contains(&response.status) {
+        tag_backed_up_file_system(shared, request, &mut response);
+    }
+    if action == "efs:DescribeAccessPoints" && response.status == 200 {
+        page_access_points(request, &mut response);
+    }
     if service == "efs" && (200..300).contains(&response.status) {
-        rewrite_efs_answer(shared, &action, request, &mut response, after_creating, after_deleting);
+        rewrite_efs_answer(shared, &action, request, &mut response, holds);
+    } else {
+        rewrite_answer(shared, &action, request, &mut response, holds);
     }
     if is_mutating(&action) && crash_due(shared, &action, stream) {
         reset(stream.try_clone()?);

@@ -168,7 +168,10 @@ pub(super) fn efs_object_id(action: &str, request: &Request) -> Option<String> {
     match action {
         "efs:DescribeFileSystems" => request.query("FileSystemId"),
         "efs:DescribeMountTargets" => request.query("MountTargetId"),
-        "efs:DeleteFileSystem" | "efs:DeleteMountTarget" => request.path().rsplit('/').next().map(str::to_string),
+        "efs:DescribeAccessPoints" => request.query("AccessPointId"),
+        "efs:DeleteFileSystem" | "efs:DeleteMountTarget" | "efs:DeleteAccessPoint" => {
+            request.path().rsplit('/').next().map(str::to_string)
+        }
         _ => None,
     }
 }
@@ -176,7 +179,18 @@ pub(super) fn efs_object_id(action: &str, request: &Request) -> Option<String> {
 pub(super) const DESCRIBE_LISTS: &[(&str, &str, &str)] = &[
     ("efs:DescribeFileSystems", "FileSystems", "FileSystemId"),
     ("efs:DescribeMountTargets", "MountTargets", "MountTargetId"),
+    ("efs:DescribeAccessPoints", "AccessPoints", "AccessPointId"),
 ];
+
+pub(super) fn delete_conflict_response(action: &str) -> Response {
+    let what = action.strip_prefix("iam:Delete").unwrap_or("entity");
+    error_response(
+        "iam",
+        409,
+        "DeleteConflict",
+        &format!("Cannot delete entity, must remove dependencies first ({what} still in use)."),
+    )
+}
 
 #[cfg(test)]
 mod tests {

@@ -261,11 +261,14 @@ impl AccessPointSpec {
     }
 }
 
+/// Creates an access point and waits until it is `available` (EFS may not describe it at once).
 pub async fn create_access_point(
     efs: &Efs,
     file_system_id: &str,
     spec: &AccessPointSpec,
     tags: &[(String, String)],
+    timeout: Duration,
+    cancel: &CancellationToken,
 ) -> Result<AccessPointDescription, Error> {
     let object = format!("{file_system_id}:{}", spec.path);
     let invalid = |source| Error::InvalidRequest { request: "CreateAccessPoint", source };
@@ -290,9 +293,18 @@ pub async fn create_access_point(
         .send()
         .await
         .context("creating EFS Access Point", &object)?;
-    find_access_point_by_id(efs, out.access_point_id().unwrap_or_default())
-        .await?
-        .ok_or_else(|| Error::Vanished { what: format!("EFS Access Point for {object}"), step: "its creation" })
+    let id = out.access_point_id().unwrap_or_default();
+    let waiter = StateWaiter {
+        object: &format!("EFS Access Point {id}"),
+        pending: &["creating", NOT_FOUND],
+        target: &["available"],
+        timeout,
+    };
+    waiter.wait_found(cancel, || find_access_point_by_id(efs, id), access_point_state).await
+}
+
+fn access_point_state(ap: &AccessPointDescription) -> &str {
+    ap.life_cycle_state().map_or("", LifeCycleState::as_str)
 }
 
 pub async fn find_access_point_by_id(efs: &Efs, id: &str) -> Result<Option<AccessPointDescription>, Error> {
@@ -303,19 +315,46 @@ pub async fn find_access_point_by_id(efs: &Efs, id: &str) -> Result<Option<Acces
         .filter(|ap| ap.life_cycle_state() != Some(&LifeCycleState::Deleted)))
 }
 
+/// Every access point of the file system, page after page (with dynamic provisioning the CSI driver
+/// makes one per volume, so there may be many).
 pub async fn find_access_points(efs: &Efs, file_system_id: &str) -> Result<Vec<AccessPointDescription>, Error> {
-    let out = efs
-        .describe_access_points()
-        .file_system_id(file_system_id)
-        .send()
-        .await
-        .context("reading EFS Access Points", file_system_id);
-    Ok(out.or_not_found(&["FileSystemNotFound"])?.map(|o| o.access_points().to_vec()).unwrap_or_default())
+    let mut found = Vec::new();
+    let mut token = None;
+    loop {
+        let out = efs
+            .describe_access_points()
+            .file_system_id(file_system_id)
+            .set_next_token(token)
+            .send()
+            .await
+            .context("reading EFS Access Points", file_system_id);
+        let Some(out) = out.or_not_found(&["FileSystemNotFound"])? else { return Ok(found) };
+        found.extend(out.access_points().iter().cloned());
+        token = out.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(found);
+        }
+    }
 }
 
-pub async fn delete_access_point(efs: &Efs, id: &str) -> Result<(), Error> {
+/// Deletes an access point and waits until it is gone. Not found is success.
+pub async fn delete_access_point(
+    efs: &Efs,
+    id: &str,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
     let result = efs.delete_access_point().access_point_id(id).send().await.context("deleting EFS Access Point", id);
-    result.or_not_found(&["AccessPointNotFound"]).map(|_| ())
+    if result.or_not_found(&["AccessPointNotFound"])?.is_none() {
+        return Ok(());
+    }
+    let waiter = StateWaiter {
+        object: &format!("EFS Access Point {id}"),
+        pending: &["available", "deleting"],
+        target: &[NOT_FOUND],
+        timeout,
+    };
+    waiter.wait(cancel, || find_access_point_by_id(efs, id), access_point_state).await.map(drop)
 }
 
 /// The `TransitionToIA` rule of the lifecycle configuration, if any (`AFTER_30_DAYS`, ...).

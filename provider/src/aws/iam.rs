@@ -7,12 +7,19 @@ use std::collections::BTreeMap;
 
 use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
+use tokio_util::sync::CancellationToken;
 
+use super::wait::{retry_while, IAM_PROPAGATION_TIMEOUT};
 use super::{AwsResultExt, NotFoundExt};
 use crate::error::{AwsError, Error};
 
 /// IAM's error code for a role, policy or instance profile that does not exist.
 pub const NO_SUCH_ENTITY: &str = "NoSuchEntity";
+
+/// IAM's error code for a delete of an object something still uses. Right after a detach or a
+/// removal from an instance profile it is also what IAM answers until that change has propagated,
+/// so deletes retry it within [`IAM_PROPAGATION_TIMEOUT`].
+pub const DELETE_CONFLICT: &str = "DeleteConflict";
 
 /// IAM keeps at most this many versions of a managed policy.
 pub const MAX_POLICY_VERSIONS: usize = 5;
@@ -112,14 +119,18 @@ pub async fn update_trust_policy(iam: &Client, name: &str, trust_policy: &str) -
         .map(|_| ())
 }
 
-pub async fn delete_role(iam: &Client, name: &str) -> Result<(), Error> {
-    iam.delete_role()
-        .role_name(name)
-        .send()
-        .await
-        .context("deleting IAM Role", name)
-        .or_not_found(&[NO_SUCH_ENTITY])
-        .map(drop)
+pub async fn delete_role(iam: &Client, name: &str, cancel: &CancellationToken) -> Result<(), Error> {
+    let what = format!("deleting IAM Role {name}");
+    retry_while(
+        &what,
+        IAM_PROPAGATION_TIMEOUT,
+        cancel,
+        |e| e.is_aws(DELETE_CONFLICT),
+        || async { iam.delete_role().role_name(name).send().await.context("deleting IAM Role", name).map(drop) },
+    )
+    .await
+    .or_not_found(&[NO_SUCH_ENTITY])
+    .map(drop)
 }
 
 /// ARNs of the managed policies attached to a role.
@@ -345,21 +356,26 @@ pub async fn delete_policy_version(iam: &Client, arn: &str, version_id: &str) ->
         .map(drop)
 }
 
-/// Deletes the non-default versions (IAM refuses to delete a policy that has any), then the policy.
-pub async fn delete_policy(iam: &Client, arn: &str) -> Result<(), Error> {
+/// Deletes the non-default versions (IAM refuses to delete a policy that has any), then the policy,
+/// retrying [`DELETE_CONFLICT`] while a detach just made propagates.
+pub async fn delete_policy(iam: &Client, arn: &str, cancel: &CancellationToken) -> Result<(), Error> {
     let Some(versions) = list_policy_versions(iam, arn).await.or_not_found(&[NO_SUCH_ENTITY])? else {
         return Ok(());
     };
     for version in versions.iter().filter(|v| !v.is_default) {
         delete_policy_version(iam, arn, &version.version_id).await?;
     }
-    iam.delete_policy()
-        .policy_arn(arn)
-        .send()
-        .await
-        .context("deleting IAM Policy", arn)
-        .or_not_found(&[NO_SUCH_ENTITY])
-        .map(drop)
+    let what = format!("deleting IAM Policy {arn}");
+    retry_while(
+        &what,
+        IAM_PROPAGATION_TIMEOUT,
+        cancel,
+        |e| e.is_aws(DELETE_CONFLICT),
+        || async { iam.delete_policy().policy_arn(arn).send().await.context("deleting IAM Policy", arn).map(drop) },
+    )
+    .await
+    .or_not_found(&[NO_SUCH_ENTITY])
+    .map(drop)
 }
 
 // ----- instance profiles -----
@@ -410,15 +426,31 @@ pub async fn create_instance_profile(
 
 /// Puts the role in the profile. A profile holds one role, so IAM answers `LimitExceeded` when it
 /// has one already; when that is this role (an earlier attempt's answer was lost), it is done.
-pub async fn add_role_to_instance_profile(iam: &Client, profile: &str, role: &str) -> Result<(), Error> {
-    let added = iam
-        .add_role_to_instance_profile()
-        .instance_profile_name(profile)
-        .role_name(role)
-        .send()
-        .await
-        .context("adding IAM Role to IAM Instance Profile", &format!("{role} to {profile}"))
-        .map(|_| ());
+/// Right after the role or the profile was created IAM may answer `NoSuchEntity` for either: that
+/// is retried within [`IAM_PROPAGATION_TIMEOUT`].
+pub async fn add_role_to_instance_profile(
+    iam: &Client,
+    profile: &str,
+    role: &str,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    let what = format!("adding IAM Role {role} to IAM Instance Profile {profile}");
+    let added = retry_while(
+        &what,
+        IAM_PROPAGATION_TIMEOUT,
+        cancel,
+        |e| e.is_aws(NO_SUCH_ENTITY),
+        || async {
+            iam.add_role_to_instance_profile()
+                .instance_profile_name(profile)
+                .role_name(role)
+                .send()
+                .await
+                .context("adding IAM Role to IAM Instance Profile", &format!("{role} to {profile}"))
+                .map(|_| ())
+        },
+    )
+    .await;
     match added {
         Err(e) if e.is_aws("LimitExceeded") => match find_instance_profile_by_name(iam, profile).await? {
             Some(found) if found.role_names.iter().any(|r| r == role) => Ok(()),
@@ -439,14 +471,25 @@ pub async fn remove_role_from_instance_profile(iam: &Client, profile: &str, role
         .map(drop)
 }
 
-pub async fn delete_instance_profile(iam: &Client, name: &str) -> Result<(), Error> {
-    iam.delete_instance_profile()
-        .instance_profile_name(name)
-        .send()
-        .await
-        .context("deleting IAM Instance Profile", name)
-        .or_not_found(&[NO_SUCH_ENTITY])
-        .map(drop)
+pub async fn delete_instance_profile(iam: &Client, name: &str, cancel: &CancellationToken) -> Result<(), Error> {
+    let what = format!("deleting IAM Instance Profile {name}");
+    retry_while(
+        &what,
+        IAM_PROPAGATION_TIMEOUT,
+        cancel,
+        |e| e.is_aws(DELETE_CONFLICT),
+        || async {
+            iam.delete_instance_profile()
+                .instance_profile_name(name)
+                .send()
+                .await
+                .context("deleting IAM Instance Profile", name)
+                .map(drop)
+        },
+    )
+    .await
+    .or_not_found(&[NO_SUCH_ENTITY])
+    .map(drop)
 }
 
 /// One of the IAM objects this provider tags: a role or an instance profile by name, a policy by ARN.

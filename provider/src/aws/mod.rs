@@ -7,6 +7,8 @@ pub mod config;
 pub mod ec2;
 pub mod efs;
 pub mod iam;
+pub mod policy;
+pub mod tags;
 pub mod wait;
 
 use crate::error::{AwsError, Error};

@@ -7,6 +7,11 @@ use super::schema::{Attribute, Block, NestedBlock, Nesting};
 use super::validators;
 use super::value::{Type, Value};
 
+/// The shortest deadline: below a second no AWS call can even be answered.
+pub const MIN_TIMEOUT: Duration = Duration::from_secs(1);
+/// The longest deadline: no EFS, EC2 or IAM operation the provider waits for takes a day.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
 /// The `timeouts` nested block for the given operations, e.g. `&["create", "update", "delete"]`.
 pub fn block(operations: &[&str], defaults: &Timeouts) -> NestedBlock {
     let mut block = Block::new("Deadlines for each operation, as durations such as `30m` or `1h`.");
@@ -15,10 +20,12 @@ pub fn block(operations: &[&str], defaults: &Timeouts) -> NestedBlock {
         block = block.attribute(
             Attribute::optional(op, Type::String)
                 .description(format!(
-                    "How long to wait for the {op} operation before giving up (default `{}`).",
+                    "How long to wait for the {op} operation before giving up, between `{}` and `{}` (default `{}`).",
+                    format_duration(MIN_TIMEOUT),
+                    format_duration(MAX_TIMEOUT),
                     format_duration(default)
                 ))
-                .validator(validators::duration()),
+                .validator(validators::duration_between(MIN_TIMEOUT, MAX_TIMEOUT)),
         );
     }
     NestedBlock::new("timeouts", Nesting::Single, block)

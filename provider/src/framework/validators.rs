@@ -3,7 +3,11 @@
 //! Validators see only known, non-null values: an unknown value (from another resource not yet
 //! created) is checked again at apply time, when it is known.
 
+use std::time::Duration;
+
 use regex::Regex;
+
+use super::duration::{format_duration, parse_duration};
 
 use super::diagnostics::Diagnostics;
 use super::path::AttributePath;
@@ -145,6 +149,39 @@ pub fn int_between(min: i64, max: i64) -> Validator {
     })
 }
 
+/// A list, set or map with at least one element: where an empty collection would change what the
+/// argument means (no nodes, or a policy widened to every resource), `advice` says what to write.
+pub fn non_empty(advice: &'static str) -> Validator {
+    Validator::new("at least one element", move |value, path, diags| {
+        let empty = match value {
+            Value::List(items) | Value::Set(items) => items.is_empty(),
+            Value::Map(items) => items.is_empty(),
+            _ => false,
+        };
+        if empty {
+            diags.error_at(path.clone(), "Empty Collection", format!("{path} is empty: {advice}"));
+        }
+    })
+}
+
+/// A list, set or map of at most `max` elements; `why` names the limit's owner.
+pub fn at_most_elements(max: usize, why: &'static str) -> Validator {
+    Validator::new(format!("at most {max} elements"), move |value, path, diags| {
+        let count = match value {
+            Value::List(items) | Value::Set(items) => items.len(),
+            Value::Map(items) => items.len(),
+            _ => 0,
+        };
+        if count > max {
+            diags.error_at(
+                path.clone(),
+                "Too Many Elements",
+                format!("{path} has {count} elements; {why} at most {max}. Remove some."),
+            );
+        }
+    })
+}
+
 /// Applies `inner` to every known element of a list, set or map.
 pub fn each_element(inner: Validator) -> Validator {
     Validator::new(format!("each element: {}", inner.description), move |value, path, diags| {
@@ -213,11 +250,33 @@ fn parse_ipv4_cidr(text: &str) -> Result<(u32, u32), String> {
     Ok((bits, prefix))
 }
 
-/// A Go-style duration such as `30m`, `1h30m` or `90s` (the `timeouts` block's format).
+/// A Go-style duration within `min..=max`, as a deadline needs: zero would give up at once, and a
+/// value beyond `max` is a typo rather than a wait anyone means.
+pub fn duration_between(min: Duration, max: Duration) -> Validator {
+    let (low, high) = (format_duration(min), format_duration(max));
+    Validator::new(format!("a duration between {low} and {high}"), move |value, path, diags| {
+        let Some(s) = value.as_str() else { return };
+        match parse_duration(s) {
+            Err(problem) => diags.error_at(
+                path.clone(),
+                "Invalid Duration",
+                format!("{path} must be a duration such as \"30s\", \"20m\" or \"1h30m\"; {problem}."),
+            ),
+            Ok(d) if d < min || d > max => diags.error_at(
+                path.clone(),
+                "Invalid Duration",
+                format!("{path} must be between {low} and {high}; got {s:?}. Use for example \"30m\", or leave it out for the default."),
+            ),
+            Ok(_) => {}
+        }
+    })
+}
+
+/// A Go-style duration such as `30m`, `1h30m` or `90s`; the range is the caller's rule.
 pub fn duration() -> Validator {
     Validator::new("a duration such as 30m or 1h30m", |value, path, diags| {
         if let Some(s) = value.as_str() {
-            if let Err(problem) = super::duration::parse_duration(s) {
+            if let Err(problem) = parse_duration(s) {
                 diags.error_at(
                     path.clone(),
                     "Invalid Duration",

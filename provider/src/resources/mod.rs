@@ -1,6 +1,7 @@
 //! Resources, one module each.
 
 pub mod csi_node_identity;
+pub mod ownership;
 pub mod prometheus_volume;
 pub mod tags;
 

@@ -5,6 +5,9 @@
 
 mod convert;
 mod data_source_rpcs;
+mod panic_guard;
+#[cfg(test)]
+mod property_tests;
 mod provider_rpcs;
 mod resource_rpcs;
 #[cfg(test)]

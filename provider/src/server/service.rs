@@ -1,4 +1,5 @@
-//! The generated tfplugin6 `Provider` trait, implemented by delegating each RPC to its handler.
+//! The generated tfplugin6 `Provider` trait, implemented by delegating each RPC to its handler;
+//! every handler runs guarded, so one that panics answers with an error diagnostic.
 
 use std::pin::Pin;
 
@@ -7,6 +8,7 @@ use tfplugin_proto::tfplugin6 as proto;
 use tfplugin_proto::tfplugin6::provider_server::Provider;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::panic_guard::guarded;
 use super::{unused_rpcs, ProviderService};
 
 type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
@@ -25,91 +27,106 @@ impl Provider for ProviderService {
         &self,
         _request: Request<proto::get_metadata::Request>,
     ) -> Result<Response<proto::get_metadata::Response>, Status> {
-        ok(ProviderService::get_metadata(self))
+        ok(guarded("GetMetadata", async { ProviderService::get_metadata(self) }).await)
     }
 
     async fn get_provider_schema(
         &self,
         _request: Request<proto::get_provider_schema::Request>,
     ) -> Result<Response<proto::get_provider_schema::Response>, Status> {
-        ok(ProviderService::get_provider_schema(self))
+        ok(guarded("GetProviderSchema", async { ProviderService::get_provider_schema(self) }).await)
     }
 
     async fn validate_provider_config(
         &self,
         request: Request<proto::validate_provider_config::Request>,
     ) -> Result<Response<proto::validate_provider_config::Response>, Status> {
-        ok(ProviderService::validate_provider_config(self, request.into_inner()))
+        ok(guarded("ValidateProviderConfig", async {
+            ProviderService::validate_provider_config(self, request.into_inner())
+        })
+        .await)
     }
 
     async fn validate_resource_config(
         &self,
         request: Request<proto::validate_resource_config::Request>,
     ) -> Result<Response<proto::validate_resource_config::Response>, Status> {
-        ok(ProviderService::validate_resource_config(self, request.into_inner()))
+        ok(guarded("ValidateResourceConfig", async {
+            ProviderService::validate_resource_config(self, request.into_inner())
+        })
+        .await)
     }
 
     async fn validate_data_resource_config(
         &self,
         request: Request<proto::validate_data_resource_config::Request>,
     ) -> Result<Response<proto::validate_data_resource_config::Response>, Status> {
-        ok(ProviderService::validate_data_resource_config(self, request.into_inner()))
+        ok(guarded("ValidateDataResourceConfig", async {
+            ProviderService::validate_data_resource_config(self, request.into_inner())
+        })
+        .await)
     }
 
     async fn upgrade_resource_state(
         &self,
         request: Request<proto::upgrade_resource_state::Request>,
     ) -> Result<Response<proto::upgrade_resource_state::Response>, Status> {
-        ok(ProviderService::upgrade_resource_state(self, request.into_inner()))
+        ok(guarded("UpgradeResourceState", async {
+            ProviderService::upgrade_resource_state(self, request.into_inner())
+        })
+        .await)
     }
 
     async fn get_resource_identity_schemas(
         &self,
         _request: Request<proto::get_resource_identity_schemas::Request>,
     ) -> Result<Response<proto::get_resource_identity_schemas::Response>, Status> {
-        ok(ProviderService::get_resource_identity_schemas(self))
+        ok(guarded("GetResourceIdentitySchemas", async { ProviderService::get_resource_identity_schemas(self) }).await)
     }
 
     async fn upgrade_resource_identity(
         &self,
         request: Request<proto::upgrade_resource_identity::Request>,
     ) -> Result<Response<proto::upgrade_resource_identity::Response>, Status> {
-        ok(ProviderService::upgrade_resource_identity(self, request.into_inner()))
+        ok(guarded("UpgradeResourceIdentity", async {
+            ProviderService::upgrade_resource_identity(self, request.into_inner())
+        })
+        .await)
     }
 
     async fn configure_provider(
         &self,
         request: Request<proto::configure_provider::Request>,
     ) -> Result<Response<proto::configure_provider::Response>, Status> {
-        ok(ProviderService::configure_provider(self, request.into_inner()).await)
+        ok(guarded("ConfigureProvider", ProviderService::configure_provider(self, request.into_inner())).await)
     }
 
     async fn read_resource(
         &self,
         request: Request<proto::read_resource::Request>,
     ) -> Result<Response<proto::read_resource::Response>, Status> {
-        ok(ProviderService::read_resource(self, request.into_inner()).await)
+        ok(guarded("ReadResource", ProviderService::read_resource(self, request.into_inner())).await)
     }
 
     async fn plan_resource_change(
         &self,
         request: Request<proto::plan_resource_change::Request>,
     ) -> Result<Response<proto::plan_resource_change::Response>, Status> {
-        ok(ProviderService::plan_resource_change(self, request.into_inner()).await)
+        ok(guarded("PlanResourceChange", ProviderService::plan_resource_change(self, request.into_inner())).await)
     }
 
     async fn apply_resource_change(
         &self,
         request: Request<proto::apply_resource_change::Request>,
     ) -> Result<Response<proto::apply_resource_change::Response>, Status> {
-        ok(ProviderService::apply_resource_change(self, request.into_inner()).await)
+        ok(guarded("ApplyResourceChange", ProviderService::apply_resource_change(self, request.into_inner())).await)
     }
 
     async fn import_resource_state(
         &self,
         request: Request<proto::import_resource_state::Request>,
     ) -> Result<Response<proto::import_resource_state::Response>, Status> {
-        ok(ProviderService::import_resource_state(self, request.into_inner()).await)
+        ok(guarded("ImportResourceState", ProviderService::import_resource_state(self, request.into_inner())).await)
     }
 
     async fn move_resource_state(
@@ -123,7 +140,7 @@ impl Provider for ProviderService {
         &self,
         request: Request<proto::read_data_source::Request>,
     ) -> Result<Response<proto::read_data_source::Response>, Status> {
-        ok(ProviderService::read_data_source(self, request.into_inner()).await)
+        ok(guarded("ReadDataSource", ProviderService::read_data_source(self, request.into_inner())).await)
     }
 
     async fn generate_resource_config(

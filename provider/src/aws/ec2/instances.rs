@@ -27,7 +27,12 @@ pub struct MetadataOptions {
     pub instance_id: String,
     pub http_tokens: Option<String>,
     pub http_put_response_hop_limit: Option<i32>,
+    /// `pending` while a change is being applied, then `applied`.
+    pub state: Option<String>,
 }
+
+/// How long EC2 may take to apply a metadata options change.
+const METADATA_APPLIED_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
 fn is_live(state: Option<&IamInstanceProfileAssociationState>) -> bool {
     matches!(
@@ -36,20 +41,46 @@ fn is_live(state: Option<&IamInstanceProfileAssociationState>) -> bool {
     )
 }
 
+/// A `disassociating` association still occupies its instance: EC2 answers `IncorrectState` to a
+/// new association until it is gone.
+fn is_leaving(state: Option<&IamInstanceProfileAssociationState>) -> bool {
+    matches!(state, Some(IamInstanceProfileAssociationState::Disassociating))
+}
+
+/// How long a new association may take to show in DescribeIamInstanceProfileAssociations.
+const ASSOCIATION_VISIBLE_TIMEOUT: Duration = Duration::from_secs(2 * 60);
+
 /// Every live association, optionally only for `instance_ids` (an empty filter value list is refused by EC2,
 /// so `None` means all). Instance ids are sent in filters of at most [`MAX_FILTER_VALUES`].
 pub async fn list_associations(ec2: &Client, instance_ids: Option<&[String]>) -> Result<Vec<Association>, Error> {
+    list_associations_in(ec2, instance_ids, is_live).await
+}
+
+/// [`list_associations`] with the `disassociating` ones too.
+async fn list_associations_or_leaving(ec2: &Client, instance_ids: &[String]) -> Result<Vec<Association>, Error> {
+    list_associations_in(ec2, Some(instance_ids), |s| is_live(s) || is_leaving(s)).await
+}
+
+async fn list_associations_in(
+    ec2: &Client,
+    instance_ids: Option<&[String]>,
+    wanted: fn(Option<&IamInstanceProfileAssociationState>) -> bool,
+) -> Result<Vec<Association>, Error> {
     let Some(ids) = instance_ids else {
-        return list_associations_filtered(ec2, None).await;
+        return list_associations_filtered(ec2, None, wanted).await;
     };
     let mut found = Vec::new();
     for chunk in ids.chunks(MAX_FILTER_VALUES) {
-        found.extend(list_associations_filtered(ec2, Some(chunk)).await?);
+        found.extend(list_associations_filtered(ec2, Some(chunk), wanted).await?);
     }
     Ok(found)
 }
 
-async fn list_associations_filtered(ec2: &Client, instance_ids: Option<&[String]>) -> Result<Vec<Association>, Error> {
+async fn list_associations_filtered(
+    ec2: &Client,
+    instance_ids: Option<&[String]>,
+    wanted: fn(Option<&IamInstanceProfileAssociationState>) -> bool,
+) -> Result<Vec<Association>, Error> {
     let mut found = Vec::new();
     let mut token = None;
     loop {
@@ -58,7 +89,7 @@ async fn list_associations_filtered(ec2: &Client, instance_ids: Option<&[String]
             request = request.filters(Filter::builder().name("instance-id").set_values(Some(ids.to_vec())).build());
         }
         let out = request.send().await.context("listing IAM Instance Profile associations", "EC2")?;
-        found.extend(out.iam_instance_profile_associations().iter().filter(|a| is_live(a.state())).map(|a| {
+        found.extend(out.iam_instance_profile_associations().iter().filter(|a| wanted(a.state())).map(|a| {
             Association {
                 association_id: a.association_id().unwrap_or_default().to_string(),
                 instance_id: a.instance_id().unwrap_or_default().to_string(),
@@ -73,11 +104,6 @@ async fn list_associations_filtered(ec2: &Client, instance_ids: Option<&[String]
     }
 }
 
-/// The live association of one instance, if any.
-pub async fn find_association_by_instance_id(ec2: &Client, instance_id: &str) -> Result<Option<Association>, Error> {
-    Ok(list_associations(ec2, Some(&[instance_id.to_string()])).await?.into_iter().next())
-}
-
 /// AssociateIamInstanceProfile rejects a just-created instance profile with `InvalidParameterValue` until IAM
 /// has propagated it; that is the one error retried, within [`IAM_PROPAGATION_TIMEOUT`].
 fn is_profile_propagation_error(error: &Error) -> bool {
@@ -88,7 +114,34 @@ fn is_profile_propagation_error(error: &Error) -> bool {
 ///
 /// An instance has at most one association, and EC2 answers `IncorrectState` for a second one; when
 /// the existing one is of this very profile (an earlier attempt's answer was lost), it is the result.
+/// When it is one still `disassociating` (a replacement: destroy, then create on the same nodes),
+/// its end is waited for and the association made then.
 pub async fn associate(
+    ec2: &Client,
+    instance_id: &str,
+    profile_arn: &str,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<String, Error> {
+    match associate_once(ec2, instance_id, profile_arn, cancel).await {
+        Err(e) if e.is_aws("IncorrectState") => {
+            let current = list_associations_or_leaving(ec2, &[instance_id.to_string()]).await?;
+            let leaving: Vec<String> =
+                current.iter().filter(|a| a.state == "disassociating").map(|a| a.association_id.clone()).collect();
+            if let Some(existing) = current.iter().find(|a| a.state != "disassociating") {
+                return if existing.profile_arn == profile_arn { Ok(existing.association_id.clone()) } else { Err(e) };
+            }
+            if leaving.is_empty() {
+                return Err(e);
+            }
+            wait_associations_deleted(ec2, &[instance_id.to_string()], &leaving, timeout, cancel).await?;
+            associate_once(ec2, instance_id, profile_arn, cancel).await
+        }
+        other => other,
+    }
+}
+
+async fn associate_once(
     ec2: &Client,
     instance_id: &str,
     profile_arn: &str,
@@ -106,13 +159,33 @@ pub async fn associate(
         Ok(out.iam_instance_profile_association().and_then(|a| a.association_id()).unwrap_or_default().to_string())
     })
     .await;
-    match associated {
-        Err(e) if e.is_aws("IncorrectState") => match find_association_by_instance_id(ec2, instance_id).await? {
-            Some(existing) if existing.profile_arn == profile_arn => Ok(existing.association_id),
-            _ => Err(e),
-        },
-        other => other,
+    associated
+}
+
+/// Waits until every association in `association_ids` is listed: EC2 may leave one just made out
+/// of DescribeIamInstanceProfileAssociations for a while, and a refresh would then see an instance
+/// without its profile.
+pub async fn wait_associations_visible(
+    ec2: &Client,
+    instance_ids: &[String],
+    association_ids: &[String],
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    if association_ids.is_empty() {
+        return Ok(());
     }
+    let waiter = StateWaiter {
+        object: &format!("IAM Instance Profile associations {}", association_ids.join(", ")),
+        pending: &["not yet listed"],
+        target: &["listed"],
+        timeout: ASSOCIATION_VISIBLE_TIMEOUT,
+    };
+    let listed = || async {
+        let live = list_associations(ec2, Some(instance_ids)).await?;
+        let all = association_ids.iter().all(|id| live.iter().any(|a| a.association_id == *id));
+        Ok(Some(if all { "listed" } else { "not yet listed" }))
+    };
+    waiter.wait_found(cancel, listed, |state: &&str| state).await.map(drop)
 }
 
 /// Replaces an existing association's profile; returns the (possibly new) association id.
@@ -163,7 +236,7 @@ pub async fn wait_associations_deleted(
     if association_ids.is_empty() {
         return Ok(());
     }
-    // Only live associations are listed (see `is_live`): one still listed is on its way out.
+    // `disassociating` ones are listed too: the instance takes no new association until they are gone.
     let waiter = StateWaiter {
         object: &format!("IAM Instance Profile associations {}", association_ids.join(", ")),
         pending: &["associated", "associating", "disassociating"],
@@ -171,7 +244,7 @@ pub async fn wait_associations_deleted(
         timeout,
     };
     let first_remaining = || async {
-        let live = list_associations(ec2, Some(instance_ids)).await?;
+        let live = list_associations_or_leaving(ec2, instance_ids).await?;
         Ok(live.into_iter().find(|a| association_ids.contains(&a.association_id)))
     };
     waiter.wait(cancel, first_remaining, |a: &Association| a.state.as_str()).await.map(drop)
@@ -186,10 +259,15 @@ pub async fn describe_metadata_options(ec2: &Client, instance_ids: &[String]) ->
             instance_id: instance.instance_id,
             http_tokens: instance.http_tokens,
             http_put_response_hop_limit: instance.http_put_response_hop_limit,
+            state: instance.metadata_state,
         })
         .collect())
 }
 
+/// Changes an instance's metadata options. Both values are always sent: the caller passes the
+/// current value for one it does not manage, because what EC2 does with an omitted value is not the
+/// same in every reading of its documentation (kept, or reset to a default that depends on the
+/// AMI), and a change of `http_tokens` nobody asked for can cut pods off their credentials.
 pub async fn modify_metadata_options(
     ec2: &Client,
     instance_id: &str,
@@ -204,6 +282,30 @@ pub async fn modify_metadata_options(
         .await
         .context("modifying EC2 Instance metadata options", instance_id)
         .map(|_| ())
+}
+
+/// Waits until the metadata options of every instance in `instance_ids` are `applied` (they are
+/// `pending` after a change, and the old values hold meanwhile).
+pub async fn wait_metadata_options_applied(
+    ec2: &Client,
+    instance_ids: &[String],
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    if instance_ids.is_empty() {
+        return Ok(());
+    }
+    let waiter = StateWaiter {
+        object: &format!("metadata options of EC2 Instances {}", instance_ids.join(", ")),
+        pending: &["pending"],
+        target: &["applied"],
+        timeout: METADATA_APPLIED_TIMEOUT,
+    };
+    let all_applied = || async {
+        let found = describe_metadata_options(ec2, instance_ids).await?;
+        let pending = found.iter().any(|o| o.state.as_deref() == Some("pending"));
+        Ok(Some(if pending { "pending" } else { "applied" }))
+    };
+    waiter.wait_found(cancel, all_applied, |state: &&str| state).await.map(drop)
 }
 
 /// What the readiness checks read of one instance.
@@ -222,6 +324,8 @@ pub struct NodeInstance {
     pub http_put_response_hop_limit: Option<i32>,
     /// `enabled` or `disabled`.
     pub http_endpoint: Option<String>,
+    /// Of the metadata options: `pending` or `applied`.
+    pub metadata_state: Option<String>,
 }
 
 /// EC2 accepts at most 200 values per filter.
@@ -260,6 +364,7 @@ pub async fn describe_node_instances(ec2: &Client, instance_ids: &[String]) -> R
                     http_tokens: options.and_then(|o| o.http_tokens()).map(|t| t.as_str().to_string()),
                     http_put_response_hop_limit: options.and_then(|o| o.http_put_response_hop_limit()),
                     http_endpoint: options.and_then(|o| o.http_endpoint()).map(|e| e.as_str().to_string()),
+                    metadata_state: options.and_then(|o| o.state()).map(|s| s.as_str().to_string()),
                 });
             }
             token = out.next_token().map(str::to_string);
@@ -354,6 +459,7 @@ mod tests {
                 http_tokens: Some("required".into()),
                 http_put_response_hop_limit: Some(2),
                 http_endpoint: Some("enabled".into()),
+                metadata_state: Some("applied".into()),
             }
         );
     }

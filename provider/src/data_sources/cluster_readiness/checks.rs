@@ -13,8 +13,7 @@ use super::facts::{profile_name, Facts, Inputs, MountTarget};
 use super::iam_policy::missing_actions;
 use crate::aws::ec2::instances::NodeInstance;
 use crate::aws::ec2::network::{SecurityGroupRule, NFS_PORT};
-use crate::data_sources::csi_driver_iam_policy::{policy_actions, policy_document, PolicyOptions};
-use crate::resources::prometheus_volume::manifests::policy_enforces_tls;
+use crate::aws::policy::{csi_driver_policy, policy_actions, policy_enforces_tls, PolicyOptions};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Status {
@@ -481,7 +480,7 @@ fn check_vpc_dns(facts: &Facts, checks: &mut Vec<Check>) {
 
 fn check_instance_profiles(inputs: &Inputs, facts: &Facts, checks: &mut Vec<Check>) {
     let before = checks.len();
-    let required = policy_actions(&policy_document(&PolicyOptions {
+    let required = policy_actions(&csi_driver_policy(&PolicyOptions {
         dynamic_provisioning: inputs.dynamic_provisioning,
         ..Default::default()
     }));
@@ -546,8 +545,10 @@ fn check_instance_profiles(inputs: &Inputs, facts: &Facts, checks: &mut Vec<Chec
         if missing.is_empty() {
             continue;
         }
-        let document =
-            policy_document(&PolicyOptions { dynamic_provisioning: inputs.dynamic_provisioning, ..Default::default() });
+        let document = csi_driver_policy(&PolicyOptions {
+            dynamic_provisioning: inputs.dynamic_provisioning,
+            ..Default::default()
+        });
         checks.push(problem(
             INSTANCE_PROFILE,
             Status::Error,
@@ -817,6 +818,7 @@ mod tests {
             http_tokens: Some("required".into()),
             http_put_response_hop_limit: Some(1),
             http_endpoint: Some("enabled".into()),
+            metadata_state: Some("applied".into()),
         }
     }
 
@@ -839,7 +841,7 @@ mod tests {
         let group = |id: &str, ingress: Vec<SecurityGroupRule>, egress: Vec<SecurityGroupRule>| {
             (id.to_string(), SecurityGroupRules { group_id: id.into(), vpc_id: Some("vpc-1".into()), ingress, egress })
         };
-        let driver = policy_document(&PolicyOptions { dynamic_provisioning: true, ..Default::default() }).to_string();
+        let driver = csi_driver_policy(&PolicyOptions { dynamic_provisioning: true, ..Default::default() }).to_string();
         Facts {
             instances: vec![node("i-a", "az-a", "10.0.1.10"), node("i-b", "az-b", "10.0.2.10")],
             file_system: Some(FileSystem { id: FS.into(), state: "available".into(), encrypted: true }),
@@ -1047,12 +1049,8 @@ mod tests {
             ..inputs(&["i-a"])
         };
         assert!(problems(&evaluate(&off, &facts)).is_empty(), "no policy, no requirement");
-        facts.file_system_policy = Some(
-            crate::resources::prometheus_volume::manifests::tls_policy(
-                "arn:aws:elasticfilesystem:us-east-1:1:file-system/fs-1",
-            )
-            .to_string(),
-        );
+        facts.file_system_policy =
+            Some(crate::aws::policy::tls_policy("arn:aws:elasticfilesystem:us-east-1:1:file-system/fs-1").to_string());
         assert_eq!(problems(&evaluate(&off, &facts)), [(TLS, Status::Error, FS.to_string())]);
         let on = Inputs { manifests: vec!["mountOptions:\n  - tls\n".into()], ..inputs(&["i-a"]) };
         assert!(problems(&evaluate(&on, &facts)).is_empty());

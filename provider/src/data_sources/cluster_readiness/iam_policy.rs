@@ -106,8 +106,8 @@ mod tests {
 
     #[test]
     fn the_drivers_own_policy_allows_every_action_it_lists() {
-        use crate::data_sources::csi_driver_iam_policy::{policy_actions, policy_document, PolicyOptions};
-        let document = policy_document(&PolicyOptions { dynamic_provisioning: true, ..Default::default() });
+        use crate::aws::policy::{csi_driver_policy, policy_actions, PolicyOptions};
+        let document = csi_driver_policy(&PolicyOptions { dynamic_provisioning: true, ..Default::default() });
         let actions = policy_actions(&document);
         assert!(missing_actions(&[document.to_string()], &actions).is_empty());
     }

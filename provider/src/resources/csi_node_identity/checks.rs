@@ -1,17 +1,67 @@
 //! Plan-time checks of `efs_csi_node_identity` against AWS, read-only: the instances and policies
-//! the plan adds must exist and be usable, so a typo fails at plan and not after the role was made.
+//! the plan adds must exist and be usable, so a typo fails at plan and not after the role was made;
+//! and a create must not meet a role, policy or instance profile of another owner.
 
 use std::collections::BTreeSet;
 
+use super::ops;
 use crate::aws::ec2::instances;
 use crate::aws::iam;
 use crate::framework::{AttributePath, PlanContext, Value};
 use crate::provider_config::ProviderData;
+use crate::resources::ownership::Claim;
 
 /// Checks the instances and the additional policies the plan adds.
 pub async fn check(provider: &ProviderData, plan: &mut PlanContext<'_>) {
+    if plan.is_create() {
+        check_names_free(provider, plan).await;
+    }
     check_instances(provider, plan).await;
     check_additional_policies(provider, plan).await;
+}
+
+/// A create whose role, policy or instance profile name is taken by an object of another state, or
+/// one made by hand, is refused here at that name's attribute: its apply would refuse it too.
+async fn check_names_free(provider: &ProviderData, plan: &mut PlanContext<'_>) {
+    let text = |name: &str| plan.planned.get(name).and_then(Value::as_str).map(str::to_string);
+    let (Some(role), Some(policy), Some(profile), Some(path)) =
+        (text("role_name"), text("policy_name"), text("instance_profile_name"), text("path"))
+    else {
+        return;
+    };
+    let owner = text("owner_id");
+    let owner = owner.as_deref();
+    let iam_client = &provider.aws.iam;
+    let mut refused = Vec::new();
+    match iam::find_role_by_name(iam_client, &role).await {
+        Ok(Some(found)) => refused.push(("role_name", format!("IAM Role {role} ({})", found.arn), found.tags)),
+        Ok(None) => {}
+        Err(e) => return plan.diags.extend(e.to_diagnostics("Error Reading IAM Roles")),
+    }
+    match iam::find_local_policy_by_name(iam_client, &path, &policy).await {
+        Ok(Some(found)) => refused.push(("policy_name", format!("IAM Policy {}", found.arn), found.tags)),
+        Ok(None) => {}
+        Err(e) => return plan.diags.extend(e.to_diagnostics("Error Reading IAM Policies")),
+    }
+    match iam::find_instance_profile_by_name(iam_client, &profile).await {
+        Ok(Some(found)) => refused.push((
+            "instance_profile_name",
+            format!("IAM Instance Profile {profile} ({})", found.arn),
+            found.tags,
+        )),
+        Ok(None) => {}
+        Err(e) => return plan.diags.extend(e.to_diagnostics("Error Reading IAM Instance Profiles")),
+    }
+    for (attribute, object, tags) in refused {
+        let found = ops::claim(&tags, &role, owner);
+        if found != Claim::Ours {
+            plan.diags.error_at(
+                AttributePath::root(attribute),
+                "IAM Object Belongs To Another Owner",
+                ops::not_owned(object, &found, &role, attribute).to_string(),
+            );
+        }
+    }
 }
 
 /// The known string elements of a set attribute, or `None` while the set itself is unknown.
@@ -48,9 +98,16 @@ async fn check_instances(provider: &ProviderData, plan: &mut PlanContext<'_>) {
     };
     if replace == Some(false) {
         if let Some(suffix) = &profile_suffix {
+            let leftover = leftover_profiles(provider, plan).await;
             match instances::list_associations(ec2, Some(&added)).await {
                 Ok(found) => {
-                    for association in found.iter().filter(|a| !a.profile_arn.ends_with(suffix.as_str())) {
+                    let foreign: Vec<&instances::Association> =
+                        found.iter().filter(|a| !a.profile_arn.ends_with(suffix.as_str())).collect();
+                    let (moving, foreign): (Vec<_>, Vec<_>) = foreign
+                        .into_iter()
+                        .partition(|a| leftover.iter().any(|p| p == ops::profile_name_of(&a.profile_arn)));
+                    warn_moving(plan, &moving);
+                    for association in foreign {
                         plan.diags.error_at(
                             AttributePath::root("instance_ids"),
                             "Instance Already Has An Instance Profile",
@@ -109,6 +166,50 @@ async fn check_instances(provider: &ProviderData, plan: &mut PlanContext<'_>) {
             ),
         );
     }
+}
+
+/// The profiles other than the resource's that hold its role (a manual setup's one profile per
+/// node), for an update; none on create, where the role is not this resource's yet.
+async fn leftover_profiles(provider: &ProviderData, plan: &PlanContext<'_>) -> Vec<String> {
+    let text = |name: &str| plan.prior.get(name).and_then(Value::as_str).map(str::to_string);
+    let (Some(role), Some(own)) = (text("role_name"), text("instance_profile_name")) else { return Vec::new() };
+    ops::other_profiles(&provider.aws, &role, Some(&own)).await.unwrap_or_default()
+}
+
+/// Warns about the nodes whose association the apply moves from a leftover profile holding this
+/// resource's role to the resource's profile, and says how to delete the leftover profiles.
+fn warn_moving(plan: &mut PlanContext<'_>, moving: &[&instances::Association]) {
+    if moving.is_empty() {
+        return;
+    }
+    let role = plan.prior.get("role_name").and_then(Value::as_str).unwrap_or_default().to_string();
+    let own = plan.prior.get("instance_profile_name").and_then(Value::as_str).unwrap_or_default().to_string();
+    let nodes: Vec<String> =
+        moving.iter().map(|a| format!("{} (now {})", a.instance_id, ops::profile_name_of(&a.profile_arn))).collect();
+    let mut profiles: Vec<&str> = moving.iter().map(|a| ops::profile_name_of(&a.profile_arn)).collect();
+    profiles.sort_unstable();
+    profiles.dedup();
+    let commands: Vec<String> = profiles
+        .iter()
+        .map(|p| {
+            format!(
+                "aws iam remove-role-from-instance-profile --instance-profile-name {p} --role-name {role} && aws iam \
+                 delete-instance-profile --instance-profile-name {p}"
+            )
+        })
+        .collect();
+    plan.diags.warning_at(
+        AttributePath::root("instance_ids"),
+        "Nodes Move To This Resource's Instance Profile",
+        format!(
+            "Apply moves these nodes in place to instance profile {own}, which holds the same role {role}: {}. The \
+             profiles they leave, {}, hold role {role} but are not managed by Terraform; once no instance uses them, \
+             delete them: {}. Destroy takes role {role} out of any that are left, and deletes no profile but {own}.",
+            nodes.join(", "),
+            profiles.join(", "),
+            commands.join("; ")
+        ),
+    );
 }
 
 /// Plan-time check, read-only: every policy this plan adds to `additional_policy_arns` exists

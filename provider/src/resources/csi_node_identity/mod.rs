@@ -5,6 +5,20 @@
 //! Layout, as `efs_prometheus_volume`: `schema` (attributes and their defaults), `model` (the typed
 //! model), `checks` (plan-time checks against AWS), `ops` (the AWS work), and here the
 //! [`Resource`] impl that ties them together.
+//!
+//! Ownership (the contract is in `resources::ownership`): the role, the policy and the instance
+//! profile carry the instance's `owner_id`. A create adopts one of its names only when it carries
+//! that owner id; a role, policy or profile of another state, or one made by hand, is refused at plan
+//! (at `role_name`, `policy_name` or `instance_profile_name`) and again at apply before anything
+//! changes, naming it and the import that takes it over. Destroy deletes nothing when any of them
+//! carries another owner id.
+//!
+//! The manual setup with one profile per node (`for_efs_instance_profile`,
+//! `for_efs_instance_profile_worker1`, ..., each holding the same role) imports by role name: import
+//! takes one of those profiles as the resource's (see [`choose_profile`]), and the plan moves the other
+//! nodes to it in place (ReplaceIamInstanceProfileAssociation), with a warning that names the
+//! profiles left over and how to delete them. Destroy takes the role out of those leftover profiles
+//! (IAM deletes no role a profile holds) but leaves the profiles, which are not the resource's.
 
 mod checks;
 mod model;
@@ -17,22 +31,39 @@ use self::model::Model;
 use self::ops::StepError;
 use self::schema::{defaults, TYPE_NAME};
 use crate::aws::iam;
-use crate::data_sources::csi_driver_iam_policy::{policy_document, PolicyOptions};
+use crate::aws::policy::{csi_driver_policy, PolicyOptions};
 use crate::framework::json;
 use crate::framework::timeouts::Timeouts;
 use crate::framework::{
     ApplyOutcome, AttributePath, Ctx, Diagnostics, Identity, PlanContext, Private, ReadOutcome, Resource, Schema, Value,
 };
 use crate::provider_config::ProviderData;
+use crate::resources::ownership;
 use crate::resources::tags::{plan_tags_all, MANAGED_BY_TAG};
 
 pub struct CsiNodeIdentity;
+
+/// The instance profile an import takes as the resource's, among those holding the role: the one
+/// this provider tagged for the role, else the one named like the role, else the one whose name
+/// every other one extends (`for_efs_instance_profile` beside `for_efs_instance_profile_worker1`),
+/// else the first. The others are left over: the plan moves their nodes to this one.
+fn choose_profile(role: &str, profiles: &[iam::InstanceProfileInfo]) -> Option<String> {
+    let ownership = ops::ownership_value(role);
+    let common_prefix = profiles.iter().find(|p| profiles.iter().all(|o| o.name.starts_with(&p.name)));
+    profiles
+        .iter()
+        .find(|p| p.tags.get(MANAGED_BY_TAG) == Some(&ownership))
+        .or_else(|| profiles.iter().find(|p| p.name == role))
+        .or(common_prefix)
+        .or_else(|| profiles.first())
+        .map(|p| p.name.clone())
+}
 
 /// The default policy: the `efs_csi_driver_iam_policy` document with dynamic provisioning, in the
 /// form `jsonencode()` writes, which is also how a read stores a document it did not write: an
 /// imported identity then has the same state as one this provider created.
 fn default_policy_json() -> String {
-    let document = policy_document(&PolicyOptions { dynamic_provisioning: true, ..Default::default() }).to_string();
+    let document = csi_driver_policy(&PolicyOptions { dynamic_provisioning: true, ..Default::default() }).to_string();
     json::jsonencode_form(&document).unwrap_or(document)
 }
 
@@ -126,6 +157,7 @@ impl Resource for CsiNodeIdentity {
         }
         Self::plan_names(plan);
         Self::plan_policy(plan);
+        ownership::plan_owner_id(plan, TYPE_NAME);
         // Always the one trust policy: a refreshed state that differs (edited outside Terraform) shows as a change.
         plan.set("assume_role_policy", Value::string(ops::TRUST_POLICY));
         let provider = ProviderData::from_ctx(ctx).ok();
@@ -151,7 +183,7 @@ impl Resource for CsiNodeIdentity {
             &format!("creating {TYPE_NAME} {}", model.role_name),
             deadline,
             &ctx.cancel,
-            async { Ok(ops::create(&provider.aws, &model, &mut owned, &ctx.cancel).await) },
+            async { Ok(ops::create(&provider.aws, &model, &mut owned, deadline, &ctx.cancel).await) },
         )
         .await
         .unwrap_or_else(|e| Err(StepError::from(e)));
@@ -170,19 +202,15 @@ impl Resource for CsiNodeIdentity {
                 }
             };
         }
-        match ops::refresh(&provider.aws, &model, &provider.default_tags).await {
-            Ok(Some(state)) => ApplyOutcome::ok(state.to_value()),
-            Ok(None) => ApplyOutcome::failed(
-                Value::Null,
-                Diagnostics::from_error(
-                    "Error Creating EFS CSI Node Identity",
-                    format!(
-                        "The IAM Role {} or its instance profile disappeared right after creation.",
-                        model.role_name
-                    ),
-                ),
-            ),
-            Err(e) => ApplyOutcome::failed(model.to_value(), e.to_diagnostics("Error Reading EFS CSI Node Identity")),
+        match ops::refresh_after_write(&provider.aws, &model, &provider.default_tags, &ctx.cancel).await {
+            Ok(state) => ApplyOutcome::ok(state.to_value()),
+            // What was made stays in the state (tainted), so destroy or the next apply removes it.
+            Err(e) => {
+                let mut partial = model.clone();
+                partial.policy_arn = owned.policy_arn.clone().unwrap_or_default();
+                partial.instance_profile_arn = owned.profile.clone().map(|p| p.1).unwrap_or_default();
+                ApplyOutcome::failed(partial.to_value(), e.to_diagnostics("Error Reading EFS CSI Node Identity"))
+            }
         }
     }
 
@@ -236,9 +264,8 @@ impl Resource for CsiNodeIdentity {
         basis.role_arn = before.role_arn.clone();
         basis.instance_profile_arn = before.instance_profile_arn.clone();
         basis.policy_arn = before.policy_arn.clone();
-        let state = match ops::refresh(&provider.aws, &basis, &provider.default_tags).await {
-            Ok(Some(m)) => m.to_value(),
-            Ok(None) => Value::Null,
+        let state = match ops::refresh_after_write(&provider.aws, &basis, &provider.default_tags, &ctx.cancel).await {
+            Ok(m) => m.to_value(),
             Err(e) => {
                 diags.extend(e.to_diagnostics("Error Reading EFS CSI Node Identity"));
                 prior.clone()
@@ -254,15 +281,62 @@ impl Resource for CsiNodeIdentity {
         };
         let model = Model::from_value(prior);
         let deadline = timeouts(prior).delete;
-        let result = async {
+        let role = &model.role_name;
+        let fail = |e: crate::error::Error| e.to_diagnostics("Error Deleting EFS CSI Node Identity");
+        // Another state's objects are left alone before anything else is looked at.
+        match ops::parts_of_other_owners(&provider.aws, &model).await {
+            Ok(foreign) if !foreign.is_empty() => {
+                let mut diags = Diagnostics::new();
+                diags.warning(
+                    "IAM Objects Of Another Owner Left In Place",
+                    format!(
+                        "{}. Destroy removed the resource from this state only, and deleted nothing in AWS.",
+                        foreign.join("; ")
+                    ),
+                );
+                return diags;
+            }
+            Ok(_) => {}
+            Err(e) => return fail(e),
+        }
+        match ops::inline_policies(&provider.aws, role).await {
+            Ok(inline) if !inline.is_empty() => {
+                let names = inline.join(", ");
+                return Diagnostics::from_error(
+                    "Cannot Delete EFS CSI Node Identity",
+                    format!(
+                        "IAM Role {role} has inline policies this resource did not create: {names}. IAM refuses to \
+                         delete a role that has any, and nothing was deleted. Delete them (aws iam delete-role-policy \
+                         --role-name {role} --policy-name NAME), or move their permissions to a managed policy listed \
+                         in additional_policy_arns, then destroy again."
+                    ),
+                );
+            }
+            Ok(_) => {}
+            Err(e) => return fail(e),
+        }
+        let mut diags = Diagnostics::new();
+        match ops::other_profiles(&provider.aws, role, Some(&model.instance_profile_name)).await {
+            Ok(others) if !others.is_empty() => diags.warning(
+                "IAM Role Removed From Other Instance Profiles",
+                format!(
+                    "IAM Role {role} was also in instance profiles this resource did not create: {}. IAM deletes a \
+                     role only once no instance profile holds it, so it was removed from them (the profiles \
+                     themselves stay); instances using them lose these credentials.",
+                    others.join(", ")
+                ),
+            ),
+            Ok(_) => {}
+            Err(e) => return fail(e),
+        }
+        let teardown = async {
             let owned = ops::owned_from_state(&provider.aws, &model).await?;
             ops::teardown(&provider.aws, &owned, deadline, &ctx.cancel).await
+        };
+        if let Err(e) = teardown.await {
+            diags.extend(fail(e));
         }
-        .await;
-        match result {
-            Ok(()) => Diagnostics::new(),
-            Err(e) => e.to_diagnostics("Error Deleting EFS CSI Node Identity"),
-        }
+        diags
     }
 
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
@@ -274,9 +348,11 @@ impl Resource for CsiNodeIdentity {
             not_importable(format!("IAM Role {id:?} does not exist. The import id is the role name."))
         })?;
         let profiles = iam::list_instance_profiles_for_role(iam_client, id).await.map_err(fail)?;
-        let profile_name = profiles
-            .first()
-            .cloned()
+        let mut infos = Vec::new();
+        for name in &profiles {
+            infos.extend(iam::find_instance_profile_by_name(iam_client, name).await.map_err(fail)?);
+        }
+        let profile_name = choose_profile(id, &infos)
             .ok_or_else(|| not_importable(format!("IAM Role {id} is in no instance profile.")))?;
         // The node policy is the customer-managed policy attached to the role: the one this provider
         // tagged, else the one named like the role, else the only one.
@@ -313,5 +389,37 @@ impl Resource for CsiNodeIdentity {
             ..Model::default()
         };
         Ok(model.to_value())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(name: &str, tags: &[(&str, &str)]) -> iam::InstanceProfileInfo {
+        iam::InstanceProfileInfo {
+            name: name.into(),
+            arn: format!("arn:aws:iam::123456789012:instance-profile/{name}"),
+            role_names: vec!["role".into()],
+            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    #[test]
+    fn import_takes_the_marked_then_the_role_named_then_the_common_prefix_profile() {
+        let manual = [
+            profile("for_efs_instance_profile_worker1", &[]),
+            profile("for_efs_instance_profile", &[]),
+            profile("for_efs_instance_profile_worker2", &[]),
+        ];
+        assert_eq!(choose_profile("for_efs_role", &manual).as_deref(), Some("for_efs_instance_profile"));
+        let named = [profile("a", &[]), profile("for_efs_role", &[])];
+        assert_eq!(choose_profile("for_efs_role", &named).as_deref(), Some("for_efs_role"));
+        let mark = ops::ownership_value("r");
+        let marked = [profile("r", &[]), profile("mine", &[(MANAGED_BY_TAG, &mark)])];
+        assert_eq!(choose_profile("r", &marked).as_deref(), Some("mine"));
+        let unrelated = [profile("b", &[]), profile("c", &[])];
+        assert_eq!(choose_profile("r", &unrelated).as_deref(), Some("b"));
+        assert_eq!(choose_profile("r", &[]), None);
     }
 }

@@ -42,6 +42,9 @@ pub struct Model {
     pub policy_arn: String,
     pub instance_profile_arn: String,
     pub associations: BTreeMap<String, AssociationState>,
+    /// The owner id (see `resources::ownership`); `None` in a state from before owner ids, or after
+    /// an import of objects without the owner tag.
+    pub owner_id: Option<String>,
 }
 
 fn string(value: &Value, name: &str) -> String {
@@ -114,6 +117,7 @@ impl Model {
             policy_arn: string(value, "policy_arn"),
             instance_profile_arn: string(value, "instance_profile_arn"),
             associations,
+            owner_id: value.get("owner_id").and_then(Value::as_str).map(str::to_string),
         }
     }
 
@@ -166,6 +170,7 @@ impl Model {
             ("policy_arn", empty_to_null(&self.policy_arn)),
             ("instance_profile_arn", empty_to_null(&self.instance_profile_arn)),
             ("associations", associations),
+            ("owner_id", self.owner_id.clone().map(Value::string).unwrap_or(Value::Null)),
         ])
     }
 }
@@ -202,6 +207,7 @@ mod tests {
                 AssociationState { association_id: "iip-assoc-1".into(), state: "associated".into() },
             )]
             .into(),
+            owner_id: Some("0123456789abcdef0123456789abcdef".into()),
         };
         let value = model.to_value();
         assert_eq!(value.get("id").and_then(Value::as_str), Some("r"));

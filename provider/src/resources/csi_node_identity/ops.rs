@@ -1,9 +1,10 @@
 //! The AWS work of `efs_csi_node_identity`: create in dependency order with cleanup on failure,
 //! refresh, update by difference, and teardown in reverse order.
 //!
-//! Every step is idempotent: create adopts objects that carry this resource's ownership tag (a
-//! previous run died after making them), teardown treats "not found" as done. So any step may be
-//! re-run after a crash.
+//! Every step is idempotent: create adopts objects that carry this resource's ownership tag and
+//! this instance's owner id (a previous attempt of this same create died after making them; see
+//! `resources::ownership`), teardown treats "not found" as done. So any step may be re-run after a
+//! crash. An object of the same name with another owner id, or with none, is never adopted.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -14,9 +15,11 @@ use tokio_util::sync::CancellationToken;
 use super::model::{AssociationState, MetadataOptions, Model};
 use super::schema::TYPE_NAME;
 use crate::aws::ec2::instances::{self, Association};
+use crate::aws::wait::{StateWaiter, IAM_PROPAGATION_TIMEOUT, NOT_FOUND};
 use crate::aws::{iam, AwsClients, NotFoundExt};
 use crate::error::Error;
-use crate::resources::tags::MANAGED_BY_TAG;
+use crate::resources::ownership::{Claim, OWNER_TAG};
+use crate::resources::tags::{is_system_key, without_system_tags, MANAGED_BY_TAG};
 
 /// The role may be assumed by EC2 instances (through the instance profile), nothing else.
 pub const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
@@ -32,26 +35,46 @@ pub enum StepError {
     Aws(#[from] Error),
 
     #[error(
-        "{kind} {name} already exists and was not created by this resource (it lacks the {MANAGED_BY_TAG} tag). \
-         To manage it with Terraform, import the existing setup: terraform import {TYPE_NAME}.<name> {role_name}; \
-         or choose another name."
-    )]
-    NotOwned { kind: &'static str, name: String, role_name: String },
-
-    #[error(
         "EC2 Instance {instance_id} already has IAM Instance Profile {profile_arn} associated. Set \
          replace_existing_association = true to replace it, or remove the instance from instance_ids."
     )]
     AlreadyAssociated { instance_id: String, profile_arn: String },
 }
 
-/// The ownership tag value: which resource instance made an object.
+/// The ownership tag value: which resource type and role name made an object (the owner id, in
+/// its own tag, says which state).
 pub fn ownership_value(role_name: &str) -> String {
     format!("{TYPE_NAME}/{role_name}")
 }
 
-fn is_owned(tags: &BTreeMap<String, String>, role_name: &str) -> bool {
-    tags.get(MANAGED_BY_TAG) == Some(&ownership_value(role_name))
+/// Whether an existing object with these tags belongs to the resource instance with this role name
+/// and owner id: `Claim::Ours` only when it carries both marks.
+pub fn claim(tags: &BTreeMap<String, String>, role_name: &str, owner_id: Option<&str>) -> Claim {
+    let found = Claim::of(tags.get(OWNER_TAG).map(String::as_str), owner_id);
+    match tags.get(MANAGED_BY_TAG) {
+        Some(mark) if *mark == ownership_value(role_name) => found,
+        // Made by this provider for another name (a renamed resource), or by someone else.
+        Some(_) if found == Claim::Ours => Claim::Unmarked,
+        Some(_) => found,
+        None if found == Claim::Ours => Claim::Unmarked,
+        None => found,
+    }
+}
+
+/// The refusal to take over `object` (e.g. "IAM Role nodes (arn:...)"), set by `attribute`.
+pub fn not_owned(object: String, claim: &Claim, role_name: &str, attribute: &'static str) -> Error {
+    Error::NotOwned {
+        object,
+        owner: claim.describe(),
+        resource_type: TYPE_NAME,
+        import_id: role_name.to_string(),
+        attribute,
+    }
+}
+
+/// The name of an instance profile from its ARN (`arn:aws:iam::1:instance-profile/path/name`).
+pub fn profile_name_of(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
 }
 
 /// Two JSON documents with the same meaning (whitespace and key order aside).
@@ -75,6 +98,9 @@ pub struct Owned {
 fn tags_to_apply(model: &Model) -> BTreeMap<String, String> {
     let mut tags = model.tags_all.clone();
     tags.insert(MANAGED_BY_TAG.to_string(), ownership_value(&model.role_name));
+    if let Some(owner) = &model.owner_id {
+        tags.insert(OWNER_TAG.to_string(), owner.clone());
+    }
     tags
 }
 
@@ -84,23 +110,27 @@ pub async fn create(
     aws: &AwsClients,
     model: &Model,
     owned: &mut Owned,
+    timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<(), StepError> {
     let tags = tags_to_apply(model);
     let role = &model.role_name;
-    let not_owned =
-        |kind: &'static str, name: &str| StepError::NotOwned { kind, name: name.to_string(), role_name: role.clone() };
+    let owner = model.owner_id.as_deref();
 
     match iam::create_role(&aws.iam, role, &model.path, TRUST_POLICY, &tags).await {
         Ok(()) => {}
         Err(e) if e.is_aws("EntityAlreadyExists") => match iam::find_role_by_name(&aws.iam, role).await? {
             // Adopting our own role (left by an interrupted create): its trust policy must be ours too.
-            Some(existing) if is_owned(&existing.tags, role) => {
+            Some(existing) if claim(&existing.tags, role, owner) == Claim::Ours => {
                 if !existing.trust_policy.is_some_and(|doc| json_equal(&doc, TRUST_POLICY)) {
                     iam::update_trust_policy(&aws.iam, role, TRUST_POLICY).await?;
                 }
             }
-            _ => return Err(not_owned("IAM Role", role)),
+            Some(existing) => {
+                let found = claim(&existing.tags, role, owner);
+                return Err(not_owned(format!("IAM Role {role} ({})", existing.arn), &found, role, "role_name").into());
+            }
+            None => return Err(e.into()),
         },
         Err(e) => return Err(e.into()),
     }
@@ -111,7 +141,7 @@ pub async fn create(
             Ok(arn) => arn,
             Err(e) if e.is_aws("EntityAlreadyExists") => {
                 match iam::find_local_policy_by_name(&aws.iam, &model.path, &model.policy_name).await? {
-                    Some(existing) if is_owned(&existing.tags, role) => {
+                    Some(existing) if claim(&existing.tags, role, owner) == Claim::Ours => {
                         let current = match &existing.default_version_id {
                             Some(v) => iam::policy_document(&aws.iam, &existing.arn, v).await?,
                             None => None,
@@ -121,7 +151,12 @@ pub async fn create(
                         }
                         existing.arn
                     }
-                    _ => return Err(not_owned("IAM Policy", &model.policy_name)),
+                    Some(existing) => {
+                        let found = claim(&existing.tags, role, owner);
+                        let object = format!("IAM Policy {}", existing.arn);
+                        return Err(not_owned(object, &found, role, "policy_name").into());
+                    }
+                    None => return Err(e.into()),
                 }
             }
             Err(e) => return Err(e.into()),
@@ -140,30 +175,51 @@ pub async fn create(
         Ok(arn) => (arn, Vec::new()),
         Err(e) if e.is_aws("EntityAlreadyExists") => {
             match iam::find_instance_profile_by_name(&aws.iam, profile_name).await? {
-                Some(existing) if is_owned(&existing.tags, role) => (existing.arn, existing.role_names),
-                _ => return Err(not_owned("IAM Instance Profile", profile_name)),
+                Some(existing) if claim(&existing.tags, role, owner) == Claim::Ours => {
+                    (existing.arn, existing.role_names)
+                }
+                Some(existing) => {
+                    let found = claim(&existing.tags, role, owner);
+                    let object = format!("IAM Instance Profile {profile_name} ({})", existing.arn);
+                    return Err(not_owned(object, &found, role, "instance_profile_name").into());
+                }
+                None => return Err(e.into()),
             }
         }
         Err(e) => return Err(e.into()),
     };
     owned.profile = Some((profile_name.clone(), profile_arn.clone()));
     if !roles.contains(role) {
-        iam::add_role_to_instance_profile(&aws.iam, profile_name, role).await?;
+        iam::add_role_to_instance_profile(&aws.iam, profile_name, role, cancel).await?;
     }
 
-    associate_all(aws, &model.instance_ids, &profile_arn, model.replace_existing_association, cancel).await?;
-    apply_metadata_options(aws, model.metadata_options.as_ref(), &model.instance_ids).await?;
+    let replaceable = BTreeSet::new();
+    associate_all(
+        aws,
+        &model.instance_ids,
+        &profile_arn,
+        model.replace_existing_association,
+        &replaceable,
+        timeout,
+        cancel,
+    )
+    .await?;
+    apply_metadata_options(aws, model.metadata_options.as_ref(), &model.instance_ids, cancel).await?;
     Ok(())
 }
 
 /// Gives every instance in `instance_ids` the profile, a bounded number at a time. An instance that
-/// already has it is left alone; one with another profile is replaced only when `replace` is set.
-/// The instances' current associations come from one filtered describe, not one per instance.
+/// already has it is left alone; one with another profile is replaced only when `replace` is set or
+/// that profile is one of `replaceable` (by name: the profiles that hold this resource's role, as
+/// a manual setup with one profile per node has them). The instances' current associations come
+/// from one filtered describe, not one per instance.
 pub async fn associate_all(
     aws: &AwsClients,
     instance_ids: &BTreeSet<String>,
     profile_arn: &str,
     replace: bool,
+    replaceable: &BTreeSet<String>,
+    timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<(), StepError> {
     let ids: Vec<String> = instance_ids.iter().cloned().collect();
@@ -173,47 +229,53 @@ pub async fn associate_all(
         .map(|association| (association.instance_id.clone(), association))
         .collect();
     let existing = &existing;
-    let results: Vec<Result<(), StepError>> = stream::iter(ids)
+    let results: Vec<Result<Option<String>, StepError>> = stream::iter(ids.clone())
         .map(|instance_id: String| async move {
-            associate_one(aws, &instance_id, existing.get(&instance_id), profile_arn, replace, cancel).await
+            let association = existing.get(&instance_id);
+            let replace = replace || association.is_some_and(|a| replaceable.contains(profile_name_of(&a.profile_arn)));
+            associate_one(aws, &instance_id, association, profile_arn, replace, timeout, cancel).await
         })
         .buffer_unordered(ASSOCIATION_CONCURRENCY)
         .collect()
         .await;
-    results.into_iter().collect()
+    let made: Vec<String> = results.into_iter().collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect();
+    // Done only once a refresh sees them.
+    instances::wait_associations_visible(&aws.ec2, &ids, &made, cancel).await?;
+    Ok(())
 }
 
+/// The association made (or replaced), `None` when the instance had the profile already.
 async fn associate_one(
     aws: &AwsClients,
     instance_id: &str,
     existing: Option<&instances::Association>,
     profile_arn: &str,
     replace: bool,
+    timeout: Duration,
     cancel: &CancellationToken,
-) -> Result<(), StepError> {
+) -> Result<Option<String>, StepError> {
     match existing {
-        Some(existing) if existing.profile_arn == profile_arn => Ok(()),
-        Some(existing) if replace => {
+        Some(existing) if existing.profile_arn == profile_arn => Ok(None),
+        Some(existing) if replace => Ok(Some(
             instances::replace_association(&aws.ec2, &existing.association_id, instance_id, profile_arn, cancel)
-                .await?;
-            Ok(())
-        }
+                .await?,
+        )),
         Some(existing) => Err(StepError::AlreadyAssociated {
             instance_id: instance_id.to_string(),
             profile_arn: existing.profile_arn.clone(),
         }),
-        None => {
-            instances::associate(&aws.ec2, instance_id, profile_arn, cancel).await?;
-            Ok(())
-        }
+        None => Ok(Some(instances::associate(&aws.ec2, instance_id, profile_arn, timeout, cancel).await?)),
     }
 }
 
-/// Sets the configured metadata options on the instances (nothing when the block is absent).
+/// Sets the configured metadata options on the instances (nothing when the block is absent) and
+/// waits until EC2 has applied them. A value the configuration leaves out is sent back as the
+/// instance has it, so it never changes (see [`instances::modify_metadata_options`]).
 pub async fn apply_metadata_options(
     aws: &AwsClients,
     options: Option<&MetadataOptions>,
     instance_ids: &BTreeSet<String>,
+    cancel: &CancellationToken,
 ) -> Result<(), Error> {
     let Some(options) = options else {
         return Ok(());
@@ -221,11 +283,20 @@ pub async fn apply_metadata_options(
     if options.http_tokens.is_none() && options.http_put_response_hop_limit.is_none() {
         return Ok(());
     }
+    let ids: Vec<String> = instance_ids.iter().cloned().collect();
+    let current: BTreeMap<String, instances::MetadataOptions> = instances::describe_metadata_options(&aws.ec2, &ids)
+        .await?
+        .into_iter()
+        .map(|o| (o.instance_id.clone(), o))
+        .collect();
     let hop_limit = options.http_put_response_hop_limit.and_then(|h| i32::try_from(h).ok());
     for instance_id in instance_ids {
-        instances::modify_metadata_options(&aws.ec2, instance_id, options.http_tokens.as_deref(), hop_limit).await?;
+        let now = current.get(instance_id);
+        let tokens = options.http_tokens.clone().or_else(|| now.and_then(|o| o.http_tokens.clone()));
+        let hops = hop_limit.or_else(|| now.and_then(|o| o.http_put_response_hop_limit));
+        instances::modify_metadata_options(&aws.ec2, instance_id, tokens.as_deref(), hops).await?;
     }
-    Ok(())
+    instances::wait_metadata_options_applied(&aws.ec2, &ids, cancel).await
 }
 
 /// The live associations of `profile_arn`, across all instances.
@@ -253,10 +324,15 @@ pub async fn disassociate_all(
 }
 
 /// Puts the role back in the profile when it is not there (see [`refresh`]).
-async fn ensure_role_in_profile(aws: &AwsClients, profile_name: &str, role: &str) -> Result<(), Error> {
+async fn ensure_role_in_profile(
+    aws: &AwsClients,
+    profile_name: &str,
+    role: &str,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
     match iam::find_instance_profile_by_name(&aws.iam, profile_name).await? {
         Some(profile) if !profile.role_names.iter().any(|r| r == role) => {
-            iam::add_role_to_instance_profile(&aws.iam, profile_name, role).await
+            iam::add_role_to_instance_profile(&aws.iam, profile_name, role, cancel).await
         }
         _ => Ok(()),
     }
@@ -283,20 +359,67 @@ pub async fn teardown(
                 iam::remove_role_from_instance_profile(&aws.iam, profile_name, role).await?;
             }
         }
-        iam::delete_instance_profile(&aws.iam, profile_name).await?;
+        iam::delete_instance_profile(&aws.iam, profile_name, cancel).await?;
     }
     if let Some(role) = &owned.role_name {
+        // DeleteRole refuses a role still in any instance profile: the profiles a manual setup left
+        // (or anyone else made) let go of it too; they are not ours, so they stay (the delete warns
+        // about it beforehand, see `other_profiles`).
+        let own = owned.profile.as_ref().map(|(name, _)| name.as_str());
+        for other in other_profiles(aws, role, own).await? {
+            iam::remove_role_from_instance_profile(&aws.iam, &other, role).await?;
+        }
         for arn in &owned.attached {
             iam::detach_role_policy(&aws.iam, role, arn).await?;
         }
     }
     if let Some(arn) = &owned.policy_arn {
-        iam::delete_policy(&aws.iam, arn).await?;
+        iam::delete_policy(&aws.iam, arn, cancel).await?;
     }
     if let Some(role) = &owned.role_name {
-        iam::delete_role(&aws.iam, role).await?;
+        iam::delete_role(&aws.iam, role, cancel).await?;
     }
     Ok(())
+}
+
+/// The instance profiles other than `own` that hold `role`: what a manual setup with one profile
+/// per node leaves beside the resource's one profile, or any made outside Terraform. They lose the
+/// role when the identity is destroyed. Empty when the role is gone.
+pub async fn other_profiles(aws: &AwsClients, role: &str, own: Option<&str>) -> Result<Vec<String>, Error> {
+    let profiles = iam::list_instance_profiles_for_role(&aws.iam, role).await.or_not_found(&[iam::NO_SUCH_ENTITY])?;
+    Ok(profiles.unwrap_or_default().into_iter().filter(|p| Some(p.as_str()) != own).collect())
+}
+
+/// The role, policy and instance profile of the state that carry another owner id than the state
+/// has, each described for a diagnostic. Destroy deletes nothing while there is one.
+pub async fn parts_of_other_owners(aws: &AwsClients, model: &Model) -> Result<Vec<String>, Error> {
+    let owner = model.owner_id.as_deref();
+    let mut parts = Vec::new();
+    let mut check = |object: String, tags: &BTreeMap<String, String>| {
+        let found = Claim::of(tags.get(OWNER_TAG).map(String::as_str), owner);
+        if let Claim::OtherOwner(_) = found {
+            parts.push(format!("{object} belongs to {}", found.describe()));
+        }
+    };
+    if let Some(role) = iam::find_role_by_name(&aws.iam, &model.role_name).await? {
+        check(format!("IAM Role {}", role.name), &role.tags);
+    }
+    if !model.policy_arn.is_empty() {
+        if let Some(policy) = iam::find_policy_by_arn(&aws.iam, &model.policy_arn).await? {
+            check(format!("IAM Policy {}", policy.arn), &policy.tags);
+        }
+    }
+    if let Some(profile) = iam::find_instance_profile_by_name(&aws.iam, &model.instance_profile_name).await? {
+        check(format!("IAM Instance Profile {}", profile.name), &profile.tags);
+    }
+    Ok(parts)
+}
+
+/// The inline policies of the role. This resource makes none, and DeleteRole refuses a role that
+/// has any: the delete stops before removing anything and names them, since deleting permissions
+/// someone else wrote is not this resource's call.
+pub async fn inline_policies(aws: &AwsClients, role: &str) -> Result<Vec<String>, Error> {
+    Ok(iam::list_role_policy_names(&aws.iam, role).await.or_not_found(&[iam::NO_SUCH_ENTITY])?.unwrap_or_default())
 }
 
 /// Everything a state's resource owns, looked up where the state lacks it (e.g. a partial state).
@@ -418,8 +541,11 @@ pub async fn refresh(
         out.metadata_options = Some(seen);
     }
 
-    let mut tags_all = role.tags.clone();
+    let mut tags_all = without_system_tags(&role.tags);
     tags_all.remove(MANAGED_BY_TAG);
+    // An import (or a state from before owner ids) takes the owner id the role carries.
+    let tagged_owner = tags_all.remove(OWNER_TAG);
+    out.owner_id = model.owner_id.clone().or(tagged_owner);
     let own: BTreeMap<String, String> = tags_all
         .iter()
         .filter(|(k, v)| default_tags.get(*k) != Some(*v) || model.tags.as_ref().is_some_and(|t| t.get(*k) == Some(*v)))
@@ -428,6 +554,24 @@ pub async fn refresh(
     out.tags = if own.is_empty() && model.tags.is_none() { None } else { Some(own) };
     out.tags_all = tags_all;
     Ok(Some(out))
+}
+
+/// [`refresh`] right after a create or update: IAM may not show a role or instance profile it just
+/// made to reads for a while, so not found is waited out within [`IAM_PROPAGATION_TIMEOUT`]; still
+/// not found after that is an error (the caller keeps the objects in the state).
+pub async fn refresh_after_write(
+    aws: &AwsClients,
+    model: &Model,
+    default_tags: &BTreeMap<String, String>,
+    cancel: &CancellationToken,
+) -> Result<Model, Error> {
+    let waiter = StateWaiter {
+        object: &format!("IAM Role {} and IAM Instance Profile {}", model.role_name, model.instance_profile_name),
+        pending: &[NOT_FOUND],
+        target: &["visible"],
+        timeout: IAM_PROPAGATION_TIMEOUT,
+    };
+    waiter.wait_found(cancel, || refresh(aws, model, default_tags), |_| "visible").await
 }
 
 /// Applies the difference between `prior` and `planned` (both fully known).
@@ -480,7 +624,7 @@ pub async fn update(
         let remove: Vec<String> = prior
             .tags_all
             .keys()
-            .filter(|k| !planned.tags_all.contains_key(*k) && *k != MANAGED_BY_TAG)
+            .filter(|k| !planned.tags_all.contains_key(*k) && *k != MANAGED_BY_TAG && !is_system_key(k))
             .cloned()
             .collect();
         let add: BTreeMap<String, String> = planned
@@ -510,13 +654,20 @@ pub async fn update(
     }
     let added: BTreeSet<String> = planned.instance_ids.difference(&prior.instance_ids).cloned().collect();
     if !added.is_empty() {
-        ensure_role_in_profile(aws, &prior.instance_profile_name, role).await?;
+        ensure_role_in_profile(aws, &prior.instance_profile_name, role, cancel).await?;
     }
-    associate_all(aws, &added, profile_arn, planned.replace_existing_association, cancel).await?;
+    // Nodes of a manual setup whose own profile holds this role move to the resource's profile.
+    let replaceable: BTreeSet<String> = if added.is_empty() {
+        BTreeSet::new()
+    } else {
+        other_profiles(aws, role, Some(&prior.instance_profile_name)).await?.into_iter().collect()
+    };
+    associate_all(aws, &added, profile_arn, planned.replace_existing_association, &replaceable, timeout, cancel)
+        .await?;
 
     let metadata_targets =
         if planned.metadata_options != prior.metadata_options { &planned.instance_ids } else { &added };
-    apply_metadata_options(aws, planned.metadata_options.as_ref(), metadata_targets).await?;
+    apply_metadata_options(aws, planned.metadata_options.as_ref(), metadata_targets, cancel).await?;
     Ok(())
 }
 
@@ -531,10 +682,22 @@ mod tests {
     }
 
     #[test]
-    fn recognises_only_its_own_mark() {
-        let tags = BTreeMap::from([(MANAGED_BY_TAG.to_string(), ownership_value("nodes"))]);
-        assert!(is_owned(&tags, "nodes"));
-        assert!(!is_owned(&tags, "other"));
-        assert!(!is_owned(&BTreeMap::new(), "nodes"));
+    fn recognises_only_its_own_mark_and_owner() {
+        let marked = |owner: Option<&str>| {
+            let mut tags = BTreeMap::from([(MANAGED_BY_TAG.to_string(), ownership_value("nodes"))]);
+            tags.extend(owner.map(|o| (OWNER_TAG.to_string(), o.to_string())));
+            tags
+        };
+        assert_eq!(claim(&marked(Some("a")), "nodes", Some("a")), Claim::Ours);
+        assert_eq!(claim(&marked(Some("b")), "nodes", Some("a")), Claim::OtherOwner("b".into()));
+        // Made for another role name, or by a provider version before owner ids.
+        assert_eq!(claim(&marked(Some("a")), "other", Some("a")), Claim::Unmarked);
+        assert_eq!(claim(&marked(None), "nodes", Some("a")), Claim::Unmarked);
+        assert_eq!(claim(&BTreeMap::new(), "nodes", Some("a")), Claim::Unmarked);
+        // A state from before owner ids adopts what that version made, and nothing of another state.
+        assert_eq!(claim(&marked(None), "nodes", None), Claim::Ours);
+        assert_eq!(claim(&BTreeMap::new(), "nodes", None), Claim::Unmarked);
+        assert_eq!(claim(&marked(Some("b")), "nodes", None), Claim::OtherOwner("b".into()));
+        assert_eq!(profile_name_of("arn:aws:iam::1:instance-profile/k8s/nodes"), "nodes");
     }
 }

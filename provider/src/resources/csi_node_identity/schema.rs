@@ -3,14 +3,16 @@
 use std::time::Duration;
 
 use crate::aws::ec2::INSTANCE_ID_PATTERN;
+use crate::aws::policy::managed_policy_problems;
 use crate::framework::schema::{Attribute, Block, NestedBlock, Nesting, Schema, Validator};
 use crate::framework::timeouts::{self, Timeouts};
-use crate::framework::validators::{each_element, int_between, one_of, string_length, string_matches};
+use crate::framework::validators::{each_element, int_between, non_empty, one_of, string_length, string_matches};
 use crate::framework::{Type, Value};
 use crate::resources::tags::{tags_all_attribute, tags_attribute};
 
-/// IAM's character rule for role, policy and instance profile names.
-const IAM_NAME_PATTERN: &str = r"^[\w+=,.@-]+$";
+/// IAM's character rule for role, policy and instance profile names: ASCII only (a regex `\w`
+/// would also take every Unicode letter, which IAM refuses).
+const IAM_NAME_PATTERN: &str = r"^[A-Za-z0-9_+=,.@-]+$";
 const IAM_NAME_RULE: &str = "may contain only letters, digits and the characters + = , . @ _ -";
 /// IAM paths: `/`, or `/` + printable ASCII without spaces + `/`.
 const IAM_PATH_PATTERN: &str = r"^/([\x21-\x7E]+/)?$";
@@ -37,22 +39,42 @@ fn with(attribute: Attribute, validators: impl IntoIterator<Item = Validator>) -
     validators.into_iter().fold(attribute, Attribute::validator)
 }
 
-/// A string that parses as a JSON object.
-fn json_object() -> Validator {
-    Validator::new("a JSON object", |value, path, diags| {
+/// A managed policy document IAM takes: its grammar and its size as IAM counts it, so a malformed
+/// policy fails at plan and not after the role was made.
+fn managed_policy_document() -> Validator {
+    Validator::new("an IAM policy document", |value, path, diags| {
         if let Some(text) = value.as_str() {
-            match serde_json::from_str::<serde_json::Value>(text) {
-                Ok(serde_json::Value::Object(_)) => {}
-                Ok(_) => {
-                    diags.error_at(path.clone(), "Invalid Policy Document", format!("{path} must be a JSON object."))
-                }
-                Err(e) => diags.error_at(
-                    path.clone(),
-                    "Invalid Policy Document",
-                    format!("{path} is not valid JSON: {e}. Use jsonencode() or a data source to build it."),
-                ),
+            for problem in managed_policy_problems(text) {
+                diags.error_at(path.clone(), "Invalid Policy Document", format!("{path} {problem}."));
             }
         }
+    })
+}
+
+/// Metadata settings that work but hand the node role's credentials to more than the driver: the
+/// warning names the safer setting.
+fn metadata_warning(attribute: &'static str) -> Validator {
+    Validator::new("a safe metadata setting", move |value, path, diags| match attribute {
+        "http_tokens" if value.as_str() == Some("optional") => diags.warning_at(
+            path.clone(),
+            "IMDSv1 Allowed",
+            format!(
+                "{path} = \"optional\" lets any process that can make a plain GET to 169.254.169.254, such as a \
+                 server-side request forgery in a pod, read the node role's credentials. Set \"required\" \
+                 (IMDSv2 only); the EFS CSI driver uses IMDSv2."
+            ),
+        ),
+        "http_put_response_hop_limit" if value.as_f64().is_some_and(|hops| hops >= 2.0) => diags.warning_at(
+            path.clone(),
+            "Every Pod Can Read The Node Credentials",
+            format!(
+                "{path} above 1 lets every pod on the node, not only those on the host network, reach the \
+                 instance metadata and the node role's credentials. The rendered aws-efs-csi-driver values run the \
+                 driver on the host network, which needs only 1: set 1, unless a driver controller runs off the \
+                 host network."
+            ),
+        ),
+        _ => {}
     })
 }
 
@@ -66,16 +88,18 @@ pub fn schema() -> Schema {
     )
     .attribute(
         Attribute::optional("http_tokens", Type::String)
-            .description("`required` (IMDSv2 only) or `optional`. Left unchanged when not set.")
-            .validator(one_of(&["optional", "required"])),
+            .description("`required` (IMDSv2 only) or `optional` (plan warns: IMDSv1 hands the credentials to any request forgery). Left unchanged when not set.")
+            .validator(one_of(&["optional", "required"]))
+            .validator(metadata_warning("http_tokens")),
     )
     .attribute(
         Attribute::optional("http_put_response_hop_limit", Type::Number)
             .description(
-                "The hop limit of IMDSv2 responses (1 to 64): 1 reaches only the host network, 2 every pod. Left \
-                 unchanged when not set.",
+                "The hop limit of IMDSv2 responses (1 to 64): 1 reaches only the host network, 2 every pod (plan \
+                 warns above 1). Left unchanged when not set.",
             )
-            .validator(int_between(1, 64)),
+            .validator(int_between(1, 64))
+            .validator(metadata_warning("http_put_response_hop_limit")),
     );
     let block = Block::new(
         "The IAM identity of the Kubernetes nodes that run the aws-efs-csi-driver on a self-managed cluster: an IAM \
@@ -125,9 +149,12 @@ pub fn schema() -> Schema {
     .attribute(
         Attribute::required("instance_ids", Type::set(Type::String))
             .description(
-                "The EC2 instances (master and workers) that get the instance profile. Adding or removing ids \
-                 associates or disassociates only those instances.",
+                "The EC2 instances (master and workers) that get the instance profile; at least one. Adding or \
+                 removing ids associates or disassociates only those instances.",
             )
+            .validator(non_empty(
+                "name at least one node instance; to remove the identity from every node, destroy the resource",
+            ))
             .validator(each_element(string_matches(
                 INSTANCE_ID_PATTERN,
                 "must be an EC2 instance id like i-0123456789abcdef0",
@@ -138,10 +165,10 @@ pub fn schema() -> Schema {
             .description(
                 "The policy document of the managed policy, as JSON. Default: the `efs_csi_driver_iam_policy` \
                  document with dynamic provisioning. A change creates a new default policy version (the oldest \
-                 non-default version is deleted when the policy already has 5).",
+                 non-default version is deleted when the policy already has 5). IAM's grammar and size limit \
+                 (6144 characters, whitespace not counted) are checked at plan.",
             )
-            .validator(string_length(1, 6144))
-            .validator(json_object()),
+            .validator(managed_policy_document()),
     )
     .attribute(
         Attribute::optional("additional_policy_arns", Type::set(Type::String))
@@ -163,6 +190,7 @@ pub fn schema() -> Schema {
     )
     .attribute(tags_attribute())
     .attribute(tags_all_attribute())
+    .attribute(crate::resources::ownership::owner_id_attribute())
     .attribute(
         Attribute::computed("role_arn", Type::String).description("ARN of the IAM role.").use_state_for_unknown(),
     )
@@ -214,7 +242,10 @@ mod tests {
             ("name", Value::string("efs-csi-nodes")),
             ("path", Value::string("/k8s/")),
             ("instance_ids", Value::set_of_strings(["i-0123456789abcdef0", "i-01234567"])),
-            ("policy_json", Value::string(r#"{"Version":"2012-10-17","Statement":[]}"#)),
+            (
+                "policy_json",
+                Value::string(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#),
+            ),
             ("additional_policy_arns", Value::set_of_strings(["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"])),
         ]);
         assert!(found.is_empty(), "{found:?}");
@@ -233,5 +264,12 @@ mod tests {
         for expected in ["name", "role_name", "path", "instance_ids[1]", "policy_json", "additional_policy_arns[0]"] {
             assert!(found.iter().any(|p| p == expected), "missing {expected} in {found:?}");
         }
+    }
+
+    #[test]
+    fn iam_names_are_ascii_and_instance_ids_not_empty() {
+        let found =
+            errors_for(vec![("name", Value::string("nœuds")), ("instance_ids", Value::set_of_strings([""; 0]))]);
+        assert_eq!(found, ["name", "instance_ids"]);
     }
 }

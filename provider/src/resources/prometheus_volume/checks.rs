@@ -1,12 +1,16 @@
 //! Plan-time checks of `efs_prometheus_volume` against AWS, read-only: the ids the plan adds or
-//! changes must exist and fit together, so a typo fails at plan and not halfway through apply.
+//! changes must exist and fit together, so a typo fails at plan and not halfway through apply; and a
+//! create must not meet a file system of another owner.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::ops::vpc_of;
+use super::model::creation_token;
+use super::ops::{file_system_not_owned, vpc_of};
 use crate::aws::ec2::network;
+use crate::aws::efs;
 use crate::framework::{AttributePath, Diagnostics, PlanContext, Value};
 use crate::provider_config::ProviderData;
+use crate::resources::ownership::{Claim, OWNER_TAG};
 
 /// Checks the subnets, security groups and allowed security groups the plan adds or changes.
 pub async fn check(p: &ProviderData, plan: &mut PlanContext<'_>) {
@@ -21,6 +25,9 @@ pub async fn check(p: &ProviderData, plan: &mut PlanContext<'_>) {
         let prior = plan.prior.get(name).cloned().unwrap_or(Value::Null);
         (plan.prior.is_null() || prior != Value::set_of_strings(ids.clone())).then_some(ids)
     };
+    if plan.is_create() {
+        check_creation_token_free(p, plan).await;
+    }
     let mut vpc = None;
     if let Some(ids) = changed_ids("subnet_ids") {
         vpc = check_subnets(p, &ids, &mut plan.diags).await;
@@ -36,6 +43,29 @@ pub async fn check(p: &ProviderData, plan: &mut PlanContext<'_>) {
     }
     if let Some(ids) = changed_ids("allowed_security_group_ids") {
         check_security_groups(p, "allowed_security_group_ids", &ids, None, &mut plan.diags).await;
+    }
+}
+
+/// A create whose creation token another state's (or a hand-made) file system already has is
+/// refused here, at `name`: its apply would refuse it too, after the plan was accepted.
+async fn check_creation_token_free(p: &ProviderData, plan: &mut PlanContext<'_>) {
+    let Some(name) = plan.planned.get("name").and_then(Value::as_str) else { return };
+    let owner = plan.planned.get("owner_id").and_then(Value::as_str);
+    let token = creation_token(name);
+    match efs::find_file_system_by_token(&p.aws.efs, &token).await {
+        Ok(Some(fs)) => {
+            let tag = fs.tags().iter().find(|t| t.key() == OWNER_TAG).map(|t| t.value());
+            let found = Claim::of(tag, owner);
+            if found != Claim::Ours {
+                plan.diags.error_at(
+                    AttributePath::root("name"),
+                    "File System Belongs To Another Owner",
+                    file_system_not_owned(fs.file_system_id(), &token, &found).to_string(),
+                );
+            }
+        }
+        Ok(None) => {}
+        Err(e) => plan.diags.extend(e.to_diagnostics("Error Reading EFS File Systems")),
     }
 }
 

@@ -1,4 +1,4 @@
-//! The rendered Kubernetes manifests and Helm values, as YAML, and the file system policy.
+//! The rendered Kubernetes manifests and Helm values, as YAML.
 
 use serde_json::{json, Value as Json};
 
@@ -165,45 +165,6 @@ pub fn render(args: &VolumeArgs, file_system_id: Option<&str>, access_point_id: 
     }
 }
 
-/// The file system policy for `enforce_tls`: deny any request without TLS, and since a policy's
-/// presence means EFS grants only what it allows, allow mounting and writing through mount
-/// targets (as the console's "enforce in-transit encryption" policy does).
-pub fn tls_policy(file_system_arn: &str) -> Json {
-    json!({
-        "Version": "2012-10-17",
-        "Id": "efs-prometheus-enforce-tls",
-        "Statement": [
-            {
-                "Sid": "AllowMountThroughMountTargets",
-                "Effect": "Allow",
-                "Principal": { "AWS": "*" },
-                "Action": ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
-                "Resource": file_system_arn,
-                "Condition": { "Bool": { "elasticfilesystem:AccessedViaMountTarget": "true" } },
-            },
-            {
-                "Sid": "DenyWithoutTls",
-                "Effect": "Deny",
-                "Principal": { "AWS": "*" },
-                "Action": "*",
-                "Resource": file_system_arn,
-                "Condition": { "Bool": { "aws:SecureTransport": "false" } },
-            },
-        ],
-    })
-}
-
-/// Whether a policy read back from AWS denies access without TLS.
-pub fn policy_enforces_tls(policy: &str) -> bool {
-    let Ok(doc) = serde_json::from_str::<Json>(policy) else {
-        return false;
-    };
-    doc["Statement"].as_array().into_iter().flatten().any(|s| {
-        s["Effect"] == "Deny"
-            && s["Condition"]["Bool"]["aws:SecureTransport"].as_str().map(str::to_lowercase).as_deref() == Some("false")
-    })
-}
-
 /// A small YAML emitter for JSON values: block style, strings always double-quoted (JSON string
 /// syntax is valid YAML), so no value can be misread as a number, bool or null.
 pub fn to_yaml(value: &Json) -> String {
@@ -272,16 +233,6 @@ mod tests {
     fn yaml_quotes_strings_and_nests_blocks() {
         let yaml = to_yaml(&json!({"a": {"b": ["x", 1]}, "c": "065534", "d": [], "e": [{"f": true, "g": "h"}]}));
         assert_eq!(yaml, "a:\n  b:\n    - \"x\"\n    - 1\nc: \"065534\"\nd: []\ne:\n  - f: true\n    g: \"h\"\n");
-    }
-
-    #[test]
-    fn tls_policy_is_recognised_and_allows_mount_targets() {
-        let policy = tls_policy("arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/fs-1");
-        assert!(policy_enforces_tls(&policy.to_string()));
-        let allow = &policy["Statement"][0];
-        assert_eq!(allow["Effect"], "Allow");
-        assert_eq!(allow["Action"], json!(["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]));
-        assert!(!policy_enforces_tls(r#"{"Statement":[{"Effect":"Allow"}]}"#));
     }
 }
 

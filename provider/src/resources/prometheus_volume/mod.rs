@@ -6,6 +6,12 @@
 //! the file system it made before instead of making a second one. A failed create returns state
 //! for everything it made, so Terraform taints it and the next apply or destroy removes it.
 //!
+//! Ownership (the contract is in `resources::ownership`): the file system, security group and access
+//! point carry the instance's `owner_id`. A create adopts a file system with its creation token only
+//! when it carries that owner id; one of another state, or one made by hand, is refused at plan
+//! (attribute `name`) and again at apply before anything changes, naming the file system and the
+//! import that takes it over. Destroy leaves a file system of another owner alone.
+//!
 //! Layout, as `csi_node_identity`: `schema` (attributes and their defaults), `model` (typed
 //! arguments and observed ids), `checks` (plan-time checks against AWS), `ops` (the AWS work),
 //! `manifests` (the rendered outputs), and here the [`Resource`] impl that ties them together.
@@ -26,7 +32,7 @@ use crate::framework::{
     ApplyOutcome, AttributePath, Ctx, Diagnostics, Identity, PlanContext, Private, ReadOutcome, Resource, Schema, Value,
 };
 use crate::provider_config::ProviderData;
-use crate::resources::tags;
+use crate::resources::{ownership, tags};
 
 pub struct PrometheusVolume;
 
@@ -47,6 +53,27 @@ impl PrometheusVolume {
                      Keep the old values, or copy the data (for example with AWS Backup or DataSync) before applying.",
                     replacing.join(", ")
                 ),
+            );
+        }
+    }
+
+    /// Warns when an update leaves provisioned throughput or lowers it: EFS allows that only 24
+    /// hours after moving to provisioned throughput or raising it, and refuses it earlier.
+    fn warn_throughput_change(plan: &mut PlanContext<'_>) {
+        let text = |v: &Value, name: &str| v.get(name).and_then(Value::as_str).map(str::to_string);
+        let mibps = |v: &Value| v.get("provisioned_throughput_in_mibps").and_then(Value::as_f64);
+        let (before, after) = (text(plan.prior, "throughput_mode"), text(&plan.planned, "throughput_mode"));
+        let leaves_provisioned = before.as_deref() == Some("provisioned") && after.is_some() && after != before;
+        let lowers =
+            before == after && matches!((mibps(plan.prior), mibps(&plan.planned)), (Some(a), Some(b)) if b < a);
+        if leaves_provisioned || lowers {
+            plan.diags.warning_at(
+                AttributePath::root(if lowers { "provisioned_throughput_in_mibps" } else { "throughput_mode" }),
+                "Throughput Change Limited To Once A Day",
+                "EFS refuses to move a file system away from provisioned throughput, or to lower its provisioned \
+                 throughput, within 24 hours of moving it to provisioned throughput or raising it. If that was less \
+                 than 24 hours ago, the apply fails with TooManyRequests for this change: apply again once the 24 \
+                 hours have passed.",
             );
         }
     }
@@ -163,6 +190,17 @@ impl Resource for PrometheusVolume {
                 "Set allowed_security_group_ids (typically the nodes' security group) and/or allowed_cidr_blocks, or bring your own security_group_ids; otherwise nothing can mount the volume.",
             );
         }
+        let performance = config.get("performance_mode").and_then(Value::as_str);
+        let elastic = mode == Some("elastic") || config.get("throughput_mode").is_some_and(Value::is_null);
+        if performance == Some("maxIO") && elastic {
+            diags.error_at(
+                AttributePath::root("performance_mode"),
+                "Max I/O With Elastic Throughput",
+                "EFS does not offer elastic throughput (throughput_mode's default) on maxIO file systems: keep \
+                 performance_mode = \"generalPurpose\" (lower latency, which suits Prometheus), or set \
+                 throughput_mode = \"bursting\" or \"provisioned\".",
+            );
+        }
         if config.get("encrypted").and_then(Value::as_bool) == Some(false) && is_set("kms_key_id") {
             diags.error_at(
                 AttributePath::root("kms_key_id"),
@@ -187,8 +225,10 @@ impl Resource for PrometheusVolume {
         }
         let Ok(p) = ProviderData::from_ctx(ctx) else { return };
         tags::plan_tags_all(plan, &p.default_tags);
+        ownership::plan_owner_id(plan, TYPE_NAME);
         checks::check(&p, plan).await;
         if !plan.is_create() {
+            Self::warn_throughput_change(plan);
             Self::warn_replacement(plan);
             Self::plan_part_ids(plan);
         }
@@ -288,8 +328,42 @@ impl Resource for PrometheusVolume {
             Err(diags) => return diags,
         };
         let timeout = timeouts_of(prior).delete;
-        match ops::teardown(&p.aws, &Observed::from_state(prior), timeout, &ctx.cancel).await {
-            Ok(()) => Diagnostics::new(),
+        let owner = prior.get("owner_id").and_then(Value::as_str);
+        let observed = Observed::from_state(prior);
+        match ops::foreign_access_points(&p.aws, &observed).await {
+            Ok(foreign) if !foreign.is_empty() => {
+                let fs_id = observed.file_system_id.clone().unwrap_or_default();
+                return Diagnostics::from_error(
+                    "File System Holds Access Points Of Others",
+                    format!(
+                        "EFS File System {fs_id} has access points this resource did not make: {}. With dynamic \
+                         provisioning the aws-efs-csi-driver makes one per volume, holding that volume's data, so \
+                         destroy deleted nothing. Delete the PersistentVolumeClaims first (the driver then deletes \
+                         its access points), or, if the data may go, delete them (aws efs delete-access-point \
+                         --access-point-id ID), then destroy again.",
+                        foreign.join(", ")
+                    ),
+                );
+            }
+            Ok(_) => {}
+            Err(e) => return e.to_diagnostics("Error Deleting EFS Prometheus Volume"),
+        }
+        match ops::teardown(&p.aws, &observed, owner, timeout, &ctx.cancel).await {
+            Ok(None) => Diagnostics::new(),
+            Ok(Some(other)) => {
+                let mut diags = Diagnostics::new();
+                diags.warning(
+                    "File System Of Another Owner Left In Place",
+                    format!(
+                        "EFS File System {} belongs to {}, not to this resource (owner id {}): destroy removed it \
+                         from this state only, and deleted nothing in AWS.",
+                        observed.file_system_id.as_deref().unwrap_or_default(),
+                        other.describe(),
+                        owner.unwrap_or("none"),
+                    ),
+                );
+                diags
+            }
             Err(e) => e.to_diagnostics("Error Deleting EFS Prometheus Volume"),
         }
     }
@@ -414,5 +488,38 @@ mod tests {
         assert_eq!(from_schema.access_point.uid, schema::defaults::POSIX_ID);
         assert_eq!(from_schema.kubernetes.namespace, schema::defaults::NAMESPACE);
         assert_eq!(planned.get("kubernetes"), Some(&schema::kubernetes_defaults()));
+    }
+
+    fn throughput_warnings(prior: (&str, Option<i64>), planned: (&str, Option<i64>)) -> Vec<String> {
+        let state = |(mode, mibps): (&str, Option<i64>)| {
+            Value::object([
+                ("throughput_mode", Value::string(mode)),
+                ("provisioned_throughput_in_mibps", mibps.map(Value::int).unwrap_or(Value::Null)),
+            ])
+        };
+        let block = schema::schema().block;
+        let (prior, config) = (state(prior), state(planned));
+        let mut plan = PlanContext {
+            block: &block,
+            config: &config,
+            prior: &prior,
+            planned: config.clone(),
+            requires_replace: Vec::new(),
+            diags: Diagnostics::new(),
+        };
+        PrometheusVolume::warn_throughput_change(&mut plan);
+        plan.diags.iter().map(|d| d.path.as_ref().map(|p| p.to_string()).unwrap_or_default()).collect()
+    }
+
+    #[test]
+    fn leaving_or_lowering_provisioned_throughput_warns_of_the_24_hour_limit() {
+        assert_eq!(throughput_warnings(("provisioned", Some(100)), ("elastic", None)), ["throughput_mode"]);
+        assert_eq!(
+            throughput_warnings(("provisioned", Some(100)), ("provisioned", Some(50))),
+            ["provisioned_throughput_in_mibps"]
+        );
+        assert!(throughput_warnings(("provisioned", Some(50)), ("provisioned", Some(100))).is_empty());
+        assert!(throughput_warnings(("elastic", None), ("provisioned", Some(100))).is_empty());
+        assert!(throughput_warnings(("bursting", None), ("elastic", None)).is_empty());
     }
 }

@@ -6,6 +6,7 @@ use super::schema::defaults;
 use crate::aws::ec2::network::NfsSources;
 use crate::aws::efs::AccessPointSpec;
 use crate::framework::Value;
+use crate::resources::ownership::OWNER_TAG;
 
 /// Prefix of the creation token; the token is this plus the name (at most 64 characters in all).
 pub const CREATION_TOKEN_PREFIX: &str = "efs-prometheus-";
@@ -64,6 +65,8 @@ pub struct VolumeArgs {
     pub access_point: AccessPointSpec,
     pub kubernetes: KubernetesSpec,
     pub tags_all: BTreeMap<String, String>,
+    /// The owner id (see `resources::ownership`); `None` in a state from before owner ids.
+    pub owner_id: Option<String>,
 }
 
 impl VolumeArgs {
@@ -109,6 +112,7 @@ impl VolumeArgs {
                 .and_then(Value::as_map)
                 .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect())
                 .unwrap_or_default(),
+            owner_id: text(v, "owner_id"),
         }
     }
 
@@ -117,11 +121,14 @@ impl VolumeArgs {
         self.security_group_ids.is_empty()
     }
 
-    /// Tags for every AWS object: `tags_all`, the `Name` and the ownership mark.
+    /// Tags for every AWS object: `tags_all`, the `Name`, the ownership mark and the owner id.
     pub fn aws_tags(&self) -> Vec<(String, String)> {
         let mut tags = self.tags_all.clone();
         tags.entry("Name".into()).or_insert_with(|| self.name.clone());
         tags.insert(crate::resources::tags::MANAGED_BY_TAG.into(), creation_token(&self.name));
+        if let Some(owner) = &self.owner_id {
+            tags.insert(OWNER_TAG.into(), owner.clone());
+        }
         tags.into_iter().collect()
     }
 }

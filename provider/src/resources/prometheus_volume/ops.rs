@@ -2,9 +2,11 @@
 //! parts other than the file system to what the arguments ask for (on create and on update), and
 //! teardown removes them in reverse dependency order.
 //!
-//! Every step may run again after a crash: converge adopts the security group and access point a
-//! previous run made (found by the ownership tag), teardown treats "not found" as done and also
-//! removes the mount targets and access points the state does not know yet.
+//! Every step may run again after a crash: create adopts the file system, and converge the security
+//! group and access point, that a previous attempt of this same resource instance made (found by name
+//! or creation token, and taken only when their owner tag is this instance's owner id: see
+//! `resources::ownership`); teardown treats "not found" as done and also removes the mount targets
+//! and access points the state does not know yet, but leaves a file system of another owner alone.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -15,9 +17,10 @@ use super::manifests;
 use super::model::{self, creation_token, MountTarget, Observed, VolumeArgs};
 use super::schema::{self, defaults};
 use crate::aws::ec2::network;
-use crate::aws::{efs, AwsClients};
+use crate::aws::{efs, policy, AwsClients};
 use crate::error::Error;
 use crate::framework::Value;
+use crate::resources::ownership::{Claim, OWNER_TAG};
 use crate::resources::tags;
 
 pub fn opt(value: Option<String>) -> Value {
@@ -55,18 +58,39 @@ fn mount_target_groups(args: &VolumeArgs, own: Option<&str>) -> Vec<String> {
     }
 }
 
+/// What an object's owner tag says to this resource instance.
+fn claim(owner_tag: Option<&str>, args: &VolumeArgs) -> Claim {
+    Claim::of(owner_tag, args.owner_id.as_deref())
+}
+
+fn efs_tag<'a>(tags: &'a [aws_sdk_efs::types::Tag], key: &str) -> Option<&'a str> {
+    tags.iter().find(|t| t.key() == key).map(|t| t.value())
+}
+
+/// The refusal to take over a file system this instance does not own.
+pub fn file_system_not_owned(fs_id: &str, token: &str, claim: &Claim) -> Error {
+    Error::NotOwned {
+        object: format!("EFS File System {fs_id} (creation token {token})"),
+        owner: claim.describe(),
+        resource_type: schema::TYPE_NAME,
+        import_id: fs_id.to_string(),
+        attribute: "name",
+    }
+}
+
 fn security_group_name(args: &VolumeArgs) -> String {
     format!("{}-nfs", creation_token(&args.name))
 }
 
 /// The NFS security group an earlier create of this resource made but did not record (it crashed,
-/// or the answer was lost): found by name in `vpc` and by the ownership tag, with its rules reset to
-/// `args.allowed`. `None` when there is none.
+/// or the answer was lost): found by name in `vpc`, by the ownership tag and this instance's owner
+/// id, with its rules reset to `args.allowed`. `None` when there is none.
 async fn adopt_security_group(aws: &AwsClients, vpc: &str, args: &VolumeArgs) -> Result<Option<String>, Error> {
     let found = network::find_security_group_by_name(&aws.ec2, vpc, &security_group_name(args)).await?;
     let Some((id, found_tags)) = found else { return Ok(None) };
     let token = creation_token(&args.name);
-    if !found_tags.iter().any(|(k, v)| k == tags::MANAGED_BY_TAG && *v == token) {
+    let tag = |key: &str| found_tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    if tag(tags::MANAGED_BY_TAG) != Some(token.as_str()) || claim(tag(OWNER_TAG), args) != Claim::Ours {
         return Ok(None);
     }
     let present = network::find_nfs_sources(&aws.ec2, &id).await?.unwrap_or_default();
@@ -121,12 +145,19 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
     set(&mut next, "provisioned_throughput_in_mibps", provisioned);
     set(&mut next, "transition_to_ia", opt(efs::find_transition_to_ia(efs_client, &fs_id).await?));
     let policy = efs::find_file_system_policy(efs_client, &fs_id).await?;
-    set(&mut next, "enforce_tls", Value::Bool(policy.as_deref().is_some_and(manifests::policy_enforces_tls)));
+    set(&mut next, "enforce_tls", Value::Bool(policy.as_deref().is_some_and(policy::policy_enforces_tls)));
     set(&mut next, "backup", Value::Bool(efs::find_backup_enabled(efs_client, &fs_id).await?));
+    if state.get("owner_id").is_none_or(Value::is_null) {
+        // An import (or a state from before owner ids) takes the owner id the file system carries.
+        set(&mut next, "owner_id", opt(fs_tags.get(OWNER_TAG).cloned()));
+    }
     let own_tags: BTreeMap<String, String> = fs_tags
         .iter()
         .filter(|(k, _)| {
-            k.as_str() != tags::MANAGED_BY_TAG && !(k.as_str() == "Name" && **k == "Name" && fs_tags["Name"] == name)
+            k.as_str() != tags::MANAGED_BY_TAG
+                && k.as_str() != OWNER_TAG
+                && !tags::is_system_key(k)
+                && !(k.as_str() == "Name" && **k == "Name" && fs_tags["Name"] == name)
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
@@ -238,9 +269,10 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
     Ok(next)
 }
 
-/// Creates the file system (or finds the one an earlier attempt made with the same creation
-/// token), waits until it is available, then makes the other parts, recording in `observed` each
-/// part as soon as it exists.
+/// Creates the file system (or adopts the one an earlier attempt of this instance made with the same
+/// creation token), waits until it is available, then makes the other parts, recording in `observed`
+/// each part as soon as it exists. A file system with the token that is not this instance's fails
+/// the create before anything is changed, and is never recorded in `observed`.
 pub async fn create(
     aws: &AwsClients,
     args: &VolumeArgs,
@@ -258,7 +290,18 @@ pub async fn create(
         backup: args.backup,
         tags: args.aws_tags(),
     };
-    let fs_id = efs::create_file_system(&aws.efs, &spec).await?;
+    let fs_id = match efs::find_file_system_by_token(&aws.efs, &spec.creation_token).await? {
+        Some(existing) => existing.file_system_id().to_string(),
+        None => efs::create_file_system(&aws.efs, &spec).await?,
+    };
+    // Also after a creation: with a concurrent create of the same token, EFS answers with the file
+    // system the other one made.
+    if let Some(existing) = efs::find_file_system_by_id(&aws.efs, &fs_id).await? {
+        let found = claim(efs_tag(existing.tags(), OWNER_TAG), args);
+        if found != Claim::Ours {
+            return Err(file_system_not_owned(&fs_id, &spec.creation_token, &found));
+        }
+    }
     observed.file_system_id = Some(fs_id.clone());
     let fs = efs::wait_file_system_available(&aws.efs, &fs_id, timeout, cancel).await?;
     observed.file_system_arn = fs.file_system_arn().map(str::to_string);
@@ -288,7 +331,15 @@ pub async fn converge(
                 let id = match adopt_security_group(aws, &vpc, args).await? {
                     Some(id) => id,
                     None => {
-                        match network::create_nfs_security_group(&aws.ec2, &name, &vpc, &args.allowed, &aws_tags).await
+                        match network::create_nfs_security_group(
+                            &aws.ec2,
+                            &name,
+                            &vpc,
+                            &args.allowed,
+                            &aws_tags,
+                            cancel,
+                        )
+                        .await
                         {
                             Ok(id) => id,
                             // An earlier attempt made it, but its answer was lost.
@@ -363,7 +414,8 @@ pub async fn converge(
         // An earlier create that crashed may have made it already.
         let token = creation_token(&args.name);
         let left = efs::find_access_points(efs_client, &fs_id).await?.into_iter().find(|ap| {
-            ap.tags().iter().any(|t| t.key() == tags::MANAGED_BY_TAG && t.value() == token)
+            efs_tag(ap.tags(), tags::MANAGED_BY_TAG) == Some(token.as_str())
+                && claim(efs_tag(ap.tags(), OWNER_TAG), args) == Claim::Ours
                 && efs::AccessPointSpec::from_aws(ap).as_ref() == Some(&args.access_point)
         });
         if let Some(ap) = left {
@@ -373,12 +425,15 @@ pub async fn converge(
     }
     let ap_changed = prior_args.is_some_and(|pa| pa.access_point != args.access_point);
     if observed.access_point_id.is_none() || ap_changed {
-        let old = observed.access_point_id.take();
-        let ap = efs::create_access_point(efs_client, &fs_id, &args.access_point, &aws_tags).await?;
+        // The old one stays recorded until the new one exists (a failed create must not lose it),
+        // and the new one is recorded before the old one goes (a failed delete must not lose it;
+        // teardown removes any access point carrying the ownership tag).
+        let old = observed.access_point_id.clone();
+        let ap = efs::create_access_point(efs_client, &fs_id, &args.access_point, &aws_tags, timeout, cancel).await?;
         observed.access_point_id = ap.access_point_id().map(str::to_string);
         observed.access_point_arn = ap.access_point_arn().map(str::to_string);
         if let Some(old) = old {
-            efs::delete_access_point(efs_client, &old).await?;
+            efs::delete_access_point(efs_client, &old, timeout, cancel).await?;
         }
     }
 
@@ -390,7 +445,7 @@ pub async fn converge(
     if changed(&|a| a.enforce_tls.to_string()) {
         if args.enforce_tls {
             let arn = observed.file_system_arn.clone().unwrap_or_default();
-            efs::put_file_system_policy(efs_client, &fs_id, &manifests::tls_policy(&arn).to_string()).await?;
+            efs::put_file_system_policy(efs_client, &fs_id, &policy::tls_policy(&arn).to_string()).await?;
         } else if prior_args.is_some() {
             efs::delete_file_system_policy(efs_client, &fs_id).await?;
         }
@@ -413,8 +468,13 @@ pub async fn converge(
             .await?;
         }
         if prior.tags_all != args.tags_all {
-            let removed: Vec<String> =
-                prior.tags_all.keys().filter(|k| !args.tags_all.contains_key(*k)).cloned().collect();
+            // AWS's own keys are never untagged, even if an older state holds one.
+            let removed: Vec<String> = prior
+                .tags_all
+                .keys()
+                .filter(|k| !args.tags_all.contains_key(*k) && !tags::is_system_key(k))
+                .cloned()
+                .collect();
             let mut ids = vec![fs_id.clone()];
             ids.extend(observed.access_point_id.clone());
             for id in &ids {
@@ -431,21 +491,45 @@ pub async fn converge(
     Ok(())
 }
 
+/// The access points of the file system that this resource did not make (neither the one in the
+/// state nor one carrying the ownership tag): the CSI driver's, with dynamic provisioning.
+pub async fn foreign_access_points(aws: &AwsClients, observed: &Observed) -> Result<Vec<String>, Error> {
+    let Some(fs_id) = &observed.file_system_id else { return Ok(Vec::new()) };
+    Ok(efs::find_access_points(&aws.efs, fs_id)
+        .await?
+        .into_iter()
+        .filter(|ap| !ap.tags().iter().any(|t| t.key() == tags::MANAGED_BY_TAG))
+        .filter_map(|ap| ap.access_point_id().map(str::to_string))
+        .filter(|id| observed.access_point_id.as_ref() != Some(id))
+        .collect())
+}
+
+/// Deletes every part, in reverse dependency order. A file system whose owner tag names another
+/// owner than `owner_id` is left alone with everything on it; the answer is then what it belongs to.
 pub async fn teardown(
     aws: &AwsClients,
     observed: &Observed,
+    owner_id: Option<&str>,
     timeout: Duration,
     cancel: &CancellationToken,
-) -> Result<(), Error> {
+) -> Result<Option<Claim>, Error> {
     let efs_client = &aws.efs;
+    if let Some(fs_id) = &observed.file_system_id {
+        if let Some(fs) = efs::find_file_system_by_id(efs_client, fs_id).await? {
+            let found = Claim::of(efs_tag(fs.tags(), OWNER_TAG), owner_id);
+            if let Claim::OtherOwner(_) = found {
+                return Ok(Some(found));
+            }
+        }
+    }
     if let Some(ap) = &observed.access_point_id {
-        efs::delete_access_point(efs_client, ap).await?;
+        efs::delete_access_point(efs_client, ap, timeout, cancel).await?;
     }
     if let Some(fs_id) = &observed.file_system_id {
         // Access points a crashed create or update made before the state knew them.
         for ap in efs::find_access_points(efs_client, fs_id).await? {
             if ap.tags().iter().any(|t| t.key() == tags::MANAGED_BY_TAG) {
-                efs::delete_access_point(efs_client, ap.access_point_id().unwrap_or_default()).await?;
+                efs::delete_access_point(efs_client, ap.access_point_id().unwrap_or_default(), timeout, cancel).await?;
             }
         }
     }
@@ -463,7 +547,7 @@ pub async fn teardown(
     if let Some(fs_id) = &observed.file_system_id {
         efs::delete_file_system(efs_client, fs_id, timeout, cancel).await?;
     }
-    Ok(())
+    Ok(None)
 }
 
 fn sorted(items: &[String]) -> Vec<String> {

@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
-use crate::framework::schema::{Attribute, Block, Mode, NestedBlock, Nesting, Schema};
+use crate::framework::schema::{Attribute, Block, Mode, NestedBlock, Nesting, Schema, Validator};
 use crate::framework::timeouts::{self, Timeouts};
-use crate::framework::validators::{each_element, int_between, ipv4_cidr_block, one_of, string_length, string_matches};
+use crate::framework::validators::{
+    at_most_elements, each_element, int_between, ipv4_cidr_block, one_of, string_length, string_matches,
+};
 use crate::framework::{Type, Value};
 use crate::resources::tags::{tags_all_attribute, tags_attribute};
 
@@ -56,7 +58,59 @@ pub const PROVISIONING: &[&str] = &["static", "dynamic"];
 const SUBNET_ID: &str = r"^subnet-[0-9a-f]{8,17}$";
 const SECURITY_GROUP_ID: &str = r"^sg-[0-9a-f]{8,17}$";
 const DNS_LABEL: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
-const DNS_SUBDOMAIN: &str = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$";
+/// Dot-separated DNS labels: `a..b` or `a.-b` only look like a subdomain, and Kubernetes refuses them.
+const DNS_SUBDOMAIN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+/// EFS takes at most five security groups on a mount target.
+pub const MAX_MOUNT_TARGET_SECURITY_GROUPS: usize = 5;
+/// EFS's rule for an access point's root directory: at most four directories below `/`.
+const MAX_ROOT_DIRECTORY_DEPTH: usize = 4;
+
+/// An access point root directory EFS creates: `/`, or up to four directories, none empty or
+/// starting with `.`, without a trailing slash.
+fn root_directory() -> Validator {
+    Validator::new("an EFS access point root directory", |value, path, diags| {
+        let Some(dir) = value.as_str() else { return };
+        if dir == "/" || !dir.starts_with('/') {
+            return; // The pattern validator explains a relative path.
+        }
+        let parts: Vec<&str> = dir[1..].split('/').collect();
+        let problem = if dir.ends_with('/') {
+            Some(format!("ends with \"/\"; write {:?}", dir.trim_end_matches('/')))
+        } else if parts.iter().any(|p| p.is_empty()) {
+            Some("has an empty directory name (\"//\")".to_string())
+        } else if let Some(dot) = parts.iter().find(|p| p.starts_with('.')) {
+            Some(format!("has the directory {dot:?}; EFS refuses names starting with \".\""))
+        } else if parts.len() > MAX_ROOT_DIRECTORY_DEPTH {
+            Some(format!("is {} directories deep; EFS allows at most {MAX_ROOT_DIRECTORY_DEPTH}", parts.len()))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            diags.error_at(
+                path.clone(),
+                "Invalid Root Directory",
+                format!("{path} {problem}. Use a path such as /prometheus or /prometheus/server-1."),
+            );
+        }
+    })
+}
+
+/// Warns about a CIDR block that opens NFS to every address.
+fn nfs_open_to_everyone() -> Validator {
+    Validator::new("not open to everyone", |value, path, diags| {
+        if value.as_str() == Some("0.0.0.0/0") {
+            diags.warning_at(
+                path.clone(),
+                "NFS Open To Every Address",
+                format!(
+                    "{path} is 0.0.0.0/0: anything that can route to the mount targets may mount the Prometheus \
+                     data (a VPC peering, a VPN, a public subnet). Allow the nodes' security group in \
+                     allowed_security_group_ids, or the cluster's subnet or VPC CIDR block, instead."
+                ),
+            );
+        }
+    })
+}
 const QUANTITY: &str = r"^[1-9][0-9]*(Ki|Mi|Gi|Ti|Pi|Ei)?$";
 
 fn strings(name: &str, mode_required: bool) -> Attribute {
@@ -92,11 +146,13 @@ fn access_point_block() -> NestedBlock {
             Attribute::optional("root_directory", Type::String)
                 .default(Value::string(defaults::ROOT_DIRECTORY))
                 .description(format!(
-                    "Directory on the file system exposed as the root of the volume. Default `{}`.",
+                    "Directory on the file system exposed as the root of the volume: `/`, or at most 4 directories \
+                     (none starting with `.`), without a trailing slash. Default `{}`.",
                     defaults::ROOT_DIRECTORY
                 ))
                 .validator(string_length(1, 100))
-                .validator(string_matches(r"^/[A-Za-z0-9._/-]*$", "must be an absolute path such as /prometheus")),
+                .validator(string_matches(r"^/[A-Za-z0-9._/-]*$", "must be an absolute path such as /prometheus"))
+                .validator(root_directory()),
         )
         .attribute(id("owner_uid", "Owner user id of the root directory when EFS creates it."))
         .attribute(id("owner_gid", "Owner group id of the root directory when EFS creates it."))
@@ -230,7 +286,8 @@ pub fn schema() -> Schema {
         )
         .attribute(
             strings("security_group_ids", false)
-                .description("Security groups for the mount targets. When set, no security group is created and the `allowed_*` arguments must be left out.")
+                .description(format!("Security groups for the mount targets (at most {MAX_MOUNT_TARGET_SECURITY_GROUPS}, EFS's limit). When set, no security group is created and the `allowed_*` arguments must be left out."))
+                .validator(at_most_elements(MAX_MOUNT_TARGET_SECURITY_GROUPS, "EFS puts on a mount target"))
                 .validator(each_element(string_matches(SECURITY_GROUP_ID, "must be a security group id such as sg-0123456789abcdef0"))),
         )
         .attribute(
@@ -240,8 +297,9 @@ pub fn schema() -> Schema {
         )
         .attribute(
             strings("allowed_cidr_blocks", false)
-                .description("IPv4 CIDR blocks allowed to reach the mount targets on tcp 2049. Nothing is open by default.")
-                .validator(each_element(ipv4_cidr_block())),
+                .description("IPv4 CIDR blocks allowed to reach the mount targets on tcp 2049. Nothing is open by default; `0.0.0.0/0` gets a warning.")
+                .validator(each_element(ipv4_cidr_block()))
+                .validator(each_element(nfs_open_to_everyone())),
         )
         .attribute(
             Attribute::optional("encrypted", Type::Bool)
@@ -260,13 +318,13 @@ pub fn schema() -> Schema {
             Attribute::optional("performance_mode", Type::String)
                 .default(Value::string(defaults::PERFORMANCE_MODE))
                 .requires_replace()
-                .description(format!("`generalPurpose` or `maxIO`. Default `{}`. Changing it replaces the file system (and deletes the Prometheus data).", defaults::PERFORMANCE_MODE))
+                .description(format!("`generalPurpose` or `maxIO`. Default `{}`. `maxIO` does not work with `elastic` throughput. Changing it replaces the file system (and deletes the Prometheus data).", defaults::PERFORMANCE_MODE))
                 .validator(one_of(PERFORMANCE_MODES)),
         )
         .attribute(
             Attribute::optional("throughput_mode", Type::String)
                 .default(Value::string(defaults::THROUGHPUT_MODE))
-                .description(format!("`bursting`, `provisioned` or `elastic`. Default `{}`, which suits Prometheus's bursty compactions.", defaults::THROUGHPUT_MODE))
+                .description(format!("`bursting`, `provisioned` or `elastic`. Default `{}`, which suits Prometheus's bursty compactions. Within 24 hours of moving to `provisioned` or raising its throughput, EFS refuses to leave `provisioned` or lower the throughput (plan warns about such a change).", defaults::THROUGHPUT_MODE))
                 .validator(one_of(THROUGHPUT_MODES)),
         )
         .attribute(
@@ -291,6 +349,7 @@ pub fn schema() -> Schema {
         )
         .attribute(tags_attribute())
         .attribute(tags_all_attribute())
+        .attribute(crate::resources::ownership::owner_id_attribute())
         .attribute(computed("file_system_id", "The EFS file system id (`fs-...`)."))
         .attribute(computed("file_system_arn", "The EFS file system ARN."))
         .attribute(computed("dns_name", "The file system's DNS name (`fs-....efs.REGION.amazonaws.com`)."))
@@ -332,4 +391,39 @@ pub fn kubernetes_defaults() -> Value {
 
 pub fn mount_targets_type() -> Type {
     Type::list(mount_target_type())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framework::validators::validate_block;
+    use crate::framework::{Diagnostics, Severity};
+
+    fn diagnostics_for(access_point: &str, storage_class: &str) -> Vec<(Severity, String)> {
+        let config = Value::object([
+            ("access_point", Value::object([("root_directory", Value::string(access_point))])),
+            ("kubernetes", Value::object([("storage_class_name", Value::string(storage_class))])),
+            ("allowed_cidr_blocks", Value::set_of_strings(["0.0.0.0/0"])),
+            ("security_group_ids", Value::set_of_strings((1..=6).map(|i| format!("sg-0000000{i}")))),
+        ]);
+        let mut diags = Diagnostics::new();
+        validate_block(&schema().block, &config, None, &mut diags);
+        diags.iter().map(|d| (d.severity, d.path.as_ref().map(|p| p.to_string()).unwrap_or_default())).collect()
+    }
+
+    #[test]
+    fn root_directories_and_names_efs_and_kubernetes_refuse() {
+        let base = diagnostics_for("/prometheus/server-1", "efs.prometheus");
+        assert!(base.contains(&(Severity::Warning, "allowed_cidr_blocks[0]".into())), "{base:?}");
+        assert!(base.contains(&(Severity::Error, "security_group_ids".into())), "{base:?}");
+        assert_eq!(base.len(), 2, "{base:?}");
+        for dir in ["/prometheus/", "/a//b", "/a/.snapshot", "/a/b/c/d/e"] {
+            let found = diagnostics_for(dir, "efs");
+            assert!(found.contains(&(Severity::Error, "access_point.root_directory".into())), "{dir}: {found:?}");
+        }
+        for name in ["efs..prometheus", "efs.-x", "efs."] {
+            let found = diagnostics_for("/", name);
+            assert!(found.contains(&(Severity::Error, "kubernetes.storage_class_name".into())), "{name}: {found:?}");
+        }
+    }
 }

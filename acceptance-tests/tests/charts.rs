@@ -12,7 +12,7 @@ use acceptance_tests::charts::{
     keys_the_chart_ignores, kubernetes_validate, template, yaml_documents, Rendered, CSI_DRIVER_CHART, PROMETHEUS_CHART,
 };
 use acceptance_tests::cluster::{hcl_list, Cluster};
-use acceptance_tests::{block_on, provider_block, skip_unless_acceptance, Moto, Workdir};
+use acceptance_tests::{provider_block, skip_unless_acceptance, Moto, Scenario, Workdir};
 use serde_json::Value;
 
 const ADDR: &str = "efs_prometheus_volume.this";
@@ -225,19 +225,12 @@ impl Flow {
     }
 }
 
-fn destroy_leaves_nothing(wd: &Workdir, moto: &Moto) {
-    wd.destroy();
-    let efs = moto.efs();
-    assert!(block_on(efs.describe_file_systems().send()).unwrap().file_systems().is_empty());
-    assert!(block_on(efs.describe_access_points().send()).unwrap().access_points().is_empty());
-}
-
 #[test]
 fn static_provisioning_renders_both_charts_for_a_kubeadm_cluster() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 3, WORKERS);
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     wd.write("main.tf", &config(&moto, &cluster, ""));
     let flow = Flow::apply(&wd);
 
@@ -254,8 +247,6 @@ fn static_provisioning_renders_both_charts_for_a_kubeadm_cluster() {
     flow.assert_csi_driver_on_the_host_network(1);
     flow.assert_no_deprecated_mount_options();
     flow.assert_every_key_is_read();
-
-    destroy_leaves_nothing(&wd, &moto);
 }
 
 #[test]
@@ -263,7 +254,7 @@ fn dynamic_provisioning_binds_alertmanager_and_fits_two_controllers() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 3, WORKERS);
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     wd.write(
         "main.tf",
         &config(&moto, &cluster, "    provisioning            = \"dynamic\"\n    csi_controller_replicas = 2\n"),
@@ -288,6 +279,4 @@ fn dynamic_provisioning_binds_alertmanager_and_fits_two_controllers() {
     flow.assert_csi_driver_on_the_host_network(2);
     flow.assert_no_deprecated_mount_options();
     flow.assert_every_key_is_read();
-
-    destroy_leaves_nothing(&wd, &moto);
 }

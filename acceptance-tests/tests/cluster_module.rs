@@ -13,7 +13,7 @@ use std::fs;
 use std::path::Path;
 
 use acceptance_tests::cluster::Cluster;
-use acceptance_tests::{provider_block, repo_root, skip_unless_acceptance, Moto, Workdir};
+use acceptance_tests::{provider_block, repo_root, skip_unless_acceptance, Moto, Scenario, Workdir};
 use serde_json::{json, Value};
 
 /// Copies `examples/prometheus-on-ec2` (with `cluster/` and `full/`) into the work directory, so
@@ -40,6 +40,7 @@ fn copy_example(wd: &Workdir) {
 fn full_flow_parses_with_its_modules_and_pinned_providers() {
     skip_unless_acceptance!();
     let moto = Moto::start();
+    // Validates only, creates nothing: a plain Workdir.
     let wd = Workdir::new(&moto);
     copy_example(&wd);
     let chdir = "-chdir=prometheus-on-ec2/full";
@@ -124,7 +125,7 @@ fn objects_are_known_at_plan_where_counts_and_names_need_them() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 3, 2);
-    let wd = Workdir::new(&moto);
+    let wd = Scenario::new(&moto);
     wd.write("main.tf", &config(&moto, &cluster, "static"));
     wd.run_ok(&["get", "-no-color"]);
 
@@ -189,6 +190,4 @@ fn objects_are_known_at_plan_where_counts_and_names_need_them() {
     assert_eq!(class["parameters"]["fileSystemId"], outputs["file_system_id"]["value"]);
     assert_eq!(class["name"], "efs-prometheus");
     assert_eq!(outputs["persistent_volume"]["value"], Value::Null);
-
-    wd.destroy();
 }

@@ -88,6 +88,8 @@ export EFS_RELEASE_ARCHIVES="$archives"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target/goreleaser}"
 cd "$REPO"
 log "goreleaser release --clean ${goreleaser_args[*]:-} (builds: $builds${archives:+; other archives: $archives})"
-"$goreleaser" release --clean ${goreleaser_args[@]+"${goreleaser_args[@]}"}
+# GoReleaser gives up after an hour by default; a cold release build on a busy 2-core machine has
+# taken longer.
+"$goreleaser" release --clean --timeout 3h ${goreleaser_args[@]+"${goreleaser_args[@]}"}
 log "artifacts in $REPO/dist:"
 ls -l dist/*.zip dist/*_SHA256SUMS* dist/*_manifest.json 2>/dev/null || true

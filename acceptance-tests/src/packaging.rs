@@ -401,6 +401,13 @@ fn make_snapshot(snapshots: &Path, dir: &Path) {
             fs::copy(entry.path(), partial.join("release").join(&name)).expect("copy an artifact");
         }
     }
+    // The manifest is uploaded by GoReleaser's release pipe (release.extra_files in .goreleaser.yml:
+    // terraform-registry-manifest.json under this name), which a snapshot skips; SHA256SUMS lists it.
+    fs::copy(
+        repo.join("terraform-registry-manifest.json"),
+        partial.join("release").join(format!("{prefix}manifest.json")),
+    )
+    .expect("copy the registry manifest");
     for name in ["metadata.json", "artifacts.json"] {
         fs::copy(dist.join(name), partial.join(name)).unwrap_or_else(|e| panic!("copy dist/{name}: {e}"));
     }

@@ -114,6 +114,9 @@ fn the_goreleaser_snapshot_is_what_the_registries_require() {
         .map(|suffix| format!("{prefix}{suffix}"))
         .collect();
     expected.sort();
+    // GoReleaser records the archive, the checksums and the signature as artifacts; the manifest
+    // is added by its release pipe (release.extra_files), which a snapshot skips.
+    let recorded: Vec<String> = expected.iter().filter(|name| !name.ends_with("_manifest.json")).cloned().collect();
     let artifacts = release.goreleaser_json("artifacts.json");
     let mut uploadable: Vec<String> = artifacts
         .as_array()
@@ -123,7 +126,7 @@ fn the_goreleaser_snapshot_is_what_the_registries_require() {
         .map(|a| a["name"].as_str().unwrap().to_string())
         .collect();
     uploadable.sort();
-    assert_eq!(uploadable, expected, "artifacts.json: {artifacts:#}");
+    assert_eq!(uploadable, recorded, "artifacts.json: {artifacts:#}");
     let mut made: Vec<String> =
         fs::read_dir(release.dir()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     made.sort();

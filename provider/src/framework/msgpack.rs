@@ -35,7 +35,7 @@ pub fn encode(value: &Value, ty: &Type) -> Result<Vec<u8>, CodecError> {
 /// Decodes a msgpack value of type `ty`. Object attributes missing from the input decode as
 /// null; an attribute the type lacks is an error. Bytes after the value are an error.
 pub fn decode(bytes: &[u8], ty: &Type) -> Result<Value, CodecError> {
-    let mut decoder = Decoder { input: bytes, pos: 0, trail: Trail::default() };
+    let mut decoder = Decoder { input: bytes, pos: 0, trail: Trail::default(), dynamic_depth: 0 };
     let value = decoder.value(ty)?;
     let rest = bytes.len() - decoder.pos;
     if rest > 0 {
@@ -154,7 +154,15 @@ struct Decoder<'a> {
     input: &'a [u8],
     pos: usize,
     trail: Trail,
+    /// How many dynamic values enclose the one being decoded. Each carries its own type JSON
+    /// (serde_json bounds the nesting of one), so only this bound keeps a crafted input from
+    /// recursing until the stack overflows, which would abort the process.
+    dynamic_depth: usize,
 }
+
+/// Dynamic values inside dynamic values, at most: cty sends the concrete type of a dynamic value,
+/// so real values nest one or two deep.
+const MAX_DYNAMIC_DEPTH: usize = 8;
 
 /// What a marker introduces, for error messages.
 fn describe(marker: Marker) -> &'static str {
@@ -325,8 +333,13 @@ impl<'a> Decoder<'a> {
         let json: serde_json::Value = serde_json::from_slice(type_json)
             .map_err(|e| self.trail.invalid(format!("invalid type JSON of a dynamic value: {e}")))?;
         let ty = type_from_json(&json).map_err(|detail| self.trail.invalid(detail))?;
-        let inner = self.value(&ty)?;
-        Ok(Value::Dynamic(ty, Box::new(inner)))
+        if self.dynamic_depth >= MAX_DYNAMIC_DEPTH {
+            return Err(self.trail.invalid(format!("dynamic values nested more than {MAX_DYNAMIC_DEPTH} deep")));
+        }
+        self.dynamic_depth += 1;
+        let inner = self.value(&ty);
+        self.dynamic_depth -= 1;
+        Ok(Value::Dynamic(ty, Box::new(inner?)))
     }
 
     fn number(&mut self, marker: Marker) -> Result<Number, CodecError> {
@@ -457,6 +470,29 @@ impl<'a> Decoder<'a> {
 
 #[cfg(test)]
 mod tests {
+    /// A crafted input of dynamic values nested far deeper than the stack could recurse is an
+    /// error, not an abort.
+    #[test]
+    fn deeply_nested_dynamic_values_are_refused() {
+        let mut bytes = Vec::new();
+        for _ in 0..100_000 {
+            bytes.push(0x92); // [type, value]
+            bytes.push(0xa9); // a 9-byte str: the type JSON
+            bytes.extend_from_slice(b"\"dynamic\"");
+        }
+        bytes.push(0xc0);
+        let err = super::decode(&bytes, &super::Type::Dynamic).unwrap_err();
+        assert!(err.to_string().contains("nested more than"), "{err}");
+        // One dynamic value in another still decodes.
+        let two = [0x92, 0xa9, b'"', b'd', b'y', b'n', b'a', b'm', b'i', b'c', b'"', 0x92, 0xa8]
+            .iter()
+            .copied()
+            .chain(*b"\"string\"")
+            .chain([0xa1, b'x'])
+            .collect::<Vec<u8>>();
+        assert!(super::decode(&two, &super::Type::Dynamic).is_ok());
+    }
+
     use super::*;
 
     fn round_trip(value: &Value, ty: &Type) -> Vec<u8> {

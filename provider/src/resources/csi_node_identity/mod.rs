@@ -191,7 +191,7 @@ impl Resource for CsiNodeIdentity {
             let mut diags = step_diagnostics(&error, "Error Creating EFS CSI Node Identity");
             // Nothing may be left behind that the state does not know: undo, or return what is left.
             return match ops::teardown(&provider.aws, &owned, schema::DEFAULT_TIMEOUTS.delete, &ctx.cancel).await {
-                Ok(()) => ApplyOutcome::failed(Value::Null, diags),
+                Ok(_) => ApplyOutcome::failed(Value::Null, diags),
                 Err(cleanup) => {
                     diags.extend(cleanup.to_diagnostics("Error Cleaning Up After A Failed Create"));
                     let mut partial = model.clone();
@@ -315,28 +315,27 @@ impl Resource for CsiNodeIdentity {
             Ok(_) => {}
             Err(e) => return fail(e),
         }
-        let mut diags = Diagnostics::new();
-        match ops::other_profiles(&provider.aws, role, Some(&model.instance_profile_name)).await {
-            Ok(others) if !others.is_empty() => diags.warning(
-                "IAM Role Removed From Other Instance Profiles",
-                format!(
-                    "IAM Role {role} was also in instance profiles this resource did not create: {}. IAM deletes a \
-                     role only once no instance profile holds it, so it was removed from them (the profiles \
-                     themselves stay); instances using them lose these credentials.",
-                    others.join(", ")
-                ),
-            ),
-            Ok(_) => {}
-            Err(e) => return fail(e),
-        }
         let teardown = async {
             let owned = ops::owned_from_state(&provider.aws, &model).await?;
             ops::teardown(&provider.aws, &owned, deadline, &ctx.cancel).await
         };
-        if let Err(e) = teardown.await {
-            diags.extend(fail(e));
+        match teardown.await {
+            Ok(others) if !others.is_empty() => {
+                let mut diags = Diagnostics::new();
+                diags.warning(
+                    "IAM Role Removed From Other Instance Profiles",
+                    format!(
+                        "IAM Role {role} was also in instance profiles this resource did not create: {}. IAM deletes \
+                         a role only once no instance profile holds it, so it was removed from them (the profiles \
+                         themselves stay); instances using them lose these credentials.",
+                        others.join(", ")
+                    ),
+                );
+                diags
+            }
+            Ok(_) => Diagnostics::new(),
+            Err(e) => fail(e),
         }
-        diags
     }
 
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {

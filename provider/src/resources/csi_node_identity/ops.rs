@@ -341,12 +341,15 @@ async fn ensure_role_in_profile(
 /// Removes what `owned` lists, in reverse dependency order: associations of our profile, the role
 /// from the profile, the profile, policy attachments, the policy (with its versions), the role.
 /// Not-found is success at every step.
+/// Deletes what `owned` names; the answer is the instance profiles, not ours, that the role was
+/// taken out of (IAM deletes no role a profile still holds).
 pub async fn teardown(
     aws: &AwsClients,
     owned: &Owned,
     timeout: Duration,
     cancel: &CancellationToken,
-) -> Result<(), Error> {
+) -> Result<Vec<String>, Error> {
+    let mut others = Vec::new();
     if let Some((profile_name, profile_arn)) = &owned.profile {
         if !profile_arn.is_empty() {
             let ours = associations_of(aws, profile_arn).await?;
@@ -363,11 +366,11 @@ pub async fn teardown(
     }
     if let Some(role) = &owned.role_name {
         // DeleteRole refuses a role still in any instance profile: the profiles a manual setup left
-        // (or anyone else made) let go of it too; they are not ours, so they stay (the delete warns
-        // about it beforehand, see `other_profiles`).
+        // (or anyone else made) let go of it too; they are not ours, so they stay.
         let own = owned.profile.as_ref().map(|(name, _)| name.as_str());
-        for other in other_profiles(aws, role, own).await? {
-            iam::remove_role_from_instance_profile(&aws.iam, &other, role).await?;
+        others = other_profiles(aws, role, own).await?;
+        for other in &others {
+            iam::remove_role_from_instance_profile(&aws.iam, other, role).await?;
         }
         for arn in &owned.attached {
             iam::detach_role_policy(&aws.iam, role, arn).await?;
@@ -379,7 +382,7 @@ pub async fn teardown(
     if let Some(role) = &owned.role_name {
         iam::delete_role(&aws.iam, role, cancel).await?;
     }
-    Ok(())
+    Ok(others)
 }
 
 /// The instance profiles other than `own` that hold `role`: what a manual setup with one profile

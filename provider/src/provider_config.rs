@@ -285,12 +285,12 @@ mod tests {
             .region(aws_config::Region::new("eu-west-1"))
             .build();
         let data = Arc::new(ProviderData {
-            aws: AwsClients {
-                iam: aws_sdk_iam::Client::new(&sdk),
-                ec2: aws_sdk_ec2::Client::new(&sdk),
-                efs: aws_sdk_efs::Client::new(&sdk),
-                sts: aws_sdk_sts::Client::new(&sdk),
-            },
+            aws: AwsClients::new(
+                aws_sdk_iam::Client::new(&sdk),
+                aws_sdk_ec2::Client::new(&sdk),
+                aws_sdk_efs::Client::new(&sdk),
+                aws_sdk_sts::Client::new(&sdk),
+            ),
             region: "eu-west-1".into(),
             account_id: None,
             partition: "aws".into(),

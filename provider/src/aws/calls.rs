@@ -72,6 +72,7 @@ impl AwsClients {
             ec2: aws_sdk_ec2::Client::from_conf(self.ec2.config().to_builder().interceptor(log.clone()).build()),
             efs: aws_sdk_efs::Client::from_conf(self.efs.config().to_builder().interceptor(log.clone()).build()),
             sts: aws_sdk_sts::Client::from_conf(self.sts.config().to_builder().interceptor(log.clone()).build()),
+            known: self.known.clone(),
         }
     }
 }

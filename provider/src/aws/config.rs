@@ -112,12 +112,12 @@ pub async fn build(settings: &AwsSettings) -> Result<Configured, Diagnostics> {
         sdk = sdk.into_builder().credentials_provider(SharedCredentialsProvider::new(provider)).build();
     }
 
-    let clients = AwsClients {
-        iam: aws_sdk_iam::Client::new(&with_endpoint(&sdk, settings.endpoints.get("iam"))),
-        ec2: aws_sdk_ec2::Client::new(&with_endpoint(&sdk, settings.endpoints.get("ec2"))),
-        efs: aws_sdk_efs::Client::new(&with_endpoint(&sdk, settings.endpoints.get("efs"))),
-        sts: aws_sdk_sts::Client::new(&with_endpoint(&sdk, settings.endpoints.get("sts"))),
-    };
+    let clients = AwsClients::new(
+        aws_sdk_iam::Client::new(&with_endpoint(&sdk, settings.endpoints.get("iam"))),
+        aws_sdk_ec2::Client::new(&with_endpoint(&sdk, settings.endpoints.get("ec2"))),
+        aws_sdk_efs::Client::new(&with_endpoint(&sdk, settings.endpoints.get("efs"))),
+        aws_sdk_sts::Client::new(&with_endpoint(&sdk, settings.endpoints.get("sts"))),
+    );
     logging::debug(
         "configured AWS clients",
         &[("region", &region), ("custom_endpoints", &settings.endpoints.keys().cloned().collect::<Vec<_>>().join(","))],

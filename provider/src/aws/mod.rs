@@ -20,6 +20,44 @@ pub struct AwsClients {
     pub ec2: aws_sdk_ec2::Client,
     pub efs: aws_sdk_efs::Client,
     pub sts: aws_sdk_sts::Client,
+    /// What this provider process has learned that cannot change (see [`KnownFacts`]).
+    pub known: std::sync::Arc<KnownFacts>,
+}
+
+impl AwsClients {
+    pub fn new(
+        iam: aws_sdk_iam::Client,
+        ec2: aws_sdk_ec2::Client,
+        efs: aws_sdk_efs::Client,
+        sts: aws_sdk_sts::Client,
+    ) -> AwsClients {
+        AwsClients { iam, ec2, efs, sts, known: Default::default() }
+    }
+}
+
+/// Answers kept for the life of the provider process (one CLI command: the CLI starts a new one
+/// for each), so that the plan checks and the apply of the same process do not ask twice. Only
+/// facts AWS never changes for an object's lifetime are kept: a subnet's VPC and availability
+/// zone. Whether an object exists, its state, tags or rules are always asked again; and only
+/// answers are kept, never "not found" (a subnet made meanwhile must be found).
+#[derive(Debug, Default)]
+pub struct KnownFacts {
+    subnets: std::sync::Mutex<std::collections::BTreeMap<String, ec2::network::SubnetPlacement>>,
+}
+
+impl KnownFacts {
+    /// The placements of `ids` if every one is known; otherwise none.
+    pub fn subnets(&self, ids: &[String]) -> Option<Vec<ec2::network::SubnetPlacement>> {
+        let known = self.subnets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        ids.iter().map(|id| known.get(id).cloned()).collect()
+    }
+
+    pub fn remember_subnets(&self, placements: &[ec2::network::SubnetPlacement]) {
+        let mut known = self.subnets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for placement in placements {
+            known.insert(placement.subnet_id.clone(), placement.clone());
+        }
+    }
 }
 
 /// Wraps an SDK result's error with what was being done, e.g. `.context("creating IAM Role", name)`.
@@ -88,5 +126,27 @@ mod tests {
         assert!(err.to_string().starts_with("building the CreateAccessPoint request: "), "{err}");
         assert!(!err.to_string().contains("cancelled"), "{err}");
         assert!(err.source().is_some_and(|s| s.is::<aws_smithy_types::error::operation::BuildError>()));
+    }
+
+    #[test]
+    fn known_facts_answer_only_when_every_subnet_is_known() {
+        use ec2::network::SubnetPlacement;
+        let known = KnownFacts::default();
+        let placement = |id: &str| SubnetPlacement {
+            subnet_id: id.to_string(),
+            vpc_id: "vpc-1".to_string(),
+            availability_zone: "eu-west-1a".to_string(),
+        };
+        let (a, b) = ("subnet-a".to_string(), "subnet-b".to_string());
+        assert_eq!(known.subnets(&[a.clone()]), None, "nothing is known at first");
+        known.remember_subnets(&[placement("subnet-a")]);
+        assert_eq!(known.subnets(&[a.clone()]), Some(vec![placement("subnet-a")]));
+        assert_eq!(known.subnets(&[a.clone(), b.clone()]), None, "one unknown subnet asks AWS for all");
+        known.remember_subnets(&[placement("subnet-b")]);
+        assert_eq!(
+            known.subnets(&[b, a]),
+            Some(vec![placement("subnet-b"), placement("subnet-a")]),
+            "in the order asked"
+        );
     }
 }

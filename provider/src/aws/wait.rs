@@ -15,9 +15,11 @@ use crate::error::Error;
 /// How long IAM changes (a new role or instance profile) may take to be visible to other services.
 pub const IAM_PROPAGATION_TIMEOUT: Duration = Duration::from_secs(2 * 60);
 
-/// Polling starts at this interval and doubles up to [`MAX_POLL_INTERVAL`].
-pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(200);
-pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(10);
+/// Polling starts at once, pauses this long, and doubles the pause up to [`MAX_POLL_INTERVAL`]:
+/// quick for what is ready at once (moto, most IAM and EC2 changes), and at most 5 s late for what
+/// takes a minute (an EFS mount target).
+pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(100);
+pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The state of an object its status function did not find. A target of deletion waits; pending
 /// where AWS may not list a just-created object at once.

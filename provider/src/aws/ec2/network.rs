@@ -7,7 +7,7 @@ use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType, Tag, TagSp
 use tokio_util::sync::CancellationToken;
 
 use crate::aws::wait::retry_while;
-use crate::aws::{AwsResultExt, NotFoundExt};
+use crate::aws::{AwsResultExt, KnownFacts, NotFoundExt};
 use crate::error::Error;
 
 /// The NFS port EFS mount targets listen on.
@@ -22,7 +22,21 @@ pub struct SubnetPlacement {
 }
 
 /// Looks up the given subnets; a missing one is an error naming it (`InvalidSubnetID.NotFound`).
-pub async fn find_subnets(ec2: &aws_sdk_ec2::Client, ids: &[String]) -> Result<Vec<SubnetPlacement>, Error> {
+/// Subnets `known` already holds are not asked again (a subnet's VPC and zone never change).
+pub async fn find_subnets(
+    ec2: &aws_sdk_ec2::Client,
+    known: &KnownFacts,
+    ids: &[String],
+) -> Result<Vec<SubnetPlacement>, Error> {
+    if let Some(placements) = known.subnets(ids) {
+        return Ok(placements);
+    }
+    let placements = describe_subnets(ec2, ids).await?;
+    known.remember_subnets(&placements);
+    Ok(placements)
+}
+
+async fn describe_subnets(ec2: &aws_sdk_ec2::Client, ids: &[String]) -> Result<Vec<SubnetPlacement>, Error> {
     let out = ec2
         .describe_subnets()
         .set_subnet_ids(Some(ids.to_vec()))

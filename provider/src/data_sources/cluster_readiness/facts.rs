@@ -90,45 +90,60 @@ pub async fn gather(aws: &AwsClients, inputs: &Inputs) -> Result<Facts, Error> {
             None => Ok(None),
         }
     };
-    // The file system's parts are read only once it is found: a missing file system then costs no
-    // more calls (and moto answers DescribeFileSystemPolicy on one with HTTP 500).
-    let file_system_parts = async {
-        let Some(file_system) = efs::find_file_system_by_id(&aws.efs, &inputs.file_system_id).await? else {
-            return Ok((None, Vec::new(), None));
+    // Two pipelines at once, each call starting as soon as what it needs is in: the nodes (their
+    // VPCs' DNS settings, their profiles and then those roles' policies), and the storage (the file
+    // system with its mount targets, then their groups and the file system policy).
+    let nodes = async {
+        let instances = instances::describe_node_instances(&aws.ec2, &inputs.instance_ids).await?;
+        let vpc_ids: BTreeSet<&str> = instances.iter().filter_map(|i| i.vpc_id.as_deref()).collect();
+        let vpc_dns =
+            try_join_all(vpc_ids.iter().map(|vpc| async move {
+                network::find_vpc_dns(&aws.ec2, vpc).await.map(|dns| (vpc.to_string(), dns))
+            }));
+        let profile_arns: BTreeSet<&str> = instances.iter().filter_map(|i| i.instance_profile_arn.as_deref()).collect();
+        let profiles_and_roles = async {
+            let profiles = try_join_all(profile_arns.iter().map(|arn| async move {
+                let profile = iam::find_instance_profile_by_name(&aws.iam, profile_name(arn)).await?;
+                Ok::<_, Error>((arn.to_string(), profile.map(|p| p.role_names)))
+            }))
+            .await?;
+            let profiles: BTreeMap<String, ProfileRoles> = profiles.into_iter().collect();
+            let roles: BTreeSet<&String> = profiles.values().flatten().flatten().collect();
+            let role_documents = try_join_all(roles.iter().map(|role| async move {
+                iam::role_policy_documents(&aws.iam, role).await.map(|documents| (role.to_string(), documents))
+            }))
+            .await?;
+            Ok::<_, Error>((profiles, role_documents))
         };
-        let (mount_targets, policy) = futures::try_join!(
-            efs::find_mount_targets(&aws.efs, &inputs.file_system_id),
-            efs::find_file_system_policy(&aws.efs, &inputs.file_system_id),
-        )?;
-        Ok::<_, Error>((Some(file_system), mount_targets, policy))
+        let (vpc_dns, (profiles, role_documents)) = futures::try_join!(vpc_dns, profiles_and_roles)?;
+        Ok::<_, Error>((instances, vpc_dns, profiles, role_documents))
     };
-    let (instances, (file_system, mount_targets, file_system_policy), access_point) = futures::try_join!(
-        instances::describe_node_instances(&aws.ec2, &inputs.instance_ids),
-        file_system_parts,
+    // The file system's policy is read only once the file system is found (moto answers
+    // DescribeFileSystemPolicy on a missing one with HTTP 500); its mount targets are read with it,
+    // and their answer (an error, then) is dropped when it is missing.
+    let storage = async {
+        let (file_system, mount_targets) = tokio::join!(
+            efs::find_file_system_by_id(&aws.efs, &inputs.file_system_id),
+            efs::find_mount_targets(&aws.efs, &inputs.file_system_id),
+        );
+        let Some(file_system) = file_system? else {
+            return Ok((None, Vec::new(), Vec::new(), None));
+        };
+        let mount_targets = mount_targets?;
+        // EFS leaves security groups out of DescribeMountTargets: one call per mount target.
+        let groups = try_join_all(
+            mount_targets.iter().map(|mt| efs::mount_target_security_groups(&aws.efs, mt.mount_target_id())),
+        );
+        let (groups, policy) =
+            futures::try_join!(groups, efs::find_file_system_policy(&aws.efs, &inputs.file_system_id))?;
+        Ok::<_, Error>((Some(file_system), mount_targets, groups, policy))
+    };
+    let (
+        (instances, vpc_dns, profiles, role_documents),
+        (file_system, mount_targets, mount_target_groups, file_system_policy),
         access_point,
-    )?;
+    ) = futures::try_join!(nodes, storage, access_point)?;
 
-    // EFS leaves security groups out of DescribeMountTargets: one call per mount target.
-    let mount_target_groups =
-        try_join_all(mount_targets.iter().map(|mt| efs::mount_target_security_groups(&aws.efs, mt.mount_target_id())));
-    let vpc_ids: BTreeSet<&str> = instances.iter().filter_map(|i| i.vpc_id.as_deref()).collect();
-    let vpc_dns = try_join_all(
-        vpc_ids
-            .iter()
-            .map(|vpc| async move { network::find_vpc_dns(&aws.ec2, vpc).await.map(|dns| (vpc.to_string(), dns)) }),
-    );
-    let profile_arns: BTreeSet<&str> = instances.iter().filter_map(|i| i.instance_profile_arn.as_deref()).collect();
-    let profiles = try_join_all(profile_arns.iter().map(|arn| async move {
-        let profile = iam::find_instance_profile_by_name(&aws.iam, profile_name(arn)).await?;
-        Ok::<_, Error>((arn.to_string(), profile.map(|p| p.role_names)))
-    }));
-    let (mount_target_groups, vpc_dns, profiles) = futures::try_join!(mount_target_groups, vpc_dns, profiles)?;
-    let profiles: BTreeMap<String, ProfileRoles> = profiles.into_iter().collect();
-
-    let roles: BTreeSet<&String> = profiles.values().flatten().flatten().collect();
-    let role_documents = try_join_all(roles.iter().map(|role| async move {
-        iam::role_policy_documents(&aws.iam, role).await.map(|documents| (role.to_string(), documents))
-    }));
     let group_ids: BTreeSet<String> = instances
         .iter()
         .flat_map(|i| i.security_group_ids.iter())
@@ -142,7 +157,7 @@ pub async fn gather(aws: &AwsClients, inputs: &Inputs) -> Result<Facts, Error> {
         }
         network::describe_security_group_rules(&aws.ec2, &group_ids).await
     };
-    let (role_documents, security_groups) = futures::try_join!(role_documents, security_groups)?;
+    let security_groups = security_groups.await?;
 
     Ok(Facts {
         instances,

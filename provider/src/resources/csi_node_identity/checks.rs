@@ -7,22 +7,28 @@ use std::collections::BTreeSet;
 use super::ops;
 use crate::aws::ec2::instances;
 use crate::aws::iam;
-use crate::framework::{AttributePath, PlanContext, Value};
+use crate::framework::{AttributePath, Diagnostics, PlanContext, Value};
 use crate::provider_config::ProviderData;
 use crate::resources::ownership::Claim;
 
 /// Checks the instances and the additional policies the plan adds.
 pub async fn check(provider: &ProviderData, plan: &mut PlanContext<'_>) {
-    if plan.is_create() {
-        check_names_free(provider, plan).await;
-    }
+    // The names and the additional policies are read at once (IAM), then the instances (EC2).
+    let (mut names, mut policies) = (Diagnostics::new(), Diagnostics::new());
+    let names_free = async {
+        if plan.is_create() {
+            check_names_free(provider, plan, &mut names).await;
+        }
+    };
+    tokio::join!(names_free, check_additional_policies(provider, plan, &mut policies));
+    plan.diags.extend(names);
     check_instances(provider, plan).await;
-    check_additional_policies(provider, plan).await;
+    plan.diags.extend(policies);
 }
 
 /// A create whose role, policy or instance profile name is taken by an object of another state, or
 /// one made by hand, is refused here at that name's attribute: its apply would refuse it too.
-async fn check_names_free(provider: &ProviderData, plan: &mut PlanContext<'_>) {
+async fn check_names_free(provider: &ProviderData, plan: &PlanContext<'_>, diags: &mut Diagnostics) {
     let text = |name: &str| plan.planned.get(name).and_then(Value::as_str).map(str::to_string);
     let (Some(role), Some(policy), Some(profile), Some(path)) =
         (text("role_name"), text("policy_name"), text("instance_profile_name"), text("path"))
@@ -33,29 +39,34 @@ async fn check_names_free(provider: &ProviderData, plan: &mut PlanContext<'_>) {
     let owner = owner.as_deref();
     let iam_client = &provider.aws.iam;
     let mut refused = Vec::new();
-    match iam::find_role_by_name(iam_client, &role).await {
+    let (found_role, found_policy, found_profile) = tokio::join!(
+        iam::find_role_by_name(iam_client, &role),
+        iam::find_local_policy_by_name(iam_client, &path, &policy),
+        iam::find_instance_profile_by_name(iam_client, &profile),
+    );
+    match found_role {
         Ok(Some(found)) => refused.push(("role_name", format!("IAM Role {role} ({})", found.arn), found.tags)),
         Ok(None) => {}
-        Err(e) => return plan.diags.extend(e.to_diagnostics("Error Reading IAM Roles")),
+        Err(e) => return diags.extend(e.to_diagnostics("Error Reading IAM Roles")),
     }
-    match iam::find_local_policy_by_name(iam_client, &path, &policy).await {
+    match found_policy {
         Ok(Some(found)) => refused.push(("policy_name", format!("IAM Policy {}", found.arn), found.tags)),
         Ok(None) => {}
-        Err(e) => return plan.diags.extend(e.to_diagnostics("Error Reading IAM Policies")),
+        Err(e) => return diags.extend(e.to_diagnostics("Error Reading IAM Policies")),
     }
-    match iam::find_instance_profile_by_name(iam_client, &profile).await {
+    match found_profile {
         Ok(Some(found)) => refused.push((
             "instance_profile_name",
             format!("IAM Instance Profile {profile} ({})", found.arn),
             found.tags,
         )),
         Ok(None) => {}
-        Err(e) => return plan.diags.extend(e.to_diagnostics("Error Reading IAM Instance Profiles")),
+        Err(e) => return diags.extend(e.to_diagnostics("Error Reading IAM Instance Profiles")),
     }
     for (attribute, object, tags) in refused {
         let found = ops::claim(&tags, &role, owner);
         if found != Claim::Ours {
-            plan.diags.error_at(
+            diags.error_at(
                 AttributePath::root(attribute),
                 "IAM Object Belongs To Another Owner",
                 ops::not_owned(object, &found, &role, attribute).to_string(),
@@ -214,24 +225,27 @@ fn warn_moving(plan: &mut PlanContext<'_>, moving: &[&instances::Association]) {
 
 /// Plan-time check, read-only: every policy this plan adds to `additional_policy_arns` exists
 /// (IAM GetPolicy), so a wrong ARN fails here instead of after the role was made.
-async fn check_additional_policies(provider: &ProviderData, plan: &mut PlanContext<'_>) {
+async fn check_additional_policies(provider: &ProviderData, plan: &PlanContext<'_>, diags: &mut Diagnostics) {
     let Some(planned) = known_strings(plan.planned.get("additional_policy_arns")) else {
         return;
     };
     let prior = known_strings(plan.prior.get("additional_policy_arns")).unwrap_or_default();
     let mut missing = Vec::new();
-    for arn in planned.difference(&prior) {
-        match iam::find_policy_by_arn(&provider.aws.iam, arn).await {
+    let added: Vec<&String> = planned.difference(&prior).collect();
+    let found =
+        futures::future::join_all(added.iter().map(|arn| iam::find_policy_by_arn(&provider.aws.iam, arn))).await;
+    for (arn, found) in added.into_iter().zip(found) {
+        match found {
             Ok(Some(_)) => {}
             Ok(None) => missing.push(arn.clone()),
             Err(e) => {
-                plan.diags.extend(e.to_diagnostics("Error Reading IAM Policies"));
+                diags.extend(e.to_diagnostics("Error Reading IAM Policies"));
                 return;
             }
         }
     }
     if !missing.is_empty() {
-        plan.diags.error_at(
+        diags.error_at(
             AttributePath::root("additional_policy_arns"),
             "Unknown IAM Policies",
             format!(

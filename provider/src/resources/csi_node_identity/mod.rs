@@ -283,8 +283,10 @@ impl Resource for CsiNodeIdentity {
         let deadline = timeouts(prior).delete;
         let role = &model.role_name;
         let fail = |e: crate::error::Error| e.to_diagnostics("Error Deleting EFS CSI Node Identity");
-        // Another state's objects are left alone before anything else is looked at.
-        match ops::parts_of_other_owners(&provider.aws, &model).await {
+        // Both checks only read, so they run at once; another state's objects are reported first.
+        let (foreign, inline) =
+            tokio::join!(ops::parts_of_other_owners(&provider.aws, &model), ops::inline_policies(&provider.aws, role));
+        match foreign {
             Ok(foreign) if !foreign.is_empty() => {
                 let mut diags = Diagnostics::new();
                 diags.warning(
@@ -299,7 +301,7 @@ impl Resource for CsiNodeIdentity {
             Ok(_) => {}
             Err(e) => return fail(e),
         }
-        match ops::inline_policies(&provider.aws, role).await {
+        match inline {
             Ok(inline) if !inline.is_empty() => {
                 let names = inline.join(", ");
                 return Diagnostics::from_error(

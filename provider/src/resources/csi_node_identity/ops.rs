@@ -24,8 +24,9 @@ use crate::resources::tags::{is_system_key, without_system_tags, MANAGED_BY_TAG}
 /// The role may be assumed by EC2 instances (through the instance profile), nothing else.
 pub const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
-/// How many instances are associated at once: enough to be quick on a large cluster, few enough
-/// to stay clear of EC2's request rate limits (the SDK backs off on throttling beyond that).
+/// How many calls of one kind (associations, metadata options, profile removals, detaches) run at
+/// once: enough to be quick on a large cluster, few enough to stay clear of EC2's and IAM's request
+/// rate limits (the SDK backs off on throttling beyond that).
 const ASSOCIATION_CONCURRENCY: usize = 4;
 
 /// Why a step failed, beyond a failed AWS call.
@@ -115,97 +116,148 @@ pub async fn create(
 ) -> Result<(), StepError> {
     let tags = tags_to_apply(model);
     let role = &model.role_name;
-    let owner = model.owner_id.as_deref();
+    let profile_name = &model.instance_profile_name;
 
-    match iam::create_role(&aws.iam, role, &model.path, TRUST_POLICY, &tags).await {
-        Ok(()) => {}
+    // The role, the policy and the instance profile need nothing of each other: they are made at
+    // once, and each one made is recorded even when another fails (the caller then removes them).
+    let (role_made, policy_made, profile_made) = tokio::join!(
+        ensure_role(aws, model, &tags),
+        ensure_policy(aws, model, &tags),
+        ensure_profile(aws, model, &tags)
+    );
+    if role_made.is_ok() {
+        owned.role_name = Some(role.clone());
+    }
+    if let Ok(arn) = &policy_made {
+        owned.policy_arn = Some(arn.clone());
+    }
+    if let Ok((arn, _)) = &profile_made {
+        owned.profile = Some((profile_name.clone(), arn.clone()));
+    }
+    role_made?;
+    let policy_arn = policy_made?;
+    let (profile_arn, roles) = profile_made?;
+
+    // Then the attachments and the role's place in the profile, all at once.
+    let mut to_attach = vec![policy_arn];
+    to_attach.extend(model.additional_policy_arns.iter().flatten().cloned());
+    let attachments: Vec<_> =
+        to_attach.iter().map(|arn| async move { (arn, iam::attach_role_policy(&aws.iam, role, arn).await) }).collect();
+    let in_profile = async {
+        if roles.contains(role) {
+            Ok(())
+        } else {
+            iam::add_role_to_instance_profile(&aws.iam, profile_name, role, cancel).await
+        }
+    };
+    let (attached, in_profile) = tokio::join!(futures::future::join_all(attachments), in_profile);
+    let mut first_error = in_profile.err();
+    for (arn, result) in attached {
+        match result {
+            Ok(()) => owned.attached.push(arn.clone()),
+            Err(e) => first_error = first_error.or(Some(e)),
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e.into());
+    }
+
+    // The nodes get the profile while their metadata options are set: neither needs the other.
+    let replaceable = BTreeSet::new();
+    let (associated, metadata) = tokio::join!(
+        associate_all(
+            aws,
+            &model.instance_ids,
+            &profile_arn,
+            model.replace_existing_association,
+            &replaceable,
+            timeout,
+            cancel,
+        ),
+        apply_metadata_options(aws, model.metadata_options.as_ref(), &model.instance_ids, cancel),
+    );
+    associated?;
+    metadata?;
+    Ok(())
+}
+
+/// Makes the role, or adopts the one an interrupted create of this instance left (its trust policy
+/// made ours again); another owner's role is refused.
+async fn ensure_role(aws: &AwsClients, model: &Model, tags: &BTreeMap<String, String>) -> Result<(), Error> {
+    let role = &model.role_name;
+    match iam::create_role(&aws.iam, role, &model.path, TRUST_POLICY, tags).await {
+        Ok(()) => Ok(()),
         Err(e) if e.is_aws("EntityAlreadyExists") => match iam::find_role_by_name(&aws.iam, role).await? {
-            // Adopting our own role (left by an interrupted create): its trust policy must be ours too.
-            Some(existing) if claim(&existing.tags, role, owner) == Claim::Ours => {
+            Some(existing) if claim(&existing.tags, role, model.owner_id.as_deref()) == Claim::Ours => {
                 if !existing.trust_policy.is_some_and(|doc| json_equal(&doc, TRUST_POLICY)) {
                     iam::update_trust_policy(&aws.iam, role, TRUST_POLICY).await?;
                 }
+                Ok(())
             }
             Some(existing) => {
-                let found = claim(&existing.tags, role, owner);
-                return Err(not_owned(format!("IAM Role {role} ({})", existing.arn), &found, role, "role_name").into());
+                let found = claim(&existing.tags, role, model.owner_id.as_deref());
+                Err(not_owned(format!("IAM Role {role} ({})", existing.arn), &found, role, "role_name"))
             }
-            None => return Err(e.into()),
+            None => Err(e),
         },
-        Err(e) => return Err(e.into()),
+        Err(e) => Err(e),
     }
-    owned.role_name = Some(role.clone());
+}
 
-    let policy_arn =
-        match iam::create_policy(&aws.iam, &model.policy_name, &model.path, &model.policy_json, &tags).await {
-            Ok(arn) => arn,
-            Err(e) if e.is_aws("EntityAlreadyExists") => {
-                match iam::find_local_policy_by_name(&aws.iam, &model.path, &model.policy_name).await? {
-                    Some(existing) if claim(&existing.tags, role, owner) == Claim::Ours => {
-                        let current = match &existing.default_version_id {
-                            Some(v) => iam::policy_document(&aws.iam, &existing.arn, v).await?,
-                            None => None,
-                        };
-                        if !current.is_some_and(|doc| json_equal(&doc, &model.policy_json)) {
-                            iam::set_policy_document(&aws.iam, &existing.arn, &model.policy_json).await?;
-                        }
-                        existing.arn
-                    }
-                    Some(existing) => {
-                        let found = claim(&existing.tags, role, owner);
-                        let object = format!("IAM Policy {}", existing.arn);
-                        return Err(not_owned(object, &found, role, "policy_name").into());
-                    }
-                    None => return Err(e.into()),
-                }
-            }
-            Err(e) => return Err(e.into()),
-        };
-    owned.policy_arn = Some(policy_arn.clone());
-
-    let mut to_attach = vec![policy_arn];
-    to_attach.extend(model.additional_policy_arns.iter().flatten().cloned());
-    for arn in to_attach {
-        iam::attach_role_policy(&aws.iam, role, &arn).await?;
-        owned.attached.push(arn);
-    }
-
-    let profile_name = &model.instance_profile_name;
-    let (profile_arn, roles) = match iam::create_instance_profile(&aws.iam, profile_name, &model.path, &tags).await {
-        Ok(arn) => (arn, Vec::new()),
+/// Makes the driver policy, or adopts this instance's own (its document brought up to date); the
+/// answer is its ARN. Another owner's policy is refused.
+async fn ensure_policy(aws: &AwsClients, model: &Model, tags: &BTreeMap<String, String>) -> Result<String, Error> {
+    let role = &model.role_name;
+    match iam::create_policy(&aws.iam, &model.policy_name, &model.path, &model.policy_json, tags).await {
+        Ok(arn) => Ok(arn),
         Err(e) if e.is_aws("EntityAlreadyExists") => {
-            match iam::find_instance_profile_by_name(&aws.iam, profile_name).await? {
-                Some(existing) if claim(&existing.tags, role, owner) == Claim::Ours => {
-                    (existing.arn, existing.role_names)
+            match iam::find_local_policy_by_name(&aws.iam, &model.path, &model.policy_name).await? {
+                Some(existing) if claim(&existing.tags, role, model.owner_id.as_deref()) == Claim::Ours => {
+                    let current = match &existing.default_version_id {
+                        Some(v) => iam::policy_document(&aws.iam, &existing.arn, v).await?,
+                        None => None,
+                    };
+                    if !current.is_some_and(|doc| json_equal(&doc, &model.policy_json)) {
+                        iam::set_policy_document(&aws.iam, &existing.arn, &model.policy_json).await?;
+                    }
+                    Ok(existing.arn)
                 }
                 Some(existing) => {
-                    let found = claim(&existing.tags, role, owner);
-                    let object = format!("IAM Instance Profile {profile_name} ({})", existing.arn);
-                    return Err(not_owned(object, &found, role, "instance_profile_name").into());
+                    let found = claim(&existing.tags, role, model.owner_id.as_deref());
+                    Err(not_owned(format!("IAM Policy {}", existing.arn), &found, role, "policy_name"))
                 }
-                None => return Err(e.into()),
+                None => Err(e),
             }
         }
-        Err(e) => return Err(e.into()),
-    };
-    owned.profile = Some((profile_name.clone(), profile_arn.clone()));
-    if !roles.contains(role) {
-        iam::add_role_to_instance_profile(&aws.iam, profile_name, role, cancel).await?;
+        Err(e) => Err(e),
     }
+}
 
-    let replaceable = BTreeSet::new();
-    associate_all(
-        aws,
-        &model.instance_ids,
-        &profile_arn,
-        model.replace_existing_association,
-        &replaceable,
-        timeout,
-        cancel,
-    )
-    .await?;
-    apply_metadata_options(aws, model.metadata_options.as_ref(), &model.instance_ids, cancel).await?;
-    Ok(())
+/// Makes the instance profile, or adopts this instance's own; the answer is its ARN and the roles
+/// it holds. Another owner's profile is refused.
+async fn ensure_profile(
+    aws: &AwsClients,
+    model: &Model,
+    tags: &BTreeMap<String, String>,
+) -> Result<(String, Vec<String>), Error> {
+    let (role, profile_name) = (&model.role_name, &model.instance_profile_name);
+    match iam::create_instance_profile(&aws.iam, profile_name, &model.path, tags).await {
+        Ok(arn) => Ok((arn, Vec::new())),
+        Err(e) if e.is_aws("EntityAlreadyExists") => {
+            match iam::find_instance_profile_by_name(&aws.iam, profile_name).await? {
+                Some(existing) if claim(&existing.tags, role, model.owner_id.as_deref()) == Claim::Ours => {
+                    Ok((existing.arn, existing.role_names))
+                }
+                Some(existing) => {
+                    let found = claim(&existing.tags, role, model.owner_id.as_deref());
+                    let object = format!("IAM Instance Profile {profile_name} ({})", existing.arn);
+                    Err(not_owned(object, &found, role, "instance_profile_name"))
+                }
+                None => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Gives every instance in `instance_ids` the profile, a bounded number at a time. An instance that
@@ -290,12 +342,14 @@ pub async fn apply_metadata_options(
         .map(|o| (o.instance_id.clone(), o))
         .collect();
     let hop_limit = options.http_put_response_hop_limit.and_then(|h| i32::try_from(h).ok());
-    for instance_id in instance_ids {
+    let current = &current;
+    let changes = instance_ids.iter().map(|instance_id| async move {
         let now = current.get(instance_id);
         let tokens = options.http_tokens.clone().or_else(|| now.and_then(|o| o.http_tokens.clone()));
         let hops = hop_limit.or_else(|| now.and_then(|o| o.http_put_response_hop_limit));
-        instances::modify_metadata_options(&aws.ec2, instance_id, tokens.as_deref(), hops).await?;
-    }
+        instances::modify_metadata_options(&aws.ec2, instance_id, tokens.as_deref(), hops).await
+    });
+    bounded(changes.collect()).await?;
     instances::wait_metadata_options_applied(&aws.ec2, &ids, cancel).await
 }
 
@@ -315,9 +369,7 @@ pub async fn disassociate_all(
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<(), Error> {
-    for association in associations {
-        instances::disassociate(&aws.ec2, &association.association_id).await?;
-    }
+    bounded(associations.iter().map(|a| instances::disassociate(&aws.ec2, &a.association_id)).collect()).await?;
     let instance_ids: Vec<String> = associations.iter().map(|a| a.instance_id.clone()).collect();
     let association_ids: Vec<String> = associations.iter().map(|a| a.association_id.clone()).collect();
     instances::wait_associations_deleted(&aws.ec2, &instance_ids, &association_ids, timeout, cancel).await
@@ -349,8 +401,10 @@ pub async fn teardown(
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<Vec<String>, Error> {
-    let mut others = Vec::new();
-    if let Some((profile_name, profile_arn)) = &owned.profile {
+    // Three independent branches, then the role: the profile (its associations, then the role
+    // out of it, then the profile), the other profiles holding the role, and the policies.
+    let profile = async {
+        let Some((profile_name, profile_arn)) = &owned.profile else { return Ok(()) };
         if !profile_arn.is_empty() {
             let ours = associations_of(aws, profile_arn).await?;
             disassociate_all(aws, &ours, timeout, cancel).await?;
@@ -362,27 +416,44 @@ pub async fn teardown(
                 iam::remove_role_from_instance_profile(&aws.iam, profile_name, role).await?;
             }
         }
-        iam::delete_instance_profile(&aws.iam, profile_name, cancel).await?;
-    }
-    if let Some(role) = &owned.role_name {
+        iam::delete_instance_profile(&aws.iam, profile_name, cancel).await
+    };
+    let other_profiles = async {
         // DeleteRole refuses a role still in any instance profile: the profiles a manual setup left
         // (or anyone else made) let go of it too; they are not ours, so they stay.
+        let Some(role) = &owned.role_name else { return Ok::<_, Error>(Vec::new()) };
         let own = owned.profile.as_ref().map(|(name, _)| name.as_str());
-        others = other_profiles(aws, role, own).await?;
-        for other in &others {
-            iam::remove_role_from_instance_profile(&aws.iam, other, role).await?;
+        let others = other_profiles(aws, role, own).await?;
+        bounded(others.iter().map(|other| iam::remove_role_from_instance_profile(&aws.iam, other, role)).collect())
+            .await?;
+        Ok(others)
+    };
+    let policies = async {
+        if let Some(role) = &owned.role_name {
+            bounded(owned.attached.iter().map(|arn| iam::detach_role_policy(&aws.iam, role, arn)).collect()).await?;
         }
-        for arn in &owned.attached {
-            iam::detach_role_policy(&aws.iam, role, arn).await?;
+        match &owned.policy_arn {
+            Some(arn) => iam::delete_policy(&aws.iam, arn, cancel).await,
+            None => Ok(()),
         }
-    }
-    if let Some(arn) = &owned.policy_arn {
-        iam::delete_policy(&aws.iam, arn, cancel).await?;
-    }
+    };
+    let (profile, others, policies) = tokio::join!(profile, other_profiles, policies);
+    profile?;
+    let others = others?;
+    policies?;
     if let Some(role) = &owned.role_name {
         iam::delete_role(&aws.iam, role, cancel).await?;
     }
     Ok(others)
+}
+
+/// Runs `calls`, at most [`ASSOCIATION_CONCURRENCY`] at a time, all of them even when one fails;
+/// the answer is the first error.
+/// (A `Vec`, not an iterator: a future holding the iterator's closure would not be `Send` for
+/// every lifetime, which the RPC handlers need.)
+async fn bounded(calls: Vec<impl std::future::Future<Output = Result<(), Error>>>) -> Result<(), Error> {
+    let results: Vec<Result<(), Error>> = stream::iter(calls).buffer_unordered(ASSOCIATION_CONCURRENCY).collect().await;
+    results.into_iter().collect()
 }
 
 /// The instance profiles other than `own` that hold `role`: what a manual setup with one profile
@@ -404,15 +475,24 @@ pub async fn parts_of_other_owners(aws: &AwsClients, model: &Model) -> Result<Ve
             parts.push(format!("{object} belongs to {}", found.describe()));
         }
     };
-    if let Some(role) = iam::find_role_by_name(&aws.iam, &model.role_name).await? {
+    let (role, policy, profile) = tokio::join!(
+        iam::find_role_by_name(&aws.iam, &model.role_name),
+        async {
+            if model.policy_arn.is_empty() {
+                Ok(None)
+            } else {
+                iam::find_policy_by_arn(&aws.iam, &model.policy_arn).await
+            }
+        },
+        iam::find_instance_profile_by_name(&aws.iam, &model.instance_profile_name),
+    );
+    if let Some(role) = role? {
         check(format!("IAM Role {}", role.name), &role.tags);
     }
-    if !model.policy_arn.is_empty() {
-        if let Some(policy) = iam::find_policy_by_arn(&aws.iam, &model.policy_arn).await? {
-            check(format!("IAM Policy {}", policy.arn), &policy.tags);
-        }
+    if let Some(policy) = policy? {
+        check(format!("IAM Policy {}", policy.arn), &policy.tags);
     }
-    if let Some(profile) = iam::find_instance_profile_by_name(&aws.iam, &model.instance_profile_name).await? {
+    if let Some(profile) = profile? {
         check(format!("IAM Instance Profile {}", profile.name), &profile.tags);
     }
     Ok(parts)
@@ -429,28 +509,29 @@ pub async fn inline_policies(aws: &AwsClients, role: &str) -> Result<Vec<String>
 pub async fn owned_from_state(aws: &AwsClients, model: &Model) -> Result<Owned, Error> {
     let role = model.role_name.clone();
     // DeleteRole refuses a role with attached policies: detach all of them.
-    let attached = iam::list_attached_role_policies(&aws.iam, &role)
-        .await
-        .or_not_found(&[iam::NO_SUCH_ENTITY])?
-        .unwrap_or_default();
-    let policy_arn = if !model.policy_arn.is_empty() {
-        Some(model.policy_arn.clone())
-    } else {
-        iam::find_local_policy_by_name(&aws.iam, &model.path, &model.policy_name).await?.map(|p| p.arn)
-    };
-    let profile_arn = if !model.instance_profile_arn.is_empty() {
-        model.instance_profile_arn.clone()
-    } else {
-        iam::find_instance_profile_by_name(&aws.iam, &model.instance_profile_name)
-            .await?
-            .map(|p| p.arn)
-            .unwrap_or_default()
-    };
+    let (attached, policy_arn, profile_arn) = tokio::join!(
+        async { iam::list_attached_role_policies(&aws.iam, &role).await.or_not_found(&[iam::NO_SUCH_ENTITY]) },
+        async {
+            if !model.policy_arn.is_empty() {
+                Ok::<_, Error>(Some(model.policy_arn.clone()))
+            } else {
+                Ok(iam::find_local_policy_by_name(&aws.iam, &model.path, &model.policy_name).await?.map(|p| p.arn))
+            }
+        },
+        async {
+            if !model.instance_profile_arn.is_empty() {
+                Ok(model.instance_profile_arn.clone())
+            } else {
+                let found = iam::find_instance_profile_by_name(&aws.iam, &model.instance_profile_name).await?;
+                Ok::<_, Error>(found.map(|p| p.arn).unwrap_or_default())
+            }
+        },
+    );
     Ok(Owned {
         role_name: Some(role),
-        policy_arn,
-        profile: Some((model.instance_profile_name.clone(), profile_arn)),
-        attached,
+        policy_arn: policy_arn?,
+        profile: Some((model.instance_profile_name.clone(), profile_arn?)),
+        attached: attached?.unwrap_or_default(),
     })
 }
 
@@ -461,10 +542,33 @@ pub async fn refresh(
     model: &Model,
     default_tags: &BTreeMap<String, String>,
 ) -> Result<Option<Model>, Error> {
-    let Some(role) = iam::find_role_by_name(&aws.iam, &model.role_name).await? else {
+    // The parts are read at once, each by what the model knows of it (a name, or an ARN from the
+    // state); only the policy's document and the nodes' metadata options wait for an answer.
+    let known_profile_arn = Some(model.instance_profile_arn.as_str()).filter(|arn| !arn.is_empty());
+    let (role, profile, policy, attached, known_associations) = tokio::join!(
+        iam::find_role_by_name(&aws.iam, &model.role_name),
+        iam::find_instance_profile_by_name(&aws.iam, &model.instance_profile_name),
+        async {
+            if model.policy_arn.is_empty() {
+                iam::find_local_policy_by_name(&aws.iam, &model.path, &model.policy_name).await
+            } else {
+                iam::find_policy_by_arn(&aws.iam, &model.policy_arn).await
+            }
+        },
+        async {
+            iam::list_attached_role_policies(&aws.iam, &model.role_name).await.or_not_found(&[iam::NO_SUCH_ENTITY])
+        },
+        async {
+            match known_profile_arn {
+                Some(arn) => associations_of(aws, arn).await.map(Some),
+                None => Ok(None),
+            }
+        },
+    );
+    let Some(role) = role? else {
         return Ok(None);
     };
-    let Some(profile) = iam::find_instance_profile_by_name(&aws.iam, &model.instance_profile_name).await? else {
+    let Some(profile) = profile? else {
         return Ok(None);
     };
     let mut out = model.clone();
@@ -476,23 +580,45 @@ pub async fn refresh(
     };
     out.instance_profile_arn = profile.arn.clone();
 
-    let policy = if !model.policy_arn.is_empty() {
-        iam::find_policy_by_arn(&aws.iam, &model.policy_arn).await?
-    } else {
-        iam::find_local_policy_by_name(&aws.iam, &model.path, &model.policy_name).await?
+    let associations = match known_associations? {
+        Some(found) if known_profile_arn == Some(profile.arn.as_str()) => found,
+        // The profile was made again since the state was written (or the state has no ARN yet).
+        _ => associations_of(aws, &profile.arn).await?,
     };
+    let mut instance_ids: BTreeSet<String> = associations.iter().map(|a| a.instance_id.clone()).collect();
+    if !profile.role_names.contains(&role.name) {
+        // A profile without the role (a destroy interrupted after removing it) gives the nodes no
+        // credentials: shown as nodes not yet associated, which update repairs, role first.
+        instance_ids.clear();
+    }
+    let policy = policy?;
+    let (document, actual_metadata) = tokio::join!(
+        async {
+            match policy.as_ref().and_then(|p| p.default_version_id.as_ref().map(|v| (&p.arn, v))) {
+                Some((arn, version)) => iam::policy_document(&aws.iam, arn, version).await,
+                None => Ok(None),
+            }
+        },
+        async {
+            match &model.metadata_options {
+                Some(_) => {
+                    let ids: Vec<String> = instance_ids.iter().cloned().collect();
+                    instances::describe_metadata_options(&aws.ec2, &ids).await
+                }
+                None => Ok(Vec::new()),
+            }
+        },
+    );
     match policy {
         Some(policy) => {
             out.policy_arn = policy.arn.clone();
             out.policy_name = policy.name.clone();
-            if let Some(version) = &policy.default_version_id {
-                if let Some(document) = iam::policy_document(&aws.iam, &policy.arn, version).await? {
-                    if !json_equal(&document, &model.policy_json) {
-                        // The text as it was uploaded: an import then matches the file a manual
-                        // setup uploaded, and the provider's own documents are in jsonencode()
-                        // form already, which is what generated configuration writes back.
-                        out.policy_json = document;
-                    }
+            if let Some(document) = document? {
+                if !json_equal(&document, &model.policy_json) {
+                    // The text as it was uploaded: an import then matches the file a manual
+                    // setup uploaded, and the provider's own documents are in jsonencode()
+                    // form already, which is what generated configuration writes back.
+                    out.policy_json = document;
                 }
             }
         }
@@ -503,8 +629,7 @@ pub async fn refresh(
         }
     }
 
-    let attached: BTreeSet<String> =
-        iam::list_attached_role_policies(&aws.iam, &role.name).await?.into_iter().collect();
+    let attached: BTreeSet<String> = attached?.unwrap_or_default().into_iter().collect();
     if !out.policy_arn.is_empty() && !attached.contains(&out.policy_arn) {
         // A detached policy shows as a document change too; update attaches it again.
         out.policy_json = String::new();
@@ -513,22 +638,15 @@ pub async fn refresh(
     out.additional_policy_arns =
         if additional.is_empty() && model.additional_policy_arns.is_none() { None } else { Some(additional) };
 
-    let associations = associations_of(aws, &profile.arn).await?;
-    out.instance_ids = associations.iter().map(|a| a.instance_id.clone()).collect();
+    out.instance_ids = instance_ids;
     out.associations = associations
         .into_iter()
+        .filter(|a| out.instance_ids.contains(&a.instance_id))
         .map(|a| (a.instance_id, AssociationState { association_id: a.association_id, state: a.state }))
         .collect();
-    if !profile.role_names.contains(&role.name) {
-        // A profile without the role (a destroy interrupted after removing it) gives the nodes no
-        // credentials: shown as nodes not yet associated, which update repairs, role first.
-        out.instance_ids.clear();
-        out.associations.clear();
-    }
 
     if let Some(configured) = &model.metadata_options {
-        let ids: Vec<String> = out.instance_ids.iter().cloned().collect();
-        let actual = instances::describe_metadata_options(&aws.ec2, &ids).await?;
+        let actual = actual_metadata?;
         let mut seen = configured.clone();
         // Report the first instance that differs, so drift on any instance shows in the plan.
         for instance in &actual {

@@ -25,39 +25,61 @@ pub async fn check(p: &ProviderData, plan: &mut PlanContext<'_>) {
         let prior = plan.prior.get(name).cloned().unwrap_or(Value::Null);
         (plan.prior.is_null() || prior != Value::set_of_strings(ids.clone())).then_some(ids)
     };
-    if plan.is_create() {
-        check_creation_token_free(p, plan).await;
-    }
-    let mut vpc = None;
-    if let Some(ids) = changed_ids("subnet_ids") {
-        vpc = check_subnets(p, &ids, &mut plan.diags).await;
-    }
-    if let Some(ids) = changed_ids("security_group_ids") {
-        if vpc.is_none() {
-            // The subnets did not change: the mount targets stay in the VPC of the known subnets.
-            if let Some(subnets) = known_ids(plan.config.get("subnet_ids")).filter(|s| !s.is_empty()) {
-                vpc = vpc_of(&p.aws, &subnets[0]).await.ok().filter(|v| !v.is_empty());
-            }
+    let (subnets, groups, allowed) =
+        (changed_ids("subnet_ids"), changed_ids("security_group_ids"), changed_ids("allowed_security_group_ids"));
+    let known_subnets = known_ids(plan.config.get("subnet_ids")).filter(|s| !s.is_empty());
+    let planned = &plan.planned;
+    let is_create = plan.is_create();
+    // Three independent groups of reads, at once; their findings are reported in this order.
+    let token_free = async {
+        let mut diags = Diagnostics::new();
+        if is_create {
+            check_creation_token_free(p, planned, &mut diags).await;
         }
-        check_security_groups(p, "security_group_ids", &ids, vpc.as_deref(), &mut plan.diags).await;
-    }
-    if let Some(ids) = changed_ids("allowed_security_group_ids") {
-        check_security_groups(p, "allowed_security_group_ids", &ids, None, &mut plan.diags).await;
+        diags
+    };
+    let placement = async {
+        let mut diags = Diagnostics::new();
+        let mut vpc = None;
+        if let Some(ids) = &subnets {
+            vpc = check_subnets(p, ids, &mut diags).await;
+        }
+        if let Some(ids) = &groups {
+            if vpc.is_none() {
+                // The subnets did not change: the mount targets stay in the VPC of the known subnets.
+                if let Some(subnets) = &known_subnets {
+                    vpc = vpc_of(&p.aws, &subnets[0]).await.ok().filter(|v| !v.is_empty());
+                }
+            }
+            check_security_groups(p, "security_group_ids", ids, vpc.as_deref(), &mut diags).await;
+        }
+        diags
+    };
+    let allowed = async {
+        let mut diags = Diagnostics::new();
+        if let Some(ids) = &allowed {
+            check_security_groups(p, "allowed_security_group_ids", ids, None, &mut diags).await;
+        }
+        diags
+    };
+    let (token_free, placement, allowed) = tokio::join!(token_free, placement, allowed);
+    for diags in [token_free, placement, allowed] {
+        plan.diags.extend(diags);
     }
 }
 
 /// A create whose creation token another state's (or a hand-made) file system already has is
 /// refused here, at `name`: its apply would refuse it too, after the plan was accepted.
-async fn check_creation_token_free(p: &ProviderData, plan: &mut PlanContext<'_>) {
-    let Some(name) = plan.planned.get("name").and_then(Value::as_str) else { return };
-    let owner = plan.planned.get("owner_id").and_then(Value::as_str);
+async fn check_creation_token_free(p: &ProviderData, planned: &Value, diags: &mut Diagnostics) {
+    let Some(name) = planned.get("name").and_then(Value::as_str) else { return };
+    let owner = planned.get("owner_id").and_then(Value::as_str);
     let token = creation_token(name);
     match efs::find_file_system_by_token(&p.aws.efs, &token).await {
         Ok(Some(fs)) => {
             let tag = fs.tags().iter().find(|t| t.key() == OWNER_TAG).map(|t| t.value());
             let found = Claim::of(tag, owner);
             if found != Claim::Ours {
-                plan.diags.error_at(
+                diags.error_at(
                     AttributePath::root("name"),
                     "File System Belongs To Another Owner",
                     file_system_not_owned(fs.file_system_id(), &token, &found).to_string(),
@@ -65,14 +87,14 @@ async fn check_creation_token_free(p: &ProviderData, plan: &mut PlanContext<'_>)
             }
         }
         Ok(None) => {}
-        Err(e) => plan.diags.extend(e.to_diagnostics("Error Reading EFS File Systems")),
+        Err(e) => diags.extend(e.to_diagnostics("Error Reading EFS File Systems")),
     }
 }
 
 /// Checks the subnets against AWS: one VPC, at most one per availability zone. Returns the VPC.
 async fn check_subnets(p: &ProviderData, subnet_ids: &[String], diags: &mut Diagnostics) -> Option<String> {
     let path = AttributePath::root("subnet_ids");
-    let placements = match network::find_subnets(&p.aws.ec2, subnet_ids).await {
+    let placements = match network::find_subnets(&p.aws.ec2, &p.aws.known, subnet_ids).await {
         Ok(placements) => placements,
         Err(e) => {
             diags.error_at(

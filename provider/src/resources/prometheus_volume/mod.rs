@@ -330,40 +330,42 @@ impl Resource for PrometheusVolume {
         let timeout = timeouts_of(prior).delete;
         let owner = prior.get("owner_id").and_then(Value::as_str);
         let observed = Observed::from_state(prior);
-        match ops::foreign_access_points(&p.aws, &observed).await {
-            Ok(foreign) if !foreign.is_empty() => {
-                let fs_id = observed.file_system_id.clone().unwrap_or_default();
-                return Diagnostics::from_error(
-                    "File System Holds Access Points Of Others",
-                    format!(
-                        "EFS File System {fs_id} has access points this resource did not make: {}. With dynamic \
-                         provisioning the aws-efs-csi-driver makes one per volume, holding that volume's data, so \
-                         destroy deleted nothing. Delete the PersistentVolumeClaims first (the driver then deletes \
-                         its access points), or, if the data may go, delete them (aws efs delete-access-point \
-                         --access-point-id ID), then destroy again.",
-                        foreign.join(", ")
-                    ),
-                );
-            }
-            Ok(_) => {}
+        let before = match ops::BeforeDestroy::read(&p.aws, &observed).await {
+            Ok(before) => before,
             Err(e) => return e.to_diagnostics("Error Deleting EFS Prometheus Volume"),
+        };
+        // Another owner's file system is left alone with everything on it, access points included.
+        if let Some(other) = before.other_owner(owner) {
+            let mut diags = Diagnostics::new();
+            diags.warning(
+                "File System Of Another Owner Left In Place",
+                format!(
+                    "EFS File System {} belongs to {}, not to this resource (owner id {}): destroy removed it \
+                     from this state only, and deleted nothing in AWS.",
+                    observed.file_system_id.as_deref().unwrap_or_default(),
+                    other.describe(),
+                    owner.unwrap_or("none"),
+                ),
+            );
+            return diags;
         }
-        match ops::teardown(&p.aws, &observed, owner, timeout, &ctx.cancel).await {
-            Ok(None) => Diagnostics::new(),
-            Ok(Some(other)) => {
-                let mut diags = Diagnostics::new();
-                diags.warning(
-                    "File System Of Another Owner Left In Place",
-                    format!(
-                        "EFS File System {} belongs to {}, not to this resource (owner id {}): destroy removed it \
-                         from this state only, and deleted nothing in AWS.",
-                        observed.file_system_id.as_deref().unwrap_or_default(),
-                        other.describe(),
-                        owner.unwrap_or("none"),
-                    ),
-                );
-                diags
-            }
+        let foreign = before.foreign_access_points(&observed);
+        if !foreign.is_empty() {
+            let fs_id = observed.file_system_id.clone().unwrap_or_default();
+            return Diagnostics::from_error(
+                "File System Holds Access Points Of Others",
+                format!(
+                    "EFS File System {fs_id} has access points this resource did not make: {}. With dynamic \
+                     provisioning the aws-efs-csi-driver makes one per volume, holding that volume's data, so \
+                     destroy deleted nothing. Delete the PersistentVolumeClaims first (the driver then deletes \
+                     its access points), or, if the data may go, delete them (aws efs delete-access-point \
+                     --access-point-id ID), then destroy again.",
+                    foreign.join(", ")
+                ),
+            );
+        }
+        match ops::teardown(&p.aws, &observed, &before, timeout, &ctx.cancel).await {
+            Ok(()) => Diagnostics::new(),
             Err(e) => e.to_diagnostics("Error Deleting EFS Prometheus Volume"),
         }
     }

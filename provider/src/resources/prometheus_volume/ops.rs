@@ -110,7 +110,26 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
     let Some(fs_id) = state.get("file_system_id").and_then(Value::as_str).map(str::to_string) else {
         return Ok(Value::Null);
     };
-    let Some(fs) = efs::find_file_system_by_id(efs_client, &fs_id).await? else {
+    let mut observed = Observed::from_state(state);
+    let known_name = state.get("name").and_then(Value::as_str).map(creation_token);
+    // Every part is read at once: none of these reads needs another's answer, only ids the state
+    // holds. When the file system turns out to be gone, the other answers (errors included) are
+    // dropped. At most seven calls are in flight; the SDK's throttling retries apply to each.
+    let (fs, transition_to_ia, policy, backup, mount_targets, access_point, own_group_sources) = tokio::join!(
+        efs::find_file_system_by_id(efs_client, &fs_id),
+        efs::find_transition_to_ia(efs_client, &fs_id),
+        efs::find_file_system_policy(efs_client, &fs_id),
+        efs::find_backup_enabled(efs_client, &fs_id),
+        mount_targets_with_groups(efs_client, &fs_id),
+        find_own_access_point(efs_client, &fs_id, observed.access_point_id.as_deref(), known_name.as_deref()),
+        async {
+            match &observed.security_group_id {
+                Some(own) => network::find_nfs_sources(&aws.ec2, own).await,
+                None => Ok(None),
+            }
+        },
+    );
+    let Some(fs) = fs? else {
         return Ok(Value::Null);
     };
     let mut next = state.clone();
@@ -119,7 +138,6 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
             map.insert(name.into(), value);
         }
     };
-    let mut observed = Observed::from_state(state);
     observed.file_system_id = Some(fs_id.clone());
     observed.file_system_arn = fs.file_system_arn().map(str::to_string);
     let fs_tags: BTreeMap<String, String> =
@@ -143,10 +161,9 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
     };
     set(&mut next, "throughput_mode", Value::string(throughput));
     set(&mut next, "provisioned_throughput_in_mibps", provisioned);
-    set(&mut next, "transition_to_ia", opt(efs::find_transition_to_ia(efs_client, &fs_id).await?));
-    let policy = efs::find_file_system_policy(efs_client, &fs_id).await?;
-    set(&mut next, "enforce_tls", Value::Bool(policy.as_deref().is_some_and(policy::policy_enforces_tls)));
-    set(&mut next, "backup", Value::Bool(efs::find_backup_enabled(efs_client, &fs_id).await?));
+    set(&mut next, "transition_to_ia", opt(transition_to_ia?));
+    set(&mut next, "enforce_tls", Value::Bool(policy?.as_deref().is_some_and(policy::policy_enforces_tls)));
+    set(&mut next, "backup", Value::Bool(backup?));
     if state.get("owner_id").is_none_or(Value::is_null) {
         // An import (or a state from before owner ids) takes the owner id the file system carries.
         set(&mut next, "owner_id", opt(fs_tags.get(OWNER_TAG).cloned()));
@@ -170,16 +187,13 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
     }
 
     // Mount targets: what exists is the truth; a missing subnet shows as drift of `subnet_ids`.
-    let mts = efs::find_mount_targets(efs_client, &fs_id).await?;
+    let (mts, first_groups) = mount_targets?;
+    let own_group_sources = own_group_sources?;
     observed.mount_targets = mts.iter().map(MountTarget::from_aws).collect();
-    if mts.is_empty() {
+    if mts.is_empty() && own_group_sources.is_none() {
         // With no mount target using it, our security group may be gone too (a destroy
         // interrupted after deleting it): then the next apply makes a new one.
-        if let Some(own) = observed.security_group_id.clone() {
-            if network::find_nfs_sources(&aws.ec2, &own).await?.is_none() {
-                observed.security_group_id = None;
-            }
-        }
+        observed.security_group_id = None;
     }
     let mut subnets: Vec<String> = observed.mount_targets.iter().map(|m| m.subnet_id.clone()).collect();
     subnets.sort();
@@ -187,8 +201,7 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
 
     // Security groups: the ones on the first mount target; ours if it carries our mark.
     let token = creation_token(&name);
-    if let Some(first) = observed.mount_targets.first() {
-        let groups = efs::mount_target_security_groups(efs_client, &first.mount_target_id).await?;
+    if let (Some(first), Some(groups)) = (observed.mount_targets.first(), first_groups) {
         let own = match &observed.security_group_id {
             Some(own) if groups == vec![own.clone()] => Some(own.clone()),
             _ if groups.len() == 1
@@ -211,9 +224,15 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
         };
         match own {
             Some(own) => {
+                let sources = if observed.security_group_id.as_ref() == Some(&own) {
+                    own_group_sources
+                } else {
+                    // Import: the group was found just now.
+                    network::find_nfs_sources(&aws.ec2, &own).await?
+                };
                 observed.security_group_id = Some(own.clone());
                 set(&mut next, "security_group_ids", Value::Null);
-                if let Some(sources) = network::find_nfs_sources(&aws.ec2, &own).await? {
+                if let Some(sources) = sources {
                     let as_set = |v: Vec<String>| {
                         if v.is_empty() {
                             Value::Null
@@ -232,12 +251,12 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
     }
 
     // The access point: ours by id, or on import the one carrying our mark.
-    let ap = match &observed.access_point_id {
-        Some(id) => efs::find_access_point_by_id(efs_client, id).await?,
-        None => efs::find_access_points(efs_client, &fs_id)
-            .await?
-            .into_iter()
-            .find(|ap| ap.tags().iter().any(|t| t.key() == tags::MANAGED_BY_TAG && t.value() == token)),
+    let ap = match access_point? {
+        // An import knows no name: the token comes from the file system, read just now.
+        None if observed.access_point_id.is_none() && known_name.is_none() => {
+            find_own_access_point(efs_client, &fs_id, None, Some(&token)).await?
+        }
+        found => found,
     };
     observed.access_point_id = ap.as_ref().and_then(|a| a.access_point_id().map(str::to_string));
     observed.access_point_arn = ap.as_ref().and_then(|a| a.access_point_arn().map(str::to_string));
@@ -269,6 +288,38 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
     Ok(next)
 }
 
+/// The file system's mount targets, and the security groups of the first one (`None` without
+/// mount targets): refresh reads the volume's groups from it.
+async fn mount_targets_with_groups(
+    efs_client: &aws_sdk_efs::Client,
+    fs_id: &str,
+) -> Result<(Vec<aws_sdk_efs::types::MountTargetDescription>, Option<Vec<String>>), Error> {
+    let mts = efs::find_mount_targets(efs_client, fs_id).await?;
+    let groups = match mts.first() {
+        Some(first) => Some(efs::mount_target_security_groups(efs_client, first.mount_target_id()).await?),
+        None => None,
+    };
+    Ok((mts, groups))
+}
+
+/// The volume's access point: the one the state names, or (import) the one carrying the mark of
+/// the creation token `token`; without either, none.
+async fn find_own_access_point(
+    efs_client: &aws_sdk_efs::Client,
+    fs_id: &str,
+    id: Option<&str>,
+    token: Option<&str>,
+) -> Result<Option<aws_sdk_efs::types::AccessPointDescription>, Error> {
+    match (id, token) {
+        (Some(id), _) => efs::find_access_point_by_id(efs_client, id).await,
+        (None, Some(token)) => Ok(efs::find_access_points(efs_client, fs_id)
+            .await?
+            .into_iter()
+            .find(|ap| ap.tags().iter().any(|t| t.key() == tags::MANAGED_BY_TAG && t.value() == token))),
+        (None, None) => Ok(None),
+    }
+}
+
 /// Creates the file system (or adopts the one an earlier attempt of this instance made with the same
 /// creation token), waits until it is available, then makes the other parts, recording in `observed`
 /// each part as soon as it exists. A file system with the token that is not this instance's fails
@@ -290,22 +341,109 @@ pub async fn create(
         backup: args.backup,
         tags: args.aws_tags(),
     };
-    let fs_id = match efs::find_file_system_by_token(&aws.efs, &spec.creation_token).await? {
-        Some(existing) => existing.file_system_id().to_string(),
+    // The subnets' VPC (for the security group) is read while the token is looked up.
+    let makes_group = args.creates_security_group() && observed.security_group_id.is_none();
+    let (existing, vpc) = tokio::join!(efs::find_file_system_by_token(&aws.efs, &spec.creation_token), async {
+        if makes_group {
+            vpc_of(aws, &args.subnet_ids[0]).await.map(Some)
+        } else {
+            Ok(None)
+        }
+    });
+    let fs_id = match existing? {
+        Some(existing) => {
+            let found = claim(efs_tag(existing.tags(), OWNER_TAG), args);
+            if found != Claim::Ours {
+                return Err(file_system_not_owned(existing.file_system_id(), &spec.creation_token, &found));
+            }
+            existing.file_system_id().to_string()
+        }
         None => efs::create_file_system(&aws.efs, &spec).await?,
+    };
+    let vpc = vpc?;
+    // The file system becomes available while the security group is made.
+    let mut group = observed.security_group_id.clone();
+    let (fs, group_done) = tokio::join!(
+        efs::wait_file_system_available(&aws.efs, &fs_id, timeout, cancel),
+        converge_security_group(aws, args, None, vpc.as_deref(), &mut group, cancel),
+    );
+    observed.security_group_id = group;
+    let fs = match fs {
+        Ok(fs) => fs,
+        Err(e) => {
+            // Made (or adopted) but not available in time: the state keeps it. Teardown leaves a
+            // file system of another owner alone, so even the rare race below cannot delete one.
+            observed.file_system_id = Some(fs_id);
+            return Err(e);
+        }
     };
     // Also after a creation: with a concurrent create of the same token, EFS answers with the file
     // system the other one made.
-    if let Some(existing) = efs::find_file_system_by_id(&aws.efs, &fs_id).await? {
-        let found = claim(efs_tag(existing.tags(), OWNER_TAG), args);
-        if found != Claim::Ours {
-            return Err(file_system_not_owned(&fs_id, &spec.creation_token, &found));
+    let found = claim(efs_tag(fs.tags(), OWNER_TAG), args);
+    if found != Claim::Ours {
+        return Err(file_system_not_owned(&fs_id, &spec.creation_token, &found));
+    }
+    observed.file_system_id = Some(fs_id);
+    observed.file_system_arn = fs.file_system_arn().map(str::to_string);
+    group_done?;
+    converge_parts(aws, args, None, observed, timeout, cancel).await
+}
+
+/// Makes the NFS security group when this resource owns one and `group` has none (adopting the one
+/// a crashed create of this instance made), or updates its rules when `allowed` changed since
+/// `prior_args`. `vpc` is the subnets' VPC when the caller has read it already.
+async fn converge_security_group(
+    aws: &AwsClients,
+    args: &VolumeArgs,
+    prior_args: Option<&VolumeArgs>,
+    vpc: Option<&str>,
+    group: &mut Option<String>,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    if !args.creates_security_group() {
+        return Ok(());
+    }
+    match group.clone() {
+        None => {
+            let vpc = match vpc {
+                Some(vpc) => vpc.to_string(),
+                None => vpc_of(aws, &args.subnet_ids[0]).await?,
+            };
+            let name = security_group_name(args);
+            let id = match adopt_security_group(aws, &vpc, args).await? {
+                Some(id) => id,
+                None => {
+                    match network::create_nfs_security_group(
+                        &aws.ec2,
+                        &name,
+                        &vpc,
+                        &args.allowed,
+                        &args.aws_tags(),
+                        cancel,
+                    )
+                    .await
+                    {
+                        Ok(id) => id,
+                        // An earlier attempt made it, but its answer was lost.
+                        Err(e) if e.is_aws("InvalidGroup.Duplicate") => {
+                            adopt_security_group(aws, &vpc, args).await?.ok_or(e)?
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            };
+            *group = Some(id);
+        }
+        Some(id) => {
+            if let Some(prior) = prior_args.filter(|pa| pa.allowed != args.allowed) {
+                if !prior.allowed.cidr_blocks.is_empty() || !prior.allowed.security_group_ids.is_empty() {
+                    network::revoke_nfs(&aws.ec2, &id, &prior.allowed).await?;
+                }
+                network::authorize_nfs(&aws.ec2, &id, &args.allowed).await?;
+            }
         }
     }
-    observed.file_system_id = Some(fs_id.clone());
-    let fs = efs::wait_file_system_available(&aws.efs, &fs_id, timeout, cancel).await?;
-    observed.file_system_arn = fs.file_system_arn().map(str::to_string);
-    converge(aws, args, None, observed, timeout, cancel).await
+    Ok(())
 }
 
 /// Brings the parts other than the file system itself to what `args` asks for, recording what
@@ -318,84 +456,44 @@ pub async fn converge(
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<(), Error> {
+    let mut group = observed.security_group_id.clone();
+    let done = converge_security_group(aws, args, prior_args, None, &mut group, cancel).await;
+    observed.security_group_id = group;
+    done?;
+    converge_parts(aws, args, prior_args, observed, timeout, cancel).await
+}
+
+/// [`converge`] after the security group.
+async fn converge_parts(
+    aws: &AwsClients,
+    args: &VolumeArgs,
+    prior_args: Option<&VolumeArgs>,
+    observed: &mut Observed,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
     let efs_client = &aws.efs;
     let fs_id = observed.file_system_id.clone().unwrap_or_default();
     let aws_tags = args.aws_tags();
-
-    // The security group, when this resource owns one.
-    if args.creates_security_group() {
-        match observed.security_group_id.clone() {
-            None => {
-                let vpc = vpc_of(aws, &args.subnet_ids[0]).await?;
-                let name = security_group_name(args);
-                let id = match adopt_security_group(aws, &vpc, args).await? {
-                    Some(id) => id,
-                    None => {
-                        match network::create_nfs_security_group(
-                            &aws.ec2,
-                            &name,
-                            &vpc,
-                            &args.allowed,
-                            &aws_tags,
-                            cancel,
-                        )
-                        .await
-                        {
-                            Ok(id) => id,
-                            // An earlier attempt made it, but its answer was lost.
-                            Err(e) if e.is_aws("InvalidGroup.Duplicate") => {
-                                adopt_security_group(aws, &vpc, args).await?.ok_or(e)?
-                            }
-                            Err(e) => return Err(e),
-                        }
-                    }
-                };
-                observed.security_group_id = Some(id);
-            }
-            Some(id) => {
-                if let Some(prior) = prior_args.filter(|pa| pa.allowed != args.allowed) {
-                    if !prior.allowed.cidr_blocks.is_empty() || !prior.allowed.security_group_ids.is_empty() {
-                        network::revoke_nfs(&aws.ec2, &id, &prior.allowed).await?;
-                    }
-                    network::authorize_nfs(&aws.ec2, &id, &args.allowed).await?;
-                }
-            }
-        }
-    }
     let groups = mount_target_groups(args, observed.security_group_id.as_deref());
 
-    // Mount targets: remove those whose subnet is gone from the configuration, fix the
-    // security groups of the rest, create the missing ones concurrently.
-    let wanted: BTreeSet<&String> = args.subnet_ids.iter().collect();
-    let (keep, remove): (Vec<MountTarget>, Vec<MountTarget>) =
-        observed.mount_targets.clone().into_iter().partition(|m| wanted.contains(&m.subnet_id));
-    for mt in &remove {
-        efs::delete_mount_target(efs_client, &mt.mount_target_id, timeout, cancel).await?;
-        observed.mount_targets.retain(|m| m.mount_target_id != mt.mount_target_id);
-    }
-    for mt in &keep {
-        if efs::mount_target_security_groups(efs_client, &mt.mount_target_id).await? != sorted(&groups) {
-            efs::set_mount_target_security_groups(efs_client, &mt.mount_target_id, &groups).await?;
-        }
-    }
-    let have: BTreeSet<String> = keep.iter().map(|m| m.subnet_id.clone()).collect();
-    let creates = args
-        .subnet_ids
-        .iter()
-        .filter(|s| !have.contains(*s))
-        .map(|subnet| efs::create_mount_target(efs_client, &fs_id, subnet, &groups, timeout, cancel));
-    let mut first_error = None;
-    for result in futures::future::join_all(creates).await {
-        match result {
-            Ok(mt) => observed.mount_targets.push(MountTarget::from_aws(&mt)),
-            Err(e) => first_error = first_error.or(Some(e)),
-        }
-    }
-    if let Some(e) = first_error {
-        return Err(e);
-    }
+    // Mount targets, the access point and the file system's settings need nothing of each other,
+    // only the file system (and the mount targets the group): they converge at once, and each
+    // reports what exists even when it fails, so the state stays accurate.
+    let (mut mount_targets, mut access_point) = (observed.mount_targets.clone(), AccessPointIds::of(observed));
+    let fs_arn = observed.file_system_arn.clone().unwrap_or_default();
+    let (mount_targets_done, access_point_done, settings_done) = tokio::join!(
+        converge_mount_targets(efs_client, &fs_id, args, &groups, &mut mount_targets, timeout, cancel),
+        converge_access_point(efs_client, &fs_id, args, prior_args, &mut access_point, timeout, cancel),
+        converge_settings(efs_client, &fs_id, &fs_arn, args, prior_args),
+    );
+    observed.mount_targets = mount_targets;
+    (observed.access_point_id, observed.access_point_arn) = (access_point.id, access_point.arn);
+    mount_targets_done?;
+    access_point_done?;
+    settings_done?;
 
-    // The security group this resource no longer needs.
+    // The security group this resource no longer needs, once no mount target uses it.
     if !args.creates_security_group() {
         if let Some(id) = observed.security_group_id.clone() {
             network::delete_security_group(&aws.ec2, &id, timeout, cancel).await?;
@@ -403,151 +501,278 @@ pub async fn converge(
         }
     }
 
-    // The access point: replaced (new first, then old) when its identity or directory changes.
-    if let Some(id) = observed.access_point_id.clone() {
-        if efs::find_access_point_by_id(efs_client, &id).await?.is_none() {
-            // Deleted out of band: recreate it.
-            observed.access_point_id = None;
-        }
-    }
-    if observed.access_point_id.is_none() && prior_args.is_none() {
-        // An earlier create that crashed may have made it already.
-        let token = creation_token(&args.name);
-        let left = efs::find_access_points(efs_client, &fs_id).await?.into_iter().find(|ap| {
-            efs_tag(ap.tags(), tags::MANAGED_BY_TAG) == Some(token.as_str())
-                && claim(efs_tag(ap.tags(), OWNER_TAG), args) == Claim::Ours
-                && efs::AccessPointSpec::from_aws(ap).as_ref() == Some(&args.access_point)
-        });
-        if let Some(ap) = left {
-            observed.access_point_id = ap.access_point_id().map(str::to_string);
-            observed.access_point_arn = ap.access_point_arn().map(str::to_string);
-        }
-    }
-    let ap_changed = prior_args.is_some_and(|pa| pa.access_point != args.access_point);
-    if observed.access_point_id.is_none() || ap_changed {
-        // The old one stays recorded until the new one exists (a failed create must not lose it),
-        // and the new one is recorded before the old one goes (a failed delete must not lose it;
-        // teardown removes any access point carrying the ownership tag).
-        let old = observed.access_point_id.clone();
-        let ap = efs::create_access_point(efs_client, &fs_id, &args.access_point, &aws_tags, timeout, cancel).await?;
-        observed.access_point_id = ap.access_point_id().map(str::to_string);
-        observed.access_point_arn = ap.access_point_arn().map(str::to_string);
-        if let Some(old) = old {
-            efs::delete_access_point(efs_client, &old, timeout, cancel).await?;
-        }
-    }
-
-    // Lifecycle, TLS policy, backup, throughput and tags, each only when it differs.
-    let changed = |f: &dyn Fn(&VolumeArgs) -> String| prior_args.is_none_or(|pa| f(pa) != f(args));
-    if changed(&|a| format!("{:?}", a.transition_to_ia)) && (prior_args.is_some() || args.transition_to_ia.is_some()) {
-        efs::put_transition_to_ia(efs_client, &fs_id, args.transition_to_ia.as_deref()).await?;
-    }
-    if changed(&|a| a.enforce_tls.to_string()) {
-        if args.enforce_tls {
-            let arn = observed.file_system_arn.clone().unwrap_or_default();
-            efs::put_file_system_policy(efs_client, &fs_id, &policy::tls_policy(&arn).to_string()).await?;
-        } else if prior_args.is_some() {
-            efs::delete_file_system_policy(efs_client, &fs_id).await?;
-        }
-    }
+    // Throughput after the mount targets: the file system is `updating` for a while after it
+    // changes, and EFS makes no mount target meanwhile.
     if let Some(prior) = prior_args {
-        if prior.backup != args.backup {
-            efs::put_backup(efs_client, &fs_id, args.backup).await?;
-        }
         if prior.throughput_mode != args.throughput_mode
             || prior.provisioned_throughput_in_mibps != args.provisioned_throughput_in_mibps
         {
-            efs::update_throughput(
-                efs_client,
-                &fs_id,
-                &args.throughput_mode,
-                args.provisioned_throughput_in_mibps,
-                timeout,
-                cancel,
-            )
-            .await?;
+            let (mode, mibps) = (&args.throughput_mode, args.provisioned_throughput_in_mibps);
+            efs::update_throughput(efs_client, &fs_id, mode, mibps, timeout, cancel).await?;
         }
-        if prior.tags_all != args.tags_all {
-            // AWS's own keys are never untagged, even if an older state holds one.
-            let removed: Vec<String> = prior
-                .tags_all
-                .keys()
-                .filter(|k| !args.tags_all.contains_key(*k) && !tags::is_system_key(k))
-                .cloned()
-                .collect();
-            let mut ids = vec![fs_id.clone()];
-            ids.extend(observed.access_point_id.clone());
-            for id in &ids {
-                if !removed.is_empty() {
-                    efs::untag_resource(efs_client, id, &removed).await?;
-                }
-                efs::tag_resource(efs_client, id, &aws_tags).await?;
+    }
+
+    // Tags last: a replaced access point got the new tags when it was made.
+    if let Some(prior) = prior_args.filter(|prior| prior.tags_all != args.tags_all) {
+        // AWS's own keys are never untagged, even if an older state holds one.
+        let removed: Vec<String> = prior
+            .tags_all
+            .keys()
+            .filter(|k| !args.tags_all.contains_key(*k) && !tags::is_system_key(k))
+            .cloned()
+            .collect();
+        let mut ids = vec![fs_id.clone()];
+        ids.extend(observed.access_point_id.clone());
+        for id in &ids {
+            if !removed.is_empty() {
+                efs::untag_resource(efs_client, id, &removed).await?;
             }
-            if let Some(group_id) = &observed.security_group_id {
-                network::retag_security_group(&aws.ec2, group_id, &aws_tags, &removed).await?;
-            }
+            efs::tag_resource(efs_client, id, &aws_tags).await?;
+        }
+        if let Some(group_id) = &observed.security_group_id {
+            network::retag_security_group(&aws.ec2, group_id, &aws_tags, &removed).await?;
         }
     }
     Ok(())
 }
 
-/// The access points of the file system that this resource did not make (neither the one in the
-/// state nor one carrying the ownership tag): the CSI driver's, with dynamic provisioning.
-pub async fn foreign_access_points(aws: &AwsClients, observed: &Observed) -> Result<Vec<String>, Error> {
-    let Some(fs_id) = &observed.file_system_id else { return Ok(Vec::new()) };
-    Ok(efs::find_access_points(&aws.efs, fs_id)
-        .await?
-        .into_iter()
-        .filter(|ap| !ap.tags().iter().any(|t| t.key() == tags::MANAGED_BY_TAG))
-        .filter_map(|ap| ap.access_point_id().map(str::to_string))
-        .filter(|id| observed.access_point_id.as_ref() != Some(id))
-        .collect())
+/// The first error of `results`, after all of them are in.
+fn first_error(results: Vec<Result<(), Error>>) -> Result<(), Error> {
+    results.into_iter().collect()
 }
 
-/// Deletes every part, in reverse dependency order. A file system whose owner tag names another
-/// owner than `owner_id` is left alone with everything on it; the answer is then what it belongs to.
+/// Removes the mount targets whose subnet is gone from the configuration, fixes the security groups
+/// of the rest and creates the missing ones, each kind concurrently; `mount_targets` is kept to
+/// what exists.
+async fn converge_mount_targets(
+    efs_client: &aws_sdk_efs::Client,
+    fs_id: &str,
+    args: &VolumeArgs,
+    groups: &[String],
+    mount_targets: &mut Vec<MountTarget>,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    let wanted: BTreeSet<&String> = args.subnet_ids.iter().collect();
+    let (keep, remove): (Vec<MountTarget>, Vec<MountTarget>) =
+        mount_targets.clone().into_iter().partition(|m| wanted.contains(&m.subnet_id));
+    let deletes = remove.iter().map(|mt| async move {
+        let deleted = efs::delete_mount_target(efs_client, &mt.mount_target_id, timeout, cancel).await;
+        (mt.mount_target_id.as_str(), deleted)
+    });
+    let mut results = Vec::new();
+    for (id, deleted) in futures::future::join_all(deletes).await {
+        if deleted.is_ok() {
+            mount_targets.retain(|m| m.mount_target_id != id);
+        }
+        results.push(deleted);
+    }
+    first_error(results)?;
+    let fixes = keep.iter().map(|mt| async move {
+        if efs::mount_target_security_groups(efs_client, &mt.mount_target_id).await? != sorted(groups) {
+            efs::set_mount_target_security_groups(efs_client, &mt.mount_target_id, groups).await?;
+        }
+        Ok(())
+    });
+    first_error(futures::future::join_all(fixes).await)?;
+    let have: BTreeSet<String> = keep.iter().map(|m| m.subnet_id.clone()).collect();
+    let creates = args
+        .subnet_ids
+        .iter()
+        .filter(|s| !have.contains(*s))
+        .map(|subnet| efs::create_mount_target(efs_client, fs_id, subnet, groups, timeout, cancel));
+    let mut results = Vec::new();
+    for created in futures::future::join_all(creates).await {
+        results.push(created.map(|mt| mount_targets.push(MountTarget::from_aws(&mt))));
+    }
+    first_error(results)
+}
+
+/// The access point's id and ARN as the state records them.
+struct AccessPointIds {
+    id: Option<String>,
+    arn: Option<String>,
+}
+
+impl AccessPointIds {
+    fn of(observed: &Observed) -> AccessPointIds {
+        AccessPointIds { id: observed.access_point_id.clone(), arn: observed.access_point_arn.clone() }
+    }
+
+    fn set(&mut self, ap: &aws_sdk_efs::types::AccessPointDescription) {
+        self.id = ap.access_point_id().map(str::to_string);
+        self.arn = ap.access_point_arn().map(str::to_string);
+    }
+}
+
+/// Makes the access point when there is none (or adopts the one a crashed create of this instance
+/// made), and replaces it (new first, then old) when its identity or directory changes.
+async fn converge_access_point(
+    efs_client: &aws_sdk_efs::Client,
+    fs_id: &str,
+    args: &VolumeArgs,
+    prior_args: Option<&VolumeArgs>,
+    access_point: &mut AccessPointIds,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    if let Some(id) = access_point.id.clone() {
+        if efs::find_access_point_by_id(efs_client, &id).await?.is_none() {
+            // Deleted out of band: recreate it.
+            *access_point = AccessPointIds { id: None, arn: None };
+        }
+    }
+    if access_point.id.is_none() && prior_args.is_none() {
+        // An earlier create that crashed may have made it already.
+        let token = creation_token(&args.name);
+        let left = efs::find_access_points(efs_client, fs_id).await?.into_iter().find(|ap| {
+            efs_tag(ap.tags(), tags::MANAGED_BY_TAG) == Some(token.as_str())
+                && claim(efs_tag(ap.tags(), OWNER_TAG), args) == Claim::Ours
+                && efs::AccessPointSpec::from_aws(ap).as_ref() == Some(&args.access_point)
+        });
+        if let Some(ap) = left {
+            access_point.set(&ap);
+        }
+    }
+    let ap_changed = prior_args.is_some_and(|pa| pa.access_point != args.access_point);
+    if access_point.id.is_none() || ap_changed {
+        // The old one stays recorded until the new one exists (a failed create must not lose it),
+        // and the new one is recorded before the old one goes (a failed delete must not lose it;
+        // teardown removes any access point carrying the ownership tag).
+        let old = access_point.id.clone();
+        let ap =
+            efs::create_access_point(efs_client, fs_id, &args.access_point, &args.aws_tags(), timeout, cancel).await?;
+        access_point.set(&ap);
+        if let Some(old) = old {
+            efs::delete_access_point(efs_client, &old, timeout, cancel).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Lifecycle, TLS policy and backup, each only when it differs from `prior_args` (on create: when
+/// it differs from what a new file system has).
+async fn converge_settings(
+    efs_client: &aws_sdk_efs::Client,
+    fs_id: &str,
+    fs_arn: &str,
+    args: &VolumeArgs,
+    prior_args: Option<&VolumeArgs>,
+) -> Result<(), Error> {
+    let changed = |f: &dyn Fn(&VolumeArgs) -> String| prior_args.is_none_or(|pa| f(pa) != f(args));
+    let lifecycle = async {
+        if changed(&|a| format!("{:?}", a.transition_to_ia))
+            && (prior_args.is_some() || args.transition_to_ia.is_some())
+        {
+            efs::put_transition_to_ia(efs_client, fs_id, args.transition_to_ia.as_deref()).await?;
+        }
+        Ok(())
+    };
+    let tls_policy = async {
+        if changed(&|a| a.enforce_tls.to_string()) {
+            if args.enforce_tls {
+                efs::put_file_system_policy(efs_client, fs_id, &policy::tls_policy(fs_arn).to_string()).await?;
+            } else if prior_args.is_some() {
+                efs::delete_file_system_policy(efs_client, fs_id).await?;
+            }
+        }
+        Ok(())
+    };
+    let backup = async {
+        if prior_args.is_some_and(|prior| prior.backup != args.backup) {
+            efs::put_backup(efs_client, fs_id, args.backup).await?;
+        }
+        Ok(())
+    };
+    let (lifecycle, tls_policy, backup) = tokio::join!(lifecycle, tls_policy, backup);
+    first_error(vec![lifecycle, tls_policy, backup])
+}
+
+/// What destroy reads before it deletes anything, at once and once: the file system (for its
+/// owner tag) and its access points (to find the CSI driver's, and the ones to delete).
+pub struct BeforeDestroy {
+    file_system: Option<aws_sdk_efs::types::FileSystemDescription>,
+    access_points: Vec<aws_sdk_efs::types::AccessPointDescription>,
+}
+
+impl BeforeDestroy {
+    pub async fn read(aws: &AwsClients, observed: &Observed) -> Result<BeforeDestroy, Error> {
+        let Some(fs_id) = &observed.file_system_id else {
+            return Ok(BeforeDestroy { file_system: None, access_points: Vec::new() });
+        };
+        let (file_system, access_points) =
+            tokio::try_join!(efs::find_file_system_by_id(&aws.efs, fs_id), efs::find_access_points(&aws.efs, fs_id))?;
+        Ok(BeforeDestroy { file_system, access_points })
+    }
+
+    /// The access points of the file system that this resource did not make (neither the one in
+    /// the state nor one carrying the ownership tag): the CSI driver's, with dynamic provisioning.
+    pub fn foreign_access_points(&self, observed: &Observed) -> Vec<String> {
+        self.access_points
+            .iter()
+            .filter(|ap| !ap.tags().iter().any(|t| t.key() == tags::MANAGED_BY_TAG))
+            .filter_map(|ap| ap.access_point_id().map(str::to_string))
+            .filter(|id| observed.access_point_id.as_ref() != Some(id))
+            .collect()
+    }
+
+    /// What the file system's owner tag says, when it names another owner than `owner_id`.
+    pub fn other_owner(&self, owner_id: Option<&str>) -> Option<Claim> {
+        let fs = self.file_system.as_ref()?;
+        let found = Claim::of(efs_tag(fs.tags(), OWNER_TAG), owner_id);
+        matches!(found, Claim::OtherOwner(_)).then_some(found)
+    }
+}
+
+/// Deletes every part, in reverse dependency order; `before` is what destroy read first (a file
+/// system of another owner never gets here).
 pub async fn teardown(
     aws: &AwsClients,
     observed: &Observed,
-    owner_id: Option<&str>,
+    before: &BeforeDestroy,
     timeout: Duration,
     cancel: &CancellationToken,
-) -> Result<Option<Claim>, Error> {
+) -> Result<(), Error> {
     let efs_client = &aws.efs;
-    if let Some(fs_id) = &observed.file_system_id {
-        if let Some(fs) = efs::find_file_system_by_id(efs_client, fs_id).await? {
-            let found = Claim::of(efs_tag(fs.tags(), OWNER_TAG), owner_id);
-            if let Claim::OtherOwner(_) = found {
-                return Ok(Some(found));
-            }
+    // Access points and mount targets go at once; the security group and the file system once no
+    // mount target uses them, also at once.
+    let Some(fs_id) = &observed.file_system_id else {
+        if let Some(sg) = &observed.security_group_id {
+            network::delete_security_group(&aws.ec2, sg, timeout, cancel).await?;
         }
-    }
-    if let Some(ap) = &observed.access_point_id {
-        efs::delete_access_point(efs_client, ap, timeout, cancel).await?;
-    }
-    if let Some(fs_id) = &observed.file_system_id {
-        // Access points a crashed create or update made before the state knew them.
-        for ap in efs::find_access_points(efs_client, fs_id).await? {
-            if ap.tags().iter().any(|t| t.key() == tags::MANAGED_BY_TAG) {
-                efs::delete_access_point(efs_client, ap.access_point_id().unwrap_or_default(), timeout, cancel).await?;
-            }
-        }
-    }
-    if let Some(fs_id) = &observed.file_system_id {
+        return Ok(());
+    };
+    let access_points = async {
+        // The state's, and any a crashed create or update made before the state knew them.
+        let mut ours: BTreeSet<&str> = before
+            .access_points
+            .iter()
+            .filter(|ap| ap.tags().iter().any(|t| t.key() == tags::MANAGED_BY_TAG))
+            .filter_map(|ap| ap.access_point_id())
+            .collect();
+        ours.extend(observed.access_point_id.as_deref());
+        let deletes = ours.iter().map(|ap| efs::delete_access_point(efs_client, ap, timeout, cancel));
+        first_error(futures::future::join_all(deletes).await)
+    };
+    let mount_targets = async {
         // Every mount target of the file system, including any the state does not know yet.
         let mts = efs::find_mount_targets(efs_client, fs_id).await?;
         let deletes = mts.iter().map(|mt| efs::delete_mount_target(efs_client, mt.mount_target_id(), timeout, cancel));
-        for result in futures::future::join_all(deletes).await {
-            result?;
+        first_error(futures::future::join_all(deletes).await)
+    };
+    let (access_points, mount_targets) = tokio::join!(access_points, mount_targets);
+    access_points?;
+    mount_targets?;
+    let group = async {
+        match &observed.security_group_id {
+            Some(sg) => network::delete_security_group(&aws.ec2, sg, timeout, cancel).await,
+            None => Ok(()),
         }
-    }
-    if let Some(sg) = &observed.security_group_id {
-        network::delete_security_group(&aws.ec2, sg, timeout, cancel).await?;
-    }
-    if let Some(fs_id) = &observed.file_system_id {
-        efs::delete_file_system(efs_client, fs_id, timeout, cancel).await?;
-    }
-    Ok(None)
+    };
+    let (group, file_system) = tokio::join!(group, efs::delete_file_system(efs_client, fs_id, timeout, cancel));
+    group?;
+    file_system?;
+    Ok(())
 }
 
 fn sorted(items: &[String]) -> Vec<String> {
@@ -557,7 +782,7 @@ fn sorted(items: &[String]) -> Vec<String> {
 }
 
 pub async fn vpc_of(aws: &AwsClients, subnet_id: &str) -> Result<String, Error> {
-    Ok(network::find_subnets(&aws.ec2, &[subnet_id.to_string()])
+    Ok(network::find_subnets(&aws.ec2, &aws.known, &[subnet_id.to_string()])
         .await?
         .into_iter()
         .next()

@@ -11,7 +11,8 @@
 //! * `plan`: `terraform plan` of the example module, before and after it is applied.
 //! * `rss`: peak resident memory of the provider processes during an apply of the example module.
 //! * `latency`: apply and destroy of the example module through a proxy that delays every AWS call
-//!   by L, against the lower bound L x (longest chain of dependent calls); calls per action.
+//!   by L, against the lower bound L x (longest chain of dependent calls, from the call graph the
+//!   proxy recorded: `acceptance_tests::proxy::trace`); calls per action.
 //! * `scale`: efs_csi_node_identity with 1, 10, 100 and 300 instances: apply and refresh time and
 //!   AWS calls.
 //!
@@ -26,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use acceptance_tests::cluster::Cluster;
 use acceptance_tests::example_module;
+use acceptance_tests::proxy::trace::{longest_dependent_chain, longest_run_in_a_row, TracedCall};
 use acceptance_tests::proxy::FaultProxy;
 use acceptance_tests::{provider_block, provider_block_with_endpoint, Moto, Workdir};
 use plugin_client::{client_identity, connect, launch};
@@ -34,30 +36,6 @@ use tfplugin_proto::tfplugin6::provider_client::ProviderClient;
 
 /// Delay the proxy adds to every AWS call in the `latency` section.
 const INJECTED_LATENCY: Duration = Duration::from_millis(50);
-
-/// The longest chain of AWS calls in an apply of the example module that must run one after the
-/// other, because each needs the answer of the one before. Everything else can overlap with it:
-/// the two resources, the file system with the security group, the mount targets of different
-/// AZs, the associations of different instances. (The node identity's own chain, CreateRole ->
-/// AddRoleToInstanceProfile -> AssociateIamInstanceProfile -> DescribeIamInstanceProfileAssociations,
-/// is as long as the volume's.) docs/performance.md explains the figure.
-const APPLY_CHAIN: &[&str] = &[
-    "ec2:DescribeSubnets",        // the subnets' VPC, where the NFS group is made
-    "ec2:CreateSecurityGroup",    // the group the mount targets use
-    "efs:CreateMountTarget",      // needs the group (and the file system, made meanwhile)
-    "efs:DescribeMountTargets",   // until available
-    "ec2:DescribeInstances",      // the readiness checks run after both resources: the nodes,
-    "ec2:DescribeSecurityGroups", // then the groups the nodes and mount targets use
-];
-
-/// Likewise for destroy: mount targets go before the file system, disassociation before the
-/// instance profile loses its role, the role last.
-const DESTROY_CHAIN: &[&str] = &[
-    "efs:DeleteMountTarget",
-    "efs:DescribeMountTargets", // until gone
-    "efs:DeleteFileSystem",
-    "efs:DescribeFileSystems", // until gone
-];
 
 struct Settings {
     /// Full rounds (`cargo bench`) or one short round (`cargo test --benches`).
@@ -116,14 +94,49 @@ fn main() {
 
 fn startup(settings: &Settings) {
     let identity = client_identity();
-    let mut times = Vec::new();
-    for _ in 0..settings.rounds(40) {
-        let started = Instant::now();
-        let (provider, _) = launch(&identity);
-        times.push(started.elapsed());
-        drop(provider);
+    let under_test = std::env::var_os("EFS_PROVIDER_BIN");
+    for (label, binary) in startup_binaries() {
+        // The launcher starts whatever EFS_PROVIDER_BIN names; this process has no other threads
+        // that read the environment.
+        std::env::set_var("EFS_PROVIDER_BIN", &binary);
+        let mut times = Vec::new();
+        for _ in 0..settings.rounds(40) {
+            let started = Instant::now();
+            let (provider, _) = launch(&identity);
+            times.push(started.elapsed());
+            drop(provider);
+        }
+        report(&format!("startup: {label}: provider start to handshake line"), &times);
     }
-    report("startup: provider start to handshake line", &times);
+    match under_test {
+        Some(binary) => std::env::set_var("EFS_PROVIDER_BIN", binary),
+        None => std::env::remove_var("EFS_PROVIDER_BIN"),
+    }
+}
+
+/// The binary under test, and the other builds of the workspace that exist (the debug build the
+/// tests use, a release build, the release GoReleaser made), each once.
+fn startup_binaries() -> Vec<(String, std::path::PathBuf)> {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let mut found: Vec<(String, std::path::PathBuf)> = Vec::new();
+    let candidates = [
+        ("under test".to_string(), std::path::PathBuf::from(plugin_client::binary())),
+        ("debug".to_string(), target.join("debug/terraform-provider-efs")),
+        ("release".to_string(), target.join("release/terraform-provider-efs")),
+        (
+            "release (GoReleaser)".to_string(),
+            target.join("goreleaser/x86_64-unknown-linux-gnu/release/terraform-provider-efs"),
+        ),
+    ];
+    for (label, path) in candidates {
+        let Ok(canonical) = std::fs::canonicalize(&path) else { continue };
+        if found.iter().all(|(_, known)| *known != canonical) {
+            found.push((label, canonical));
+        }
+    }
+    found
 }
 
 fn schema(settings: &Settings) {
@@ -181,7 +194,8 @@ fn latency(settings: &Settings) {
     // The same flow without added latency too: what Terraform, the provider's own waits and moto
     // cost on their own. Medians over the rounds, each round both ways.
     let mut walls: BTreeMap<&str, [Vec<Duration>; 2]> = BTreeMap::new();
-    let mut last_calls = Vec::new();
+    let mut last_traces: Vec<(&str, Vec<TracedCall>)> = Vec::new();
+    let mut known = std::collections::BTreeSet::new();
     let rounds = settings.rounds(3);
     for (run, latency) in
         (0..rounds).flat_map(|_| [Duration::ZERO, INJECTED_LATENCY]).enumerate().map(|(i, l)| (i % 2, l))
@@ -189,7 +203,7 @@ fn latency(settings: &Settings) {
         let setup = ExampleModule::new(Some(latency));
         let proxy = setup.proxy.as_ref().expect("latency runs through the proxy");
         for phase in ["apply", "destroy"] {
-            proxy.reset_counts();
+            proxy.start_trace();
             let started = Instant::now();
             if phase == "apply" {
                 setup.workdir.apply();
@@ -197,35 +211,57 @@ fn latency(settings: &Settings) {
                 setup.workdir.destroy();
             }
             walls.entry(phase).or_default()[run].push(started.elapsed());
+            let trace = proxy.take_trace();
             if run == 1 {
+                known = setup.configured_ids.clone();
                 // The calls of the last delayed round.
                 if phase == "apply" {
-                    last_calls.clear();
+                    last_traces.clear();
                 }
-                last_calls.push((phase, proxy.calls()));
+                last_traces.push((phase, trace));
             }
         }
     }
-    for (phase, chain) in [("apply", APPLY_CHAIN), ("destroy", DESTROY_CHAIN)] {
+    if let Ok(path) = std::env::var("EFS_BENCH_TRACE") {
+        // Every call of the last delayed round, for reading the call graph by hand.
+        let lines: Vec<String> = last_traces
+            .iter()
+            .flat_map(|(phase, trace)| trace.iter().map(move |call| format!("{phase} {call:?}")))
+            .collect();
+        std::fs::write(&path, lines.join("\n")).expect("write the trace");
+    }
+    for (phase, trace) in &last_traces {
         let [base, delayed] = [median(&walls[phase][0]), median(&walls[phase][1])];
         let added = delayed.saturating_sub(base);
+        let chain = longest_dependent_chain(trace, &known);
+        let run = longest_run_in_a_row(trace);
         let bound = INJECTED_LATENCY * chain.len() as u32;
         println!(
             "latency: {phase}: {:.2} s with {} ms per AWS call, {:.2} s without; the latency added {:.2} s = {:.1} calls \
-             in a row; lower bound {} x {} ms = {:.2} s; ratio {:.1} (medians of {rounds})",
+             in a row ({} in a row in the trace); lower bound {} dependent calls x {} ms = {:.2} s; ratio {:.1} \
+             (medians of {rounds})",
             delayed.as_secs_f64(),
             INJECTED_LATENCY.as_millis(),
             base.as_secs_f64(),
             added.as_secs_f64(),
             added.as_secs_f64() / INJECTED_LATENCY.as_secs_f64(),
+            run.len(),
             chain.len(),
             INJECTED_LATENCY.as_millis(),
             bound.as_secs_f64(),
             added.as_secs_f64() / bound.as_secs_f64(),
         );
+        let links: Vec<&str> = chain.iter().map(|call| call.action.as_str()).collect();
+        println!("latency: {phase}: the longest chain of dependent calls: {}", links.join(" -> "));
+        let links: Vec<&str> = run.iter().map(|call| call.action.as_str()).collect();
+        println!("latency: {phase}: the longest run of calls in a row: {}", links.join(" -> "));
     }
-    for (phase, calls) in last_calls {
-        println!("latency: AWS calls per action during {phase} ({} in all):", calls.values().sum::<u32>());
+    for (phase, trace) in &last_traces {
+        let mut calls: BTreeMap<String, u32> = BTreeMap::new();
+        for call in trace {
+            *calls.entry(call.action.clone()).or_default() += 1;
+        }
+        println!("latency: AWS calls per action during {phase} ({} in all):", trace.len());
         print_calls(&calls);
     }
 }
@@ -281,6 +317,8 @@ fn scale(settings: &Settings) {
 struct ExampleModule {
     workdir: Workdir,
     proxy: Option<FaultProxy>,
+    /// The ids the configuration names (instances, subnets, the nodes' group).
+    configured_ids: std::collections::BTreeSet<String>,
     _moto: Option<Moto>,
 }
 
@@ -289,22 +327,31 @@ impl ExampleModule {
         let module = match latency {
             Some(latency) => {
                 let bench = example_module::Bench::start();
-                let (_, workdir) = bench.fresh_workdir("bench-prometheus");
+                let (cluster, workdir) = bench.fresh_workdir("bench-prometheus");
                 // After fresh(): it resets the proxy, latency included.
                 bench.proxy.set_latency(latency);
-                ExampleModule { workdir, proxy: Some(bench.proxy), _moto: Some(bench.moto) }
+                let configured_ids = configured_ids(&cluster);
+                ExampleModule { workdir, proxy: Some(bench.proxy), configured_ids, _moto: Some(bench.moto) }
             }
             None => {
                 let moto = Moto::start();
                 let cluster = Cluster::create(&moto, 3, 2);
                 let workdir = Workdir::new(&moto);
                 workdir.write("main.tf", &example_module::config(&provider_block(&moto), "bench-prometheus", &cluster));
-                ExampleModule { workdir, proxy: None, _moto: Some(moto) }
+                let configured_ids = configured_ids(&cluster);
+                ExampleModule { workdir, proxy: None, configured_ids, _moto: Some(moto) }
             }
         };
         module.workdir.run_ok(&["get", "-no-color"]);
         module
     }
+}
+
+fn configured_ids(cluster: &Cluster) -> std::collections::BTreeSet<String> {
+    let mut ids: std::collections::BTreeSet<String> = cluster.instance_ids.iter().cloned().collect();
+    ids.extend(cluster.subnet_ids.iter().cloned());
+    ids.insert(cluster.node_security_group_id.clone());
+    ids
 }
 
 /// Samples the resident memory of every process running the provider binary, by its high-water

@@ -41,11 +41,13 @@
 //!
 //! Parts: [`http`] (HTTP/1.1 plumbing), [`wire`] (the AWS wire format), [`faults`] (the fault
 //! rules, holds and crash trigger), [`aws`] (the AWS behaviours above and the IAM/EC2 side of the
-//! holds); here the proxy itself and how it serves one request.
+//! holds), [`trace`] (the calls of a run and their call graph, for the benchmark); here the proxy
+//! itself and how it serves one request.
 
 mod aws;
 mod faults;
 mod http;
+pub mod trace;
 mod wire;
 
 use std::collections::BTreeMap;
@@ -54,7 +56,7 @@ use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -64,7 +66,8 @@ use self::aws::{
 pub use self::aws::{ACCESS_POINTS_PER_PAGE, BACKUP_SYSTEM_TAG};
 use self::faults::{crash_due, decide, deleting_answer, rewrite_efs_answer, Crash, Plan, State};
 pub use self::faults::{is_mutating, Fault, FaultRule};
-use self::http::{forward, read_request, reset, write_response, Request};
+use self::http::{forward, read_request, reset, write_response, Request, Response};
+use self::trace::TracedCall;
 use self::wire::{action_of, error_response};
 pub use self::wire::{efs_operation, service_of};
 use crate::Moto;
@@ -73,6 +76,8 @@ struct Shared {
     moto: SocketAddr,
     state: Mutex<State>,
     stop: AtomicBool,
+    /// The calls answered since [`FaultProxy::start_trace`], and when that was.
+    trace: Mutex<Option<(Instant, Vec<TracedCall>)>>,
 }
 
 impl Shared {
@@ -97,6 +102,7 @@ impl FaultProxy {
             moto: SocketAddr::from((Ipv4Addr::LOCALHOST, moto.port())),
             state: Mutex::new(State::default()),
             stop: AtomicBool::new(false),
+            trace: Mutex::new(None),
         });
         let accept_shared = shared.clone();
         let accept = thread::Builder::new()
@@ -187,6 +193,17 @@ impl FaultProxy {
         self.shared.state().crash = Some(Crash { after: k, ..Crash::default() });
     }
 
+    /// Records every answered call from now on (when it started and ended, what it named), until
+    /// [`FaultProxy::take_trace`].
+    pub fn start_trace(&self) {
+        *self.shared.trace.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), Vec::new()));
+    }
+
+    /// The calls recorded since [`FaultProxy::start_trace`], which stops recording.
+    pub fn take_trace(&self) -> Vec<TracedCall> {
+        self.shared.trace.lock().unwrap_or_else(|p| p.into_inner()).take().map(|(_, calls)| calls).unwrap_or_default()
+    }
+
     /// After a crash was triggered: the action of the k-th mutating call, and the pid killed.
     pub fn crashed(&self) -> Option<(String, Option<u32>)> {
         self.shared.state().crash.as_ref().and_then(|c| c.done.clone())
@@ -228,6 +245,11 @@ fn serve(shared: &Shared, stream: TcpStream) {
 
 /// Serves one request; `Err` when the connection must end (reset, crash, broken pipe).
 fn handle(shared: &Shared, request: &Request, stream: &mut TcpStream) -> io::Result<()> {
+    let started = Instant::now();
+    let answer = |stream: &mut TcpStream, response: &Response| {
+        record(shared, started, request, response);
+        write_response(stream, response)
+    };
     let action = action_of(request);
     let service = action.split(':').next().unwrap_or_default().to_string();
     let (plan, latency) = decide(shared, &action, &service, request);
@@ -235,7 +257,7 @@ fn handle(shared: &Shared, request: &Request, stream: &mut TcpStream) -> io::Res
         thread::sleep(latency);
     }
     let (delay, lose_answer, holds) = match plan {
-        Plan::Answer(response) => return write_response(stream, &response),
+        Plan::Answer(response) => return answer(stream, &response),
         Plan::Reset => {
             reset(stream.try_clone()?);
             return Err(io::Error::new(io::ErrorKind::ConnectionReset, "fault: reset"));
@@ -243,7 +265,7 @@ fn handle(shared: &Shared, request: &Request, stream: &mut TcpStream) -> io::Res
         Plan::Forward { delay, lose_answer, holds } => (delay, lose_answer, holds),
     };
     if let Some(refused) = refuse_system_tag_keys(&action, request) {
-        return write_response(stream, &refused);
+        return answer(stream, &refused);
     }
     let client_token = (action == "efs:CreateAccessPoint")
         .then(|| serde_json::from_slice::<Value>(&request.body).ok())
@@ -285,5 +307,19 @@ fn handle(shared: &Shared, request: &Request, stream: &mut TcpStream) -> io::Res
         reset(stream.try_clone()?);
         return Err(io::Error::new(io::ErrorKind::ConnectionReset, "fault: answer lost"));
     }
-    write_response(stream, &response)
+    answer(stream, &response)
+}
+
+/// Adds the call to the trace, when one is being recorded.
+fn record(shared: &Shared, started: Instant, request: &Request, response: &Response) {
+    let mut trace = shared.trace.lock().unwrap_or_else(|p| p.into_inner());
+    let Some((since, calls)) = trace.as_mut() else { return };
+    let text = format!("{}\n{}", request.target, String::from_utf8_lossy(&request.body));
+    calls.push(TracedCall::new(
+        &action_of(request),
+        started.saturating_duration_since(*since),
+        since.elapsed(),
+        &text,
+        &String::from_utf8_lossy(&response.body),
+    ));
 }

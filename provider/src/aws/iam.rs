@@ -191,18 +191,27 @@ pub async fn find_role_policy_document(iam: &Client, role: &str, name: &str) -> 
 /// Every policy document that grants a role permissions: the default version of each attached
 /// managed policy and each inline policy. Permission boundaries and SCPs are not read.
 pub async fn role_policy_documents(iam: &Client, role: &str) -> Result<Vec<String>, Error> {
-    let mut documents = Vec::new();
-    for arn in list_attached_role_policies(iam, role).await? {
-        let Some(policy) = find_policy_by_arn(iam, &arn).await? else {
-            continue;
-        };
-        if let Some(version) = &policy.default_version_id {
-            documents.extend(policy_document(iam, &arn, version).await?);
-        }
-    }
-    for name in list_role_policy_names(iam, role).await? {
-        documents.extend(find_role_policy_document(iam, role, &name).await?);
-    }
+    // Managed and inline policies at once, and within each, every policy at once.
+    let managed = async {
+        let arns = list_attached_role_policies(iam, role).await?;
+        let documents = futures::future::try_join_all(arns.iter().map(|arn| async move {
+            let Some(policy) = find_policy_by_arn(iam, arn).await? else { return Ok(None) };
+            match &policy.default_version_id {
+                Some(version) => policy_document(iam, arn, version).await,
+                None => Ok(None),
+            }
+        }))
+        .await?;
+        Ok::<_, Error>(documents.into_iter().flatten().collect::<Vec<String>>())
+    };
+    let inline = async {
+        let names = list_role_policy_names(iam, role).await?;
+        let documents =
+            futures::future::try_join_all(names.iter().map(|name| find_role_policy_document(iam, role, name))).await?;
+        Ok::<_, Error>(documents.into_iter().flatten().collect::<Vec<String>>())
+    };
+    let (mut documents, inline) = futures::try_join!(managed, inline)?;
+    documents.extend(inline);
     Ok(documents)
 }
 

@@ -138,9 +138,9 @@ mod tests {
             availability_zone: "eu-west-1a".to_string(),
         };
         let (a, b) = ("subnet-a".to_string(), "subnet-b".to_string());
-        assert_eq!(known.subnets(&[a.clone()]), None, "nothing is known at first");
+        assert_eq!(known.subnets(std::slice::from_ref(&a)), None, "nothing is known at first");
         known.remember_subnets(&[placement("subnet-a")]);
-        assert_eq!(known.subnets(&[a.clone()]), Some(vec![placement("subnet-a")]));
+        assert_eq!(known.subnets(std::slice::from_ref(&a)), Some(vec![placement("subnet-a")]));
         assert_eq!(known.subnets(&[a.clone(), b.clone()]), None, "one unknown subnet asks AWS for all");
         known.remember_subnets(&[placement("subnet-b")]);
         assert_eq!(

@@ -90,74 +90,74 @@ pub async fn gather(aws: &AwsClients, inputs: &Inputs) -> Result<Facts, Error> {
             None => Ok(None),
         }
     };
-    // Two pipelines at once, each call starting as soon as what it needs is in: the nodes (their
-    // VPCs' DNS settings, their profiles and then those roles' policies), and the storage (the file
-    // system with its mount targets, then their groups and the file system policy).
-    let nodes = async {
-        let instances = instances::describe_node_instances(&aws.ec2, &inputs.instance_ids).await?;
-        let vpc_ids: BTreeSet<&str> = instances.iter().filter_map(|i| i.vpc_id.as_deref()).collect();
-        let vpc_dns =
-            try_join_all(vpc_ids.iter().map(|vpc| async move {
-                network::find_vpc_dns(&aws.ec2, vpc).await.map(|dns| (vpc.to_string(), dns))
-            }));
-        let profile_arns: BTreeSet<&str> = instances.iter().filter_map(|i| i.instance_profile_arn.as_deref()).collect();
-        let profiles_and_roles = async {
-            let profiles = try_join_all(profile_arns.iter().map(|arn| async move {
-                let profile = iam::find_instance_profile_by_name(&aws.iam, profile_name(arn)).await?;
-                Ok::<_, Error>((arn.to_string(), profile.map(|p| p.role_names)))
-            }))
-            .await?;
-            let profiles: BTreeMap<String, ProfileRoles> = profiles.into_iter().collect();
-            let roles: BTreeSet<&String> = profiles.values().flatten().flatten().collect();
-            let role_documents = try_join_all(roles.iter().map(|role| async move {
-                iam::role_policy_documents(&aws.iam, role).await.map(|documents| (role.to_string(), documents))
-            }))
-            .await?;
-            Ok::<_, Error>((profiles, role_documents))
-        };
-        let (vpc_dns, (profiles, role_documents)) = futures::try_join!(vpc_dns, profiles_and_roles)?;
-        Ok::<_, Error>((instances, vpc_dns, profiles, role_documents))
-    };
-    // The file system's policy is read only once the file system is found (moto answers
-    // DescribeFileSystemPolicy on a missing one with HTTP 500); its mount targets are read with it,
-    // and their answer (an error, then) is dropped when it is missing.
+    // Each call starts as soon as what it needs is in. First the nodes, the file system with its
+    // mount targets, and the access point. The file system's policy is read only once the file
+    // system is found (moto answers DescribeFileSystemPolicy on a missing one with HTTP 500); its
+    // mount targets are read with it, and their answer (an error, then) is dropped when it is missing.
     let storage = async {
         let (file_system, mount_targets) = tokio::join!(
             efs::find_file_system_by_id(&aws.efs, &inputs.file_system_id),
             efs::find_mount_targets(&aws.efs, &inputs.file_system_id),
         );
-        let Some(file_system) = file_system? else {
-            return Ok((None, Vec::new(), Vec::new(), None));
-        };
-        let mount_targets = mount_targets?;
-        // EFS leaves security groups out of DescribeMountTargets: one call per mount target.
+        match file_system? {
+            Some(file_system) => Ok::<_, Error>((Some(file_system), mount_targets?)),
+            None => Ok((None, Vec::new())),
+        }
+    };
+    let (instances, (file_system, mount_targets), access_point) =
+        futures::try_join!(instances::describe_node_instances(&aws.ec2, &inputs.instance_ids), storage, access_point,)?;
+
+    // Then, at once: the nodes' VPCs' DNS settings; their profiles and those roles' policies; and
+    // the mount targets' groups (EFS leaves them out of DescribeMountTargets: one call per mount
+    // target) with the file system policy, then the rules of every group involved.
+    let vpc_ids: BTreeSet<&str> = instances.iter().filter_map(|i| i.vpc_id.as_deref()).collect();
+    let vpc_dns = try_join_all(
+        vpc_ids
+            .iter()
+            .map(|vpc| async move { network::find_vpc_dns(&aws.ec2, vpc).await.map(|dns| (vpc.to_string(), dns)) }),
+    );
+    let profile_arns: BTreeSet<&str> = instances.iter().filter_map(|i| i.instance_profile_arn.as_deref()).collect();
+    let profiles_and_roles = async {
+        let profiles = try_join_all(profile_arns.iter().map(|arn| async move {
+            let profile = iam::find_instance_profile_by_name(&aws.iam, profile_name(arn)).await?;
+            Ok::<_, Error>((arn.to_string(), profile.map(|p| p.role_names)))
+        }))
+        .await?;
+        let profiles: BTreeMap<String, ProfileRoles> = profiles.into_iter().collect();
+        let roles: BTreeSet<&String> = profiles.values().flatten().flatten().collect();
+        let role_documents = try_join_all(roles.iter().map(|role| async move {
+            iam::role_policy_documents(&aws.iam, role).await.map(|documents| (role.to_string(), documents))
+        }))
+        .await?;
+        Ok::<_, Error>((profiles, role_documents))
+    };
+    let groups_and_rules = async {
         let groups = try_join_all(
             mount_targets.iter().map(|mt| efs::mount_target_security_groups(&aws.efs, mt.mount_target_id())),
         );
-        let (groups, policy) =
-            futures::try_join!(groups, efs::find_file_system_policy(&aws.efs, &inputs.file_system_id))?;
-        Ok::<_, Error>((Some(file_system), mount_targets, groups, policy))
+        let policy = async {
+            match &file_system {
+                Some(_) => efs::find_file_system_policy(&aws.efs, &inputs.file_system_id).await,
+                None => Ok(None),
+            }
+        };
+        let (groups, policy) = futures::try_join!(groups, policy)?;
+        let group_ids: BTreeSet<String> = instances
+            .iter()
+            .flat_map(|i| i.security_group_ids.iter())
+            .chain(groups.iter().flatten())
+            .cloned()
+            .collect();
+        let group_ids: Vec<String> = group_ids.into_iter().collect();
+        let rules = if group_ids.is_empty() {
+            Vec::new()
+        } else {
+            network::describe_security_group_rules(&aws.ec2, &group_ids).await?
+        };
+        Ok::<_, Error>((groups, policy, rules))
     };
-    let (
-        (instances, vpc_dns, profiles, role_documents),
-        (file_system, mount_targets, mount_target_groups, file_system_policy),
-        access_point,
-    ) = futures::try_join!(nodes, storage, access_point)?;
-
-    let group_ids: BTreeSet<String> = instances
-        .iter()
-        .flat_map(|i| i.security_group_ids.iter())
-        .chain(mount_target_groups.iter().flatten())
-        .cloned()
-        .collect();
-    let group_ids: Vec<String> = group_ids.into_iter().collect();
-    let security_groups = async {
-        if group_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        network::describe_security_group_rules(&aws.ec2, &group_ids).await
-    };
-    let security_groups = security_groups.await?;
+    let (vpc_dns, (profiles, role_documents), (mount_target_groups, file_system_policy, security_groups)) =
+        futures::try_join!(vpc_dns, profiles_and_roles, groups_and_rules)?;
 
     Ok(Facts {
         instances,

@@ -107,35 +107,54 @@ async fn check_instances(provider: &ProviderData, plan: &mut PlanContext<'_>) {
         (Some(path), Some(name)) => Some(format!(":instance-profile{path}{name}")),
         _ => None,
     };
-    if replace == Some(false) {
-        if let Some(suffix) = &profile_suffix {
-            let leftover = leftover_profiles(provider, plan).await;
-            match instances::list_associations(ec2, Some(&added)).await {
-                Ok(found) => {
-                    let foreign: Vec<&instances::Association> =
-                        found.iter().filter(|a| !a.profile_arn.ends_with(suffix.as_str())).collect();
-                    let (moving, foreign): (Vec<_>, Vec<_>) = foreign
-                        .into_iter()
-                        .partition(|a| leftover.iter().any(|p| p == ops::profile_name_of(&a.profile_arn)));
-                    warn_moving(plan, &moving);
-                    for association in foreign {
-                        plan.diags.error_at(
-                            AttributePath::root("instance_ids"),
-                            "Instance Already Has An Instance Profile",
-                            format!(
-                                "EC2 Instance {} already has IAM Instance Profile {} associated (association {}). \
-                                 Set replace_existing_association = true to replace it with this resource's \
-                                 profile, or remove the instance from instance_ids.",
-                                association.instance_id, association.profile_arn, association.association_id
-                            ),
-                        );
-                    }
+    // The three reads need nothing of each other: at once.
+    let checks_associations = replace == Some(false) && profile_suffix.is_some();
+    let (leftover, associations, instances) = {
+        let plan: &PlanContext<'_> = plan;
+        tokio::join!(
+            async {
+                if checks_associations {
+                    leftover_profiles(provider, plan).await
+                } else {
+                    Vec::new()
                 }
-                Err(e) => plan.diags.extend(e.to_diagnostics("Error Checking EC2 Instance Profile Associations")),
+            },
+            async {
+                if checks_associations {
+                    Some(instances::list_associations(ec2, Some(&added)).await)
+                } else {
+                    None
+                }
+            },
+            instances::describe_node_instances(ec2, &added),
+        )
+    };
+    if let (Some(associations), Some(suffix)) = (associations, &profile_suffix) {
+        match associations {
+            Ok(found) => {
+                let foreign: Vec<&instances::Association> =
+                    found.iter().filter(|a| !a.profile_arn.ends_with(suffix.as_str())).collect();
+                let (moving, foreign): (Vec<_>, Vec<_>) = foreign
+                    .into_iter()
+                    .partition(|a| leftover.iter().any(|p| p == ops::profile_name_of(&a.profile_arn)));
+                warn_moving(plan, &moving);
+                for association in foreign {
+                    plan.diags.error_at(
+                        AttributePath::root("instance_ids"),
+                        "Instance Already Has An Instance Profile",
+                        format!(
+                            "EC2 Instance {} already has IAM Instance Profile {} associated (association {}). \
+                             Set replace_existing_association = true to replace it with this resource's \
+                             profile, or remove the instance from instance_ids.",
+                            association.instance_id, association.profile_arn, association.association_id
+                        ),
+                    );
+                }
             }
+            Err(e) => plan.diags.extend(e.to_diagnostics("Error Checking EC2 Instance Profile Associations")),
         }
     }
-    let instances = match instances::describe_node_instances(ec2, &added).await {
+    let instances = match instances {
         Ok(found) => found,
         Err(e) => {
             plan.diags.extend(e.to_diagnostics("Error Reading EC2 Instances"));

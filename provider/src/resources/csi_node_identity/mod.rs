@@ -202,15 +202,14 @@ impl Resource for CsiNodeIdentity {
                 }
             };
         }
-        match ops::refresh_after_write(&provider.aws, &model, &provider.default_tags, &ctx.cancel).await {
+        // The ARNs the creates answered: the read-back asks for the policy by ARN, not by listing.
+        let mut made = model.clone();
+        made.policy_arn = owned.policy_arn.clone().unwrap_or_default();
+        made.instance_profile_arn = owned.profile.clone().map(|p| p.1).unwrap_or_default();
+        match ops::refresh_after_write(&provider.aws, &made, &provider.default_tags, &ctx.cancel).await {
             Ok(state) => ApplyOutcome::ok(state.to_value()),
             // What was made stays in the state (tainted), so destroy or the next apply removes it.
-            Err(e) => {
-                let mut partial = model.clone();
-                partial.policy_arn = owned.policy_arn.clone().unwrap_or_default();
-                partial.instance_profile_arn = owned.profile.clone().map(|p| p.1).unwrap_or_default();
-                ApplyOutcome::failed(partial.to_value(), e.to_diagnostics("Error Reading EFS CSI Node Identity"))
-            }
+            Err(e) => ApplyOutcome::failed(made.to_value(), e.to_diagnostics("Error Reading EFS CSI Node Identity")),
         }
     }
 

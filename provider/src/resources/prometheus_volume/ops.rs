@@ -84,8 +84,8 @@ fn security_group_name(args: &VolumeArgs) -> String {
 
 /// The NFS security group an earlier create of this resource made but did not record (it crashed,
 /// or the answer was lost): found by name in `vpc`, by the ownership tag and this instance's owner
-/// id, with its rules reset to `args.allowed`. `None` when there is none.
-async fn adopt_security_group(aws: &AwsClients, vpc: &str, args: &VolumeArgs) -> Result<Option<String>, Error> {
+/// id. `None` when there is none.
+async fn find_own_security_group(aws: &AwsClients, vpc: &str, args: &VolumeArgs) -> Result<Option<String>, Error> {
     let found = network::find_security_group_by_name(&aws.ec2, vpc, &security_group_name(args)).await?;
     let Some((id, found_tags)) = found else { return Ok(None) };
     let token = creation_token(&args.name);
@@ -93,6 +93,11 @@ async fn adopt_security_group(aws: &AwsClients, vpc: &str, args: &VolumeArgs) ->
     if tag(tags::MANAGED_BY_TAG) != Some(token.as_str()) || claim(tag(OWNER_TAG), args) != Claim::Ours {
         return Ok(None);
     }
+    Ok(Some(id))
+}
+
+/// Takes over the group [`find_own_security_group`] found, its rules reset to `args.allowed`.
+async fn adopt_security_group(aws: &AwsClients, id: String, args: &VolumeArgs) -> Result<String, Error> {
     let present = network::find_nfs_sources(&aws.ec2, &id).await?.unwrap_or_default();
     if present != args.allowed {
         if present != network::NfsSources::default() {
@@ -100,7 +105,7 @@ async fn adopt_security_group(aws: &AwsClients, vpc: &str, args: &VolumeArgs) ->
         }
         network::authorize_nfs(&aws.ec2, &id, &args.allowed).await?;
     }
-    Ok(Some(id))
+    Ok(id)
 }
 
 /// Reads every part of the volume from AWS into a new state based on `state`; null when the
@@ -341,15 +346,18 @@ pub async fn create(
         backup: args.backup,
         tags: args.aws_tags(),
     };
-    // The subnets' VPC (for the security group) is read while the token is looked up.
+    // The security group's lookup (the subnets' VPC, then a group an earlier attempt left) runs
+    // while the token is looked up: both only read, and nothing is made before both are in.
     let makes_group = args.creates_security_group() && observed.security_group_id.is_none();
-    let (existing, vpc) = tokio::join!(efs::find_file_system_by_token(&aws.efs, &spec.creation_token), async {
-        if makes_group {
-            vpc_of(aws, &args.subnet_ids[0]).await.map(Some)
-        } else {
-            Ok(None)
-        }
-    });
+    let (existing, group_lookup) =
+        tokio::join!(efs::find_file_system_by_token(&aws.efs, &spec.creation_token), async {
+            if !makes_group {
+                return Ok(None);
+            }
+            let vpc = vpc_of(aws, &args.subnet_ids[0]).await?;
+            let found = find_own_security_group(aws, &vpc, args).await?;
+            Ok::<_, Error>(Some(GroupLookup { vpc, found }))
+        });
     let fs_id = match existing? {
         Some(existing) => {
             let found = claim(efs_tag(existing.tags(), OWNER_TAG), args);
@@ -360,12 +368,12 @@ pub async fn create(
         }
         None => efs::create_file_system(&aws.efs, &spec).await?,
     };
-    let vpc = vpc?;
+    let group_lookup = group_lookup?;
     // The file system becomes available while the security group is made.
     let mut group = observed.security_group_id.clone();
     let (fs, group_done) = tokio::join!(
         efs::wait_file_system_available(&aws.efs, &fs_id, timeout, cancel),
-        converge_security_group(aws, args, None, vpc.as_deref(), &mut group, cancel),
+        converge_security_group(aws, args, None, group_lookup, &mut group, cancel),
     );
     observed.security_group_id = group;
     let fs = match fs {
@@ -389,14 +397,21 @@ pub async fn create(
     converge_parts(aws, args, None, observed, timeout, cancel).await
 }
 
+/// What [`create`] looked up before making the security group: the subnets' VPC, and the group an
+/// earlier attempt left there (see [`find_own_security_group`]).
+struct GroupLookup {
+    vpc: String,
+    found: Option<String>,
+}
+
 /// Makes the NFS security group when this resource owns one and `group` has none (adopting the one
 /// a crashed create of this instance made), or updates its rules when `allowed` changed since
-/// `prior_args`. `vpc` is the subnets' VPC when the caller has read it already.
+/// `prior_args`. `lookup` is what the caller has looked up already.
 async fn converge_security_group(
     aws: &AwsClients,
     args: &VolumeArgs,
     prior_args: Option<&VolumeArgs>,
-    vpc: Option<&str>,
+    lookup: Option<GroupLookup>,
     group: &mut Option<String>,
     cancel: &CancellationToken,
 ) -> Result<(), Error> {
@@ -405,14 +420,18 @@ async fn converge_security_group(
     }
     match group.clone() {
         None => {
-            let vpc = match vpc {
-                Some(vpc) => vpc.to_string(),
-                None => vpc_of(aws, &args.subnet_ids[0]).await?,
-            };
-            let name = security_group_name(args);
-            let id = match adopt_security_group(aws, &vpc, args).await? {
-                Some(id) => id,
+            let GroupLookup { vpc, found } = match lookup {
+                Some(lookup) => lookup,
                 None => {
+                    let vpc = vpc_of(aws, &args.subnet_ids[0]).await?;
+                    let found = find_own_security_group(aws, &vpc, args).await?;
+                    GroupLookup { vpc, found }
+                }
+            };
+            let id = match found {
+                Some(id) => adopt_security_group(aws, id, args).await?,
+                None => {
+                    let name = security_group_name(args);
                     match network::create_nfs_security_group(
                         &aws.ec2,
                         &name,
@@ -426,7 +445,8 @@ async fn converge_security_group(
                         Ok(id) => id,
                         // An earlier attempt made it, but its answer was lost.
                         Err(e) if e.is_aws("InvalidGroup.Duplicate") => {
-                            adopt_security_group(aws, &vpc, args).await?.ok_or(e)?
+                            let found = find_own_security_group(aws, &vpc, args).await?.ok_or(e)?;
+                            adopt_security_group(aws, found, args).await?
                         }
                         Err(e) => return Err(e),
                     }

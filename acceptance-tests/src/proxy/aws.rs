@@ -10,6 +10,9 @@
 //!   Tag*/Untag* and EC2 CreateTags/DeleteTags naming one are refused, as AWS refuses them.
 //! * DescribeAccessPoints by file system answers in pages ([`ACCESS_POINTS_PER_PAGE`]) with a
 //!   `NextToken`, as EFS does.
+//! * Mount target calls EFS refuses while the mount target is `creating` or `deleting`, and
+//!   DeleteFileSystem while the file system still has mount targets or access points (see
+//!   [`refuse_unsettled`]).
 //!
 //! [`Fault::NotYetVisible`]: super::Fault::NotYetVisible
 //! [`Fault::StayDeleting`]: super::Fault::StayDeleting
@@ -93,6 +96,81 @@ pub(super) fn tag_backed_up_file_system(shared: &Shared, request: &Request, resp
             body["Tags"] = Value::Array(vec![tag]);
         }
         response.body = body.to_string().into_bytes();
+    }
+}
+
+/// The mount target an EFS mount target call names in its path (`/mount-targets/{id}[/...]`).
+fn mount_target_in_path(request: &Request) -> Option<String> {
+    let mut segments = request.path().trim_start_matches('/').split('/').skip(1);
+    (segments.next() == Some("mount-targets")).then(|| segments.next().map(str::to_string)).flatten()
+}
+
+/// Before forwarding: EFS's refusals of calls on objects that are not settled, which moto (where
+/// everything is settled at once) never gives. `None` to forward the call.
+///
+/// * DeleteMountTarget and ModifyMountTargetSecurityGroups on a mount target held `creating` or
+///   `deleting`, and DescribeMountTargetSecurityGroups on one held `creating` (its network
+///   interface may not exist yet), answer `IncorrectMountTargetState`.
+/// * DeleteFileSystem answers `FileSystemInUse` while a mount target of the file system is held
+///   `creating` or `deleting` (moto refuses only while it still has one), and while the file
+///   system has access points. The API reference names only mount targets; the user guide says
+///   both must be deleted first: the stricter reading is the one emulated.
+pub(super) fn refuse_unsettled(shared: &Shared, action: &str, request: &Request) -> Option<Response> {
+    let held = |state: &super::faults::State, id: &str| {
+        let creating = state.creating.get(id).is_some_and(|n| *n > 0);
+        let deleting = state.deleting.get(id).is_some_and(|(n, _)| *n > 0);
+        (creating, deleting)
+    };
+    match action {
+        "efs:DeleteMountTarget" | "efs:ModifyMountTargetSecurityGroups" | "efs:DescribeMountTargetSecurityGroups" => {
+            let id = mount_target_in_path(request)?;
+            let mut state = shared.state();
+            let (creating, deleting) = held(&state, &id);
+            let refused = creating || (deleting && action != "efs:DescribeMountTargetSecurityGroups");
+            if !refused {
+                return None;
+            }
+            *state.injected.entry(action.to_string()).or_default() += 1;
+            let now = if creating { "creating" } else { "deleting" };
+            Some(error_response(
+                "efs",
+                409,
+                "IncorrectMountTargetState",
+                &format!("Mount target '{id}' is in state {now}, not available."),
+            ))
+        }
+        "efs:DeleteFileSystem" => {
+            let fs_id = request.path().rsplit('/').next()?.to_string();
+            let mut state = shared.state();
+            let unsettled = state.described.iter().any(|(id, description)| {
+                let (creating, deleting) = held(&state, id);
+                id.starts_with("fsmt-") && description["FileSystemId"] == fs_id.as_str() && (creating || deleting)
+            });
+            let in_use = if unsettled {
+                Some("mount targets")
+            } else {
+                drop(state);
+                let listing = Request {
+                    method: "GET".to_string(),
+                    target: format!("/2015-02-01/access-points?FileSystemId={fs_id}"),
+                    headers: request.headers.clone(),
+                    body: Vec::new(),
+                };
+                let answer = forward(shared.moto, &listing).ok().filter(|r| r.status == 200)?;
+                let body: Value = serde_json::from_slice(&answer.body).ok()?;
+                let has_access_points = body["AccessPoints"].as_array().is_some_and(|a| !a.is_empty());
+                state = shared.state();
+                has_access_points.then_some("access points")
+            }?;
+            *state.injected.entry(action.to_string()).or_default() += 1;
+            Some(error_response(
+                "efs",
+                409,
+                "FileSystemInUse",
+                &format!("File system '{fs_id}' has {in_use} created in it."),
+            ))
+        }
+        _ => None,
     }
 }
 

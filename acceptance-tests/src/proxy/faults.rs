@@ -103,7 +103,8 @@ pub(super) struct State {
     pub(super) injected: BTreeMap<String, u32>,
     /// EFS objects (file system or mount target id) still to show `creating`, and for how many polls.
     pub(super) creating: BTreeMap<String, u32>,
-    /// EFS objects deleted but still to be described as `deleting`, with their last description.
+    /// EFS objects deleted but still to be described as `deleting`, with their last description
+    /// (a mount target is also listed so by file system meanwhile).
     pub(super) deleting: BTreeMap<String, (u32, Value)>,
     /// Objects made but not yet visible, and to how many more reads: `role/NAME`,
     /// `instance-profile/NAME`, `access-point/ID`, `association/ID`.
@@ -260,6 +261,21 @@ pub(super) fn rewrite_efs_answer(
                         object["LifeCycleState"] = Value::from("creating");
                         shown += 1;
                         changed = true;
+                    }
+                }
+                // A mount target on its way out is still listed by file system, `deleting` (moto
+                // has forgotten it); only the describes by id count its hold down.
+                let by_file_system = request.query("FileSystemId").filter(|_| action == "efs:DescribeMountTargets");
+                if let (Some(fs_id), Some(listed)) = (by_file_system, body[*list].as_array_mut()) {
+                    for (id, (remaining, description)) in &state.deleting {
+                        let listed_already = listed.iter().any(|o| o[*key].as_str() == Some(id.as_str()));
+                        if *remaining > 0 && description["FileSystemId"] == fs_id.as_str() && !listed_already {
+                            let mut object = description.clone();
+                            object["LifeCycleState"] = Value::from("deleting");
+                            listed.push(object);
+                            shown += 1;
+                            changed = true;
+                        }
                     }
                 }
                 if shown > 0 {

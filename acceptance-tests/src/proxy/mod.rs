@@ -27,6 +27,11 @@
 //! * Tag calls naming an `aws:` key are refused (EFS `BadRequest`, IAM `InvalidInput`, EC2
 //!   `InvalidParameterValue`): those keys are AWS's own.
 //! * DescribeAccessPoints by file system answers in pages of [`ACCESS_POINTS_PER_PAGE`].
+//! * Calls on a mount target that is not `available` are refused with `IncorrectMountTargetState`
+//!   (DeleteMountTarget and ModifyMountTargetSecurityGroups while it is `creating` or `deleting`,
+//!   DescribeMountTargetSecurityGroups while it is `creating`), and DeleteFileSystem with
+//!   `FileSystemInUse` while a mount target of it is `creating` or `deleting` or it has access
+//!   points; a mount target `deleting` is still listed by file system.
 //!
 //! And when a rule asks for it (see [`Fault`]), per object: file systems, mount targets and access
 //! points `creating`/`deleting`; IAM roles and instance profiles `NoSuchEntity` for a number of
@@ -59,7 +64,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use self::aws::{
-    eventual_answer, page_access_points, refuse_system_tag_keys, rewrite_answer, tag_backed_up_file_system,
+    eventual_answer, page_access_points, refuse_system_tag_keys, refuse_unsettled, rewrite_answer, tag_backed_up_file_system,
 };
 pub use self::aws::{ACCESS_POINTS_PER_PAGE, BACKUP_SYSTEM_TAG};
 use self::faults::{crash_due, decide, deleting_answer, rewrite_efs_answer, Crash, Plan, State};
@@ -242,7 +247,8 @@ fn handle(shared: &Shared, request: &Request, stream: &mut TcpStream) -> io::Res
         }
         Plan::Forward { delay, lose_answer, holds } => (delay, lose_answer, holds),
     };
-    if let Some(refused) = refuse_system_tag_keys(&action, request) {
+    if let Some(refused) = refuse_system_tag_keys(&action, request).or_else(|| refuse_unsettled(shared, &action, request))
+    {
         return write_response(stream, &refused);
     }
     let client_token = (action == "efs:CreateAccessPoint")

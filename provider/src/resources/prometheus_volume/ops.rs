@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use aws_sdk_efs::types::LifeCycleState;
 use tokio_util::sync::CancellationToken;
 
 use super::manifests;
@@ -169,8 +170,13 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
         set(&mut next, "tags", tags::to_value(&own_tags));
     }
 
-    // Mount targets: what exists is the truth; a missing subnet shows as drift of `subnet_ids`.
-    let mts = efs::find_mount_targets(efs_client, &fs_id).await?;
+    // Mount targets: what exists is the truth; a missing subnet shows as drift of `subnet_ids`. One
+    // already `deleting` is gone.
+    let mts: Vec<_> = efs::find_mount_targets(efs_client, &fs_id)
+        .await?
+        .into_iter()
+        .filter(|mt| mt.life_cycle_state() != &LifeCycleState::Deleting)
+        .collect();
     observed.mount_targets = mts.iter().map(MountTarget::from_aws).collect();
     if mts.is_empty() {
         // With no mount target using it, our security group may be gone too (a destroy
@@ -185,9 +191,11 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
     subnets.sort();
     set(&mut next, "subnet_ids", Value::set_of_strings(subnets));
 
-    // Security groups: the ones on the first mount target; ours if it carries our mark.
+    // Security groups: the ones on the first available mount target (EFS refuses to tell them for
+    // one still `creating`: the prior values stay then); ours if it carries our mark.
     let token = creation_token(&name);
-    if let Some(first) = observed.mount_targets.first() {
+    let available = mts.iter().find(|mt| mt.life_cycle_state() == &LifeCycleState::Available);
+    if let Some(first) = available.map(MountTarget::from_aws) {
         let groups = efs::mount_target_security_groups(efs_client, &first.mount_target_id).await?;
         let own = match &observed.security_group_id {
             Some(own) if groups == vec![own.clone()] => Some(own.clone()),
@@ -374,8 +382,18 @@ pub async fn converge(
         observed.mount_targets.retain(|m| m.mount_target_id != mt.mount_target_id);
     }
     for mt in &keep {
-        if efs::mount_target_security_groups(efs_client, &mt.mount_target_id).await? != sorted(&groups) {
-            efs::set_mount_target_security_groups(efs_client, &mt.mount_target_id, &groups).await?;
+        let id = &mt.mount_target_id;
+        let current = match efs::mount_target_security_groups(efs_client, id).await {
+            // Still `creating` (an interrupted create left it): its groups can be read and set
+            // once it is available.
+            Err(e) if e.is_aws(efs::INCORRECT_MOUNT_TARGET_STATE) => {
+                efs::wait_mount_target_available(efs_client, id, timeout, cancel).await?;
+                efs::mount_target_security_groups(efs_client, id).await?
+            }
+            other => other?,
+        };
+        if current != sorted(&groups) {
+            efs::set_mount_target_security_groups(efs_client, id, &groups).await?;
         }
     }
     let have: BTreeSet<String> = keep.iter().map(|m| m.subnet_id.clone()).collect();

@@ -382,3 +382,44 @@ fn destroy_treats_a_mount_target_already_deleting_as_gone() {
     assert_eq!(injected(&proxy, "efs:DeleteFileSystem"), 0, "{:?}", proxy.injected());
     assert!(injected(&proxy, "efs:DescribeMountTargets") >= 3, "waited for it: {:?}", proxy.injected());
 }
+
+/// Item 5: EC2 changes an instance's profile association only while the instance is `running` or
+/// `stopped`. A stopped node is associated as a running one is; one `pending` (being started) or
+/// `stopping` is waited for (EC2 answers `IncorrectInstanceState` meanwhile), on create as on
+/// destroy.
+#[test]
+fn associations_wait_for_pending_and_stopping_instances() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto);
+    let cluster = Cluster::create(&moto, 1, 3);
+    let ids = &cluster.instance_ids;
+    let through_proxy = aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::config::Builder::from(&moto.sdk_config()).endpoint_url(proxy.endpoint()).build(),
+    );
+    // Node 0 stopped; node 1 stopped, then being started; node 2 being stopped.
+    block_on(moto.ec2().stop_instances().instance_ids(&ids[0]).instance_ids(&ids[1]).send()).expect("StopInstances");
+    proxy.add_fault(FaultRule::new("ec2:StartInstances", Fault::StayCreating, 6));
+    proxy.add_fault(FaultRule::new("ec2:StopInstances", Fault::StayDeleting, 6));
+    block_on(through_proxy.start_instances().instance_ids(&ids[1]).send()).expect("StartInstances");
+    block_on(through_proxy.stop_instances().instance_ids(&ids[2]).send()).expect("StopInstances");
+    let wd = Scenario::new(&moto);
+    wd.write("main.tf", &identity_config(&proxy, "settling", ids, ""));
+    wd.apply();
+    assert!(injected(&proxy, "ec2:AssociateIamInstanceProfile") >= 2, "refused meanwhile: {:?}", proxy.injected());
+    assert!(injected(&proxy, "ec2:DescribeInstances") >= 6, "{:?}", proxy.injected());
+    let state = wd.state_resource(IDENTITY);
+    assert_eq!(state["instance_ids"].as_array().map(Vec::len), Some(ids.len()), "{state}");
+    let associated = block_on(moto.ec2().describe_iam_instance_profile_associations().send()).expect("associations");
+    assert_eq!(associated.iam_instance_profile_associations().len(), ids.len(), "{associated:?}");
+    assert_no_changes(&wd);
+
+    // Node 0 is being started when the destroy disassociates it.
+    proxy.reset_counts();
+    block_on(through_proxy.start_instances().instance_ids(&ids[0]).send()).expect("StartInstances");
+    let out = wd.run(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
+    assert!(out.success(), "{out}");
+    assert!(injected(&proxy, "ec2:DisassociateIamInstanceProfile") >= 1, "{:?}", proxy.injected());
+    let left = block_on(moto.ec2().describe_iam_instance_profile_associations().send()).expect("associations");
+    assert!(left.iam_instance_profile_associations().is_empty(), "{left:?}");
+}

@@ -226,6 +226,18 @@ fn named_objects(action: &str, request: &Request) -> Vec<String> {
 /// instance's association is still `disassociating`; `None` to forward the call.
 pub(super) fn eventual_answer(shared: &Shared, action: &str, request: &Request) -> Option<Response> {
     let mut state = shared.state();
+    let form = String::from_utf8_lossy(&request.body).into_owned();
+    let moving = association_call_instance(&state, action, &form)
+        .and_then(|instance| state.instances_in_transition.get(&instance).map(|held| (instance, *held)));
+    if let Some((instance, (_, now))) = moving.filter(|(_, (left, _))| *left > 0) {
+        *state.injected.entry(action.to_string()).or_default() += 1;
+        return Some(error_response(
+            "ec2",
+            400,
+            "IncorrectInstanceState",
+            &format!("The instance '{instance}' is not in a state from which it can be changed (it is {now})."),
+        ));
+    }
     if action == "ec2:AssociateIamInstanceProfile" {
         let instance = form_value(&String::from_utf8_lossy(&request.body), "InstanceId")?;
         if state.disassociating.get(&instance).is_some_and(|(left, _)| *left > 0) {
@@ -255,6 +267,31 @@ pub(super) fn eventual_answer(shared: &Shared, action: &str, request: &Request) 
         }
         _ => error_response("iam", 404, "NoSuchEntity", &format!("Instance Profile {name} cannot be found.")),
     })
+}
+
+/// The instance an association call acts on: named by AssociateIamInstanceProfile, or the
+/// instance of the association that ReplaceIamInstanceProfileAssociation and
+/// DisassociateIamInstanceProfile name, as the proxy saw it.
+fn association_call_instance(state: &super::faults::State, action: &str, form: &str) -> Option<String> {
+    match action {
+        "ec2:AssociateIamInstanceProfile" => form_value(form, "InstanceId"),
+        "ec2:ReplaceIamInstanceProfileAssociation" | "ec2:DisassociateIamInstanceProfile" => {
+            state.association_instances.get(&form_value(form, "AssociationId")?).cloned()
+        }
+        _ => None,
+    }
+}
+
+/// Every `(association id, instance id)` an EC2 answer names, each association followed by its
+/// instance as EC2 writes them.
+fn associations_in(xml: &str) -> Vec<(String, String)> {
+    xml.split("<associationId>")
+        .skip(1)
+        .filter_map(|piece| {
+            let id = piece.split('<').next()?;
+            Some((id.to_string(), xml_field(piece, "instanceId")?.to_string()))
+        })
+        .collect()
 }
 
 /// The text between `<tag>` and `</tag>`, first occurrence.
@@ -299,9 +336,24 @@ pub(super) fn rewrite_answer(shared: &Shared, action: &str, request: &Request, r
                 state.invisible.insert(format!("security-group/{id}"), polls);
             }
         }
-        "ec2:AssociateIamInstanceProfile" => {
+        "ec2:AssociateIamInstanceProfile" | "ec2:ReplaceIamInstanceProfileAssociation" => {
+            state.association_instances.extend(associations_in(&body));
             if let (Some(polls), Some(id)) = (holds.invisible, xml_field(&body, "associationId")) {
-                state.invisible.insert(format!("association/{id}"), polls);
+                if action == "ec2:AssociateIamInstanceProfile" {
+                    state.invisible.insert(format!("association/{id}"), polls);
+                }
+            }
+        }
+        "ec2:StopInstances" | "ec2:StartInstances" | "ec2:TerminateInstances" => {
+            let (hold, shown) = match action {
+                "ec2:StartInstances" => (holds.creating, "pending"),
+                "ec2:StopInstances" => (holds.deleting, "stopping"),
+                _ => (holds.deleting, "shutting-down"),
+            };
+            if let Some(polls) = hold {
+                for instance in (1..=200).map_while(|n| form_value(&form, &format!("InstanceId.{n}"))) {
+                    state.instances_in_transition.insert(instance, (polls, shown));
+                }
             }
         }
         "ec2:DisassociateIamInstanceProfile" => {
@@ -318,6 +370,7 @@ pub(super) fn rewrite_answer(shared: &Shared, action: &str, request: &Request, r
             }
         }
         "ec2:DescribeIamInstanceProfileAssociations" => {
+            state.association_instances.extend(associations_in(&body));
             let mut xml = body.clone();
             let mut shown = 0;
             // Associations not listed yet: their <item> is cut out.
@@ -380,6 +433,33 @@ pub(super) fn rewrite_answer(shared: &Shared, action: &str, request: &Request, r
                 let Some(start) = xml[..at].rfind(applied) else { continue };
                 xml.replace_range(start..start + applied.len(), "<metadataOptions><state>pending</state>");
                 if let Some(left) = state.metadata_pending.get_mut(&instance) {
+                    *left -= 1;
+                }
+                shown += 1;
+            }
+            // Instances still on their way to the state moto put them in at once.
+            let moving: Vec<(String, &'static str)> = state
+                .instances_in_transition
+                .iter()
+                .filter(|(_, (n, _))| *n > 0)
+                .map(|(i, (_, now))| (i.clone(), *now))
+                .collect();
+            for (instance, now) in moving {
+                // moto writes an instance's <instanceState> after its <instanceId>.
+                let Some(at) = xml.find(&format!("<instanceId>{instance}</instanceId>")) else { continue };
+                let Some(start) = xml[at..].find("<instanceState>").map(|s| at + s) else { continue };
+                let closing = "</instanceState>";
+                let Some(end) = xml[start..].find(closing).map(|e| start + e + closing.len()) else { continue };
+                let code = match now {
+                    "pending" => 0,
+                    "shutting-down" => 32,
+                    _ => 64,
+                };
+                xml.replace_range(
+                    start..end,
+                    &format!("<instanceState><code>{code}</code><name>{now}</name>{closing}"),
+                );
+                if let Some((left, _)) = state.instances_in_transition.get_mut(&instance) {
                     *left -= 1;
                 }
                 shown += 1;

@@ -257,8 +257,15 @@ async fn associate_one(
     match existing {
         Some(existing) if existing.profile_arn == profile_arn => Ok(None),
         Some(existing) if replace => Ok(Some(
-            instances::replace_association(&aws.ec2, &existing.association_id, instance_id, profile_arn, cancel)
-                .await?,
+            instances::replace_association(
+                &aws.ec2,
+                &existing.association_id,
+                instance_id,
+                profile_arn,
+                timeout,
+                cancel,
+            )
+            .await?,
         )),
         Some(existing) => Err(StepError::AlreadyAssociated {
             instance_id: instance_id.to_string(),
@@ -316,7 +323,8 @@ pub async fn disassociate_all(
     cancel: &CancellationToken,
 ) -> Result<(), Error> {
     for association in associations {
-        instances::disassociate(&aws.ec2, &association.association_id).await?;
+        instances::disassociate(&aws.ec2, &association.association_id, &association.instance_id, timeout, cancel)
+            .await?;
     }
     let instance_ids: Vec<String> = associations.iter().map(|a| a.instance_id.clone()).collect();
     let association_ids: Vec<String> = associations.iter().map(|a| a.association_id.clone()).collect();

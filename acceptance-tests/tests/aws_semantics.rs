@@ -316,3 +316,110 @@ fn a_new_security_group_is_waited_for_before_its_rule() {
     assert!(wd.state_resource(VOLUME)["security_group_id"].as_str().is_some_and(|g| g.starts_with("sg-")));
     assert_no_changes(&wd);
 }
+
+fn mount_target_ids(moto: &Moto, fs_id: &str) -> Vec<String> {
+    let out = block_on(moto.efs().describe_mount_targets().file_system_id(fs_id).send()).expect("DescribeMountTargets");
+    out.mount_targets().iter().map(|m| m.mount_target_id().to_string()).collect()
+}
+
+/// Item 12: a mount target still `creating` when create gives up (its timeout) leaves a tainted
+/// volume. Destroy neither reads its security groups nor deletes it before it is `available`:
+/// EFS refuses both meanwhile (`IncorrectMountTargetState`).
+#[test]
+fn destroy_waits_for_a_mount_target_still_creating() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto);
+    let cluster = Cluster::create(&moto, 1, 0);
+    let wd = Scenario::new(&moto);
+    // Five polls within the create timeout of 2 s, then at least one left to destroy's teardown.
+    proxy.add_fault(FaultRule::new("efs:CreateMountTarget", Fault::StayCreating, 10));
+    wd.write("main.tf", &volume_config(&proxy, &cluster, "  timeouts {\n    create = \"2s\"\n  }"));
+    let text = wd.apply_expect_error();
+    assert!(text.contains("EFS Mount Target fsmt-") && text.contains("last seen: creating"), "{text}");
+    let fs_id = wd.state_resource(VOLUME)["file_system_id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(mount_target_ids(&moto, &fs_id).len(), 1, "the mount target exists, still creating");
+
+    let out = wd.run(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
+    assert!(out.success(), "{out}");
+    assert_eq!(injected(&proxy, "efs:DeleteMountTarget"), 0, "never refused: {:?}", proxy.injected());
+    assert_eq!(injected(&proxy, "efs:DescribeMountTargetSecurityGroups"), 0, "{:?}", proxy.injected());
+    assert_eq!(injected(&proxy, "efs:DeleteFileSystem"), 0, "{:?}", proxy.injected());
+    assert_eq!(proxy.count("efs:DeleteMountTarget"), 1);
+    assert!(block_on(moto.efs().describe_file_systems().file_system_id(&fs_id).send()).is_err(), "deleted");
+}
+
+/// Item 12: a mount target already `deleting` (here deleted out of band) is gone to destroy: it is
+/// waited for, not deleted again (EFS refuses that, `IncorrectMountTargetState`), and the file
+/// system is deleted only once it is gone (EFS answers `FileSystemInUse` before).
+#[test]
+fn destroy_treats_a_mount_target_already_deleting_as_gone() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto);
+    let cluster = Cluster::create(&moto, 2, 0);
+    let wd = Scenario::new(&moto);
+    wd.write("main.tf", &volume_config(&proxy, &cluster, ""));
+    wd.apply();
+    let fs_id = wd.state_resource(VOLUME)["file_system_id"].as_str().unwrap_or_default().to_string();
+    let ids = mount_target_ids(&moto, &fs_id);
+    assert_eq!(ids.len(), 2, "{ids:?}");
+
+    proxy.add_fault(FaultRule::new("efs:DeleteMountTarget", Fault::StayDeleting, 3));
+    let through_proxy = aws_sdk_efs::Client::from_conf(
+        aws_sdk_efs::config::Builder::from(&moto.sdk_config()).endpoint_url(proxy.endpoint()).build(),
+    );
+    block_on(through_proxy.delete_mount_target().mount_target_id(&ids[0]).send()).expect("DeleteMountTarget");
+    let listed = block_on(through_proxy.describe_mount_targets().file_system_id(&fs_id).send()).expect("listed");
+    let states: Vec<&str> = listed.mount_targets().iter().map(|m| m.life_cycle_state().as_str()).collect();
+    assert_eq!(states.iter().filter(|s| **s == "deleting").count(), 1, "still listed, deleting: {states:?}");
+    proxy.reset_counts();
+
+    let out = wd.run(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
+    assert!(out.success(), "{out}");
+    assert_eq!(proxy.count("efs:DeleteMountTarget"), 1, "only the other one: {:?}", proxy.calls());
+    assert_eq!(injected(&proxy, "efs:DeleteMountTarget"), 0, "never refused: {:?}", proxy.injected());
+    assert_eq!(injected(&proxy, "efs:DeleteFileSystem"), 0, "{:?}", proxy.injected());
+    assert!(injected(&proxy, "efs:DescribeMountTargets") >= 3, "waited for it: {:?}", proxy.injected());
+}
+
+/// Item 5: EC2 changes an instance's profile association only while the instance is `running` or
+/// `stopped`. A stopped node is associated as a running one is; one `pending` (being started) or
+/// `stopping` is waited for (EC2 answers `IncorrectInstanceState` meanwhile), on create as on
+/// destroy.
+#[test]
+fn associations_wait_for_pending_and_stopping_instances() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto);
+    let cluster = Cluster::create(&moto, 1, 3);
+    let ids = &cluster.instance_ids;
+    let through_proxy = aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::config::Builder::from(&moto.sdk_config()).endpoint_url(proxy.endpoint()).build(),
+    );
+    // Node 0 stopped; node 1 stopped, then being started; node 2 being stopped.
+    block_on(moto.ec2().stop_instances().instance_ids(&ids[0]).instance_ids(&ids[1]).send()).expect("StopInstances");
+    proxy.add_fault(FaultRule::new("ec2:StartInstances", Fault::StayCreating, 6));
+    proxy.add_fault(FaultRule::new("ec2:StopInstances", Fault::StayDeleting, 6));
+    block_on(through_proxy.start_instances().instance_ids(&ids[1]).send()).expect("StartInstances");
+    block_on(through_proxy.stop_instances().instance_ids(&ids[2]).send()).expect("StopInstances");
+    let wd = Scenario::new(&moto);
+    wd.write("main.tf", &identity_config(&proxy, "settling", ids, ""));
+    wd.apply();
+    assert!(injected(&proxy, "ec2:AssociateIamInstanceProfile") >= 2, "refused meanwhile: {:?}", proxy.injected());
+    assert!(injected(&proxy, "ec2:DescribeInstances") >= 6, "{:?}", proxy.injected());
+    let state = wd.state_resource(IDENTITY);
+    assert_eq!(state["instance_ids"].as_array().map(Vec::len), Some(ids.len()), "{state}");
+    let associated = block_on(moto.ec2().describe_iam_instance_profile_associations().send()).expect("associations");
+    assert_eq!(associated.iam_instance_profile_associations().len(), ids.len(), "{associated:?}");
+    assert_no_changes(&wd);
+
+    // Node 0 is being started when the destroy disassociates it.
+    proxy.reset_counts();
+    block_on(through_proxy.start_instances().instance_ids(&ids[0]).send()).expect("StartInstances");
+    let out = wd.run(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
+    assert!(out.success(), "{out}");
+    assert!(injected(&proxy, "ec2:DisassociateIamInstanceProfile") >= 1, "{:?}", proxy.injected());
+    let left = block_on(moto.ec2().describe_iam_instance_profile_associations().send()).expect("associations");
+    assert!(left.iam_instance_profile_associations().is_empty(), "{left:?}");
+}

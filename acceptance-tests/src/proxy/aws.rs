@@ -10,6 +10,9 @@
 //!   Tag*/Untag* and EC2 CreateTags/DeleteTags naming one are refused, as AWS refuses them.
 //! * DescribeAccessPoints by file system answers in pages ([`ACCESS_POINTS_PER_PAGE`]) with a
 //!   `NextToken`, as EFS does.
+//! * Mount target calls EFS refuses while the mount target is `creating` or `deleting`, and
+//!   DeleteFileSystem while the file system still has mount targets or access points (see
+//!   [`refuse_unsettled`]).
 //!
 //! [`Fault::NotYetVisible`]: super::Fault::NotYetVisible
 //! [`Fault::StayDeleting`]: super::Fault::StayDeleting
@@ -96,6 +99,81 @@ pub(super) fn tag_backed_up_file_system(shared: &Shared, request: &Request, resp
     }
 }
 
+/// The mount target an EFS mount target call names in its path (`/mount-targets/{id}[/...]`).
+fn mount_target_in_path(request: &Request) -> Option<String> {
+    let mut segments = request.path().trim_start_matches('/').split('/').skip(1);
+    (segments.next() == Some("mount-targets")).then(|| segments.next().map(str::to_string)).flatten()
+}
+
+/// Before forwarding: EFS's refusals of calls on objects that are not settled, which moto (where
+/// everything is settled at once) never gives. `None` to forward the call.
+///
+/// * DeleteMountTarget and ModifyMountTargetSecurityGroups on a mount target held `creating` or
+///   `deleting`, and DescribeMountTargetSecurityGroups on one held `creating` (its network
+///   interface may not exist yet), answer `IncorrectMountTargetState`.
+/// * DeleteFileSystem answers `FileSystemInUse` while a mount target of the file system is held
+///   `creating` or `deleting` (moto refuses only while it still has one), and while the file
+///   system has access points. The API reference names only mount targets; the user guide says
+///   both must be deleted first: the stricter reading is the one emulated.
+pub(super) fn refuse_unsettled(shared: &Shared, action: &str, request: &Request) -> Option<Response> {
+    let held = |state: &super::faults::State, id: &str| {
+        let creating = state.creating.get(id).is_some_and(|n| *n > 0);
+        let deleting = state.deleting.get(id).is_some_and(|(n, _)| *n > 0);
+        (creating, deleting)
+    };
+    match action {
+        "efs:DeleteMountTarget" | "efs:ModifyMountTargetSecurityGroups" | "efs:DescribeMountTargetSecurityGroups" => {
+            let id = mount_target_in_path(request)?;
+            let mut state = shared.state();
+            let (creating, deleting) = held(&state, &id);
+            let refused = creating || (deleting && action != "efs:DescribeMountTargetSecurityGroups");
+            if !refused {
+                return None;
+            }
+            *state.injected.entry(action.to_string()).or_default() += 1;
+            let now = if creating { "creating" } else { "deleting" };
+            Some(error_response(
+                "efs",
+                409,
+                "IncorrectMountTargetState",
+                &format!("Mount target '{id}' is in state {now}, not available."),
+            ))
+        }
+        "efs:DeleteFileSystem" => {
+            let fs_id = request.path().rsplit('/').next()?.to_string();
+            let mut state = shared.state();
+            let unsettled = state.described.iter().any(|(id, description)| {
+                let (creating, deleting) = held(&state, id);
+                id.starts_with("fsmt-") && description["FileSystemId"] == fs_id.as_str() && (creating || deleting)
+            });
+            let in_use = if unsettled {
+                Some("mount targets")
+            } else {
+                drop(state);
+                let listing = Request {
+                    method: "GET".to_string(),
+                    target: format!("/2015-02-01/access-points?FileSystemId={fs_id}"),
+                    headers: request.headers.clone(),
+                    body: Vec::new(),
+                };
+                let answer = forward(shared.moto, &listing).ok().filter(|r| r.status == 200)?;
+                let body: Value = serde_json::from_slice(&answer.body).ok()?;
+                let has_access_points = body["AccessPoints"].as_array().is_some_and(|a| !a.is_empty());
+                state = shared.state();
+                has_access_points.then_some("access points")
+            }?;
+            *state.injected.entry(action.to_string()).or_default() += 1;
+            Some(error_response(
+                "efs",
+                409,
+                "FileSystemInUse",
+                &format!("File system '{fs_id}' has {in_use} created in it."),
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// Access points per DescribeAccessPoints page: EFS pages the list (moto does not), and a small
 /// page makes every list of more than two take several calls.
 pub const ACCESS_POINTS_PER_PAGE: usize = 2;
@@ -148,6 +226,18 @@ fn named_objects(action: &str, request: &Request) -> Vec<String> {
 /// instance's association is still `disassociating`; `None` to forward the call.
 pub(super) fn eventual_answer(shared: &Shared, action: &str, request: &Request) -> Option<Response> {
     let mut state = shared.state();
+    let form = String::from_utf8_lossy(&request.body).into_owned();
+    let moving = association_call_instance(&state, action, &form)
+        .and_then(|instance| state.instances_in_transition.get(&instance).map(|held| (instance, *held)));
+    if let Some((instance, (_, now))) = moving.filter(|(_, (left, _))| *left > 0) {
+        *state.injected.entry(action.to_string()).or_default() += 1;
+        return Some(error_response(
+            "ec2",
+            400,
+            "IncorrectInstanceState",
+            &format!("The instance '{instance}' is not in a state from which it can be changed (it is {now})."),
+        ));
+    }
     if action == "ec2:AssociateIamInstanceProfile" {
         let instance = form_value(&String::from_utf8_lossy(&request.body), "InstanceId")?;
         if state.disassociating.get(&instance).is_some_and(|(left, _)| *left > 0) {
@@ -177,6 +267,31 @@ pub(super) fn eventual_answer(shared: &Shared, action: &str, request: &Request) 
         }
         _ => error_response("iam", 404, "NoSuchEntity", &format!("Instance Profile {name} cannot be found.")),
     })
+}
+
+/// The instance an association call acts on: named by AssociateIamInstanceProfile, or the
+/// instance of the association that ReplaceIamInstanceProfileAssociation and
+/// DisassociateIamInstanceProfile name, as the proxy saw it.
+fn association_call_instance(state: &super::faults::State, action: &str, form: &str) -> Option<String> {
+    match action {
+        "ec2:AssociateIamInstanceProfile" => form_value(form, "InstanceId"),
+        "ec2:ReplaceIamInstanceProfileAssociation" | "ec2:DisassociateIamInstanceProfile" => {
+            state.association_instances.get(&form_value(form, "AssociationId")?).cloned()
+        }
+        _ => None,
+    }
+}
+
+/// Every `(association id, instance id)` an EC2 answer names, each association followed by its
+/// instance as EC2 writes them.
+fn associations_in(xml: &str) -> Vec<(String, String)> {
+    xml.split("<associationId>")
+        .skip(1)
+        .filter_map(|piece| {
+            let id = piece.split('<').next()?;
+            Some((id.to_string(), xml_field(piece, "instanceId")?.to_string()))
+        })
+        .collect()
 }
 
 /// The text between `<tag>` and `</tag>`, first occurrence.
@@ -221,9 +336,24 @@ pub(super) fn rewrite_answer(shared: &Shared, action: &str, request: &Request, r
                 state.invisible.insert(format!("security-group/{id}"), polls);
             }
         }
-        "ec2:AssociateIamInstanceProfile" => {
+        "ec2:AssociateIamInstanceProfile" | "ec2:ReplaceIamInstanceProfileAssociation" => {
+            state.association_instances.extend(associations_in(&body));
             if let (Some(polls), Some(id)) = (holds.invisible, xml_field(&body, "associationId")) {
-                state.invisible.insert(format!("association/{id}"), polls);
+                if action == "ec2:AssociateIamInstanceProfile" {
+                    state.invisible.insert(format!("association/{id}"), polls);
+                }
+            }
+        }
+        "ec2:StopInstances" | "ec2:StartInstances" | "ec2:TerminateInstances" => {
+            let (hold, shown) = match action {
+                "ec2:StartInstances" => (holds.creating, "pending"),
+                "ec2:StopInstances" => (holds.deleting, "stopping"),
+                _ => (holds.deleting, "shutting-down"),
+            };
+            if let Some(polls) = hold {
+                for instance in (1..=200).map_while(|n| form_value(&form, &format!("InstanceId.{n}"))) {
+                    state.instances_in_transition.insert(instance, (polls, shown));
+                }
             }
         }
         "ec2:DisassociateIamInstanceProfile" => {
@@ -240,6 +370,7 @@ pub(super) fn rewrite_answer(shared: &Shared, action: &str, request: &Request, r
             }
         }
         "ec2:DescribeIamInstanceProfileAssociations" => {
+            state.association_instances.extend(associations_in(&body));
             let mut xml = body.clone();
             let mut shown = 0;
             // Associations not listed yet: their <item> is cut out.
@@ -302,6 +433,33 @@ pub(super) fn rewrite_answer(shared: &Shared, action: &str, request: &Request, r
                 let Some(start) = xml[..at].rfind(applied) else { continue };
                 xml.replace_range(start..start + applied.len(), "<metadataOptions><state>pending</state>");
                 if let Some(left) = state.metadata_pending.get_mut(&instance) {
+                    *left -= 1;
+                }
+                shown += 1;
+            }
+            // Instances still on their way to the state moto put them in at once.
+            let moving: Vec<(String, &'static str)> = state
+                .instances_in_transition
+                .iter()
+                .filter(|(_, (n, _))| *n > 0)
+                .map(|(i, (_, now))| (i.clone(), *now))
+                .collect();
+            for (instance, now) in moving {
+                // moto writes an instance's <instanceState> after its <instanceId>.
+                let Some(at) = xml.find(&format!("<instanceId>{instance}</instanceId>")) else { continue };
+                let Some(start) = xml[at..].find("<instanceState>").map(|s| at + s) else { continue };
+                let closing = "</instanceState>";
+                let Some(end) = xml[start..].find(closing).map(|e| start + e + closing.len()) else { continue };
+                let code = match now {
+                    "pending" => 0,
+                    "shutting-down" => 32,
+                    _ => 64,
+                };
+                xml.replace_range(
+                    start..end,
+                    &format!("<instanceState><code>{code}</code><name>{now}</name>{closing}"),
+                );
+                if let Some((left, _)) = state.instances_in_transition.get_mut(&instance) {
                     *left -= 1;
                 }
                 shown += 1;

@@ -41,7 +41,9 @@ pub enum Fault {
     /// On a create (`efs:CreateFileSystem`, `efs:CreateMountTarget`, `efs:CreateAccessPoint`): the
     /// new object shows `LifeCycleState: creating` in its create answer and in its first `times`
     /// appearances in Describe answers. On `ec2:ModifyInstanceMetadataOptions`: the instance's
-    /// metadata options show `state: pending` in its next `times` DescribeInstances answers. Not
+    /// metadata options show `state: pending` in its next `times` DescribeInstances answers. On
+    /// `ec2:StartInstances`: each instance shows `pending` in its next `times` DescribeInstances
+    /// answers, and association calls on it answer `IncorrectInstanceState` meanwhile. Not
     /// counted down per call but per object.
     StayCreating,
     /// On a delete (`efs:DeleteFileSystem`, `efs:DeleteMountTarget`, `efs:DeleteAccessPoint`): the
@@ -49,7 +51,10 @@ pub enum Fault {
     /// for it by id. On `ec2:DisassociateIamInstanceProfile`: the association is still listed,
     /// `disassociating`, in the next `times` DescribeIamInstanceProfileAssociations answers that
     /// cover its instance, and AssociateIamInstanceProfile on that instance answers `IncorrectState`
-    /// meanwhile, as EC2 does. Not counted down per call but per object.
+    /// meanwhile, as EC2 does. On `ec2:StopInstances` (`ec2:TerminateInstances`): each instance
+    /// shows `stopping` (`shutting-down`) in its next `times` DescribeInstances answers, and
+    /// association calls on it answer `IncorrectInstanceState` meanwhile. Not counted down per call
+    /// but per object.
     StayDeleting,
     /// On a create, the object is not yet visible to the next `times` calls that name it, as with
     /// AWS's eventual consistency: after `iam:CreateRole` or `iam:CreateInstanceProfile`, GetRole,
@@ -103,7 +108,8 @@ pub(super) struct State {
     pub(super) injected: BTreeMap<String, u32>,
     /// EFS objects (file system or mount target id) still to show `creating`, and for how many polls.
     pub(super) creating: BTreeMap<String, u32>,
-    /// EFS objects deleted but still to be described as `deleting`, with their last description.
+    /// EFS objects deleted but still to be described as `deleting`, with their last description
+    /// (a mount target is also listed so by file system meanwhile).
     pub(super) deleting: BTreeMap<String, (u32, Value)>,
     /// Objects made but not yet visible, and to how many more reads: `role/NAME`,
     /// `instance-profile/NAME`, `access-point/ID`, `association/ID`.
@@ -113,6 +119,12 @@ pub(super) struct State {
     pub(super) disassociating: BTreeMap<String, (u32, String)>,
     /// Instances whose metadata options show `pending`, and for how many more DescribeInstances.
     pub(super) metadata_pending: BTreeMap<String, u32>,
+    /// Instances on their way to another state after a StopInstances, StartInstances or
+    /// TerminateInstances (moto gets there at once): the state they show (`stopping`, `pending`,
+    /// `shutting-down`) and for how many more DescribeInstances answers.
+    pub(super) instances_in_transition: BTreeMap<String, (u32, &'static str)>,
+    /// The instance of each association the proxy has seen (made, replaced or listed), by id.
+    pub(super) association_instances: BTreeMap<String, String>,
     /// The last description seen of each EFS file system and mount target, by id.
     pub(super) described: BTreeMap<String, Value>,
     /// CreateAccessPoint's answers by ClientToken: EFS answers a repeated token with the access
@@ -260,6 +272,21 @@ pub(super) fn rewrite_efs_answer(
                         object["LifeCycleState"] = Value::from("creating");
                         shown += 1;
                         changed = true;
+                    }
+                }
+                // A mount target on its way out is still listed by file system, `deleting` (moto
+                // has forgotten it); only the describes by id count its hold down.
+                let by_file_system = request.query("FileSystemId").filter(|_| action == "efs:DescribeMountTargets");
+                if let (Some(fs_id), Some(listed)) = (by_file_system, body[*list].as_array_mut()) {
+                    for (id, (remaining, description)) in &state.deleting {
+                        let listed_already = listed.iter().any(|o| o[*key].as_str() == Some(id.as_str()));
+                        if *remaining > 0 && description["FileSystemId"] == fs_id.as_str() && !listed_already {
+                            let mut object = description.clone();
+                            object["LifeCycleState"] = Value::from("deleting");
+                            listed.push(object);
+                            shown += 1;
+                            changed = true;
+                        }
                     }
                 }
                 if shown > 0 {

@@ -27,14 +27,21 @@
 //! * Tag calls naming an `aws:` key are refused (EFS `BadRequest`, IAM `InvalidInput`, EC2
 //!   `InvalidParameterValue`): those keys are AWS's own.
 //! * DescribeAccessPoints by file system answers in pages of [`ACCESS_POINTS_PER_PAGE`].
+//! * Calls on a mount target that is not `available` are refused with `IncorrectMountTargetState`
+//!   (DeleteMountTarget and ModifyMountTargetSecurityGroups while it is `creating` or `deleting`,
+//!   DescribeMountTargetSecurityGroups while it is `creating`), and DeleteFileSystem with
+//!   `FileSystemInUse` while a mount target of it is `creating` or `deleting` or it has access
+//!   points; a mount target `deleting` is still listed by file system.
 //!
 //! And when a rule asks for it (see [`Fault`]), per object: file systems, mount targets and access
 //! points `creating`/`deleting`; IAM roles and instance profiles `NoSuchEntity` for a number of
 //! reads after their create; access points not found right after theirs, and new security groups
 //! `InvalidGroup.NotFound` to AuthorizeSecurityGroupIngress; associations missing
 //! from the first describes after they were made, or still `disassociating` (and blocking a new
-//! association) after a disassociation; metadata options `pending` after a change; IAM deletes
-//! answering `DeleteConflict`.
+//! association) after a disassociation; metadata options `pending` after a change; instances
+//! `stopping`, `pending` or `shutting-down` after StopInstances, StartInstances or
+//! TerminateInstances, refusing association calls meanwhile (`IncorrectInstanceState`); IAM
+//! deletes answering `DeleteConflict`.
 //!
 //! Each request is forwarded on a fresh connection to moto (`Connection: close`); connections from
 //! the provider are kept alive as HTTP/1.1 allows.
@@ -61,7 +68,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use self::aws::{
-    eventual_answer, page_access_points, refuse_system_tag_keys, rewrite_answer, tag_backed_up_file_system,
+    eventual_answer, page_access_points, refuse_system_tag_keys, refuse_unsettled, rewrite_answer,
+    tag_backed_up_file_system,
 };
 pub use self::aws::{ACCESS_POINTS_PER_PAGE, BACKUP_SYSTEM_TAG};
 use self::faults::{crash_due, decide, deleting_answer, rewrite_efs_answer, Crash, Plan, State};
@@ -144,6 +152,7 @@ impl FaultProxy {
         state.invisible.clear();
         state.disassociating.clear();
         state.metadata_pending.clear();
+        state.instances_in_transition.clear();
     }
 
     /// A fixed delay before every call is forwarded (for benchmarks); zero turns it off.
@@ -264,7 +273,9 @@ fn handle(shared: &Shared, request: &Request, stream: &mut TcpStream) -> io::Res
         }
         Plan::Forward { delay, lose_answer, holds } => (delay, lose_answer, holds),
     };
-    if let Some(refused) = refuse_system_tag_keys(&action, request) {
+    if let Some(refused) =
+        refuse_system_tag_keys(&action, request).or_else(|| refuse_unsettled(shared, &action, request))
+    {
         return answer(stream, &refused);
     }
     let client_token = (action == "efs:CreateAccessPoint")

@@ -182,24 +182,65 @@ pub async fn create_mount_target(
         }
         Err(e) => return Err(e),
     };
+    wait_mount_target_available(efs, &id, timeout, cancel).await
+}
+
+/// EFS's answer to a mount target call made while the mount target is not `available` (still
+/// `creating`, or already `deleting`): DeleteMountTarget, ModifyMountTargetSecurityGroups and
+/// DescribeMountTargetSecurityGroups refuse it then.
+pub const INCORRECT_MOUNT_TARGET_STATE: &str = "IncorrectMountTargetState";
+
+fn mount_target_state(mt: &MountTargetDescription) -> &str {
+    mt.life_cycle_state().as_str()
+}
+
+/// Waits until the mount target is `available` (EFS may not list a new one at once).
+pub async fn wait_mount_target_available(
+    efs: &Efs,
+    id: &str,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<MountTargetDescription, Error> {
     let waiter = StateWaiter {
         object: &format!("EFS Mount Target {id}"),
         pending: &["creating", NOT_FOUND],
         target: &["available"],
         timeout,
     };
-    waiter.wait_found(cancel, || find_mount_target_by_id(efs, &id), |mt| mt.life_cycle_state().as_str()).await
+    waiter.wait_found(cancel, || find_mount_target_by_id(efs, id), mount_target_state).await
 }
 
-/// Deletes a mount target and waits until it is gone. Not found is success.
+/// Deletes a mount target and waits until it is gone. Not found is success, and so is a mount
+/// target already `deleting` (it is only waited for). One still `creating` is waited for until it
+/// is `available` first, since EFS refuses to delete it before (`IncorrectMountTargetState`), and
+/// that refusal is retried the same way until `timeout`.
 pub async fn delete_mount_target(
     efs: &Efs,
     id: &str,
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<(), Error> {
-    let result = efs.delete_mount_target().mount_target_id(id).send().await.context("deleting EFS Mount Target", id);
-    if result.or_not_found(&["MountTargetNotFound"])?.is_none() {
+    let requested = retry_while(
+        &format!("deleting EFS Mount Target {id}"),
+        timeout,
+        cancel,
+        |e| e.is_aws(INCORRECT_MOUNT_TARGET_STATE),
+        || async {
+            let Some(mt) = find_mount_target_by_id(efs, id).await? else { return Ok(false) };
+            match mt.life_cycle_state() {
+                LifeCycleState::Deleting | LifeCycleState::Deleted => return Ok(true),
+                LifeCycleState::Creating => {
+                    wait_mount_target_available(efs, id, timeout, cancel).await?;
+                }
+                _ => {}
+            }
+            let result =
+                efs.delete_mount_target().mount_target_id(id).send().await.context("deleting EFS Mount Target", id);
+            Ok(result.or_not_found(&["MountTargetNotFound"])?.is_some())
+        },
+    )
+    .await?;
+    if !requested {
         return Ok(());
     }
     let waiter = StateWaiter {
@@ -208,7 +249,7 @@ pub async fn delete_mount_target(
         target: &[NOT_FOUND],
         timeout,
     };
-    waiter.wait(cancel, || find_mount_target_by_id(efs, id), |mt| mt.life_cycle_state().as_str()).await.map(drop)
+    waiter.wait(cancel, || find_mount_target_by_id(efs, id), mount_target_state).await.map(drop)
 }
 
 pub async fn set_mount_target_security_groups(efs: &Efs, id: &str, groups: &[String]) -> Result<(), Error> {

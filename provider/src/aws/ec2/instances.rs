@@ -104,6 +104,68 @@ async fn list_associations_filtered(
     }
 }
 
+/// EC2's answer to an association call (associate, replace, disassociate) on an instance that is
+/// neither `running` nor `stopped`: `pending`, `stopping`, `shutting-down` or `terminated`.
+pub const INCORRECT_INSTANCE_STATE: &str = "IncorrectInstanceState";
+
+/// How long an instance may take from `pending` to `running` or from `stopping` to `stopped`.
+const INSTANCE_SETTLED_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// Waits until the instance is `running` or `stopped`, the states in which EC2 lets its instance
+/// profile association change, and returns that state. `pending` and `stopping` are waited for,
+/// within `timeout` (at most [`INSTANCE_SETTLED_TIMEOUT`]); `terminated` is a target too when
+/// `terminated_is_done` (a disassociation: the association goes with the instance). Any other
+/// state, or an instance that is not found, fails at once, naming the instance and its state.
+pub async fn wait_instance_settled(
+    ec2: &Client,
+    instance_id: &str,
+    terminated_is_done: bool,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<String, Error> {
+    let target: &[&str] =
+        if terminated_is_done { &["running", "stopped", "terminated"] } else { &["running", "stopped"] };
+    let waiter = StateWaiter {
+        object: &format!("EC2 Instance {instance_id}"),
+        pending: &["pending", "stopping"],
+        target,
+        timeout: timeout.min(INSTANCE_SETTLED_TIMEOUT),
+    };
+    let find = || async {
+        Ok(describe_node_instances(ec2, &[instance_id.to_string()])
+            .await?
+            .into_iter()
+            .find(|i| i.instance_id == instance_id))
+    };
+    waiter.wait_found(cancel, find, |i: &NodeInstance| i.state.as_str()).await.map(|i| i.state)
+}
+
+/// Runs an association call; when EC2 refuses it for the instance's state, waits until the
+/// instance is `running` or `stopped` (see [`wait_instance_settled`]) and runs it once more.
+/// `None` when the instance turned out `terminated` and `terminated_is_done`.
+async fn when_instance_settled<T, F, Fut>(
+    ec2: &Client,
+    instance_id: &str,
+    terminated_is_done: bool,
+    timeout: Duration,
+    cancel: &CancellationToken,
+    mut call: F,
+) -> Result<Option<T>, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    match call().await {
+        Err(e) if e.is_aws(INCORRECT_INSTANCE_STATE) => {
+            if wait_instance_settled(ec2, instance_id, terminated_is_done, timeout, cancel).await? == "terminated" {
+                return Ok(None);
+            }
+            call().await.map(Some)
+        }
+        other => other.map(Some),
+    }
+}
+
 /// AssociateIamInstanceProfile rejects a just-created instance profile with `InvalidParameterValue` until IAM
 /// has propagated it; that is the one error retried, within [`IAM_PROPAGATION_TIMEOUT`].
 fn is_profile_propagation_error(error: &Error) -> bool {
@@ -123,7 +185,12 @@ pub async fn associate(
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<String, Error> {
-    match associate_once(ec2, instance_id, profile_arn, cancel).await {
+    let first = when_instance_settled(ec2, instance_id, false, timeout, cancel, || {
+        associate_once(ec2, instance_id, profile_arn, cancel)
+    })
+    .await
+    .map(Option::unwrap_or_default);
+    match first {
         Err(e) if e.is_aws("IncorrectState") => {
             let current = list_associations_or_leaving(ec2, &[instance_id.to_string()]).await?;
             let leaving: Vec<String> =
@@ -132,7 +199,10 @@ pub async fn associate(
                 return if existing.profile_arn == profile_arn { Ok(existing.association_id.clone()) } else { Err(e) };
             }
             if leaving.is_empty() {
-                return Err(e);
+                // No association explains the refusal: in another reading of EC2's documentation
+                // it is the instance's own state (`pending`, `stopping`), answered as IncorrectState.
+                wait_instance_settled(ec2, instance_id, false, timeout, cancel).await?;
+                return associate_once(ec2, instance_id, profile_arn, cancel).await;
             }
             wait_associations_deleted(ec2, &[instance_id.to_string()], &leaving, timeout, cancel).await?;
             associate_once(ec2, instance_id, profile_arn, cancel).await
@@ -188,8 +258,24 @@ pub async fn wait_associations_visible(
     waiter.wait_found(cancel, listed, |state: &&str| state).await.map(drop)
 }
 
-/// Replaces an existing association's profile; returns the (possibly new) association id.
+/// Replaces an existing association's profile; returns the (possibly new) association id. EC2
+/// allows it on a `running` or `stopped` instance; one `pending` or `stopping` is waited for.
 pub async fn replace_association(
+    ec2: &Client,
+    association_id: &str,
+    instance_id: &str,
+    profile_arn: &str,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<String, Error> {
+    let replaced = when_instance_settled(ec2, instance_id, false, timeout, cancel, || {
+        replace_once(ec2, association_id, instance_id, profile_arn, cancel)
+    })
+    .await?;
+    Ok(replaced.unwrap_or_default())
+}
+
+async fn replace_once(
     ec2: &Client,
     association_id: &str,
     instance_id: &str,
@@ -214,15 +300,25 @@ pub async fn replace_association(
     .await
 }
 
-/// Disassociates; an association that is already gone is success.
-pub async fn disassociate(ec2: &Client, association_id: &str) -> Result<(), Error> {
-    ec2.disassociate_iam_instance_profile()
-        .association_id(association_id)
-        .send()
-        .await
-        .context("disassociating IAM Instance Profile", association_id)
-        .or_not_found(&["InvalidAssociationID.NotFound"])
-        .map(drop)
+/// Disassociates; an association that is already gone is success, and so is one whose instance
+/// turns out `terminated`. An instance `pending` or `stopping` is waited for.
+pub async fn disassociate(
+    ec2: &Client,
+    association_id: &str,
+    instance_id: &str,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    let disassociated = when_instance_settled(ec2, instance_id, true, timeout, cancel, || async {
+        ec2.disassociate_iam_instance_profile()
+            .association_id(association_id)
+            .send()
+            .await
+            .context("disassociating IAM Instance Profile", association_id)
+            .or_not_found(&["InvalidAssociationID.NotFound"])
+    })
+    .await;
+    disassociated.map(drop)
 }
 
 /// Waits until none of `association_ids` is live any more.

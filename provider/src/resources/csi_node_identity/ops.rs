@@ -309,8 +309,15 @@ async fn associate_one(
     match existing {
         Some(existing) if existing.profile_arn == profile_arn => Ok(None),
         Some(existing) if replace => Ok(Some(
-            instances::replace_association(&aws.ec2, &existing.association_id, instance_id, profile_arn, cancel)
-                .await?,
+            instances::replace_association(
+                &aws.ec2,
+                &existing.association_id,
+                instance_id,
+                profile_arn,
+                timeout,
+                cancel,
+            )
+            .await?,
         )),
         Some(existing) => Err(StepError::AlreadyAssociated {
             instance_id: instance_id.to_string(),
@@ -369,7 +376,10 @@ pub async fn disassociate_all(
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<(), Error> {
-    bounded(associations.iter().map(|a| instances::disassociate(&aws.ec2, &a.association_id)).collect()).await?;
+    let disassociations = associations
+        .iter()
+        .map(|a| instances::disassociate(&aws.ec2, &a.association_id, &a.instance_id, timeout, cancel));
+    bounded(disassociations.collect()).await?;
     let instance_ids: Vec<String> = associations.iter().map(|a| a.instance_id.clone()).collect();
     let association_ids: Vec<String> = associations.iter().map(|a| a.association_id.clone()).collect();
     instances::wait_associations_deleted(&aws.ec2, &instance_ids, &association_ids, timeout, cancel).await

@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use aws_sdk_efs::types::LifeCycleState;
 use tokio_util::sync::CancellationToken;
 
 use super::manifests;
@@ -191,7 +192,8 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
         set(&mut next, "tags", tags::to_value(&own_tags));
     }
 
-    // Mount targets: what exists is the truth; a missing subnet shows as drift of `subnet_ids`.
+    // Mount targets: what exists is the truth; a missing subnet shows as drift of `subnet_ids`. One
+    // already `deleting` is gone.
     let (mts, first_groups) = mount_targets?;
     let own_group_sources = own_group_sources?;
     observed.mount_targets = mts.iter().map(MountTarget::from_aws).collect();
@@ -204,9 +206,10 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
     subnets.sort();
     set(&mut next, "subnet_ids", Value::set_of_strings(subnets));
 
-    // Security groups: the ones on the first mount target; ours if it carries our mark.
+    // Security groups: the ones on the first available mount target (EFS refuses to tell them for
+    // one still `creating`: the prior values stay then); ours if it carries our mark.
     let token = creation_token(&name);
-    if let (Some(first), Some(groups)) = (observed.mount_targets.first(), first_groups) {
+    if let Some((first, groups)) = first_groups {
         let own = match &observed.security_group_id {
             Some(own) if groups == vec![own.clone()] => Some(own.clone()),
             _ if groups.len() == 1
@@ -293,15 +296,23 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
     Ok(next)
 }
 
-/// The file system's mount targets, and the security groups of the first one (`None` without
-/// mount targets): refresh reads the volume's groups from it.
+/// The file system's mount targets but those already `deleting`, and the first `available` one with
+/// its security groups (`None` without one): refresh reads the volume's groups from it.
 async fn mount_targets_with_groups(
     efs_client: &aws_sdk_efs::Client,
     fs_id: &str,
-) -> Result<(Vec<aws_sdk_efs::types::MountTargetDescription>, Option<Vec<String>>), Error> {
-    let mts = efs::find_mount_targets(efs_client, fs_id).await?;
-    let groups = match mts.first() {
-        Some(first) => Some(efs::mount_target_security_groups(efs_client, first.mount_target_id()).await?),
+) -> Result<(Vec<aws_sdk_efs::types::MountTargetDescription>, Option<(MountTarget, Vec<String>)>), Error> {
+    let mts: Vec<_> = efs::find_mount_targets(efs_client, fs_id)
+        .await?
+        .into_iter()
+        .filter(|mt| mt.life_cycle_state() != &LifeCycleState::Deleting)
+        .collect();
+    let available = mts.iter().find(|mt| mt.life_cycle_state() == &LifeCycleState::Available);
+    let groups = match available {
+        Some(mt) => Some((
+            MountTarget::from_aws(mt),
+            efs::mount_target_security_groups(efs_client, mt.mount_target_id()).await?,
+        )),
         None => None,
     };
     Ok((mts, groups))
@@ -589,8 +600,18 @@ async fn converge_mount_targets(
     }
     first_error(results)?;
     let fixes = keep.iter().map(|mt| async move {
-        if efs::mount_target_security_groups(efs_client, &mt.mount_target_id).await? != sorted(groups) {
-            efs::set_mount_target_security_groups(efs_client, &mt.mount_target_id, groups).await?;
+        let id = &mt.mount_target_id;
+        let current = match efs::mount_target_security_groups(efs_client, id).await {
+            // Still `creating` (an interrupted create left it): its groups can be read and set
+            // once it is available.
+            Err(e) if e.is_aws(efs::INCORRECT_MOUNT_TARGET_STATE) => {
+                efs::wait_mount_target_available(efs_client, id, timeout, cancel).await?;
+                efs::mount_target_security_groups(efs_client, id).await?
+            }
+            other => other?,
+        };
+        if current != sorted(groups) {
+            efs::set_mount_target_security_groups(efs_client, id, groups).await?;
         }
         Ok(())
     });

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::cluster::Cluster;
 use crate::proxy::FaultProxy;
-use crate::{provider_block_with_endpoint, Inventory, Moto, Scenario, Workdir};
+use crate::{provider_block_with_endpoint, Moto, Scenario, Workdir};
 
 /// `terraform apply` arguments for unattended runs.
 pub const APPLY: &[&str] = &["apply", "-auto-approve", "-input=false", "-no-color"];
@@ -29,10 +29,13 @@ impl Bench {
     /// Empties moto and the proxy, then makes a stand-in cluster (3 zones, a master and 2 workers)
     /// and a scenario (module installed) whose configuration applies the example module, named
     /// `name`, through the proxy. The proxy outlives the scenario, so its closing destroy goes
-    /// through it too (with whatever faults are still armed).
+    /// through it too (with whatever faults are still armed). The scenario compares every kind of
+    /// its inventory ([`Scenario::compare_everything`]).
     pub fn fresh(&self, name: &str) -> (Cluster, Scenario<'_>) {
         let (cluster, wd) = self.fresh_workdir(name);
-        (cluster, Scenario::in_workdir(&self.moto, wd))
+        let mut scenario = Scenario::in_workdir(&self.moto, wd);
+        scenario.compare_everything();
+        (cluster, scenario)
     }
 
     /// [`Bench::fresh`] without the scenario's closing destroy and inventory check, for the
@@ -52,6 +55,11 @@ impl Bench {
 /// of [`crate::provider_block`] or [`crate::provider_block_with_endpoint`]), naming everything
 /// after `name`.
 pub fn config(provider: &str, name: &str, cluster: &Cluster) -> String {
+    config_with(provider, name, cluster, "  tags                   = { env = \"acc\" }\n")
+}
+
+/// [`config`] with other `extra` argument lines for the module (its tags among them).
+pub fn config_with(provider: &str, name: &str, cluster: &Cluster, extra: &str) -> String {
     format!(
         r#"{provider}
 {module}
@@ -60,32 +68,41 @@ output "ready" {{ value = module.prometheus_storage.ready }}
 output "readiness" {{ value = module.prometheus_storage.readiness }}
 output "instance_profile_name" {{ value = module.prometheus_storage.instance_profile_name }}
 "#,
-        module = cluster.example_module_block(name, "  tags                   = { env = \"acc\" }\n"),
+        module = cluster.example_module_block(name, extra),
     )
 }
 
-/// How many of each kind of object the module makes exist in moto, by id (kinds with none are
-/// left out): the [`Inventory`] (see there for the kinds).
-pub fn inventory(moto: &Moto) -> BTreeMap<&'static str, Vec<String>> {
-    Inventory::of(moto).unwrap_or_else(|e| panic!("reading moto's inventory: {e}")).into_map()
-}
-
-/// What one applied example module holds: one of each, a mount target per subnet and an
-/// association per instance.
-pub fn expected_inventory_counts(cluster: &Cluster) -> BTreeMap<&'static str, usize> {
+/// What one applied example module adds to or changes in moto ([`Scenario::new_since_start`]),
+/// per [`Inventory`](crate::Inventory) kind: one role, policy (one version), profile, file system, access point and
+/// NFS group, a mount target with its network interface per subnet, an association per
+/// instance, and what is set on them.
+pub fn expected_new_counts(cluster: &Cluster) -> BTreeMap<&'static str, usize> {
+    let (instances, subnets) = (cluster.instance_ids.len(), cluster.subnet_ids.len());
     BTreeMap::from([
         ("roles", 1),
+        ("role_trust_policies", 1),
+        ("role_policy_attachments", 1),
         ("policies", 1),
+        ("policy_versions", 1),
         ("instance_profiles", 1),
-        ("associations", cluster.instance_ids.len()),
+        ("instance_profile_roles", 1),
+        ("associations", instances),
+        ("metadata_options", instances),
         ("file_systems", 1),
-        ("mount_targets", cluster.subnet_ids.len()),
+        ("file_system_policies", 1),
+        ("backup_policies", 1),
+        ("mount_targets", subnets),
+        ("network_interfaces", subnets),
         ("access_points", 1),
         ("security_groups", 1),
+        ("security_group_rules", 2),
+        // The role, policy and profile carry `env` and the two ownership tags; the file system,
+        // access point and NFS group also `Name`; the file system AWS's backup tag besides.
+        ("tags", 3 * 3 + 3 * 4 + 1),
     ])
 }
 
-/// [`inventory`] as counts per kind.
-pub fn inventory_counts(moto: &Moto) -> BTreeMap<&'static str, usize> {
-    inventory(moto).into_iter().map(|(kind, items)| (kind, items.len())).collect()
+/// [`Scenario::new_since_start`] as counts per kind.
+pub fn new_counts(scenario: &Scenario) -> BTreeMap<&'static str, usize> {
+    scenario.new_since_start().counts()
 }

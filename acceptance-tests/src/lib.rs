@@ -18,7 +18,7 @@
 //!
 //! They live in modules by job: `moto` (the emulator and plain HTTP to it), `workdir` (one
 //! configuration, its environment and its commands), [`cli`] (which CLI, and running one command
-//! to its end with a deadline), `scenario` (the scenario and moto's inventory), `locations` (the
+//! to its end with a deadline), `scenario` (the scenario), `inventory` (what moto holds of every kind the provider makes or changes), `locations` (the
 //! workspace, the venv, the provider binary); all of it is re-exported here.
 //!
 //! Modules for particular concerns: [`cluster`] (a stand-in cluster in moto), [`mirror`]
@@ -61,6 +61,7 @@ pub mod cli;
 pub mod cluster;
 pub mod example_module;
 pub mod interactive;
+mod inventory;
 mod locations;
 pub mod mirror;
 mod moto;
@@ -86,10 +87,11 @@ pub const PROVIDER_NAMESPACE_TYPE: &str = "seedlabs/efs";
 
 pub use cli::{assert_not_leaked, squash, terraform_bin, tofu_bin, Cli, Output};
 pub(crate) use cli::{kill_process_group, read_in_thread, terraform_timeout};
+pub use inventory::{object_of, Inventory};
 pub(crate) use locations::env_nonempty;
 pub use locations::{moto_server_bin, provider_bin, repo_root, venv};
 pub use moto::{closed_port, http_request, Moto, MotoAuth};
-pub use scenario::{Inventory, Scenario};
+pub use scenario::Scenario;
 pub(crate) use workdir::hcl_string;
 pub use workdir::{provider_block, provider_block_with_endpoint, Workdir};
 

@@ -1,18 +1,26 @@
 //! The scenario every acceptance test runs in: a [`Workdir`] against a [`Moto`] that always ends
-//! with `destroy` and a check that nothing is left, as terraform-provider-aws's acceptance tests
-//! end with `CheckDestroy`.
+//! with `destroy` and a check that moto is back where it began, as terraform-provider-aws's
+//! acceptance tests end with `CheckDestroy`.
 //!
 //! The end runs when the [`Scenario`] is dropped (or at [`Scenario::finish`]), so no test can
 //! forget it, and also when the test body panics: then what it finds is printed instead of
-//! raising a second panic (which would abort the test process). It checks two things:
+//! raising a second panic (which would abort the test process). It checks:
 //!
 //! * every AWS object named in the state (the current one and the local backend's backups, the
 //!   states before the last changes) is gone from moto;
-//! * moto holds no object of a kind the provider makes (an [`Inventory`]) that was not there when
-//!   the scenario began. Objects a test makes out of band for its setup belong before
-//!   [`Scenario::new`], or the test removes them.
+//! * moto holds no object of a kind the provider makes ([`OBJECT_KINDS`]) that it did not hold
+//!   when the scenario began; or, for a scenario told to [`Scenario::compare_everything`] (the
+//!   fault and crash suites'), moto's whole [`Inventory`] (also what is set on objects: policy
+//!   versions, attachments, rules, tags, interfaces, file system settings, metadata options)
+//!   equals the one it had when the scenario began: nothing extra, nothing gone, nothing
+//!   changed. Exceptions: what the states name may be gone (an imported or adopted object that
+//!   destroy deleted, and what belongs to it); the instance metadata options of instances a state
+//!   names may differ (an `efs_csi_node_identity` sets them, and destroy leaves them as set), and
+//!   their associations from before may be gone (replaced); and the objects a test declares with
+//!   [`Scenario::made_by_test`] or [`Scenario::changed_by_test`] may be anything. Objects a test
+//!   makes out of band for its setup belong before [`Scenario::new`], or the test declares them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fs;
 use std::ops::{Deref, DerefMut};
 use std::process::Stdio;
@@ -21,7 +29,8 @@ use std::thread;
 use serde_json::Value;
 
 use crate::cli::{self, Cli};
-use crate::{block_on, Moto, Workdir};
+use crate::inventory::{object_of, owner_key, KINDS, OBJECT_KINDS};
+use crate::{Inventory, Moto, Workdir};
 
 const DESTROY: &[&str] = &["destroy", "-auto-approve", "-input=false", "-no-color"];
 
@@ -31,6 +40,10 @@ pub struct Scenario<'m> {
     moto: &'m Moto,
     workdir: Workdir,
     baseline: Inventory,
+    /// Objects (ids) the test made or changed itself after the scenario began.
+    exempt: BTreeSet<String>,
+    /// Compare every kind of the inventory, both ways ([`Scenario::compare_everything`]).
+    everything: bool,
     finished: bool,
 }
 
@@ -49,7 +62,7 @@ impl<'m> Scenario<'m> {
     /// [`crate::example_module::Bench::fresh`] makes). What moto holds now is the baseline.
     pub fn in_workdir(moto: &'m Moto, workdir: Workdir) -> Scenario<'m> {
         let baseline = Inventory::of(moto).unwrap_or_else(|e| panic!("reading moto's inventory: {e}"));
-        Scenario { moto, workdir, baseline, finished: false }
+        Scenario { moto, workdir, baseline, exempt: BTreeSet::new(), everything: false, finished: false }
     }
 
     /// The moto this scenario runs against.
@@ -58,19 +71,53 @@ impl<'m> Scenario<'m> {
     }
 
     /// Records an object the test itself made after the scenario began (a fixture broken or
-    /// added between steps), so the end does not count it as left behind. `kind` is one of the
-    /// [`Inventory`] kinds.
+    /// added between steps), so the end does not count it, nor anything on it (its tags, rules
+    /// ...), as left behind. `kind` is one of the [`Inventory`] kinds.
     pub fn made_by_test(&mut self, kind: &'static str, id: &str) {
-        assert!(KINDS.contains(&kind), "{kind:?} is not an inventory kind: {KINDS:?}");
-        self.baseline.0.entry(kind).or_default().insert(id.to_string());
+        assert!(KINDS.iter().any(|(k, _)| *k == kind), "{kind:?} is not an inventory kind: {KINDS:?}");
+        self.exempt.insert(id.to_string());
+        self.exempt.insert(owner_key(kind, id));
     }
 
-    /// Panics, listing them, when moto holds objects of a kind the provider makes that were not
-    /// there when the scenario began: "a failed plan or apply created nothing".
-    pub fn assert_nothing_new(&self) {
+    /// Records an object that was there when the scenario began and that the test itself
+    /// changed or deleted out of band, so the end does not count the change against the provider.
+    /// `kind` is one of the [`Inventory`] kinds.
+    pub fn changed_by_test(&mut self, kind: &'static str, id: &str) {
+        assert!(KINDS.iter().any(|(k, _)| *k == kind), "{kind:?} is not an inventory kind: {KINDS:?}");
+        self.exempt.insert(id.to_string());
+        self.exempt.insert(owner_key(kind, id));
+    }
+
+    /// From now on the end (and [`Scenario::assert_back_to_start`]) compares every kind of the
+    /// inventory both ways: nothing extra, nothing gone, nothing changed. Without it, the end checks
+    /// that no object of [`OBJECT_KINDS`] is new, which suits tests that change their fixtures
+    /// out of band on purpose.
+    pub fn compare_everything(&mut self) {
+        self.everything = true;
+    }
+
+    /// What moto's inventory holds now that it did not when the scenario began (for a change, the
+    /// new line), objects the test made or changed left out.
+    pub fn new_since_start(&self) -> Inventory {
         let now = Inventory::of(self.moto).unwrap_or_else(|e| panic!("reading moto's inventory: {e}"));
-        let new = now.without(&self.baseline);
+        now.without(&self.baseline).filtered(|kind, entry| {
+            (self.everything || OBJECT_KINDS.contains(&kind)) && !self.exempt.contains(object_of(entry))
+        })
+    }
+
+    /// Panics, listing them, when moto holds objects (or settings) that were not there when the
+    /// scenario began: "a failed plan or apply created nothing".
+    pub fn assert_nothing_new(&self) {
+        let new = self.new_since_start();
         assert!(new.is_empty(), "moto holds objects the scenario began without: {new}");
+    }
+
+    /// Panics, saying what differs, unless moto's inventory is back to the one the scenario began
+    /// with (the check of the end, without its destroy): for a test that destroys by itself.
+    pub fn assert_back_to_start(&self) {
+        if let Err(problem) = self.state_objects().and_then(|state| self.compare_with_start(&state)) {
+            panic!("{problem}");
+        }
     }
 
     /// Ends the scenario now: destroys what the state holds and checks that nothing is left;
@@ -96,21 +143,47 @@ impl<'m> Scenario<'m> {
                 return Err(format!("the scenario's closing destroy failed: {out}"));
             }
         }
+        self.compare_with_start(&state)
+    }
+
+    /// The objects the states name are gone, and the inventory is the one the scenario began
+    /// with (but for the exceptions in the module's doc).
+    fn compare_with_start(&self, state: &StateObjects) -> Result<(), String> {
         let now = Inventory::of(self.moto)?;
         let still_there: Vec<String> = state
             .objects
             .iter()
-            .filter(|(kind, id)| now.contains(kind, id))
+            .filter(|(kind, id)| now.holds_object(kind, id))
             .map(|(kind, id)| format!("{kind} {id}"))
             .collect();
         if !still_there.is_empty() {
             return Err(format!("destroy left objects the state named: {}", still_there.join(", ")));
         }
-        let new = now.without(&self.baseline);
-        if !new.is_empty() {
-            return Err(format!("objects left in moto that the scenario began without: {new}"));
+        let exempt = |entry: &str| self.exempt.contains(object_of(entry));
+        let set_on_nodes = |kind: &str, entry: &str| {
+            NODE_SETTINGS.contains(&kind) && entry.split(' ').any(|word| state.instances.contains(word))
+        };
+        // Objects the states name (adopted or imported ones too) may be gone, with all that
+        // belongs to them or names them; the nodes' associations and profiles with them.
+        let named: BTreeSet<String> =
+            state.objects.iter().flat_map(|(kind, id)| [id.clone(), owner_key(kind, id)]).collect();
+        let names_ours = |entry: &str| entry.split(' ').any(|word| named.contains(word));
+        let new = now.without(&self.baseline).filtered(|kind, entry| {
+            (self.everything || OBJECT_KINDS.contains(&kind))
+                && !exempt(entry)
+                && !(kind == "metadata_options" && set_on_nodes(kind, entry))
+        });
+        let gone = self.baseline.without(&now).filtered(|kind, entry| {
+            self.everything && !exempt(entry) && !names_ours(entry) && !set_on_nodes(kind, entry)
+        });
+        match (new.is_empty(), gone.is_empty()) {
+            (true, true) => Ok(()),
+            (false, true) => Err(format!("objects left in moto that the scenario began without: {new}")),
+            (true, false) => Err(format!("objects the scenario began with are gone or changed: {gone}")),
+            (false, false) => Err(format!(
+                "moto is not as the scenario began: new or changed: {new}\ngone or as they were before: {gone}"
+            )),
         }
-        Ok(())
     }
 
     /// The managed resources of the state, and the AWS objects named by it and its backups.
@@ -141,6 +214,8 @@ impl<'m> Scenario<'m> {
                         found.managed_resources += 1;
                     }
                     found.objects.extend(named_objects(resource["type"].as_str().unwrap_or_default(), instance));
+                    let instance_ids = instance["attributes"]["instance_ids"].as_array().cloned().unwrap_or_default();
+                    found.instances.extend(instance_ids.iter().filter_map(|i| i.as_str().map(str::to_string)));
                 }
             }
         }
@@ -177,12 +252,20 @@ impl Drop for Scenario<'_> {
     }
 }
 
+/// What an `efs_csi_node_identity` sets on the instances it names: their metadata options stay as
+/// it set them after destroy, and an association it replaced (`replace_existing_association`) is
+/// not restored.
+const NODE_SETTINGS: &[&str] = &["metadata_options", "associations"];
+
 #[derive(Default)]
 struct StateObjects {
     /// Managed resource instances in the current state.
     managed_resources: usize,
     /// `(inventory kind, id)` of every AWS object the states name.
     objects: BTreeSet<(&'static str, String)>,
+    /// The instances the states' `efs_csi_node_identity` resources name (their metadata options
+    /// stay as the resource set them).
+    instances: BTreeSet<String>,
 }
 
 /// The AWS objects one resource instance of the state names, as `(inventory kind, id)`.
@@ -211,145 +294,4 @@ fn named_objects(resource_type: &str, instance: &Value) -> Vec<(&'static str, St
         _ => {}
     }
     objects
-}
-
-/// What moto holds of each kind of object the provider makes, by id: `roles` (names),
-/// `policies` (customer-managed, ARNs), `instance_profiles` (names), `associations` (live
-/// instance profile associations), `file_systems`, `mount_targets`, `access_points` and
-/// `security_groups` (the NFS groups a volume makes, named `efs-prometheus-*`). Kinds with
-/// nothing are left out.
-/// The kinds of an [`Inventory`].
-const KINDS: &[&str] = &[
-    "roles",
-    "policies",
-    "instance_profiles",
-    "associations",
-    "file_systems",
-    "mount_targets",
-    "access_points",
-    "security_groups",
-];
-
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Inventory(BTreeMap<&'static str, BTreeSet<String>>);
-
-impl Inventory {
-    /// Reads moto's inventory; an error names the call that failed.
-    pub fn of(moto: &Moto) -> Result<Inventory, String> {
-        block_on(read_inventory(moto))
-    }
-
-    /// The ids of one kind.
-    pub fn ids(&self, kind: &str) -> impl Iterator<Item = &String> {
-        self.0.get(kind).into_iter().flatten()
-    }
-
-    pub fn contains(&self, kind: &str, id: &str) -> bool {
-        self.0.get(kind).is_some_and(|ids| ids.contains(id))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// How many objects of each kind.
-    pub fn counts(&self) -> BTreeMap<&'static str, usize> {
-        self.0.iter().map(|(kind, ids)| (*kind, ids.len())).collect()
-    }
-
-    /// The objects of this inventory that `earlier` does not hold.
-    pub fn without(&self, earlier: &Inventory) -> Inventory {
-        let mut left = BTreeMap::new();
-        for (kind, ids) in &self.0 {
-            let new: BTreeSet<String> = ids.iter().filter(|id| !earlier.contains(kind, id)).cloned().collect();
-            if !new.is_empty() {
-                left.insert(*kind, new);
-            }
-        }
-        Inventory(left)
-    }
-
-    /// The inventory as lists of ids per kind.
-    pub fn into_map(self) -> BTreeMap<&'static str, Vec<String>> {
-        self.0.into_iter().map(|(kind, ids)| (kind, ids.into_iter().collect())).collect()
-    }
-}
-
-impl std::fmt::Display for Inventory {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", self.0)
-    }
-}
-
-/// An SDK error as the message of a failed inventory read.
-fn failed<E: std::fmt::Debug>(call: &'static str) -> impl Fn(E) -> String {
-    move |e| format!("{call}: {e:?}")
-}
-
-async fn read_inventory(moto: &Moto) -> Result<Inventory, String> {
-    let (iam, ec2, efs) = (moto.iam(), moto.ec2(), moto.efs());
-    let mut found: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
-    let roles = iam.list_roles().send().await.map_err(failed("ListRoles"))?;
-    found.insert("roles", roles.roles().iter().map(|r| r.role_name().to_string()).collect());
-    let policies = iam
-        .list_policies()
-        .scope(aws_sdk_iam::types::PolicyScopeType::Local)
-        .send()
-        .await
-        .map_err(|e| e.to_string())
-        .map_err(failed("ListPolicies"))?;
-    found.insert("policies", policies.policies().iter().filter_map(|p| p.arn().map(str::to_string)).collect());
-    let profiles =
-        iam.list_instance_profiles().send().await.map_err(|e| e.to_string()).map_err(failed("ListInstanceProfiles"))?;
-    found.insert(
-        "instance_profiles",
-        profiles.instance_profiles().iter().map(|p| p.instance_profile_name().to_string()).collect(),
-    );
-    let associations = ec2
-        .describe_iam_instance_profile_associations()
-        .send()
-        .await
-        .map_err(|e| e.to_string())
-        .map_err(failed("DescribeIamInstanceProfileAssociations"))?;
-    found.insert(
-        "associations",
-        associations
-            .iam_instance_profile_associations()
-            .iter()
-            .filter(|a| a.state().is_some_and(|s| matches!(s.as_str(), "associated" | "associating")))
-            .filter_map(|a| a.association_id().map(str::to_string))
-            .collect(),
-    );
-    let file_systems = efs.describe_file_systems().send().await.map_err(failed("DescribeFileSystems"))?;
-    let fs_ids: BTreeSet<String> = file_systems.file_systems().iter().map(|f| f.file_system_id().to_string()).collect();
-    let mut mount_targets = BTreeSet::new();
-    for fs_id in &fs_ids {
-        let mts = efs
-            .describe_mount_targets()
-            .file_system_id(fs_id)
-            .send()
-            .await
-            .map_err(|e| e.to_string())
-            .map_err(failed("DescribeMountTargets"))?;
-        mount_targets.extend(mts.mount_targets().iter().map(|m| m.mount_target_id().to_string()));
-    }
-    found.insert("file_systems", fs_ids);
-    found.insert("mount_targets", mount_targets);
-    let access_points = efs.describe_access_points().send().await.map_err(failed("DescribeAccessPoints"))?;
-    found.insert(
-        "access_points",
-        access_points.access_points().iter().filter_map(|a| a.access_point_id().map(str::to_string)).collect(),
-    );
-    let groups = ec2.describe_security_groups().send().await.map_err(failed("DescribeSecurityGroups"))?;
-    found.insert(
-        "security_groups",
-        groups
-            .security_groups()
-            .iter()
-            .filter(|g| g.group_name().unwrap_or_default().starts_with("efs-prometheus-"))
-            .filter_map(|g| g.group_id().map(str::to_string))
-            .collect(),
-    );
-    found.retain(|_, ids| !ids.is_empty());
-    Ok(Inventory(found))
 }

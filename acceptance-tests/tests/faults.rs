@@ -1,7 +1,9 @@
 //! The example module applied and destroyed through the fault proxy: under each fault kind, and under
 //! a seeded random mix of them. Every run converges (apply succeeds, or fails with a clear error and a
-//! second apply completes), destroy leaves nothing in moto, and the proxy's counts show the retries and
-//! waiters really ran. The first test checks the proxy itself with plain SDK calls; the others run
+//! second apply completes) with exactly what an undisturbed apply makes (no duplicate policy version,
+//! rule or tag), the next plan is empty, the first destroy succeeds (the provider's own retries, not
+//! a second destroy), moto is left as it began, and the proxy's counts show the retries and waiters
+//! really ran. The first test checks the proxy itself with plain SDK calls; the others run
 //! in the [`Scenario`](acceptance_tests::Scenario) that `Bench::fresh` makes, whose end checks once
 //! more that nothing is left.
 
@@ -9,9 +11,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use acceptance_tests::cluster::Cluster;
-use acceptance_tests::example_module::{expected_inventory_counts, inventory, inventory_counts, Bench, APPLY, DESTROY};
+use acceptance_tests::example_module::{config_with, expected_new_counts, new_counts, Bench, APPLY, DESTROY};
 use acceptance_tests::proxy::{Fault, FaultProxy, FaultRule};
-use acceptance_tests::{block_on, skip_unless_acceptance, Moto};
+use acceptance_tests::{block_on, provider_block_with_endpoint, skip_unless_acceptance, Moto, Workdir};
 use aws_config::retry::RetryConfig;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_efs::types::LifeCycleState;
@@ -48,7 +50,8 @@ fn proxy_injects_each_fault_in_the_format_the_sdk_parses() {
     assert_eq!(err.code(), Some("RequestLimitExceeded"), "{err:?}");
     assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(503));
     let err = block_on(efs.describe_file_systems().send()).unwrap_err();
-    assert_eq!(err.code(), Some("Throttling"), "{err:?}");
+    assert_eq!(err.code(), Some("ThrottlingException"), "{err:?}");
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(429));
     assert_eq!(proxy.count("iam:ListRoles"), 2);
     assert_eq!(proxy.injected().get("ec2:DescribeVpcs"), Some(&1));
 
@@ -71,6 +74,28 @@ fn proxy_injects_each_fault_in_the_format_the_sdk_parses() {
     let policies =
         block_on(moto.iam().list_policies().scope(aws_sdk_iam::types::PolicyScopeType::Local).send()).unwrap();
     assert_eq!(policies.policies().len(), 1, "the call whose answer was lost was carried out");
+
+    // A call never answered: the caller's attempt timeout ends it; moto never saw it.
+    proxy.add_fault(FaultRule::new("iam:CreateRole", Fault::BlackHole, 1));
+    let impatient = aws_sdk_iam::Client::from_conf(
+        aws_sdk_iam::config::Builder::from(&sdk)
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .operation_attempt_timeout(Duration::from_millis(500))
+                    .build(),
+            )
+            .build(),
+    );
+    let started = Instant::now();
+    let err = block_on(impatient.create_role().role_name("r2").assume_role_policy_document(trust).send()).unwrap_err();
+    assert!(matches!(err, aws_sdk_iam::error::SdkError::TimeoutError(_)), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(block_on(moto.iam().get_role().role_name("r2").send()).is_err(), "a black-holed call must not reach moto");
+
+    // A group still in use by the interfaces of a deleted mount target.
+    proxy.add_fault(FaultRule::new("ec2:DeleteSecurityGroup", Fault::DependencyViolation, 1));
+    let err = block_on(ec2.delete_security_group().group_id("sg-12345678").send()).unwrap_err();
+    assert_eq!(err.code(), Some("DependencyViolation"), "{err:?}");
 
     // A delay holds the answer back.
     proxy.add_fault(FaultRule::new("iam:ListRoles", Fault::Delay(Duration::from_millis(400)), 1));
@@ -154,10 +179,16 @@ struct Run {
     injected: BTreeMap<String, u32>,
 }
 
-/// Applies the example module with `rules` in place, then destroys it; panics unless it converges
-/// and moto is left empty.
+/// Applies the example module with `rules` in place, then destroys it; panics unless it converges,
+/// the plan after it is empty, the first destroy succeeds and moto is left as it began.
 fn apply_and_destroy(bench: &Bench, label: &str, rules: &[FaultRule]) -> Run {
+    apply_and_destroy_with(bench, label, rules, |_| {})
+}
+
+/// [`apply_and_destroy`] with the configuration changed by `setup` first.
+fn apply_and_destroy_with(bench: &Bench, label: &str, rules: &[FaultRule], setup: impl Fn(&Workdir)) -> Run {
     let (cluster, wd) = bench.fresh(NAME);
+    setup(&wd);
     for rule in rules {
         bench.proxy.add_fault(rule.clone());
     }
@@ -171,19 +202,21 @@ fn apply_and_destroy(bench: &Bench, label: &str, rules: &[FaultRule]) -> Run {
         assert!(second.success(), "{label}: a second apply did not complete after\n{first}\nsecond: {second}");
         Some(text)
     };
-    assert_eq!(inventory_counts(&bench.moto), expected_inventory_counts(&cluster), "{label}: after apply");
+    assert_eq!(new_counts(&wd), expected_new_counts(&cluster), "{label}: after apply:{}", wd.new_since_start());
     let outputs = wd.output_json();
     assert_eq!(outputs["ready"]["value"], true, "{label}: {}", outputs["readiness"]["value"]);
+    assert_empty_plan(&wd, label);
 
-    let first = wd.run(DESTROY);
-    if !first.success() {
-        assert!(first.combined().contains("Error: "), "{label}: destroy failed without a diagnostic: {first}");
-        let second = wd.run(DESTROY);
-        assert!(second.success(), "{label}: a second destroy did not complete after\n{first}\nsecond: {second}");
-    }
-    let left = inventory(&bench.moto);
-    assert!(left.is_empty(), "{label}: destroy left {left:?}");
+    let destroy = wd.run(DESTROY);
+    assert!(destroy.success(), "{label}: the first destroy failed: {destroy}");
+    wd.assert_back_to_start();
     Run { first_apply_error, calls: bench.proxy.calls(), injected: bench.proxy.injected() }
+}
+
+/// The plan after a converged apply proposes nothing (no permanent diff, nothing adopted wrong).
+fn assert_empty_plan(wd: &Workdir, label: &str) {
+    let plan = wd.run(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
+    assert_eq!(plan.code, Some(0), "{label}: the plan after the apply is not empty: {plan}");
 }
 
 fn rule(action: &str, fault: Fault, times: u32) -> FaultRule {
@@ -212,6 +245,8 @@ fn example_module_converges_under_throttling_and_server_errors() {
     assert!(run.first_apply_error.is_none(), "the SDK retries throttling: {:?}", run.first_apply_error);
     assert_eq!(run.calls["iam:CreateRole"], 3, "two throttled attempts, then the call");
     assert_eq!(run.calls["ec2:AssociateIamInstanceProfile"], NODES + 2);
+    // EFS's ThrottlingException (HTTP 429) is retried by the SDK like the other services' throttling.
+    assert_eq!(run.calls["efs:CreateMountTarget"], 3 + 2);
     assert_eq!(run.injected.values().sum::<u32>(), 2 + 2 + 2 + 1 + 1);
 
     let run = apply_and_destroy(
@@ -286,6 +321,109 @@ fn example_module_converges_when_connections_drop_or_answers_are_slow() {
     assert!(run.first_apply_error.is_none(), "{:?}", run.first_apply_error);
 }
 
+/// An update under faults: a node replaced by another, a subnet (and its mount target) dropped, the
+/// tags, the driver policy (dynamic provisioning: a new policy version) and the hop limit changed,
+/// with the answers of its mutating calls lost or throttled. The update converges with no second
+/// policy version, association or tag, the plan after it is empty, and the first destroy succeeds.
+#[test]
+fn example_module_update_converges_under_faults() {
+    skip_unless_acceptance!();
+    let bench = Bench::start();
+    let label = "update";
+    let (cluster, mut wd) = bench.fresh(NAME);
+    wd.apply();
+    assert_eq!(new_counts(&wd), expected_new_counts(&cluster), "{label}: after the first apply");
+
+    let mut updated = cluster.clone();
+    let added = updated.add_instances(&bench.moto, 1);
+    wd.made_by_test("metadata_options", &added[0]);
+    let described = block_on(bench.moto.ec2().describe_instances().instance_ids(&added[0]).send()).expect("instance");
+    for interface in described.reservations().iter().flat_map(|r| r.instances()).flat_map(|i| i.network_interfaces()) {
+        wd.made_by_test("network_interfaces", interface.network_interface_id().expect("interface id"));
+    }
+    updated.instance_ids.retain(|id| *id != cluster.instance_ids[2]);
+    // The dropped node keeps the metadata options the first apply set, after destroy too (no
+    // state names it by then).
+    wd.changed_by_test("metadata_options", &cluster.instance_ids[2]);
+    updated.subnet_ids.pop();
+    let extra = "  tags                   = { env = \"acc2\", team = \"obs\" }\n  provisioning           = \"dynamic\"\n  metadata_hop_limit     = 2\n";
+    wd.write("main.tf", &config_with(&provider_block_with_endpoint(&bench.proxy.endpoint()), NAME, &updated, extra));
+    for rule in [
+        rule("iam:CreatePolicyVersion", Fault::ResetAfterForward, 1),
+        rule("iam:DeletePolicyVersion", Fault::Throttle, 1),
+        rule("ec2:AssociateIamInstanceProfile", Fault::ResetAfterForward, 1),
+        rule("ec2:DisassociateIamInstanceProfile", Fault::ResetAfterForward, 1),
+        rule("ec2:ModifyInstanceMetadataOptions", Fault::ResetAfterForward, 1),
+        rule("efs:DeleteMountTarget", Fault::ResetAfterForward, 1),
+        rule("iam:TagRole", Fault::ResetAfterForward, 1),
+        rule("efs:TagResource", Fault::Throttle, 1),
+        rule("ec2:CreateTags", Fault::ResetAfterForward, 1),
+    ] {
+        bench.proxy.add_fault(rule);
+    }
+    let update = wd.run(APPLY);
+    assert!(update.success(), "{label}: the update did not converge: {update}");
+    let mut expected = expected_new_counts(&updated);
+    // The two nodes kept (the dropped one and the added one are the test's).
+    expected.insert("metadata_options", 2);
+    // One more tag (`team`) on each of the six tagged objects.
+    *expected.get_mut("tags").expect("tags") += 6;
+    // The new default version of the policy, and the one before it, which IAM keeps; no duplicate
+    // from the retried CreatePolicyVersion whose answer was lost.
+    expected.insert("policy_versions", 2);
+    assert_eq!(new_counts(&wd), expected, "{label}: after the update:{}", wd.new_since_start());
+    let injected = bench.proxy.injected();
+    assert!(injected.len() >= 8, "{label}: the faults met their calls: {injected:?}");
+    assert_empty_plan(&wd, label);
+    let destroy = wd.run(DESTROY);
+    assert!(destroy.success(), "{label}: the first destroy failed: {destroy}");
+    wd.assert_back_to_start();
+}
+
+/// A call that never answers: each attempt is abandoned after the provider block's `call_timeout`
+/// and retried, so the apply and destroy complete; when every attempt of a call hangs, the apply
+/// fails within the retries' deadline with an error naming the timeout, and the next apply
+/// converges.
+#[test]
+fn example_module_retries_calls_that_never_answer() {
+    skip_unless_acceptance!();
+    let bench = Bench::start();
+    let impatient = |wd: &Workdir| {
+        let config = std::fs::read_to_string(wd.path().join("main.tf")).expect("read main.tf");
+        let provider = "  call_timeout = \"2s\"\n  max_retries  = 2\n\n  endpoints {";
+        wd.write("main.tf", &config.replacen("  endpoints {", provider, 1));
+    };
+
+    let started = Instant::now();
+    let run = apply_and_destroy_with(
+        &bench,
+        "calls never answered once",
+        &[
+            rule("iam:CreateRole", Fault::BlackHole, 1),
+            rule("efs:CreateFileSystem", Fault::BlackHole, 1),
+            rule("ec2:AuthorizeSecurityGroupIngress", Fault::BlackHole, 1),
+            rule("efs:DeleteMountTarget", Fault::BlackHole, 1),
+            rule("iam:DetachRolePolicy", Fault::BlackHole, 1),
+        ],
+        impatient,
+    );
+    assert!(run.first_apply_error.is_none(), "each hung attempt is retried: {:?}", run.first_apply_error);
+    assert_eq!(run.injected.values().sum::<u32>(), 5, "{:?}", run.injected);
+    assert_eq!(run.calls["efs:CreateFileSystem"], 2);
+    assert!(started.elapsed() < Duration::from_secs(120), "{:?}", started.elapsed());
+
+    // Three attempts (max_retries 2), every one hung: the apply fails with a diagnostic.
+    let run = apply_and_destroy_with(
+        &bench,
+        "a call never answered",
+        &[rule("iam:CreatePolicy", Fault::BlackHole, 3)],
+        impatient,
+    );
+    let error = run.first_apply_error.expect("every attempt of CreatePolicy hung");
+    assert!(error.contains("call_timeout") && error.contains("creating"), "{error}");
+    assert_eq!(run.injected["iam:CreatePolicy"], 3);
+}
+
 #[test]
 fn example_module_waits_out_eventual_consistency() {
     skip_unless_acceptance!();
@@ -300,9 +438,12 @@ fn example_module_waits_out_eventual_consistency() {
             rule("efs:DeleteMountTarget", Fault::StayDeleting, 2),
             rule("efs:DeleteFileSystem", Fault::FileSystemInUse, 3),
             rule("efs:DeleteFileSystem", Fault::StayDeleting, 2),
+            rule("ec2:DeleteSecurityGroup", Fault::DependencyViolation, 3),
         ],
     );
     assert!(run.first_apply_error.is_none(), "{:?}", run.first_apply_error);
+    // The NFS group's delete was retried while the mount targets' interfaces lingered.
+    assert_eq!(run.calls["ec2:DeleteSecurityGroup"], 3 + 1);
     // The propagation retry ran: three rejections, then one association per node.
     assert_eq!(run.calls["ec2:AssociateIamInstanceProfile"], NODES + 3);
     // The waiters polled through `creating` and `deleting`.

@@ -173,7 +173,7 @@ fn scenario_fails_on_what_is_left_and_accepts_what_the_test_made() {
     block_on(iam.create_role().role_name("left-behind").assume_role_policy_document(trust).send()).expect("CreateRole");
     let text = panic_text(catch_unwind(AssertUnwindSafe(|| wd.finish())).expect_err("something is left"));
     assert!(text.contains("left-behind") && text.contains("roles"), "{text}");
-    assert!(!text.contains("\"before\""), "what was there at the start is not counted: {text}");
+    assert!(!text.lines().any(|l| l.trim() == "before"), "what was there at the start is not counted: {text}");
 
     // The same, recorded as the test's own: the end passes.
     let mut wd = Scenario::new(&moto);
@@ -191,4 +191,61 @@ fn scenario_fails_on_what_is_left_and_accepts_what_the_test_made() {
     wd.run_ok(&["state", "rm", "-no-color", "efs_prometheus_volume.this"]);
     let text = panic_text(catch_unwind(AssertUnwindSafe(|| wd.finish())).expect_err("the volume is left"));
     assert!(text.contains("destroy left objects the state named") && text.contains(&fs_id), "{text}");
+}
+
+/// No CLI: what the inventory compares besides objects. A second policy version (as a retried
+/// CreatePolicyVersion whose answer was lost would make), an extra rule on a group that was there
+/// before, and a changed tag on it all fail the end; a change the test declares passes.
+#[test]
+fn scenario_fails_on_an_extra_policy_version_or_rule_and_on_a_changed_object() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let (iam, ec2) = (moto.iam(), moto.ec2());
+    let document =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+    let policy = block_on(iam.create_policy().policy_name("p").policy_document(document).send()).expect("CreatePolicy");
+    let arn = policy.policy().and_then(|p| p.arn()).expect("policy ARN").to_string();
+    let vpc = block_on(ec2.describe_vpcs().send()).expect("DescribeVpcs").vpcs()[0].vpc_id().expect("vpc").to_string();
+    let group = block_on(ec2.create_security_group().group_name("nodes").description("nodes").vpc_id(&vpc).send())
+        .expect("CreateSecurityGroup");
+    let group_id = group.group_id().expect("group id").to_string();
+    let name_tag = |value: &str| aws_sdk_ec2::types::Tag::builder().key("Name").value(value).build();
+    block_on(ec2.create_tags().resources(&group_id).tags(name_tag("before")).send()).expect("CreateTags");
+    let everything = || {
+        let mut wd = Scenario::new(&moto);
+        wd.compare_everything();
+        wd
+    };
+    let fails =
+        |wd: Scenario<'_>| panic_text(catch_unwind(AssertUnwindSafe(|| wd.finish())).expect_err("a difference"));
+
+    let wd = everything();
+    block_on(iam.create_policy_version().policy_arn(&arn).policy_document(document).send()).expect("version");
+    let text = fails(wd);
+    assert!(text.contains("policy_versions") && text.contains(&format!("{arn} v2 not-default")), "{text}");
+    block_on(iam.delete_policy_version().policy_arn(&arn).version_id("v2").send()).expect("DeletePolicyVersion");
+
+    let wd = everything();
+    let nfs = || {
+        ec2.authorize_security_group_ingress()
+            .group_id(&group_id)
+            .ip_protocol("tcp")
+            .from_port(2049)
+            .to_port(2049)
+            .cidr_ip("10.0.0.0/8")
+    };
+    block_on(nfs().send()).expect("AuthorizeSecurityGroupIngress");
+    let text = fails(wd);
+    assert!(text.contains(&format!("{group_id} ingress tcp 2049-2049 cidr 10.0.0.0/8")), "{text}");
+    let revoke = ec2.revoke_security_group_ingress().group_id(&group_id).ip_protocol("tcp").from_port(2049);
+    block_on(revoke.to_port(2049).cidr_ip("10.0.0.0/8").send()).expect("RevokeSecurityGroupIngress");
+
+    let wd = everything();
+    block_on(ec2.create_tags().resources(&group_id).tags(name_tag("after")).send()).expect("CreateTags");
+    let text = fails(wd);
+    assert!(text.contains("gone or") && text.contains(&format!("{group_id} Name=before")), "{text}");
+    let mut wd = everything();
+    block_on(ec2.create_tags().resources(&group_id).tags(name_tag("again")).send()).expect("CreateTags");
+    wd.changed_by_test("security_groups", &group_id);
+    wd.finish();
 }

@@ -166,6 +166,10 @@ where
         let answered = matches!(err, SdkError::ServiceError(_) | SdkError::ResponseError(_));
         let message = match (&err, err.message()) {
             (SdkError::ServiceError(_), Some(message)) => message.to_string(),
+            (SdkError::TimeoutError(_), _) => format!(
+                "no answer within the provider's call_timeout, retried up to max_retries times ({})",
+                aws_smithy_types::error::display::DisplayErrorContext(&err)
+            ),
             // Transport problems (connection refused, timeouts) carry the useful part in the chain.
             _ => aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
         };

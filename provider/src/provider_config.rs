@@ -12,7 +12,7 @@ use crate::aws::config::AwsSettings;
 use crate::aws::AwsClients;
 use crate::framework::duration::parse_duration;
 use crate::framework::schema::{Attribute, Block, NestedBlock, Nesting, Schema};
-use crate::framework::validators::{each_element, int_between, string_length, string_matches};
+use crate::framework::validators::{duration_between, each_element, int_between, string_length, string_matches};
 use crate::framework::{AttributePath, Ctx, Diagnostics, Type, Value};
 
 /// What every resource gets once the provider is configured.
@@ -130,6 +130,16 @@ pub fn schema() -> Schema {
                     .validator(int_between(0, 100)),
             )
             .attribute(
+                Attribute::optional("call_timeout", Type::String)
+                    .description(format!(
+                        "How long one attempt of an AWS call may wait for its answer, e.g. `30s` or `2m` (default `{}s`). \
+                         An attempt that gets no answer in time is abandoned and retried like a dropped connection, \
+                         within `max_retries`; when every attempt times out the operation fails with an error that says so.",
+                        crate::aws::config::DEFAULT_CALL_TIMEOUT.as_secs()
+                    ))
+                    .validator(duration_between(std::time::Duration::from_secs(1), std::time::Duration::from_secs(15 * 60))),
+            )
+            .attribute(
                 Attribute::optional("skip_credentials_validation", Type::Bool)
                     .description("Do not check the credentials with STS GetCallerIdentity when the provider is configured."),
             )
@@ -163,6 +173,8 @@ pub fn settings_from_config(config: &Value) -> AwsSettings {
         shared_config_files: strings(config.get("shared_config_files")),
         shared_credentials_files: strings(config.get("shared_credentials_files")),
         max_retries: config.get("max_retries").and_then(Value::as_i64).map(|n| n as u32),
+        // A zero or malformed duration is refused by `validate`, which runs first.
+        call_timeout: text(config.get("call_timeout")).and_then(|d| parse_duration(&d).ok()).filter(|d| !d.is_zero()),
         skip_credentials_validation: config
             .get("skip_credentials_validation")
             .and_then(Value::as_bool)

@@ -11,16 +11,17 @@ use serde_json::Value;
 
 use super::http::{Request, Response};
 use super::wire::{
-    delete_conflict_response, efs_object_id, file_system_in_use_response, profile_not_propagated_response,
-    server_error_response, throttle_response, DESCRIBE_LISTS,
+    delete_conflict_response, dependency_violation_response, efs_object_id, file_system_in_use_response,
+    profile_not_propagated_response, server_error_response, throttle_response, DESCRIBE_LISTS,
 };
 use super::Shared;
 
 /// What the proxy does to a matching call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
-    /// Throttled, without reaching moto: `Throttling` (HTTP 400) for IAM, STS and EFS,
-    /// `RequestLimitExceeded` (HTTP 503) for EC2.
+    /// Throttled, without reaching moto, as each service throttles: `Throttling` (HTTP 400) for IAM
+    /// and STS, `RequestLimitExceeded` (HTTP 503) for EC2, `ThrottlingException` (HTTP 429) on
+    /// EFS's REST-JSON protocol.
     Throttle,
     /// An HTTP 500 or 503 answer in the service's error format, without reaching moto.
     ServerError(u16),
@@ -31,6 +32,9 @@ pub enum Fault {
     ResetAfterForward,
     /// The answer is held back this long (the call is carried out).
     Delay(Duration),
+    /// The request is read and never answered, and does not reach moto: the connection stays open
+    /// until the caller gives up on it, as with a peer that hangs.
+    BlackHole,
     /// `ec2:AssociateIamInstanceProfile` (or `ec2:ReplaceIamInstanceProfileAssociation`) answers
     /// `InvalidParameterValue` "Invalid IAM Instance Profile ARN", as EC2 does until a new instance
     /// profile has propagated from IAM.
@@ -69,6 +73,9 @@ pub enum Fault {
     /// (HTTP 409) without reaching moto, as IAM does while a detach or removal just made has not
     /// propagated yet.
     DeleteConflict,
+    /// `ec2:DeleteSecurityGroup` answers `DependencyViolation` (HTTP 400) without reaching moto,
+    /// as EC2 does while the network interfaces of just-deleted mount targets still use the group.
+    DependencyViolation,
 }
 
 /// A fault for the next `times` calls of `action` (`svc:Action`; `*` for every call, `svc:*` for
@@ -153,6 +160,7 @@ pub(super) struct Holds {
 pub(super) enum Plan {
     Answer(Response),
     Reset,
+    BlackHole,
     Forward { delay: Duration, lose_answer: bool, holds: Holds },
 }
 
@@ -185,6 +193,8 @@ pub(super) fn decide(shared: &Shared, action: &str, service: &str, request: &Req
         Fault::Throttle => Plan::Answer(throttle_response(service)),
         Fault::ServerError(status) => Plan::Answer(server_error_response(service, status)),
         Fault::Reset => Plan::Reset,
+        Fault::BlackHole => Plan::BlackHole,
+        Fault::DependencyViolation => Plan::Answer(dependency_violation_response(request)),
         Fault::ResetAfterForward => forward(Duration::ZERO, true),
         Fault::Delay(delay) => forward(delay, false),
         Fault::ProfileNotPropagated => Plan::Answer(profile_not_propagated_response(request)),

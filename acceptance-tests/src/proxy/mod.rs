@@ -234,6 +234,24 @@ impl Drop for FaultProxy {
 // Serving
 // ---------------------------------------------------------------------------------------------
 
+/// How long a black-holed connection is held at most, should its caller never give up.
+const BLACK_HOLE_LIMIT: Duration = Duration::from_secs(15 * 60);
+
+/// Keeps a connection open without answering until the caller closes it (or the proxy stops).
+fn hold_until_closed(shared: &Shared, stream: &mut TcpStream) {
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 1024];
+    while !shared.stop.load(Ordering::SeqCst) && started.elapsed() < BLACK_HOLE_LIMIT {
+        match io::Read::read(stream, &mut buf) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(_) => return,
+        }
+    }
+}
+
 fn serve(shared: &Shared, stream: TcpStream) {
     let _ = stream.set_nodelay(true);
     let Ok(read_half) = stream.try_clone() else { return };
@@ -270,6 +288,10 @@ fn handle(shared: &Shared, request: &Request, stream: &mut TcpStream) -> io::Res
         Plan::Reset => {
             reset(stream.try_clone()?);
             return Err(io::Error::new(io::ErrorKind::ConnectionReset, "fault: reset"));
+        }
+        Plan::BlackHole => {
+            hold_until_closed(shared, stream);
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "fault: never answered"));
         }
         Plan::Forward { delay, lose_answer, holds } => (delay, lose_answer, holds),
     };

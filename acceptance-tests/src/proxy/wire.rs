@@ -130,11 +130,16 @@ pub(super) fn error_response(service: &str, status: u16, code: &str, message: &s
 }
 
 pub(super) fn throttle_response(service: &str) -> Response {
-    if service == "ec2" {
-        error_response(service, 503, "RequestLimitExceeded", "Request limit exceeded.")
-    } else {
-        error_response(service, 400, "Throttling", "Rate exceeded")
+    match service {
+        "ec2" => error_response(service, 503, "RequestLimitExceeded", "Request limit exceeded."),
+        "efs" => error_response(service, 429, "ThrottlingException", "Rate exceeded"),
+        _ => error_response(service, 400, "Throttling", "Rate exceeded"),
     }
+}
+
+pub(super) fn dependency_violation_response(request: &Request) -> Response {
+    let id = form_value(&String::from_utf8_lossy(&request.body), "GroupId").unwrap_or_default();
+    error_response("ec2", 400, "DependencyViolation", &format!("resource {id} has a dependent object"))
 }
 
 pub(super) fn server_error_response(service: &str, status: u16) -> Response {

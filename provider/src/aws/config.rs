@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
@@ -26,6 +27,8 @@ pub struct AwsSettings {
     pub shared_config_files: Vec<String>,
     pub shared_credentials_files: Vec<String>,
     pub max_retries: Option<u32>,
+    /// How long one attempt of a call may wait for its answer ([`DEFAULT_CALL_TIMEOUT`] if unset).
+    pub call_timeout: Option<Duration>,
     pub skip_credentials_validation: bool,
     pub assume_role: Option<AssumeRole>,
     /// Service name (`ec2`, `efs`, `iam`, `sts`) to endpoint URL.
@@ -62,6 +65,11 @@ pub struct Configured {
 /// Retries per AWS call by default: the SDK backs off exponentially on throttling and 5xx.
 const DEFAULT_MAX_RETRIES: u32 = 25;
 
+/// How long one attempt of an AWS call waits for its answer by default. AWS answers in well under
+/// a second; a minute covers a slow one, and bounds a connection that never answers (the SDK has
+/// no timeout of its own), which is then retried like a dropped one.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
 pub async fn build(settings: &AwsSettings) -> Result<Configured, Diagnostics> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(region) = &settings.region {
@@ -87,6 +95,11 @@ pub async fn build(settings: &AwsSettings) -> Result<Configured, Diagnostics> {
     let max_attempts = settings.max_retries.unwrap_or(DEFAULT_MAX_RETRIES) + 1;
     loader = loader.retry_config(
         RetryConfig::standard().with_max_attempts(max_attempts).with_max_backoff(Duration::from_secs(20)),
+    );
+    loader = loader.timeout_config(
+        TimeoutConfig::builder()
+            .operation_attempt_timeout(settings.call_timeout.unwrap_or(DEFAULT_CALL_TIMEOUT))
+            .build(),
     );
     let mut sdk = loader.load().await;
 

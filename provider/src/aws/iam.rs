@@ -3,7 +3,7 @@
 //! Finders return `Ok(None)` when the object does not exist (`NoSuchEntity`), so callers treat
 //! "gone" as one outcome. Deleters treat `NoSuchEntity` as success: they may run again after a crash.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
@@ -338,20 +338,42 @@ fn version_number(id: &str) -> u64 {
 }
 
 /// Makes `document` the policy's default version, first pruning the oldest non-default version when
-/// the policy already has the maximum number of versions.
+/// the policy already has the maximum number of versions. CreatePolicyVersion is not idempotent:
+/// when the answer to an attempt is lost, the SDK's retry makes a second version, so versions
+/// that existed before and carry the same document as the new default are deleted afterwards.
 pub async fn set_policy_document(iam: &Client, arn: &str, document: &str) -> Result<(), Error> {
-    let versions = list_policy_versions(iam, arn).await?;
-    if let Some(oldest) = version_to_prune(&versions) {
+    let before = list_policy_versions(iam, arn).await?;
+    if let Some(oldest) = version_to_prune(&before) {
         delete_policy_version(iam, arn, &oldest.version_id).await?;
     }
-    iam.create_policy_version()
+    let created = iam
+        .create_policy_version()
         .policy_arn(arn)
         .policy_document(document)
         .set_as_default(true)
         .send()
         .await
-        .context("creating IAM Policy version", arn)
-        .map(|_| ())
+        .context("creating IAM Policy version", arn)?;
+    let new_id = created.policy_version().and_then(|v| v.version_id()).unwrap_or_default().to_string();
+    let earlier: BTreeSet<&str> = before.iter().map(|v| v.version_id.as_str()).collect();
+    for version in list_policy_versions(iam, arn).await? {
+        if version.is_default || version.version_id == new_id || earlier.contains(version.version_id.as_str()) {
+            continue;
+        }
+        // Made during this call but not the one its answer named: a retried attempt's duplicate.
+        let same = policy_document(iam, arn, &version.version_id).await?.is_some_and(|d| json_same(&d, document));
+        if same {
+            delete_policy_version(iam, arn, &version.version_id).await?;
+        }
+    }
+    Ok(())
+}
+
+fn json_same(a: &str, b: &str) -> bool {
+    match (serde_json::from_str::<serde_json::Value>(a), serde_json::from_str::<serde_json::Value>(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 pub async fn delete_policy_version(iam: &Client, arn: &str, version_id: &str) -> Result<(), Error> {

@@ -290,7 +290,13 @@ pub(super) fn rewrite_efs_answer(
                 if let (Some(fs_id), Some(listed)) = (by_file_system, body[*list].as_array_mut()) {
                     for (id, (remaining, description)) in &state.deleting {
                         let listed_already = listed.iter().any(|o| o[*key].as_str() == Some(id.as_str()));
-                        if *remaining > 0 && description["FileSystemId"] == fs_id.as_str() && !listed_already {
+                        // Only mount targets: an access point of the file system may be held too.
+                        let mount_target = id.starts_with("fsmt-");
+                        if mount_target
+                            && *remaining > 0
+                            && description["FileSystemId"] == fs_id.as_str()
+                            && !listed_already
+                        {
                             let mut object = description.clone();
                             object["LifeCycleState"] = Value::from("deleting");
                             listed.push(object);

@@ -423,3 +423,35 @@ fn associations_wait_for_pending_and_stopping_instances() {
     let left = block_on(moto.ec2().describe_iam_instance_profile_associations().send()).expect("associations");
     assert!(left.iam_instance_profile_associations().is_empty(), "{left:?}");
 }
+
+/// Item 2: a file system made with `kms_key_id` set to an alias ARN is reported by EFS with the
+/// key's ARN. The state keeps the alias (no permanent replacement in every plan, and the apply's
+/// result matches its plan).
+#[test]
+fn a_kms_alias_arn_stays_as_configured() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto);
+    let cluster = Cluster::create(&moto, 2, 1);
+    let alias = "arn:aws:kms:us-east-1:123456789012:alias/prometheus-tsdb";
+    let wd = Scenario::new(&moto);
+    wd.write("main.tf", &volume_config(&proxy, &cluster, &format!("  kms_key_id = \"{alias}\"")));
+    wd.apply();
+    let volume = wd.state_resource(VOLUME);
+    let fs_id = volume["file_system_id"].as_str().unwrap_or_default().to_string();
+    // Through the proxy, as from AWS: the key's ARN.
+    let seen = block_on(
+        aws_sdk_efs::Client::from_conf(
+            aws_sdk_efs::config::Builder::from(&moto.sdk_config()).endpoint_url(proxy.endpoint()).build(),
+        )
+        .describe_file_systems()
+        .file_system_id(&fs_id)
+        .send(),
+    )
+    .expect("DescribeFileSystems through the proxy");
+    let reported = seen.file_systems()[0].kms_key_id().unwrap_or_default().to_string();
+    assert!(reported.starts_with("arn:aws:kms:us-east-1:123456789012:key/"), "{reported}");
+    assert_eq!(volume["kms_key_id"].as_str(), Some(alias));
+    assert_no_changes(&wd);
+    wd.finish();
+}

@@ -99,6 +99,36 @@ pub(super) fn tag_backed_up_file_system(shared: &Shared, request: &Request, resp
     }
 }
 
+/// EFS answers with the ARN of the key a file system was made with, also when the create named
+/// the key by an alias ARN; moto echoes the alias. The alias is resolved here, to a key id derived
+/// from the alias's name (the same alias always names the same key).
+pub(super) fn resolve_kms_aliases(action: &str, response: &mut Response) {
+    if !matches!(action, "efs:CreateFileSystem" | "efs:DescribeFileSystems") {
+        return;
+    }
+    let Ok(mut body) = serde_json::from_slice::<Value>(&response.body) else { return };
+    let mut resolved = false;
+    let descriptions: Vec<&mut Value> = match body.get_mut("FileSystems").and_then(Value::as_array_mut) {
+        Some(list) => list.iter_mut().collect(),
+        None => vec![&mut body],
+    };
+    for description in descriptions {
+        let Some(alias) = description["KmsKeyId"].as_str() else { continue };
+        let Some((prefix, name)) = alias.split_once(":alias/") else { continue };
+        // FNV-1a of the name, shaped like a key id.
+        let hash =
+            name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let hex = format!("{hash:016x}{:016x}", hash.rotate_left(29));
+        let key =
+            format!("{prefix}:key/{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32]);
+        description["KmsKeyId"] = Value::String(key);
+        resolved = true;
+    }
+    if resolved {
+        response.body = body.to_string().into_bytes();
+    }
+}
+
 /// The mount target an EFS mount target call names in its path (`/mount-targets/{id}[/...]`).
 fn mount_target_in_path(request: &Request) -> Option<String> {
     let mut segments = request.path().trim_start_matches('/').split('/').skip(1);

@@ -24,6 +24,8 @@
 //!   then (the SDK keeps the token across retries); moto makes a second one.
 //! * EFS tags a file system created with `Backup: true` with the system tag
 //!   [`BACKUP_SYSTEM_TAG`] (`aws:elasticfilesystem:default-backup`).
+//! * EFS reports a file system's KMS key by its key ARN, also when the create named an alias ARN
+//!   (moto echoes the alias).
 //! * Tag calls naming an `aws:` key are refused (EFS `BadRequest`, IAM `InvalidInput`, EC2
 //!   `InvalidParameterValue`): those keys are AWS's own.
 //! * DescribeAccessPoints by file system answers in pages of [`ACCESS_POINTS_PER_PAGE`].
@@ -68,7 +70,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use self::aws::{
-    eventual_answer, page_access_points, refuse_system_tag_keys, refuse_unsettled, rewrite_answer,
+    eventual_answer, page_access_points, refuse_system_tag_keys, refuse_unsettled, resolve_kms_aliases, rewrite_answer,
     tag_backed_up_file_system,
 };
 pub use self::aws::{ACCESS_POINTS_PER_PAGE, BACKUP_SYSTEM_TAG};
@@ -323,6 +325,9 @@ fn handle(shared: &Shared, request: &Request, stream: &mut TcpStream) -> io::Res
     }
     if action == "efs:DescribeAccessPoints" && response.status == 200 {
         page_access_points(request, &mut response);
+    }
+    if (200..300).contains(&response.status) {
+        resolve_kms_aliases(&action, &mut response);
     }
     if service == "efs" && (200..300).contains(&response.status) {
         rewrite_efs_answer(shared, &action, request, &mut response, holds);

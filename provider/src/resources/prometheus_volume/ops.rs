@@ -109,6 +109,18 @@ async fn adopt_security_group(aws: &AwsClients, id: String, args: &VolumeArgs) -
     Ok(id)
 }
 
+/// The file system's KMS key as the state shows it. EFS reports the key's ARN; a state that names
+/// the key by an alias ARN keeps that form, since a file system's key never changes after it is made
+/// (the alias named this key then; re-pointing the alias later does not re-encrypt anything). Any
+/// other difference is shown as EFS reports it, as drift.
+fn kms_key_id(state: &Value, reported: Option<&str>) -> Option<String> {
+    let recorded = state.get("kms_key_id").and_then(Value::as_str);
+    match (recorded, reported) {
+        (Some(alias), Some(_)) if alias.contains(":alias/") => Some(alias.to_string()),
+        _ => reported.map(str::to_string),
+    }
+}
+
 /// Reads every part of the volume from AWS into a new state based on `state`; null when the
 /// file system is gone.
 pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Value, Error> {
@@ -157,7 +169,7 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
         .unwrap_or_default();
     set(&mut next, "name", Value::string(&name));
     set(&mut next, "encrypted", Value::Bool(fs.encrypted().unwrap_or(false)));
-    set(&mut next, "kms_key_id", opt(fs.kms_key_id().map(str::to_string)));
+    set(&mut next, "kms_key_id", opt(kms_key_id(state, fs.kms_key_id())));
     set(&mut next, "performance_mode", Value::string(fs.performance_mode().as_str()));
     let throughput = fs.throughput_mode().map(|m| m.as_str().to_string()).unwrap_or_else(|| "bursting".into());
     let provisioned = if throughput == "provisioned" {

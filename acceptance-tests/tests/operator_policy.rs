@@ -12,7 +12,7 @@ use std::fs;
 
 use acceptance_tests::cluster::Cluster;
 use acceptance_tests::example_module::{Bench, APPLY, DESTROY};
-use acceptance_tests::{provider_block_with_endpoint, repo_root, skip_unless_acceptance, Workdir};
+use acceptance_tests::{block_on, provider_block_with_endpoint, repo_root, skip_unless_acceptance, Workdir};
 use serde_json::Value;
 
 const POLICY: &str = "examples/iam/operator-policy.json";
@@ -69,14 +69,29 @@ fn write_config(wd: &Workdir, endpoint: &str, cluster: &Cluster, extra: &str) {
 fn operator_policy_allows_exactly_what_the_provider_calls() {
     skip_unless_acceptance!();
     let bench = Bench::start();
-    let (mut cluster, wd) = bench.fresh("operator-policy");
+    let (mut cluster, mut wd) = bench.fresh("operator-policy");
     let endpoint = bench.proxy.endpoint();
     bench.proxy.reset_counts();
 
     // The whole life of the module: create, change what can change in place, refresh, destroy.
     write_config(&wd, &endpoint, &cluster, "  tags = { env = \"acc\", owner = \"sre\" }\n");
     wd.run_ok(APPLY);
-    cluster.add_instances(&bench.moto, 1);
+    for node in cluster.add_instances(&bench.moto, 1) {
+        // The new node, its tags and its network interface are the test's own.
+        wd.made_by_test("tags", &node);
+        let interfaces = block_on(
+            bench
+                .moto
+                .ec2()
+                .describe_network_interfaces()
+                .filters(aws_sdk_ec2::types::Filter::builder().name("attachment.instance-id").values(&node).build())
+                .send(),
+        )
+        .expect("DescribeNetworkInterfaces");
+        for interface in interfaces.network_interfaces() {
+            wd.made_by_test("network_interfaces", interface.network_interface_id().unwrap_or_default());
+        }
+    }
     let changed = "  tags         = { env = \"prod\", team = \"observability\" }\n  provisioning = \"dynamic\"\n";
     write_config(&wd, &endpoint, &cluster, changed);
     wd.run_ok(APPLY);

@@ -97,6 +97,12 @@ impl CsiNodeIdentity {
 
     /// Plans the default policy document, keeping the prior text when it means the same.
     fn plan_policy(plan: &mut PlanContext<'_>) {
+        // A policy deleted outside Terraform (or by a destroy interrupted after DeletePolicy) reads
+        // back without an ARN: the update makes it again, under an ARN known only then.
+        let prior_arn = plan.prior.get("policy_arn").and_then(Value::as_str).unwrap_or_default();
+        if !plan.is_create() && prior_arn.is_empty() {
+            plan.set("policy_arn", Value::Unknown);
+        }
         if !plan.config.get("policy_json").is_none_or(Value::is_null) {
             return;
         }

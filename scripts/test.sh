@@ -44,7 +44,8 @@ step "acceptance tests again under Terraform $TERRAFORM_VERSION (the oldest CLI 
 # What the CLI takes part in runs again on the floor CLI: the protocol and the install, plan, apply,
 # import, refresh and destroy of every resource and data source, diagnostics, crash recovery, state
 # backends and logs. The other test files check what no CLI changes (AWS behaviour through the fault
-# proxy, the charts, docs, release artifacts, workflows) and ran in the first pass; the whole suite
+# proxy, the provider's own recovery from crashes in a second configuration shape and in updates,
+# the charts, docs, release artifacts, workflows) and ran in the first pass; the whole suite
 # under both CLIs does not fit CI's budget from a cold start. Tests named tofu_* use what only
 # OpenTofu has (import/removed/moved blocks, generated configuration) and ran in the first pass.
 TERRAFORM_TESTS=(provider registry security bad_input example_module csi_node_identity prometheus_volume

@@ -42,6 +42,8 @@ pub struct Scenario<'m> {
     baseline: Inventory,
     /// Objects (ids) the test made or changed itself after the scenario began.
     exempt: BTreeSet<String>,
+    /// What earlier states named ([`Scenario::remember_state`]).
+    remembered: StateObjects,
     /// Compare every kind of the inventory, both ways ([`Scenario::compare_everything`]).
     everything: bool,
     finished: bool,
@@ -62,7 +64,15 @@ impl<'m> Scenario<'m> {
     /// [`crate::example_module::Bench::fresh`] makes). What moto holds now is the baseline.
     pub fn in_workdir(moto: &'m Moto, workdir: Workdir) -> Scenario<'m> {
         let baseline = Inventory::of(moto).unwrap_or_else(|e| panic!("reading moto's inventory: {e}"));
-        Scenario { moto, workdir, baseline, exempt: BTreeSet::new(), everything: false, finished: false }
+        Scenario {
+            moto,
+            workdir,
+            baseline,
+            exempt: BTreeSet::new(),
+            remembered: StateObjects::default(),
+            everything: false,
+            finished: false,
+        }
     }
 
     /// The moto this scenario runs against.
@@ -86,6 +96,15 @@ impl<'m> Scenario<'m> {
         assert!(KINDS.iter().any(|(k, _)| *k == kind), "{kind:?} is not an inventory kind: {KINDS:?}");
         self.exempt.insert(id.to_string());
         self.exempt.insert(owner_key(kind, id));
+    }
+
+    /// Keeps what the current state names for the end's checks, as a backup of it would: for a
+    /// test whose next commands overwrite every state file that names it (two destroys in a row,
+    /// the first one killed, leave only the states after it).
+    pub fn remember_state(&mut self) {
+        let now = self.state_objects().unwrap_or_else(|e| panic!("reading the state: {e}"));
+        self.remembered.objects.extend(now.objects);
+        self.remembered.instances.extend(now.instances);
     }
 
     /// From now on the end (and [`Scenario::assert_back_to_start`]) compares every kind of the
@@ -188,7 +207,11 @@ impl<'m> Scenario<'m> {
 
     /// The managed resources of the state, and the AWS objects named by it and its backups.
     fn state_objects(&self) -> Result<StateObjects, String> {
-        let mut found = StateObjects::default();
+        let mut found = StateObjects {
+            managed_resources: 0,
+            objects: self.remembered.objects.clone(),
+            instances: self.remembered.instances.clone(),
+        };
         // `terraform.tfstate`, then the backups: `terraform.tfstate.backup` (the state before the
         // last apply or destroy) and `terraform.tfstate.<time>.backup` (before a `state` command).
         let mut names = vec!["terraform.tfstate".to_string()];

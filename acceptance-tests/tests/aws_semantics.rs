@@ -424,6 +424,49 @@ fn associations_wait_for_pending_and_stopping_instances() {
     assert!(left.iam_instance_profile_associations().is_empty(), "{left:?}");
 }
 
+/// Item 5, the other reading of EC2's documentation: ReplaceIamInstanceProfileAssociation only on a
+/// `running` instance. A stopped node whose profile is to be replaced (`replace_existing_association`)
+/// and where EC2 refuses the replacement loses its old association and gets the new one.
+#[test]
+fn a_replacement_refused_on_a_stopped_instance_disassociates_then_associates() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto);
+    let cluster = Cluster::create(&moto, 1, 1);
+    let node = cluster.instance_ids[1].clone();
+    block_on(moto.iam().create_instance_profile().instance_profile_name("previous").send()).expect("profile");
+    let spec = aws_sdk_ec2::types::IamInstanceProfileSpecification::builder().name("previous").build();
+    let ec2 = moto.ec2();
+    block_on(ec2.associate_iam_instance_profile().instance_id(&node).iam_instance_profile(spec).send()).expect("assoc");
+    block_on(ec2.stop_instances().instance_ids(&node).send()).expect("StopInstances");
+    // Every replacement is refused: the first one and the one after the instance is seen settled.
+    proxy.add_fault(FaultRule::new("ec2:ReplaceIamInstanceProfileAssociation", Fault::ReplaceRefusedUnlessRunning, 9));
+    let wd = Scenario::new(&moto);
+    wd.write(
+        "main.tf",
+        &identity_config(&proxy, "replacing", &cluster.instance_ids, "  replace_existing_association = true"),
+    );
+    wd.apply();
+    assert_eq!(injected(&proxy, "ec2:ReplaceIamInstanceProfileAssociation"), 2, "{:?}", proxy.injected());
+    assert_eq!(proxy.count("ec2:DisassociateIamInstanceProfile"), 1, "{:?}", proxy.calls());
+    let profile_arn = wd.state_resource(IDENTITY)["instance_profile_arn"].as_str().unwrap_or_default().to_string();
+    let associated = block_on(ec2.describe_iam_instance_profile_associations().send()).expect("associations");
+    let mut profiles: Vec<(String, String)> = associated
+        .iam_instance_profile_associations()
+        .iter()
+        .map(|a| {
+            let arn = a.iam_instance_profile().and_then(|p| p.arn()).unwrap_or_default();
+            (a.instance_id().unwrap_or_default().to_string(), arn.to_string())
+        })
+        .collect();
+    profiles.sort();
+    let mut expected: Vec<(String, String)> =
+        cluster.instance_ids.iter().map(|id| (id.clone(), profile_arn.clone())).collect();
+    expected.sort();
+    assert_eq!(profiles, expected);
+    assert_no_changes(&wd);
+}
+
 /// Item 2: a file system made with `kms_key_id` set to an alias ARN is reported by EFS with the
 /// key's ARN. The state keeps the alias (no permanent replacement in every plan, and the apply's
 /// result matches its plan).

@@ -2,9 +2,16 @@
 //! and of its destroy: right after moto carried the call out and before the provider saw the answer.
 //! After each kill during apply a plain `terraform apply` completes with exactly one of everything (no
 //! second file system, role, profile, policy version, rule or tag), the plan after it is empty, and
-//! `terraform destroy` leaves moto as it began; after a kill during destroy, the same recovery.
+//! `terraform destroy` leaves moto as it began. After a kill during destroy after an even-numbered
+//! call, the same recovery; after an odd-numbered one, `terraform destroy` at once (no apply first)
+//! must leave moto as it began: a refresh of a half-destroyed resource may not drop it from the
+//! state while parts of it remain.
 //!
-//! Each test walks every other k on one moto (reset between runs) until a run ends before its k-th
+//! The CLI itself is SIGKILLed too (with its provider), after every fourth call of the apply: the
+//! objects made since the CLI last wrote the state are in no state, and the next apply must adopt
+//! them rather than make a second of each.
+//!
+//! Each test walks every other k (the CLI's, every fourth) on one moto (reset between runs) until a run ends before its k-th
 //! call, so two tests share the k of a phase and run side by side. Each run is a
 //! [`Scenario`](acceptance_tests::Scenario) (`Bench::fresh` makes it), whose end checks once more
 //! that nothing is left.
@@ -23,6 +30,16 @@ enum Phase {
     Destroy,
 }
 
+/// Which process the crash trigger kills.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kill {
+    /// The provider: the CLI sees the plugin crash and writes the state it has.
+    Provider,
+    /// The CLI (then its provider), as when the machine running it goes down: no state is written
+    /// for whatever was made since the last write.
+    Cli,
+}
+
 /// How a run with the crash trigger armed went.
 enum Outcome {
     /// The provider was killed right after this action.
@@ -32,24 +49,29 @@ enum Outcome {
 }
 
 /// Kills the provider after the `k`-th mutating call of `phase`, then recovers with apply and
-/// destroy. When the phase makes fewer than `k` mutating calls it completes instead, and the run
+/// destroy (or, after an odd-numbered call of destroy, with destroy alone). When the phase makes fewer than `k` mutating calls it completes instead, and the run
 /// checks an undisturbed apply and destroy.
-fn crash_and_recover(bench: &Bench, phase: Phase, k: u32) -> Outcome {
-    let (cluster, wd) = bench.fresh(NAME);
+fn crash_and_recover(bench: &Bench, phase: Phase, kill: Kill, k: u32) -> Outcome {
+    let (cluster, mut wd) = bench.fresh(NAME);
     if phase == Phase::Destroy {
         ok(&wd, APPLY, "apply before the destroy");
+        // The killed destroy and the one after it overwrite every state file that names the nodes.
+        wd.remember_state();
     }
     bench.proxy.reset_counts();
-    bench.proxy.crash_after_mutating_calls(k);
+    match kill {
+        Kill::Provider => bench.proxy.crash_after_mutating_calls(k),
+        Kill::Cli => bench.proxy.crash_cli_after_mutating_calls(k),
+    }
     let interrupted = wd.run(if phase == Phase::Apply { APPLY } else { DESTROY });
     let crashed = bench.proxy.crashed();
     let mutating_calls = bench.proxy.mutating_calls();
     let mutating: u32 = mutating_calls.values().sum();
     bench.proxy.clear_faults();
-    let label = format!("{phase:?} killed after mutating call {k} ({crashed:?})");
+    let label = format!("{phase:?}: {kill:?} killed after mutating call {k} ({crashed:?})");
     let outcome = match crashed {
         Some((action, pid)) => {
-            assert!(pid.is_some(), "{label}: the provider process was not found");
+            assert!(pid.is_some(), "{label}: the process to kill was not found");
             assert!(!interrupted.success(), "{label}: Terraform did not notice the crash: {interrupted}");
             Outcome::Killed(action)
         }
@@ -61,6 +83,9 @@ fn crash_and_recover(bench: &Bench, phase: Phase, k: u32) -> Outcome {
     };
     match (&outcome, phase) {
         (Outcome::Completed(_), Phase::Destroy) => {}
+        (Outcome::Killed(_), Phase::Destroy) if k % 2 == 1 => {
+            ok(&wd, DESTROY, &format!("{label}: destroy right after the killed destroy"));
+        }
         _ => recover(&cluster, &wd, &label),
     }
     wd.assert_back_to_start();
@@ -81,14 +106,14 @@ fn ok(wd: &Workdir, args: &[&str], what: &str) {
     assert!(out.success(), "{what}: {out}");
 }
 
-/// Runs k = first, first + 2, ... until the phase completes before its k-th mutating call; returns
-/// the actions killed after.
-fn every_other_k(phase: Phase, first: u32) -> Vec<String> {
+/// Runs k = first, first + step, ... until the phase completes before its k-th mutating call;
+/// returns the actions killed after.
+fn every_kth(phase: Phase, kill: Kill, first: u32, step: u32) -> Vec<String> {
     let bench = Bench::start();
     let mut killed = Vec::new();
     let mut k = first;
     loop {
-        match crash_and_recover(&bench, phase, k) {
+        match crash_and_recover(&bench, phase, kill, k) {
             Outcome::Killed(action) => {
                 eprintln!("{phase:?}: killed after call {k}, {action}; recovered");
                 killed.push(action);
@@ -99,7 +124,7 @@ fn every_other_k(phase: Phase, first: u32) -> Vec<String> {
                 return killed;
             }
         }
-        k += 2;
+        k += step;
         assert!(k < 100, "the {phase:?} flow never ends");
     }
 }
@@ -110,7 +135,7 @@ const FIRST_CALLS: &[&str] = &["iam:CreateRole", "efs:CreateFileSystem"];
 #[test]
 fn killed_during_apply_after_odd_numbered_calls_recovers() {
     skip_unless_acceptance!();
-    let killed = every_other_k(Phase::Apply, 1);
+    let killed = every_kth(Phase::Apply, Kill::Provider, 1, 2);
     assert!(killed.len() >= 8, "the apply makes about 20 mutating calls: {killed:?}");
     assert!(FIRST_CALLS.contains(&killed[0].as_str()), "{killed:?}");
 }
@@ -118,20 +143,32 @@ fn killed_during_apply_after_odd_numbered_calls_recovers() {
 #[test]
 fn killed_during_apply_after_even_numbered_calls_recovers() {
     skip_unless_acceptance!();
-    let killed = every_other_k(Phase::Apply, 2);
+    let killed = every_kth(Phase::Apply, Kill::Provider, 2, 2);
     assert!(killed.len() >= 8, "the apply makes about 20 mutating calls: {killed:?}");
 }
 
 #[test]
-fn killed_during_destroy_after_odd_numbered_calls_recovers() {
+fn killed_during_destroy_after_odd_numbered_calls_is_finished_by_destroy() {
     skip_unless_acceptance!();
-    let killed = every_other_k(Phase::Destroy, 1);
+    let killed = every_kth(Phase::Destroy, Kill::Provider, 1, 2);
     assert!(killed.len() >= 6, "the destroy makes about 15 mutating calls: {killed:?}");
 }
 
 #[test]
 fn killed_during_destroy_after_even_numbered_calls_recovers() {
     skip_unless_acceptance!();
-    let killed = every_other_k(Phase::Destroy, 2);
+    let killed = every_kth(Phase::Destroy, Kill::Provider, 2, 2);
     assert!(killed.len() >= 6, "the destroy makes about 15 mutating calls: {killed:?}");
+}
+
+/// The CLI itself SIGKILLed (then its provider) after every fourth mutating call of the apply, from
+/// the second: what was made since the last state write is in AWS and in no state. The next apply
+/// plans those creates again with the same owner id (same working directory and workspace, see the
+/// provider's `resources::ownership`), finds the objects by name and adopts them: one of
+/// everything, an empty plan after it, and destroy leaves moto as it began.
+#[test]
+fn cli_killed_during_apply_recovers() {
+    skip_unless_acceptance!();
+    let killed = every_kth(Phase::Apply, Kill::Cli, 2, 4);
+    assert!(killed.len() >= 4, "the apply makes about 20 mutating calls: {killed:?}");
 }

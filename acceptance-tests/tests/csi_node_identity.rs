@@ -228,13 +228,20 @@ fn drift_of_associations_and_trust_policy_and_disappears() {
     assert!(!document.contains("AWS") && document.contains("ec2.amazonaws.com"), "{document}");
     assert_eq!(wd.plan_detailed_exitcode(), 0);
 
+    // The instance profile deleted out of band, as a destroy killed right after DeleteInstanceProfile
+    // leaves it: drift, not gone (the role and policy are still there). The plan makes the profile
+    // again in place, and apply gives it back to every node.
+    delete_profile(&moto, "drift");
+    let plan = wd.plan();
+    assert!(plan.stdout.contains("instance_profile_arn") && plan.stdout.contains("1 to change"), "{plan}");
+    wd.apply();
+    let profile_arn = wd.state_resource(ADDR)["instance_profile_arn"].as_str().unwrap().to_string();
+    assert_eq!(associated_instances(&moto, &profile_arn), sorted(&cluster.instance_ids));
+    assert_eq!(wd.plan_detailed_exitcode(), 0);
+
     // The role deleted out of band (with what holds it): the resource disappears and is planned again.
     let iam = moto.iam();
-    for (_, _, id) in associations(&moto) {
-        block_on(moto.ec2().disassociate_iam_instance_profile().association_id(id).send()).unwrap();
-    }
-    block_on(iam.remove_role_from_instance_profile().instance_profile_name("drift").role_name("drift").send()).unwrap();
-    block_on(iam.delete_instance_profile().instance_profile_name("drift").send()).unwrap();
+    delete_profile(&moto, "drift");
     let policy_arn = wd.state_resource(ADDR)["policy_arn"].as_str().unwrap().to_string();
     block_on(iam.detach_role_policy().role_name("drift").policy_arn(&policy_arn).send()).unwrap();
     block_on(iam.delete_role().role_name("drift").send()).unwrap();
@@ -243,6 +250,26 @@ fn drift_of_associations_and_trust_policy_and_disappears() {
     // The policy this resource made is still tagged as ours: the next apply adopts it.
     wd.apply();
     assert_eq!(associated_instances(&moto, wd.state_resource(ADDR)["instance_profile_arn"].as_str().unwrap()).len(), 3);
+
+    // A destroy right after the profile was lost still deletes the role and the policy.
+    delete_profile(&moto, "drift");
+    wd.destroy();
+    assert_eq!((role_names(&moto), local_policy_names(&moto), profile_names(&moto)), (vec![], vec![], vec![]));
+}
+
+/// Deletes instance profile `name` as IAM allows it: its associations first, then its role out of it.
+fn delete_profile(moto: &Moto, name: &str) {
+    let iam = moto.iam();
+    let profile = block_on(iam.get_instance_profile().instance_profile_name(name).send()).unwrap();
+    let profile = profile.instance_profile.unwrap();
+    for (_, _, id) in associations(moto).into_iter().filter(|(_, arn, _)| arn == profile.arn()) {
+        block_on(moto.ec2().disassociate_iam_instance_profile().association_id(id).send()).unwrap();
+    }
+    for role in profile.roles() {
+        let removal = iam.remove_role_from_instance_profile().instance_profile_name(name).role_name(role.role_name());
+        block_on(removal.send()).unwrap();
+    }
+    block_on(iam.delete_instance_profile().instance_profile_name(name).send()).unwrap();
 }
 
 #[test]

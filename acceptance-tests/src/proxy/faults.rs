@@ -12,7 +12,8 @@ use serde_json::Value;
 use super::http::{Request, Response};
 use super::wire::{
     delete_conflict_response, dependency_violation_response, efs_object_id, file_system_in_use_response,
-    profile_not_propagated_response, server_error_response, throttle_response, DESCRIBE_LISTS,
+    profile_not_propagated_response, replace_refused_response, server_error_response, throttle_response,
+    DESCRIBE_LISTS,
 };
 use super::Shared;
 
@@ -76,6 +77,10 @@ pub enum Fault {
     /// `ec2:DeleteSecurityGroup` answers `DependencyViolation` (HTTP 400) without reaching moto,
     /// as EC2 does while the network interfaces of just-deleted mount targets still use the group.
     DependencyViolation,
+    /// `ec2:ReplaceIamInstanceProfileAssociation` answers `IncorrectInstanceState` without
+    /// reaching moto, as EC2 does in the reading of its documentation where a profile is replaced
+    /// only on a `running` instance (the test stops the instance beforehand).
+    ReplaceRefusedUnlessRunning,
 }
 
 /// A fault for the next `times` calls of `action` (`svc:Action`; `*` for every call, `svc:*` for
@@ -143,6 +148,8 @@ pub(super) struct State {
 #[derive(Clone, Debug, Default)]
 pub(super) struct Crash {
     pub(super) after: u32,
+    /// Kill the CLI that started the provider, then the provider.
+    pub(super) cli: bool,
     pub(super) forwarded: u32,
     /// Set once the k-th call went through: `(action, pid killed)`.
     pub(super) done: Option<(String, Option<u32>)>,
@@ -200,6 +207,7 @@ pub(super) fn decide(shared: &Shared, action: &str, service: &str, request: &Req
         Fault::ProfileNotPropagated => Plan::Answer(profile_not_propagated_response(request)),
         Fault::FileSystemInUse => Plan::Answer(file_system_in_use_response(request)),
         Fault::DeleteConflict => Plan::Answer(delete_conflict_response(action)),
+        Fault::ReplaceRefusedUnlessRunning => Plan::Answer(replace_refused_response(request)),
         Fault::StayCreating | Fault::StayDeleting | Fault::NotYetVisible => {
             unreachable!("per-object holds are not call faults")
         }
@@ -331,15 +339,25 @@ pub(super) fn crash_due(shared: &Shared, action: &str, stream: &TcpStream) -> bo
         }
         crash.done = Some((action.to_string(), None));
     }
-    let pid = stream.peer_addr().ok().zip(stream.local_addr().ok()).and_then(|(peer, local)| peer_pid(peer, local));
-    if let Some(pid) = pid {
+    let cli = shared.state().crash.as_ref().is_some_and(|c| c.cli);
+    let provider =
+        stream.peer_addr().ok().zip(stream.local_addr().ok()).and_then(|(peer, local)| peer_pid(peer, local));
+    let parent = provider.filter(|_| cli).and_then(parent_pid);
+    for pid in [parent, provider].into_iter().flatten() {
         let _ =
             Command::new("kill").args(["-KILL", &pid.to_string()]).stdout(Stdio::null()).stderr(Stdio::null()).status();
     }
+    let killed = if cli { parent } else { provider };
     if let Some(crash) = shared.state().crash.as_mut() {
-        crash.done = Some((action.to_string(), pid));
+        crash.done = Some((action.to_string(), killed));
     }
     true
+}
+
+/// The process that started `pid` (`PPid` in `/proc/<pid>/status`).
+fn parent_pid(pid: u32) -> Option<u32> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|line| line.strip_prefix("PPid:")).and_then(|ppid| ppid.trim().parse().ok())
 }
 
 /// `127.0.0.1:port` as `/proc/net/tcp` writes it: `0100007F:1F90`.

@@ -43,7 +43,8 @@
 //! association) after a disassociation; metadata options `pending` after a change; instances
 //! `stopping`, `pending` or `shutting-down` after StopInstances, StartInstances or
 //! TerminateInstances, refusing association calls meanwhile (`IncorrectInstanceState`); IAM
-//! deletes answering `DeleteConflict`.
+//! deletes answering `DeleteConflict`; ReplaceIamInstanceProfileAssociation answering
+//! `IncorrectInstanceState` (replacing only on a `running` instance, in one reading of EC2's docs).
 //!
 //! Each request is forwarded on a fresh connection to moto (`Connection: close`); connections from
 //! the provider are kept alive as HTTP/1.1 allows.
@@ -204,6 +205,15 @@ impl FaultProxy {
         self.shared.state().crash = Some(Crash { after: k, ..Crash::default() });
     }
 
+    /// [`FaultProxy::crash_after_mutating_calls`] for the CLI: the process that started the
+    /// provider (the `terraform` or `tofu` running the apply) is SIGKILLed first, then the provider,
+    /// as when the machine running the apply goes down. No state is written for what the killed
+    /// apply made after its last write, whichever resource made it.
+    pub fn crash_cli_after_mutating_calls(&self, k: u32) {
+        assert!(k >= 1, "crash after at least one call");
+        self.shared.state().crash = Some(Crash { after: k, cli: true, ..Crash::default() });
+    }
+
     /// Records every answered call from now on (when it started and ended, what it named), until
     /// [`FaultProxy::take_trace`].
     pub fn start_trace(&self) {
@@ -215,7 +225,8 @@ impl FaultProxy {
         self.shared.trace.lock().unwrap_or_else(|p| p.into_inner()).take().map(|(_, calls)| calls).unwrap_or_default()
     }
 
-    /// After a crash was triggered: the action of the k-th mutating call, and the pid killed.
+    /// After a crash was triggered: the action of the k-th mutating call, and the pid killed (the
+    /// CLI's, for [`FaultProxy::crash_cli_after_mutating_calls`]).
     pub fn crashed(&self) -> Option<(String, Option<u32>)> {
         self.shared.state().crash.as_ref().and_then(|c| c.done.clone())
     }

@@ -187,6 +187,16 @@ pub(super) const DESCRIBE_LISTS: &[(&str, &str, &str)] = &[
     ("efs:DescribeAccessPoints", "AccessPoints", "AccessPointId"),
 ];
 
+pub(super) fn replace_refused_response(request: &Request) -> Response {
+    let id = form_value(&String::from_utf8_lossy(&request.body), "AssociationId").unwrap_or_default();
+    error_response(
+        "ec2",
+        400,
+        "IncorrectInstanceState",
+        &format!("The instance of association '{id}' is not in a state from which its profile can be replaced."),
+    )
+}
+
 pub(super) fn delete_conflict_response(action: &str) -> Response {
     let what = action.strip_prefix("iam:Delete").unwrap_or("entity");
     error_response(

@@ -52,10 +52,24 @@ pub async fn find_file_system_by_token(efs: &Efs, token: &str) -> Result<Option<
     Ok(out.file_systems().first().cloned().filter(|fs| fs.life_cycle_state() != &LifeCycleState::Deleted))
 }
 
-/// Creates the file system, or returns the one an earlier (crashed or retried) create made with the
-/// same creation token: CreateFileSystem is idempotent on the token, and answers
-/// `FileSystemAlreadyExists` (moto without the id) when it was used before.
-pub async fn create_file_system(efs: &Efs, spec: &FileSystemSpec) -> Result<String, Error> {
+/// Regions where EFS has an endpoint and AWS Backup (which makes EFS's automatic backups) has none,
+/// from the endpoint data botocore 1.44.8 publishes per service, the one public list of which
+/// service is in which region. A region newer than that data is not in it either way, so it gets
+/// no warning: the provider cannot know.
+pub const REGIONS_WITHOUT_AWS_BACKUP: &[&str] = &["eu-isoe-west-1"];
+
+/// What [`create_file_system`] got: a file system it made, or the one the creation token names
+/// already (made by an earlier, crashed or retried create, or by whoever else used the token),
+/// described with its tags so the caller can tell whose it is before using it.
+pub enum CreatedFileSystem {
+    Made(String),
+    Existing(Box<FileSystemDescription>),
+}
+
+/// Creates the file system, or finds the one made before with the same creation token:
+/// CreateFileSystem changes nothing when the token was used before, and answers
+/// `FileSystemAlreadyExists` (moto without the id).
+pub async fn create_file_system(efs: &Efs, spec: &FileSystemSpec) -> Result<CreatedFileSystem, Error> {
     let mut call = efs
         .create_file_system()
         .creation_token(&spec.creation_token)
@@ -69,10 +83,10 @@ pub async fn create_file_system(efs: &Efs, spec: &FileSystemSpec) -> Result<Stri
         call = call.provisioned_throughput_in_mibps(mibps);
     }
     match call.send().await.context("creating EFS File System", &spec.creation_token) {
-        Ok(out) => Ok(out.file_system_id().to_string()),
+        Ok(out) => Ok(CreatedFileSystem::Made(out.file_system_id().to_string())),
         Err(e) if e.is_aws("FileSystemAlreadyExists") => find_file_system_by_token(efs, &spec.creation_token)
             .await?
-            .map(|fs| fs.file_system_id().to_string())
+            .map(|fs| CreatedFileSystem::Existing(Box::new(fs)))
             .ok_or(e),
         Err(e) => Err(e),
     }

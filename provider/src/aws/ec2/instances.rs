@@ -260,6 +260,11 @@ pub async fn wait_associations_visible(
 
 /// Replaces an existing association's profile; returns the (possibly new) association id. EC2
 /// allows it on a `running` or `stopped` instance; one `pending` or `stopping` is waited for.
+///
+/// EC2's documentation also reads as "running only". Where a settled instance still refuses with
+/// `IncorrectInstanceState`, the old association is removed, its end waited for, and the profile
+/// associated anew: the instance has no profile in between, which is what a stopped instance
+/// notices least (a crash in between leaves a node without association, which the next plan shows).
 pub async fn replace_association(
     ec2: &Client,
     association_id: &str,
@@ -271,8 +276,16 @@ pub async fn replace_association(
     let replaced = when_instance_settled(ec2, instance_id, false, timeout, cancel, || {
         replace_once(ec2, association_id, instance_id, profile_arn, cancel)
     })
-    .await?;
-    Ok(replaced.unwrap_or_default())
+    .await;
+    match replaced {
+        Err(e) if e.is_aws(INCORRECT_INSTANCE_STATE) => {
+            disassociate(ec2, association_id, instance_id, timeout, cancel).await?;
+            let instance = [instance_id.to_string()];
+            wait_associations_deleted(ec2, &instance, &[association_id.to_string()], timeout, cancel).await?;
+            associate(ec2, instance_id, profile_arn, timeout, cancel).await
+        }
+        replaced => Ok(replaced?.unwrap_or_default()),
+    }
 }
 
 async fn replace_once(

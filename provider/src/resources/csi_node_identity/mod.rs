@@ -117,6 +117,11 @@ impl CsiNodeIdentity {
         if plan.is_create() {
             return;
         }
+        // A profile gone from AWS reads back without an ARN: the update makes it again.
+        let prior_arn = plan.prior.get("instance_profile_arn").and_then(Value::as_str).unwrap_or_default();
+        if prior_arn.is_empty() {
+            plan.set("instance_profile_arn", Value::Unknown);
+        }
         let same = ["instance_ids", "instance_profile_name", "replace_existing_association"]
             .iter()
             .all(|a| plan.prior.get(a) == plan.planned.get(a));

@@ -545,8 +545,11 @@ pub async fn owned_from_state(aws: &AwsClients, model: &Model) -> Result<Owned, 
     })
 }
 
-/// The resource as it is in AWS, starting from `model` (state or plan); `None` when the role or
-/// the instance profile is gone (the resource is then created again, adopting what is left).
+/// The resource as it is in AWS, starting from `model` (state or plan); `None` when the role is
+/// gone (the resource is then created again, adopting what is left). A missing instance profile
+/// (deleted outside Terraform, or by a destroy killed after DeleteInstanceProfile) is drift, not
+/// gone: the role and policy are still there for destroy to delete, so the state keeps them, with no
+/// profile ARN and no nodes, and update makes the profile again.
 pub async fn refresh(
     aws: &AwsClients,
     model: &Model,
@@ -578,9 +581,7 @@ pub async fn refresh(
     let Some(role) = role? else {
         return Ok(None);
     };
-    let Some(profile) = profile? else {
-        return Ok(None);
-    };
+    let profile = profile?;
     let mut out = model.clone();
     out.role_arn = role.arn.clone();
     out.path = role.path.clone();
@@ -588,20 +589,40 @@ pub async fn refresh(
         Some(doc) if json_equal(doc, TRUST_POLICY) => TRUST_POLICY.to_string(),
         other => other.clone().unwrap_or_default(),
     };
-    out.instance_profile_arn = profile.arn.clone();
+    out.instance_profile_arn = profile.as_ref().map(|p| p.arn.clone()).unwrap_or_default();
 
-    let associations = match known_associations? {
-        Some(found) if known_profile_arn == Some(profile.arn.as_str()) => found,
-        // The profile was made again since the state was written (or the state has no ARN yet).
-        _ => associations_of(aws, &profile.arn).await?,
+    let known_associations = known_associations?;
+    let associations = match &profile {
+        // Without the profile, nodes that still have its association get no credentials from it.
+        None => Vec::new(),
+        Some(profile) => match known_associations {
+            Some(found) if known_profile_arn == Some(profile.arn.as_str()) => found,
+            // The profile was made again since the state was written (or the state has no ARN yet).
+            _ => associations_of(aws, &profile.arn).await?,
+        },
     };
     let mut instance_ids: BTreeSet<String> = associations.iter().map(|a| a.instance_id.clone()).collect();
-    if !profile.role_names.contains(&role.name) {
+    if profile.as_ref().is_some_and(|p| !p.role_names.contains(&role.name)) {
         // A profile without the role (a destroy interrupted after removing it) gives the nodes no
         // credentials: shown as nodes not yet associated, which update repairs, role first.
         instance_ids.clear();
     }
     let policy = policy?;
+    // Tags are set on the role, the policy and the profile one after the other, so an update killed
+    // between them leaves them apart. The first of the policy and profile whose own tags differ from
+    // the role's is what the state shows: the plan then has a change, and the update tags all three.
+    let own_tags = |tags: &BTreeMap<String, String>| {
+        let mut own = without_system_tags(tags);
+        own.remove(MANAGED_BY_TAG);
+        own.remove(OWNER_TAG);
+        own
+    };
+    let role_tags = own_tags(&role.tags);
+    let lagging = [policy.as_ref().map(|p| &p.tags), profile.as_ref().map(|p| &p.tags)]
+        .into_iter()
+        .flatten()
+        .map(own_tags)
+        .find(|tags| *tags != role_tags);
     let (document, actual_metadata) = tokio::join!(
         async {
             match policy.as_ref().and_then(|p| p.default_version_id.as_ref().map(|v| (&p.arn, v))) {
@@ -672,11 +693,10 @@ pub async fn refresh(
         out.metadata_options = Some(seen);
     }
 
-    let mut tags_all = without_system_tags(&role.tags);
-    tags_all.remove(MANAGED_BY_TAG);
     // An import (or a state from before owner ids) takes the owner id the role carries.
-    let tagged_owner = tags_all.remove(OWNER_TAG);
+    let tagged_owner = role.tags.get(OWNER_TAG).cloned();
     out.owner_id = model.owner_id.clone().or(tagged_owner);
+    let tags_all = lagging.unwrap_or(role_tags);
     let own: BTreeMap<String, String> = tags_all
         .iter()
         .filter(|(k, v)| default_tags.get(*k) != Some(*v) || model.tags.as_ref().is_some_and(|t| t.get(*k) == Some(*v)))
@@ -688,8 +708,9 @@ pub async fn refresh(
 }
 
 /// [`refresh`] right after a create or update: IAM may not show a role or instance profile it just
-/// made to reads for a while, so not found is waited out within [`IAM_PROPAGATION_TIMEOUT`]; still
-/// not found after that is an error (the caller keeps the objects in the state).
+/// made to reads for a while, so not found (of either) is waited out within
+/// [`IAM_PROPAGATION_TIMEOUT`]; still not found after that is an error (the caller keeps the
+/// objects in the state).
 pub async fn refresh_after_write(
     aws: &AwsClients,
     model: &Model,
@@ -702,7 +723,14 @@ pub async fn refresh_after_write(
         target: &["visible"],
         timeout: IAM_PROPAGATION_TIMEOUT,
     };
-    waiter.wait_found(cancel, || refresh(aws, model, default_tags), |_| "visible").await
+    fn state_of(model: &Model) -> &str {
+        if model.instance_profile_arn.is_empty() {
+            NOT_FOUND
+        } else {
+            "visible"
+        }
+    }
+    waiter.wait_found(cancel, || refresh(aws, model, default_tags), state_of).await
 }
 
 /// Applies the difference between `prior` and `planned` (both fully known).
@@ -719,6 +747,13 @@ pub async fn update(
     if prior.assume_role_policy != TRUST_POLICY {
         iam::update_trust_policy(&aws.iam, role, TRUST_POLICY).await?;
     }
+    // A profile gone from AWS (see [`refresh`]) is made again, or this instance's own adopted; the
+    // refreshed state then lists no nodes, so every planned node is associated below.
+    let profile_arn = if prior.instance_profile_arn.is_empty() {
+        ensure_profile(aws, planned, &tags).await?.0
+    } else {
+        prior.instance_profile_arn.clone()
+    };
 
     // The policy: recreate it if it was deleted out of band, make the document current, attach it.
     let mut policy_arn = prior.policy_arn.clone();
@@ -773,7 +808,7 @@ pub async fn update(
         }
     }
 
-    let profile_arn = &prior.instance_profile_arn;
+    let profile_arn = &profile_arn;
     let removed: Vec<String> = prior.instance_ids.difference(&planned.instance_ids).cloned().collect();
     if !removed.is_empty() {
         let ours: Vec<Association> = instances::list_associations(&aws.ec2, Some(&removed))
@@ -784,7 +819,7 @@ pub async fn update(
         disassociate_all(aws, &ours, timeout, cancel).await?;
     }
     let added: BTreeSet<String> = planned.instance_ids.difference(&prior.instance_ids).cloned().collect();
-    if !added.is_empty() {
+    if !added.is_empty() || prior.instance_profile_arn.is_empty() {
         ensure_role_in_profile(aws, &prior.instance_profile_name, role, cancel).await?;
     }
     // Nodes of a manual setup whose own profile holds this role move to the resource's profile.

@@ -78,6 +78,23 @@ impl PrometheusVolume {
         }
     }
 
+    /// Warns where `backup` (true by default) asks for AWS Backup in a region that has none: the
+    /// file system is made, and has no automatic backups there.
+    fn warn_backup_region(plan: &mut PlanContext<'_>, region: &str) {
+        let backup = plan.planned.get("backup").and_then(Value::as_bool) != Some(false);
+        if backup && crate::aws::efs::REGIONS_WITHOUT_AWS_BACKUP.contains(&region) {
+            plan.diags.warning_at(
+                AttributePath::root("backup"),
+                "AWS Backup Not Available In This Region",
+                format!(
+                    "backup = true (the default) turns on EFS's automatic backups, which AWS Backup makes, and AWS \
+                     Backup has no endpoint in {region}: the file system gets no backups there. Set backup = false to \
+                     say so, and back up the Prometheus data another way (e.g. a copy to another region)."
+                ),
+            );
+        }
+    }
+
     /// Keeps the prior ids of the parts an update leaves in place, and plans unknown the ones it
     /// makes anew.
     fn plan_part_ids(plan: &mut PlanContext<'_>) {
@@ -227,6 +244,7 @@ impl Resource for PrometheusVolume {
         tags::plan_tags_all(plan, &p.default_tags);
         ownership::plan_owner_id(plan, TYPE_NAME);
         checks::check(&p, plan).await;
+        Self::warn_backup_region(plan, &p.region);
         if !plan.is_create() {
             Self::warn_throughput_change(plan);
             Self::warn_replacement(plan);
@@ -511,6 +529,30 @@ mod tests {
         };
         PrometheusVolume::warn_throughput_change(&mut plan);
         plan.diags.iter().map(|d| d.path.as_ref().map(|p| p.to_string()).unwrap_or_default()).collect()
+    }
+
+    fn backup_warnings(backup: Option<bool>, region: &str) -> Vec<String> {
+        let config = Value::object([("backup", backup.map(Value::Bool).unwrap_or(Value::Null))]);
+        let block = schema::schema().block;
+        let mut plan = PlanContext {
+            block: &block,
+            config: &config,
+            prior: &Value::Null,
+            planned: config.clone(),
+            requires_replace: Vec::new(),
+            diags: Diagnostics::new(),
+        };
+        PrometheusVolume::warn_backup_region(&mut plan, region);
+        plan.diags.iter().map(|d| d.path.as_ref().map(|p| p.to_string()).unwrap_or_default()).collect()
+    }
+
+    #[test]
+    fn backup_in_a_region_without_aws_backup_warns_at_backup() {
+        assert_eq!(backup_warnings(Some(true), "eu-isoe-west-1"), ["backup"]);
+        // Unset is the default, true.
+        assert_eq!(backup_warnings(None, "eu-isoe-west-1"), ["backup"]);
+        assert!(backup_warnings(Some(false), "eu-isoe-west-1").is_empty());
+        assert!(backup_warnings(Some(true), "us-east-1").is_empty());
     }
 
     #[test]

@@ -369,27 +369,28 @@ pub async fn create(
         backup: args.backup,
         tags: args.aws_tags(),
     };
-    // The security group's lookup (the subnets' VPC, then a group an earlier attempt left) runs
-    // while the token is looked up: both only read, and nothing is made before both are in.
+    // The security group's lookup (the subnets' VPC, then a group an earlier attempt left) only
+    // reads, so it runs while the file system is made. CreateFileSystem is not preceded by a lookup
+    // of its token: it changes nothing when the token is taken, and answers with what took it,
+    // whose owner is checked before anything else is made (the plan checked it too).
     let makes_group = args.creates_security_group() && observed.security_group_id.is_none();
-    let (existing, group_lookup) =
-        tokio::join!(efs::find_file_system_by_token(&aws.efs, &spec.creation_token), async {
-            if !makes_group {
-                return Ok(None);
-            }
-            let vpc = vpc_of(aws, &args.subnet_ids[0]).await?;
-            let found = find_own_security_group(aws, &vpc, args).await?;
-            Ok::<_, Error>(Some(GroupLookup { vpc, found }))
-        });
-    let fs_id = match existing? {
-        Some(existing) => {
+    let (created, group_lookup) = tokio::join!(efs::create_file_system(&aws.efs, &spec), async {
+        if !makes_group {
+            return Ok(None);
+        }
+        let vpc = vpc_of(aws, &args.subnet_ids[0]).await?;
+        let found = find_own_security_group(aws, &vpc, args).await?;
+        Ok::<_, Error>(Some(GroupLookup { vpc, found }))
+    });
+    let fs_id = match created? {
+        efs::CreatedFileSystem::Made(id) => id,
+        efs::CreatedFileSystem::Existing(existing) => {
             let found = claim(efs_tag(existing.tags(), OWNER_TAG), args);
             if found != Claim::Ours {
                 return Err(file_system_not_owned(existing.file_system_id(), &spec.creation_token, &found));
             }
             existing.file_system_id().to_string()
         }
-        None => efs::create_file_system(&aws.efs, &spec).await?,
     };
     let group_lookup = group_lookup?;
     // The file system becomes available while the security group is made.
@@ -402,18 +403,11 @@ pub async fn create(
     let fs = match fs {
         Ok(fs) => fs,
         Err(e) => {
-            // Made (or adopted) but not available in time: the state keeps it. Teardown leaves a
-            // file system of another owner alone, so even the rare race below cannot delete one.
+            // Made (or adopted) but not available in time: the state keeps it.
             observed.file_system_id = Some(fs_id);
             return Err(e);
         }
     };
-    // Also after a creation: with a concurrent create of the same token, EFS answers with the file
-    // system the other one made.
-    let found = claim(efs_tag(fs.tags(), OWNER_TAG), args);
-    if found != Claim::Ours {
-        return Err(file_system_not_owned(&fs_id, &spec.creation_token, &found));
-    }
     observed.file_system_id = Some(fs_id);
     observed.file_system_arn = fs.file_system_arn().map(str::to_string);
     group_done?;
@@ -658,8 +652,9 @@ impl AccessPointIds {
     }
 }
 
-/// Makes the access point when there is none (or adopts the one a crashed create of this instance
-/// made), and replaces it (new first, then old) when its identity or directory changes.
+/// Makes the access point when there is none, and replaces it (new first, then old) when its
+/// identity or directory changes; either way adopting the one a crashed attempt of this instance
+/// made already.
 async fn converge_access_point(
     efs_client: &aws_sdk_efs::Client,
     fs_id: &str,
@@ -675,30 +670,33 @@ async fn converge_access_point(
             *access_point = AccessPointIds { id: None, arn: None };
         }
     }
-    if access_point.id.is_none() && prior_args.is_none() {
-        // An earlier create that crashed may have made it already.
+    let ap_changed = prior_args.is_some_and(|pa| pa.access_point != args.access_point);
+    // The one the state records, to delete once the new one exists (a failed create must not lose
+    // it; the new one is recorded before the old one goes, so a failed delete loses neither).
+    let old = access_point.id.clone().filter(|_| ap_changed);
+    if access_point.id.is_none() || ap_changed {
+        // An earlier attempt that crashed (of this create, of this replacement, or of a recreate)
+        // may have made the wanted one already: it carries this resource's marks and settings.
         let token = creation_token(&args.name);
+        let recorded = access_point.id.clone();
         let left = efs::find_access_points(efs_client, fs_id).await?.into_iter().find(|ap| {
             efs_tag(ap.tags(), tags::MANAGED_BY_TAG) == Some(token.as_str())
                 && claim(efs_tag(ap.tags(), OWNER_TAG), args) == Claim::Ours
                 && efs::AccessPointSpec::from_aws(ap).as_ref() == Some(&args.access_point)
+                && ap.access_point_id() != recorded.as_deref()
         });
-        if let Some(ap) = left {
-            access_point.set(&ap);
+        match left {
+            Some(ap) => access_point.set(&ap),
+            None => {
+                let ap =
+                    efs::create_access_point(efs_client, fs_id, &args.access_point, &args.aws_tags(), timeout, cancel)
+                        .await?;
+                access_point.set(&ap);
+            }
         }
     }
-    let ap_changed = prior_args.is_some_and(|pa| pa.access_point != args.access_point);
-    if access_point.id.is_none() || ap_changed {
-        // The old one stays recorded until the new one exists (a failed create must not lose it),
-        // and the new one is recorded before the old one goes (a failed delete must not lose it;
-        // teardown removes any access point carrying the ownership tag).
-        let old = access_point.id.clone();
-        let ap =
-            efs::create_access_point(efs_client, fs_id, &args.access_point, &args.aws_tags(), timeout, cancel).await?;
-        access_point.set(&ap);
-        if let Some(old) = old {
-            efs::delete_access_point(efs_client, &old, timeout, cancel).await?;
-        }
+    if let Some(old) = old {
+        efs::delete_access_point(efs_client, &old, timeout, cancel).await?;
     }
     Ok(())
 }

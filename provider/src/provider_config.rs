@@ -141,7 +141,11 @@ pub fn schema() -> Schema {
             )
             .attribute(
                 Attribute::optional("skip_credentials_validation", Type::Bool)
-                    .description("Do not check the credentials with STS GetCallerIdentity when the provider is configured."),
+                    .description(
+                        "Do not check the credentials with STS GetCallerIdentity when the provider is configured. The \
+                         account is then unknown, so customer-managed policies are found by listing them \
+                         (`iam:ListPolicies`) instead of by their ARN.",
+                    ),
             )
             .block(NestedBlock::new("assume_role", Nesting::Single, assume_role))
             .block(NestedBlock::new("endpoints", Nesting::Single, endpoints))

@@ -136,19 +136,17 @@ pub async fn build(settings: &AwsSettings) -> Result<Configured, Diagnostics> {
         &[("region", &region), ("custom_endpoints", &settings.endpoints.keys().cloned().collect::<Vec<_>>().join(","))],
     );
 
-    let account_id = if settings.skip_credentials_validation {
-        None
-    } else {
-        Some(validate_credentials(&clients.sts, settings).await?)
-    };
+    let account_id =
+        if settings.skip_credentials_validation { None } else { Some(validate_credentials(&clients, settings).await?) };
     Ok(Configured { clients, region, account_id })
 }
 
 /// Asks STS who the credentials belong to, so bad credentials fail at plan time with a clear message.
-async fn validate_credentials(sts: &aws_sdk_sts::Client, settings: &AwsSettings) -> Result<String, Diagnostics> {
-    match sts.get_caller_identity().send().await {
+async fn validate_credentials(clients: &AwsClients, settings: &AwsSettings) -> Result<String, Diagnostics> {
+    match clients.sts.get_caller_identity().send().await {
         Ok(identity) => {
             let account = identity.account().unwrap_or_default().to_string();
+            clients.known.remember_caller(identity.arn().unwrap_or_default(), &account);
             logging::debug("validated AWS credentials", &[("account", &account)]);
             Ok(account)
         }

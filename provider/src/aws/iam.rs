@@ -254,8 +254,18 @@ pub async fn find_policy_by_arn(iam: &Client, arn: &str) -> Result<Option<Policy
     }))
 }
 
-/// The customer-managed policy named `name` under `path`, found by listing (its ARN needs the account id).
-pub async fn find_local_policy_by_name(iam: &Client, path: &str, name: &str) -> Result<Option<PolicyInfo>, Error> {
+/// The customer-managed policy named `name` under `path`: one GetPolicy by its ARN when the
+/// process knows the account (see [`super::KnownFacts::local_policy_arn`]), otherwise found by
+/// listing the account's policies page by page.
+pub async fn find_local_policy_by_name(
+    iam: &Client,
+    known: &super::KnownFacts,
+    path: &str,
+    name: &str,
+) -> Result<Option<PolicyInfo>, Error> {
+    if let Some(arn) = known.local_policy_arn(path, name) {
+        return find_policy_by_arn(iam, &arn).await;
+    }
     let mut marker = None;
     loop {
         let out = iam

@@ -38,14 +38,31 @@ impl AwsClients {
 /// Answers kept for the life of the provider process (one CLI command: the CLI starts a new one
 /// for each), so that the plan checks and the apply of the same process do not ask twice. Only
 /// facts AWS never changes for an object's lifetime are kept: a subnet's VPC and availability
-/// zone. Whether an object exists, its state, tags or rules are always asked again; and only
+/// zone, and the account and partition of the credentials (checked once, at configure). Whether an object exists, its state, tags or rules are always asked again; and only
 /// answers are kept, never "not found" (a subnet made meanwhile must be found).
 #[derive(Debug, Default)]
 pub struct KnownFacts {
     subnets: std::sync::Mutex<std::collections::BTreeMap<String, ec2::network::SubnetPlacement>>,
+    /// `arn:PARTITION:iam::ACCOUNT:policy`, from the credentials check.
+    policy_arn_prefix: std::sync::OnceLock<String>,
 }
 
 impl KnownFacts {
+    /// Keeps the account of the credentials, from GetCallerIdentity's answer (`caller_arn` names
+    /// the partition).
+    pub fn remember_caller(&self, caller_arn: &str, account: &str) {
+        let partition = caller_arn.split(':').nth(1).filter(|p| !p.is_empty());
+        if let (Some(partition), false) = (partition, account.is_empty()) {
+            let _ = self.policy_arn_prefix.set(format!("arn:{partition}:iam::{account}:policy"));
+        }
+    }
+
+    /// The ARN of the customer-managed policy `name` under `path` (`/` or `/a/b/`), when the
+    /// account is known.
+    pub fn local_policy_arn(&self, path: &str, name: &str) -> Option<String> {
+        self.policy_arn_prefix.get().map(|prefix| format!("{prefix}{path}{name}"))
+    }
+
     /// The placements of `ids` if every one is known; otherwise none.
     pub fn subnets(&self, ids: &[String]) -> Option<Vec<ec2::network::SubnetPlacement>> {
         let known = self.subnets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -108,6 +125,20 @@ mod tests {
         Err(SdkError::service_error(error, response)).context("reading IAM Role", "nodes")
     }
 
+    #[test]
+    fn a_local_policy_arn_needs_the_callers_account_and_partition() {
+        let known = KnownFacts::default();
+        assert_eq!(known.local_policy_arn("/", "nodes"), None);
+        known.remember_caller("arn:aws-cn:sts::123456789012:assumed-role/ci/session", "123456789012");
+        assert_eq!(known.local_policy_arn("/", "nodes").as_deref(), Some("arn:aws-cn:iam::123456789012:policy/nodes"));
+        assert_eq!(
+            known.local_policy_arn("/k8s/", "nodes").as_deref(),
+            Some("arn:aws-cn:iam::123456789012:policy/k8s/nodes")
+        );
+        let unknown = KnownFacts::default();
+        unknown.remember_caller("", "123456789012");
+        assert_eq!(unknown.local_policy_arn("/", "nodes"), None, "no partition, no guess");
+    }
     #[test]
     fn not_found_codes_become_none_and_other_errors_keep_their_code_and_cause() {
         assert!(matches!(get_role_failing_with("NoSuchEntity").or_not_found(&[iam::NO_SUCH_ENTITY]), Ok(None)));

@@ -41,7 +41,7 @@ async fn check_names_free(provider: &ProviderData, plan: &PlanContext<'_>, diags
     let mut refused = Vec::new();
     let (found_role, found_policy, found_profile) = tokio::join!(
         iam::find_role_by_name(iam_client, &role),
-        iam::find_local_policy_by_name(iam_client, &path, &policy),
+        iam::find_local_policy_by_name(iam_client, &provider.aws.known, &path, &policy),
         iam::find_instance_profile_by_name(iam_client, &profile),
     );
     match found_role {

@@ -211,7 +211,7 @@ async fn ensure_policy(aws: &AwsClients, model: &Model, tags: &BTreeMap<String, 
     match iam::create_policy(&aws.iam, &model.policy_name, &model.path, &model.policy_json, tags).await {
         Ok(arn) => Ok(arn),
         Err(e) if e.is_aws("EntityAlreadyExists") => {
-            match iam::find_local_policy_by_name(&aws.iam, &model.path, &model.policy_name).await? {
+            match iam::find_local_policy_by_name(&aws.iam, &aws.known, &model.path, &model.policy_name).await? {
                 Some(existing) if claim(&existing.tags, role, model.owner_id.as_deref()) == Claim::Ours => {
                     let current = match &existing.default_version_id {
                         Some(v) => iam::policy_document(&aws.iam, &existing.arn, v).await?,
@@ -525,7 +525,9 @@ pub async fn owned_from_state(aws: &AwsClients, model: &Model) -> Result<Owned, 
             if !model.policy_arn.is_empty() {
                 Ok::<_, Error>(Some(model.policy_arn.clone()))
             } else {
-                Ok(iam::find_local_policy_by_name(&aws.iam, &model.path, &model.policy_name).await?.map(|p| p.arn))
+                Ok(iam::find_local_policy_by_name(&aws.iam, &aws.known, &model.path, &model.policy_name)
+                    .await?
+                    .map(|p| p.arn))
             }
         },
         async {
@@ -563,7 +565,7 @@ pub async fn refresh(
         iam::find_instance_profile_by_name(&aws.iam, &model.instance_profile_name),
         async {
             if model.policy_arn.is_empty() {
-                iam::find_local_policy_by_name(&aws.iam, &model.path, &model.policy_name).await
+                iam::find_local_policy_by_name(&aws.iam, &aws.known, &model.path, &model.policy_name).await
             } else {
                 iam::find_policy_by_arn(&aws.iam, &model.policy_arn).await
             }

@@ -131,25 +131,39 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
     let mut observed = Observed::from_state(state);
     let known_name = state.get("name").and_then(Value::as_str).map(creation_token);
     // Every part is read at once: none of these reads needs another's answer, only ids the state
-    // holds. When the file system turns out to be gone, the other answers (errors included) are
-    // dropped. At most seven calls are in flight; the SDK's throttling retries apply to each.
-    let (fs, transition_to_ia, policy, backup, mount_targets, access_point, own_group_sources) = tokio::join!(
-        efs::find_file_system_by_id(efs_client, &fs_id),
-        efs::find_transition_to_ia(efs_client, &fs_id),
-        efs::find_file_system_policy(efs_client, &fs_id),
-        efs::find_backup_enabled(efs_client, &fs_id),
-        mount_targets_with_groups(efs_client, &fs_id),
-        find_own_access_point(efs_client, &fs_id, observed.access_point_id.as_deref(), known_name.as_deref()),
-        async {
-            match &observed.security_group_id {
-                Some(own) => network::find_nfs_sources(&aws.ec2, own).await,
-                None => Ok(None),
-            }
-        },
-    );
-    let Some(fs) = fs? else {
-        return Ok(Value::Null);
+    // holds. When the file system turns out to be gone, the reads of its parts are abandoned (their
+    // answers, errors included, mean nothing then, and a service may be slow to refuse a call on a
+    // file system it no longer has). At most seven calls are in flight; the SDK's throttling
+    // retries apply to each.
+    let (known_access_point, own_group) = (observed.access_point_id.clone(), observed.security_group_id.clone());
+    let parts = async {
+        tokio::join!(
+            efs::find_transition_to_ia(efs_client, &fs_id),
+            efs::find_file_system_policy(efs_client, &fs_id),
+            efs::find_backup_enabled(efs_client, &fs_id),
+            mount_targets_with_groups(efs_client, &fs_id),
+            find_own_access_point(efs_client, &fs_id, known_access_point.as_deref(), known_name.as_deref()),
+            async {
+                match &own_group {
+                    Some(own) => network::find_nfs_sources(&aws.ec2, own).await,
+                    None => Ok(None),
+                }
+            },
+        )
     };
+    let fs_read = std::pin::pin!(efs::find_file_system_by_id(efs_client, &fs_id));
+    let parts = std::pin::pin!(parts);
+    let (fs, parts) = match futures::future::select(fs_read, parts).await {
+        futures::future::Either::Left((fs, parts)) => match fs? {
+            Some(fs) => (fs, parts.await),
+            None => return Ok(Value::Null),
+        },
+        futures::future::Either::Right((parts, fs_read)) => match fs_read.await? {
+            Some(fs) => (fs, parts),
+            None => return Ok(Value::Null),
+        },
+    };
+    let (transition_to_ia, policy, backup, mount_targets, access_point, own_group_sources) = parts;
     let mut next = state.clone();
     let set = |next: &mut Value, name: &str, value: Value| {
         if let Value::Object(map) = next {

@@ -38,8 +38,9 @@ impl AwsClients {
 /// Answers kept for the life of the provider process (one CLI command: the CLI starts a new one
 /// for each), so that the plan checks and the apply of the same process do not ask twice. Only
 /// facts AWS never changes for an object's lifetime are kept: a subnet's VPC and availability
-/// zone, and the account and partition of the credentials (checked once, at configure). Whether an object exists, its state, tags or rules are always asked again; and only
-/// answers are kept, never "not found" (a subnet made meanwhile must be found).
+/// zone, and the account and partition of the credentials (checked once, at configure). Whether
+/// an object exists, its state, tags or rules are always asked again; and only answers are kept,
+/// never "not found" (a subnet made meanwhile must be found).
 #[derive(Debug, Default)]
 pub struct KnownFacts {
     subnets: std::sync::Mutex<std::collections::BTreeMap<String, ec2::network::SubnetPlacement>>,
@@ -139,6 +140,7 @@ mod tests {
         unknown.remember_caller("", "123456789012");
         assert_eq!(unknown.local_policy_arn("/", "nodes"), None, "no partition, no guess");
     }
+
     #[test]
     fn not_found_codes_become_none_and_other_errors_keep_their_code_and_cause() {
         assert!(matches!(get_role_failing_with("NoSuchEntity").or_not_found(&[iam::NO_SUCH_ENTITY]), Ok(None)));

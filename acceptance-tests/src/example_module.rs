@@ -106,3 +106,29 @@ pub fn expected_new_counts(cluster: &Cluster) -> BTreeMap<&'static str, usize> {
 pub fn new_counts(scenario: &Scenario) -> BTreeMap<&'static str, usize> {
     scenario.new_since_start().counts()
 }
+
+/// The crash suites' walk over k: `run(k)` for k = `first`, `first + step`, ... (one run arms the
+/// crash trigger after the k-th mutating call of `phase`, recovers and checks) until a run answers
+/// `None`, as it does when the phase completed before its k-th mutating call. The answer is the
+/// actions the runs before were killed after, in order.
+pub fn kill_after_every_kth(
+    phase: &str,
+    first: u32,
+    step: u32,
+    mut run: impl FnMut(u32) -> Option<String>,
+) -> Vec<String> {
+    let mut killed = Vec::new();
+    for k in (first..100).step_by(step as usize) {
+        match run(k) {
+            Some(action) => {
+                eprintln!("{phase}: killed after call {k}, {action}; recovered");
+                killed.push(action);
+            }
+            None => {
+                eprintln!("{phase}: completed before call {k}; every k up to it covered");
+                return killed;
+            }
+        }
+    }
+    panic!("the {phase} never ends");
+}

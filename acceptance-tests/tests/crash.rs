@@ -11,15 +11,13 @@
 //! objects made since the CLI last wrote the state are in no state, and the next apply must adopt
 //! them rather than make a second of each.
 //!
-//! Each test walks every other k (the CLI's, every fourth) on one moto (reset between runs) until a run ends before its k-th
-//! call, so two tests share the k of a phase and run side by side. Each run is a
-//! [`Scenario`](acceptance_tests::Scenario) (`Bench::fresh` makes it), whose end checks once more
-//! that nothing is left.
-
-use std::collections::BTreeMap;
+//! Each test walks every other k (the CLI's, every fourth) on one moto (reset between runs) until a
+//! run ends before its k-th call, so two tests share the k of a phase and run side by side. Each
+//! run is a [`Scenario`](acceptance_tests::Scenario) (`Bench::fresh` makes it), whose end checks
+//! once more that nothing is left.
 
 use acceptance_tests::cluster::Cluster;
-use acceptance_tests::example_module::{expected_new_counts, new_counts, Bench, APPLY, DESTROY};
+use acceptance_tests::example_module::{expected_new_counts, kill_after_every_kth, new_counts, Bench, APPLY, DESTROY};
 use acceptance_tests::{skip_unless_acceptance, Scenario, Workdir};
 
 const NAME: &str = "crashy-prometheus";
@@ -40,18 +38,11 @@ enum Kill {
     Cli,
 }
 
-/// How a run with the crash trigger armed went.
-enum Outcome {
-    /// The provider was killed right after this action.
-    Killed(String),
-    /// The phase completed with fewer than k mutating calls: these, per action.
-    Completed(BTreeMap<String, u32>),
-}
-
-/// Kills the provider after the `k`-th mutating call of `phase`, then recovers with apply and
-/// destroy (or, after an odd-numbered call of destroy, with destroy alone). When the phase makes fewer than `k` mutating calls it completes instead, and the run
-/// checks an undisturbed apply and destroy.
-fn crash_and_recover(bench: &Bench, phase: Phase, kill: Kill, k: u32) -> Outcome {
+/// Kills the provider (or the CLI) after the `k`-th mutating call of `phase`, then recovers with
+/// apply and destroy (after an odd-numbered call of destroy, with destroy alone); the answer is the
+/// action killed after. When the phase makes fewer than `k` mutating calls it completes instead,
+/// the run checks an undisturbed apply and destroy, and the answer is `None`.
+fn crash_and_recover(bench: &Bench, phase: Phase, kill: Kill, k: u32) -> Option<String> {
     let (cluster, mut wd) = bench.fresh(NAME);
     if phase == Phase::Destroy {
         ok(&wd, APPLY, "apply before the destroy");
@@ -69,27 +60,28 @@ fn crash_and_recover(bench: &Bench, phase: Phase, kill: Kill, k: u32) -> Outcome
     let mutating: u32 = mutating_calls.values().sum();
     bench.proxy.clear_faults();
     let label = format!("{phase:?}: {kill:?} killed after mutating call {k} ({crashed:?})");
-    let outcome = match crashed {
+    let killed_after = match crashed {
         Some((action, pid)) => {
             assert!(pid.is_some(), "{label}: the process to kill was not found");
             assert!(!interrupted.success(), "{label}: Terraform did not notice the crash: {interrupted}");
-            Outcome::Killed(action)
+            Some(action)
         }
         None => {
             assert!(interrupted.success(), "{label}: {interrupted}");
             assert!(mutating < k, "{label}: {mutating} mutating calls and no crash");
-            Outcome::Completed(mutating_calls)
+            eprintln!("{phase:?}: {mutating} mutating calls in all ({mutating_calls:?})");
+            None
         }
     };
-    match (&outcome, phase) {
-        (Outcome::Completed(_), Phase::Destroy) => {}
-        (Outcome::Killed(_), Phase::Destroy) if k % 2 == 1 => {
+    match (&killed_after, phase) {
+        (None, Phase::Destroy) => {}
+        (Some(_), Phase::Destroy) if k % 2 == 1 => {
             ok(&wd, DESTROY, &format!("{label}: destroy right after the killed destroy"));
         }
         _ => recover(&cluster, &wd, &label),
     }
     wd.assert_back_to_start();
-    outcome
+    killed_after
 }
 
 /// A plain apply makes exactly one of everything and leaves nothing to plan; destroy removes it.
@@ -106,27 +98,13 @@ fn ok(wd: &Workdir, args: &[&str], what: &str) {
     assert!(out.success(), "{what}: {out}");
 }
 
-/// Runs k = first, first + step, ... until the phase completes before its k-th mutating call;
-/// returns the actions killed after.
+/// Walks k = first, first + step, ... on one bench until the phase completes before its k-th
+/// mutating call; returns the actions killed after.
 fn every_kth(phase: Phase, kill: Kill, first: u32, step: u32) -> Vec<String> {
     let bench = Bench::start();
-    let mut killed = Vec::new();
-    let mut k = first;
-    loop {
-        match crash_and_recover(&bench, phase, kill, k) {
-            Outcome::Killed(action) => {
-                eprintln!("{phase:?}: killed after call {k}, {action}; recovered");
-                killed.push(action);
-            }
-            Outcome::Completed(calls) => {
-                let total: u32 = calls.values().sum();
-                eprintln!("{phase:?}: {total} mutating calls in all ({calls:?}); every k up to {k} covered");
-                return killed;
-            }
-        }
-        k += step;
-        assert!(k < 100, "the {phase:?} flow never ends");
-    }
+    kill_after_every_kth(&format!("{phase:?} ({kill:?} killed)"), first, step, |k| {
+        crash_and_recover(&bench, phase, kill, k)
+    })
 }
 
 /// The first mutating call of the apply: the two resources are created side by side.

@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 
 use acceptance_tests::cluster::{hcl_list, Cluster};
-use acceptance_tests::example_module::{new_counts, Bench, APPLY, DESTROY};
+use acceptance_tests::example_module::{kill_after_every_kth, new_counts, Bench, APPLY, DESTROY};
 use acceptance_tests::{block_on, provider_block_with_endpoint, skip_unless_acceptance, Scenario, Workdir};
 use aws_sdk_ec2::types::{IamInstanceProfileSpecification, IpPermission, UserIdGroupPair};
 
@@ -238,21 +238,11 @@ fn ok(wd: &Workdir, args: &[&str], what: &str) {
     assert!(out.success(), "{what}: {out}");
 }
 
-/// Runs k = first, first + 2, ... until the phase completes before its k-th mutating call; returns
-/// the actions killed after.
+/// Walks k = first, first + 2, ... on one bench until the phase completes before its k-th mutating
+/// call; returns the actions killed after.
 fn every_other_k(phase: Phase, first: u32) -> Vec<String> {
     let bench = Bench::start();
-    let mut killed = Vec::new();
-    for k in (first..100).step_by(2) {
-        match crash_and_recover(&bench, phase, k) {
-            Some(action) => {
-                eprintln!("{phase:?}: killed after call {k}, {action}; recovered");
-                killed.push(action);
-            }
-            None => return killed,
-        }
-    }
-    panic!("the {phase:?} never ends");
+    kill_after_every_kth(&format!("{phase:?}"), first, 2, |k| crash_and_recover(&bench, phase, k))
 }
 
 #[test]

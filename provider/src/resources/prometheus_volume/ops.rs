@@ -153,17 +153,18 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
     };
     let fs_read = std::pin::pin!(efs::find_file_system_by_id(efs_client, &fs_id));
     let parts = std::pin::pin!(parts);
+    use futures::future::Either;
     let (fs, parts) = match futures::future::select(fs_read, parts).await {
-        futures::future::Either::Left((fs, parts)) => match fs? {
-            Some(fs) => (fs, parts.await),
-            None => return Ok(Value::Null),
-        },
-        futures::future::Either::Right((parts, fs_read)) => match fs_read.await? {
-            Some(fs) => (fs, parts),
-            None => return Ok(Value::Null),
-        },
+        Either::Left((fs, pending)) => (fs, Either::Left(pending)),
+        Either::Right((read, fs_read)) => (fs_read.await, Either::Right(read)),
     };
-    let (transition_to_ia, policy, backup, mount_targets, access_point, own_group_sources) = parts;
+    let Some(fs) = fs? else {
+        return Ok(Value::Null);
+    };
+    let (transition_to_ia, policy, backup, mount_targets, access_point, own_group_sources) = match parts {
+        Either::Left(pending) => pending.await,
+        Either::Right(read) => read,
+    };
     let mut next = state.clone();
     let set = |next: &mut Value, name: &str, value: Value| {
         if let Value::Object(map) = next {
@@ -406,6 +407,9 @@ pub async fn create(
             existing.file_system_id().to_string()
         }
     };
+    // Made (or adopted): from here on the state keeps it, whatever fails next (the group lookup
+    // that ran beside its create included).
+    observed.file_system_id = Some(fs_id.clone());
     let group_lookup = group_lookup?;
     // The file system becomes available while the security group is made.
     let mut group = observed.security_group_id.clone();
@@ -414,15 +418,7 @@ pub async fn create(
         converge_security_group(aws, args, None, group_lookup, &mut group, cancel),
     );
     observed.security_group_id = group;
-    let fs = match fs {
-        Ok(fs) => fs,
-        Err(e) => {
-            // Made (or adopted) but not available in time: the state keeps it.
-            observed.file_system_id = Some(fs_id);
-            return Err(e);
-        }
-    };
-    observed.file_system_id = Some(fs_id);
+    let fs = fs?;
     observed.file_system_arn = fs.file_system_arn().map(str::to_string);
     group_done?;
     converge_parts(aws, args, None, observed, timeout, cancel).await

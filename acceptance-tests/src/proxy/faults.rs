@@ -153,6 +153,9 @@ pub(super) struct Crash {
     pub(super) forwarded: u32,
     /// Set once the k-th call went through: `(action, pid killed)`.
     pub(super) done: Option<(String, Option<u32>)>,
+    /// Set once the kill is over and `done` names the pid: a killed CLI returns to the test before
+    /// the proxy has killed its provider.
+    pub(super) settled: bool,
 }
 
 /// The per-object holds a forwarded call starts (polls each object stays so), see [`Fault`].
@@ -350,6 +353,7 @@ pub(super) fn crash_due(shared: &Shared, action: &str, stream: &TcpStream) -> bo
     let killed = if cli { parent } else { provider };
     if let Some(crash) = shared.state().crash.as_mut() {
         crash.done = Some((action.to_string(), killed));
+        crash.settled = true;
     }
     true
 }

@@ -228,7 +228,18 @@ impl FaultProxy {
     /// After a crash was triggered: the action of the k-th mutating call, and the pid killed (the
     /// CLI's, for [`FaultProxy::crash_cli_after_mutating_calls`]).
     pub fn crashed(&self) -> Option<(String, Option<u32>)> {
-        self.shared.state().crash.as_ref().and_then(|c| c.done.clone())
+        // The kill may still be under way (the CLI dies first, the provider after it).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (done, settled) = match self.shared.state().crash.as_ref() {
+                Some(crash) => (crash.done.clone(), crash.settled),
+                None => return None,
+            };
+            if done.is_none() || settled || Instant::now() > deadline {
+                return done;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }
 

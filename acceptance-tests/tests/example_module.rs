@@ -23,6 +23,16 @@ output "csi_values" { value = module.prometheus_storage.csi_driver_helm_values }
     wd.run_ok(&["get", "-no-color"]);
     wd.apply();
 
+    // A create writes its state from the plan and the create calls' answers, reading nothing back:
+    // a refresh right after finds every attribute as the create wrote it.
+    let resources = ["efs_prometheus_volume.tsdb", "efs_csi_node_identity.nodes"]
+        .map(|resource| format!("module.prometheus_storage.{resource}"));
+    let created = resources.clone().map(|address| wd.state_resource(&address));
+    wd.run_ok(&["apply", "-refresh-only", "-auto-approve", "-input=false", "-no-color"]);
+    for (address, created) in resources.iter().zip(&created) {
+        assert_eq!(&wd.state_resource(address), created, "{address}: the refresh after the create changed it");
+    }
+
     let outputs = wd.output_json();
     let handle = outputs["volume_handle"]["value"].as_str().unwrap().to_string();
     let (fs_id, ap_id) = handle.split_once("::").expect("volume handle fs-...::fsap-...");

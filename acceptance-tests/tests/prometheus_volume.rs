@@ -342,6 +342,30 @@ fn lifecycle_policy_and_security_group_drift_are_planned_and_fixed() {
     assert!(cidrs.is_empty(), "{ingress:?}");
     assert_eq!(sources, [cluster.node_security_group_id.as_str()]);
     assert_no_changes(&wd);
+
+    // The mount target's groups changed by hand (the refresh reads the groups of the mount target
+    // the state records while it lists them): plan shows it, and apply puts this resource's group
+    // back as the only one.
+    let state = wd.state_resource(ADDR);
+    let mount_target = state["mount_targets"][0]["mount_target_id"].as_str().expect("a mount target").to_string();
+    let groups_of = |efs: &aws_sdk_efs::Client| {
+        let out = block_on(efs.describe_mount_target_security_groups().mount_target_id(&mount_target).send()).unwrap();
+        out.security_groups().to_vec()
+    };
+    let by_hand = [group_id.clone(), cluster.node_security_group_id.clone()];
+    block_on(
+        efs.modify_mount_target_security_groups()
+            .mount_target_id(&mount_target)
+            .set_security_groups(Some(by_hand.to_vec()))
+            .send(),
+    )
+    .unwrap();
+    let out = wd.run(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(out.stdout.contains(&cluster.node_security_group_id), "{out}");
+    wd.apply();
+    assert_eq!(groups_of(&efs), [group_id]);
+    assert_no_changes(&wd);
 }
 
 /// moto cannot change a backup policy after creation (no PutBackupPolicy; the replay tests in

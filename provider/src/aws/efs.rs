@@ -234,14 +234,45 @@ pub async fn delete_mount_target(
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<(), Error> {
+    delete_mount_target_seen(efs, id, None, timeout, cancel).await
+}
+
+/// [`delete_mount_target`] of a mount target just listed (`listed`): its state is known, so the
+/// first attempt does not describe it again.
+pub async fn delete_listed_mount_target(
+    efs: &Efs,
+    listed: &MountTargetDescription,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    let seen = Some(listed.life_cycle_state().clone());
+    delete_mount_target_seen(efs, listed.mount_target_id(), seen, timeout, cancel).await
+}
+
+async fn delete_mount_target_seen(
+    efs: &Efs,
+    id: &str,
+    seen: Option<LifeCycleState>,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    // The state the first attempt starts from; every later attempt describes the mount target.
+    let seen = std::sync::Mutex::new(seen);
     let requested = retry_while(
         &format!("deleting EFS Mount Target {id}"),
         timeout,
         cancel,
         |e| e.is_aws(INCORRECT_MOUNT_TARGET_STATE),
         || async {
-            let Some(mt) = find_mount_target_by_id(efs, id).await? else { return Ok(false) };
-            match mt.life_cycle_state() {
+            let known = seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+            let state = match known {
+                Some(state) => state,
+                None => match find_mount_target_by_id(efs, id).await? {
+                    Some(mt) => mt.life_cycle_state().clone(),
+                    None => return Ok(false),
+                },
+            };
+            match state {
                 LifeCycleState::Deleting | LifeCycleState::Deleted => return Ok(true),
                 LifeCycleState::Creating => {
                     wait_mount_target_available(efs, id, timeout, cancel).await?;

@@ -97,16 +97,17 @@ pub async fn create_role(
     path: &str,
     trust_policy: &str,
     tags: &BTreeMap<String, String>,
-) -> Result<(), Error> {
-    iam.create_role()
+) -> Result<String, Error> {
+    let out = iam
+        .create_role()
         .role_name(name)
         .path(path)
         .assume_role_policy_document(trust_policy)
         .set_tags(Some(to_tags(tags)))
         .send()
         .await
-        .context("creating IAM Role", name)
-        .map(|_| ())
+        .context("creating IAM Role", name)?;
+    Ok(out.role().map(|role| role.arn().to_string()).unwrap_or_default())
 }
 
 pub async fn update_trust_policy(iam: &Client, name: &str, trust_policy: &str) -> Result<(), Error> {

@@ -234,16 +234,13 @@ async fn associate_once(
 
 /// Waits until every association in `association_ids` is listed: EC2 may leave one just made out
 /// of DescribeIamInstanceProfileAssociations for a while, and a refresh would then see an instance
-/// without its profile.
+/// without its profile. The answer is the live associations of `instance_ids` as last listed.
 pub async fn wait_associations_visible(
     ec2: &Client,
     instance_ids: &[String],
     association_ids: &[String],
     cancel: &CancellationToken,
-) -> Result<(), Error> {
-    if association_ids.is_empty() {
-        return Ok(());
-    }
+) -> Result<Vec<Association>, Error> {
     let waiter = StateWaiter {
         object: &format!("IAM Instance Profile associations {}", association_ids.join(", ")),
         pending: &["not yet listed"],
@@ -253,9 +250,9 @@ pub async fn wait_associations_visible(
     let listed = || async {
         let live = list_associations(ec2, Some(instance_ids)).await?;
         let all = association_ids.iter().all(|id| live.iter().any(|a| a.association_id == *id));
-        Ok(Some(if all { "listed" } else { "not yet listed" }))
+        Ok(Some((if all { "listed" } else { "not yet listed" }.to_string(), live)))
     };
-    waiter.wait_found(cancel, listed, |state: &&str| state).await.map(drop)
+    waiter.wait_found(cancel, listed, |(state, _)| state.as_str()).await.map(|(_, live)| live)
 }
 
 /// Replaces an existing association's profile; returns the (possibly new) association id. EC2

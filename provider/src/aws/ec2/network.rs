@@ -74,17 +74,16 @@ pub struct NfsSources {
     pub cidr_blocks: Vec<String>,
 }
 
-/// Creates a security group in `vpc_id` allowing tcp 2049 only from `sources`.
 /// How long a new security group may stay invisible to other EC2 calls.
 const NEW_GROUP_VISIBLE_TIMEOUT: Duration = Duration::from_secs(2 * 60);
 
+/// Creates a security group in `vpc_id` for NFS to mount targets, without rules yet: the mount
+/// targets can be made with it while [`authorize_nfs_on_new_group`] adds its rule.
 pub async fn create_nfs_security_group(
     ec2: &aws_sdk_ec2::Client,
     name: &str,
     vpc_id: &str,
-    sources: &NfsSources,
     tags: &[(String, String)],
-    cancel: &CancellationToken,
 ) -> Result<String, Error> {
     let tag_spec = TagSpecification::builder()
         .resource_type(ResourceType::SecurityGroup)
@@ -99,25 +98,29 @@ pub async fn create_nfs_security_group(
         .send()
         .await
         .context("creating EC2 Security Group", name)?;
-    let group_id = out.group_id().unwrap_or_default().to_string();
-    if !sources.security_group_ids.is_empty() || !sources.cidr_blocks.is_empty() {
-        // EC2 may answer `InvalidGroup.NotFound` for a group it has just made: wait until it is visible.
-        let what = format!("authorizing NFS on new EC2 Security Group {group_id}");
-        let authorized = retry_while(
-            &what,
-            NEW_GROUP_VISIBLE_TIMEOUT,
-            cancel,
-            |e| e.is_aws("InvalidGroup.NotFound"),
-            || authorize_nfs(ec2, &group_id, sources),
-        )
-        .await;
-        if let Err(e) = authorized {
-            // The group is useless without its rule; remove it so nothing is left unknown to state.
-            let _ = ec2.delete_security_group().group_id(&group_id).send().await;
-            return Err(e);
-        }
+    Ok(out.group_id().unwrap_or_default().to_string())
+}
+
+/// Allows tcp 2049 from `sources` on a group [`create_nfs_security_group`] has just made. EC2 may
+/// answer `InvalidGroup.NotFound` for a group it has just made: that is waited out.
+pub async fn authorize_nfs_on_new_group(
+    ec2: &aws_sdk_ec2::Client,
+    group_id: &str,
+    sources: &NfsSources,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    if sources.security_group_ids.is_empty() && sources.cidr_blocks.is_empty() {
+        return Ok(());
     }
-    Ok(group_id)
+    let what = format!("authorizing NFS on new EC2 Security Group {group_id}");
+    retry_while(
+        &what,
+        NEW_GROUP_VISIBLE_TIMEOUT,
+        cancel,
+        |e| e.is_aws("InvalidGroup.NotFound"),
+        || authorize_nfs(ec2, group_id, sources),
+    )
+    .await
 }
 
 /// Sets tags `tags` on the security group and removes the keys `removed`.

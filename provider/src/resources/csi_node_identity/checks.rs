@@ -13,16 +13,21 @@ use crate::resources::ownership::Claim;
 
 /// Checks the instances and the additional policies the plan adds.
 pub async fn check(provider: &ProviderData, plan: &mut PlanContext<'_>) {
-    // The names and the additional policies are read at once (IAM), then the instances (EC2).
-    let (mut names, mut policies) = (Diagnostics::new(), Diagnostics::new());
+    // The names, the additional policies (IAM) and the instances (EC2) are read at once; their
+    // findings are reported in that order.
+    let (mut names, mut policies, mut nodes) = (Diagnostics::new(), Diagnostics::new(), Diagnostics::new());
     let names_free = async {
         if plan.is_create() {
             check_names_free(provider, plan, &mut names).await;
         }
     };
-    tokio::join!(names_free, check_additional_policies(provider, plan, &mut policies));
+    tokio::join!(
+        names_free,
+        check_instances(provider, plan, &mut nodes),
+        check_additional_policies(provider, plan, &mut policies)
+    );
     plan.diags.extend(names);
-    check_instances(provider, plan).await;
+    plan.diags.extend(nodes);
     plan.diags.extend(policies);
 }
 
@@ -89,7 +94,7 @@ fn known_strings(value: Option<&Value>) -> Option<BTreeSet<String>> {
 /// does not exist or is terminated (an error, so nothing is created for a typo), an instance that
 /// already has another profile (an error unless replacing is allowed), and a disabled metadata
 /// endpoint, which keeps the driver from getting credentials (a warning).
-async fn check_instances(provider: &ProviderData, plan: &mut PlanContext<'_>) {
+async fn check_instances(provider: &ProviderData, plan: &PlanContext<'_>, diags: &mut Diagnostics) {
     let Some(planned_ids) = known_strings(plan.planned.get("instance_ids")) else {
         return;
     };
@@ -110,7 +115,6 @@ async fn check_instances(provider: &ProviderData, plan: &mut PlanContext<'_>) {
     // The three reads need nothing of each other: at once.
     let checks_associations = replace == Some(false) && profile_suffix.is_some();
     let (leftover, associations, instances) = {
-        let plan: &PlanContext<'_> = plan;
         tokio::join!(
             async {
                 if checks_associations {
@@ -137,9 +141,9 @@ async fn check_instances(provider: &ProviderData, plan: &mut PlanContext<'_>) {
                 let (moving, foreign): (Vec<_>, Vec<_>) = foreign
                     .into_iter()
                     .partition(|a| leftover.iter().any(|p| p == ops::profile_name_of(&a.profile_arn)));
-                warn_moving(plan, &moving);
+                warn_moving(plan, diags, &moving);
                 for association in foreign {
-                    plan.diags.error_at(
+                    diags.error_at(
                         AttributePath::root("instance_ids"),
                         "Instance Already Has An Instance Profile",
                         format!(
@@ -151,19 +155,19 @@ async fn check_instances(provider: &ProviderData, plan: &mut PlanContext<'_>) {
                     );
                 }
             }
-            Err(e) => plan.diags.extend(e.to_diagnostics("Error Checking EC2 Instance Profile Associations")),
+            Err(e) => diags.extend(e.to_diagnostics("Error Checking EC2 Instance Profile Associations")),
         }
     }
     let instances = match instances {
         Ok(found) => found,
         Err(e) => {
-            plan.diags.extend(e.to_diagnostics("Error Reading EC2 Instances"));
+            diags.extend(e.to_diagnostics("Error Reading EC2 Instances"));
             return;
         }
     };
     let unusable = unusable_instances(&added, &instances);
     if !unusable.is_empty() {
-        plan.diags.error_at(
+        diags.error_at(
             AttributePath::root("instance_ids"),
             "Unknown Or Terminated EC2 Instances",
             format!(
@@ -184,7 +188,7 @@ async fn check_instances(provider: &ProviderData, plan: &mut PlanContext<'_>) {
         .map(|o| o.instance_id.clone())
         .collect();
     if !disabled.is_empty() {
-        plan.diags.warning_at(
+        diags.warning_at(
             AttributePath::root("instance_ids"),
             "Instance Metadata Disabled On Some Instances",
             format!(
@@ -208,7 +212,7 @@ async fn leftover_profiles(provider: &ProviderData, plan: &PlanContext<'_>) -> V
 
 /// Warns about the nodes whose association the apply moves from a leftover profile holding this
 /// resource's role to the resource's profile, and says how to delete the leftover profiles.
-fn warn_moving(plan: &mut PlanContext<'_>, moving: &[&instances::Association]) {
+fn warn_moving(plan: &PlanContext<'_>, diags: &mut Diagnostics, moving: &[&instances::Association]) {
     if moving.is_empty() {
         return;
     }
@@ -228,7 +232,7 @@ fn warn_moving(plan: &mut PlanContext<'_>, moving: &[&instances::Association]) {
             )
         })
         .collect();
-    plan.diags.warning_at(
+    diags.warning_at(
         AttributePath::root("instance_ids"),
         "Nodes Move To This Resource's Instance Profile",
         format!(

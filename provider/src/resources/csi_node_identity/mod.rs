@@ -190,7 +190,7 @@ impl Resource for CsiNodeIdentity {
         let model = Model::from_value(planned);
         let deadline = timeouts(planned).create;
         let mut owned = ops::Owned::default();
-        let created = crate::aws::wait::with_deadline(
+        let made = crate::aws::wait::with_deadline(
             &format!("creating {TYPE_NAME} {}", model.role_name),
             deadline,
             &ctx.cancel,
@@ -198,25 +198,30 @@ impl Resource for CsiNodeIdentity {
         )
         .await
         .unwrap_or_else(|e| Err(StepError::from(e)));
-        if let Err(error) = created {
-            let mut diags = step_diagnostics(&error, "Error Creating EFS CSI Node Identity");
-            // Nothing may be left behind that the state does not know: undo, or return what is left.
-            return match ops::teardown(&provider.aws, &owned, schema::DEFAULT_TIMEOUTS.delete, &ctx.cancel).await {
-                Ok(_) => ApplyOutcome::failed(Value::Null, diags),
-                Err(cleanup) => {
-                    diags.extend(cleanup.to_diagnostics("Error Cleaning Up After A Failed Create"));
-                    let mut partial = model.clone();
-                    partial.policy_arn = owned.policy_arn.clone().unwrap_or_default();
-                    partial.instance_profile_arn = owned.profile.clone().map(|p| p.1).unwrap_or_default();
-                    partial.associations.clear();
-                    ApplyOutcome::failed(partial.to_value(), diags)
-                }
-            };
+        let created = match made {
+            Ok(created) => created,
+            Err(error) => {
+                let mut diags = step_diagnostics(&error, "Error Creating EFS CSI Node Identity");
+                // Nothing may be left behind that the state does not know: undo, or return what is left.
+                return match ops::teardown(&provider.aws, &owned, schema::DEFAULT_TIMEOUTS.delete, &ctx.cancel).await {
+                    Ok(_) => ApplyOutcome::failed(Value::Null, diags),
+                    Err(cleanup) => {
+                        diags.extend(cleanup.to_diagnostics("Error Cleaning Up After A Failed Create"));
+                        let mut partial = model.clone();
+                        partial.policy_arn = owned.policy_arn.clone().unwrap_or_default();
+                        partial.instance_profile_arn = owned.profile.clone().map(|p| p.1).unwrap_or_default();
+                        partial.associations.clear();
+                        ApplyOutcome::failed(partial.to_value(), diags)
+                    }
+                };
+            }
+        };
+        let made = created.state(&model, &owned);
+        if !created.adopted {
+            return ApplyOutcome::ok(made.to_value());
         }
-        // The ARNs the creates answered: the read-back asks for the policy by ARN, not by listing.
-        let mut made = model.clone();
-        made.policy_arn = owned.policy_arn.clone().unwrap_or_default();
-        made.instance_profile_arn = owned.profile.clone().map(|p| p.1).unwrap_or_default();
+        // An adopted object may hold what an earlier attempt wrote: read it back (the policy by
+        // the ARN the create answered, not by listing).
         match ops::refresh_after_write(&provider.aws, &made, &provider.default_tags, &ctx.cancel).await {
             Ok(state) => ApplyOutcome::ok(state.to_value()),
             // What was made stays in the state (tainted), so destroy or the next apply removes it.
@@ -293,9 +298,13 @@ impl Resource for CsiNodeIdentity {
         let deadline = timeouts(prior).delete;
         let role = &model.role_name;
         let fail = |e: crate::error::Error| e.to_diagnostics("Error Deleting EFS CSI Node Identity");
-        // Both checks only read, so they run at once; another state's objects are reported first.
-        let (foreign, inline) =
-            tokio::join!(ops::parts_of_other_owners(&provider.aws, &model), ops::inline_policies(&provider.aws, role));
+        // The checks and the lookup of what to delete only read, so they run at once; another
+        // state's objects are reported first.
+        let (foreign, inline, owned) = tokio::join!(
+            ops::parts_of_other_owners(&provider.aws, &model),
+            ops::inline_policies(&provider.aws, role),
+            ops::owned_from_state(&provider.aws, &model)
+        );
         match foreign {
             Ok(foreign) if !foreign.is_empty() => {
                 let mut diags = Diagnostics::new();
@@ -327,10 +336,7 @@ impl Resource for CsiNodeIdentity {
             Ok(_) => {}
             Err(e) => return fail(e),
         }
-        let teardown = async {
-            let owned = ops::owned_from_state(&provider.aws, &model).await?;
-            ops::teardown(&provider.aws, &owned, deadline, &ctx.cancel).await
-        };
+        let teardown = async { ops::teardown(&provider.aws, &owned?, deadline, &ctx.cancel).await };
         match teardown.await {
             Ok(others) if !others.is_empty() => {
                 let mut diags = Diagnostics::new();

@@ -94,6 +94,11 @@ pub struct Owned {
     pub policy_arn: Option<String>,
     pub profile: Option<(String, String)>,
     pub attached: Vec<String>,
+    /// What a read just before the teardown found (see [`owned_from_state`]), so the teardown does
+    /// not ask again: the roles the profile holds, and the profile's associations. `None`: not
+    /// read, the teardown asks.
+    pub profile_roles: Option<Vec<String>>,
+    pub associations: Option<Vec<Association>>,
 }
 
 fn tags_to_apply(model: &Model) -> BTreeMap<String, String> {
@@ -105,6 +110,45 @@ fn tags_to_apply(model: &Model) -> BTreeMap<String, String> {
     tags
 }
 
+/// Whether an IAM object was made by this create or adopted from an earlier, interrupted attempt
+/// of this instance (which may have made it with other arguments).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Origin {
+    Made,
+    Adopted,
+}
+
+/// What [`create`] learned beyond the model: the role's ARN, the nodes' associations with the new
+/// profile, and whether any IAM object was adopted rather than made.
+#[derive(Clone, Debug)]
+pub struct Created {
+    pub role_arn: String,
+    pub associations: Vec<Association>,
+    pub adopted: bool,
+}
+
+impl Created {
+    /// The state of a create that made every IAM object itself: `model` (the plan) with the ARNs
+    /// and associations the calls answered. Nothing needs reading back: IAM holds what the plan
+    /// asked for, since this create wrote it.
+    pub fn state(&self, model: &Model, owned: &Owned) -> Model {
+        let mut state = model.clone();
+        state.role_arn = self.role_arn.clone();
+        state.policy_arn = owned.policy_arn.clone().unwrap_or_default();
+        state.instance_profile_arn = owned.profile.clone().map(|p| p.1).unwrap_or_default();
+        state.assume_role_policy = TRUST_POLICY.to_string();
+        state.associations = self
+            .associations
+            .iter()
+            .map(|a| {
+                let entry = AssociationState { association_id: a.association_id.clone(), state: a.state.clone() };
+                (a.instance_id.clone(), entry)
+            })
+            .collect();
+        state
+    }
+}
+
 /// Creates role, policy, attachments, instance profile and associations, recording in `owned` each
 /// part as soon as it exists.
 pub async fn create(
@@ -113,86 +157,96 @@ pub async fn create(
     owned: &mut Owned,
     timeout: Duration,
     cancel: &CancellationToken,
-) -> Result<(), StepError> {
+) -> Result<Created, StepError> {
     let tags = tags_to_apply(model);
     let role = &model.role_name;
     let profile_name = &model.instance_profile_name;
 
     // The role, the policy and the instance profile need nothing of each other: they are made at
     // once, and each one made is recorded even when another fails (the caller then removes them).
-    let (role_made, policy_made, profile_made) = tokio::join!(
+    // The nodes' current associations and metadata options are read meanwhile: both only read.
+    let (role_made, policy_made, profile_made, nodes, metadata_before) = tokio::join!(
         ensure_role(aws, model, &tags),
         ensure_policy(aws, model, &tags),
-        ensure_profile(aws, model, &tags)
+        ensure_profile(aws, model, &tags),
+        current_associations(aws, &model.instance_ids),
+        metadata_options_before(aws, model.metadata_options.as_ref(), &model.instance_ids),
     );
     if role_made.is_ok() {
         owned.role_name = Some(role.clone());
     }
-    if let Ok(arn) = &policy_made {
+    if let Ok((arn, _)) = &policy_made {
         owned.policy_arn = Some(arn.clone());
     }
-    if let Ok((arn, _)) = &profile_made {
+    if let Ok((arn, _, _)) = &profile_made {
         owned.profile = Some((profile_name.clone(), arn.clone()));
     }
-    role_made?;
-    let policy_arn = policy_made?;
-    let (profile_arn, roles) = profile_made?;
+    let (role_arn, role_origin) = role_made?;
+    let (policy_arn, policy_origin) = policy_made?;
+    let (profile_arn, roles, profile_origin) = profile_made?;
+    let (nodes, metadata_before) = (nodes?, metadata_before?);
 
-    // Then the attachments and the role's place in the profile, all at once.
+    // Then the attachments and the role's place in the profile, all at once; once the profile holds
+    // the role, the nodes get it. The metadata options need none of the IAM objects and are set
+    // meanwhile (only by a create that got this far).
     let mut to_attach = vec![policy_arn];
     to_attach.extend(model.additional_policy_arns.iter().flatten().cloned());
-    let attachments: Vec<_> =
-        to_attach.iter().map(|arn| async move { (arn, iam::attach_role_policy(&aws.iam, role, arn).await) }).collect();
-    let in_profile = async {
-        if roles.contains(role) {
-            Ok(())
-        } else {
-            iam::add_role_to_instance_profile(&aws.iam, profile_name, role, cancel).await
+    let iam_and_nodes = async {
+        let attachments =
+            to_attach.iter().map(|arn| async move { (arn, iam::attach_role_policy(&aws.iam, role, arn).await) });
+        let in_profile = async {
+            if roles.contains(role) {
+                Ok(())
+            } else {
+                iam::add_role_to_instance_profile(&aws.iam, profile_name, role, cancel).await
+            }
+        };
+        let (attached, in_profile) = tokio::join!(futures::future::join_all(attachments), in_profile);
+        let mut first_error = in_profile.err();
+        for (arn, result) in attached {
+            match result {
+                Ok(()) => owned.attached.push(arn.clone()),
+                Err(e) => first_error = first_error.or(Some(e)),
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(StepError::from(e));
+        }
+        let replaceable = BTreeSet::new();
+        associate_all(aws, &nodes, &profile_arn, model.replace_existing_association, &replaceable, timeout, cancel)
+            .await
+    };
+    let metadata = async {
+        match (&model.metadata_options, metadata_before) {
+            (Some(options), Some(before)) => {
+                set_metadata_options(aws, options, &model.instance_ids, &before, cancel).await
+            }
+            _ => Ok(()),
         }
     };
-    let (attached, in_profile) = tokio::join!(futures::future::join_all(attachments), in_profile);
-    let mut first_error = in_profile.err();
-    for (arn, result) in attached {
-        match result {
-            Ok(()) => owned.attached.push(arn.clone()),
-            Err(e) => first_error = first_error.or(Some(e)),
-        }
-    }
-    if let Some(e) = first_error {
-        return Err(e.into());
-    }
-
-    // The nodes get the profile while their metadata options are set: neither needs the other.
-    let replaceable = BTreeSet::new();
-    let (associated, metadata) = tokio::join!(
-        associate_all(
-            aws,
-            &model.instance_ids,
-            &profile_arn,
-            model.replace_existing_association,
-            &replaceable,
-            timeout,
-            cancel,
-        ),
-        apply_metadata_options(aws, model.metadata_options.as_ref(), &model.instance_ids, cancel),
-    );
-    associated?;
+    let (associations, metadata) = tokio::join!(iam_and_nodes, metadata);
+    let associations = associations?;
     metadata?;
-    Ok(())
+    let adopted = [role_origin, policy_origin, profile_origin].contains(&Origin::Adopted);
+    Ok(Created { role_arn, associations, adopted })
 }
 
 /// Makes the role, or adopts the one an interrupted create of this instance left (its trust policy
 /// made ours again); another owner's role is refused.
-async fn ensure_role(aws: &AwsClients, model: &Model, tags: &BTreeMap<String, String>) -> Result<(), Error> {
+async fn ensure_role(
+    aws: &AwsClients,
+    model: &Model,
+    tags: &BTreeMap<String, String>,
+) -> Result<(String, Origin), Error> {
     let role = &model.role_name;
     match iam::create_role(&aws.iam, role, &model.path, TRUST_POLICY, tags).await {
-        Ok(()) => Ok(()),
+        Ok(arn) => Ok((arn, Origin::Made)),
         Err(e) if e.is_aws("EntityAlreadyExists") => match iam::find_role_by_name(&aws.iam, role).await? {
             Some(existing) if claim(&existing.tags, role, model.owner_id.as_deref()) == Claim::Ours => {
                 if !existing.trust_policy.is_some_and(|doc| json_equal(&doc, TRUST_POLICY)) {
                     iam::update_trust_policy(&aws.iam, role, TRUST_POLICY).await?;
                 }
-                Ok(())
+                Ok((existing.arn, Origin::Adopted))
             }
             Some(existing) => {
                 let found = claim(&existing.tags, role, model.owner_id.as_deref());
@@ -206,10 +260,14 @@ async fn ensure_role(aws: &AwsClients, model: &Model, tags: &BTreeMap<String, St
 
 /// Makes the driver policy, or adopts this instance's own (its document brought up to date); the
 /// answer is its ARN. Another owner's policy is refused.
-async fn ensure_policy(aws: &AwsClients, model: &Model, tags: &BTreeMap<String, String>) -> Result<String, Error> {
+async fn ensure_policy(
+    aws: &AwsClients,
+    model: &Model,
+    tags: &BTreeMap<String, String>,
+) -> Result<(String, Origin), Error> {
     let role = &model.role_name;
     match iam::create_policy(&aws.iam, &model.policy_name, &model.path, &model.policy_json, tags).await {
-        Ok(arn) => Ok(arn),
+        Ok(arn) => Ok((arn, Origin::Made)),
         Err(e) if e.is_aws("EntityAlreadyExists") => {
             match iam::find_local_policy_by_name(&aws.iam, &aws.known, &model.path, &model.policy_name).await? {
                 Some(existing) if claim(&existing.tags, role, model.owner_id.as_deref()) == Claim::Ours => {
@@ -220,7 +278,7 @@ async fn ensure_policy(aws: &AwsClients, model: &Model, tags: &BTreeMap<String, 
                     if !current.is_some_and(|doc| json_equal(&doc, &model.policy_json)) {
                         iam::set_policy_document(&aws.iam, &existing.arn, &model.policy_json).await?;
                     }
-                    Ok(existing.arn)
+                    Ok((existing.arn, Origin::Adopted))
                 }
                 Some(existing) => {
                     let found = claim(&existing.tags, role, model.owner_id.as_deref());
@@ -239,14 +297,14 @@ async fn ensure_profile(
     aws: &AwsClients,
     model: &Model,
     tags: &BTreeMap<String, String>,
-) -> Result<(String, Vec<String>), Error> {
+) -> Result<(String, Vec<String>, Origin), Error> {
     let (role, profile_name) = (&model.role_name, &model.instance_profile_name);
     match iam::create_instance_profile(&aws.iam, profile_name, &model.path, tags).await {
-        Ok(arn) => Ok((arn, Vec::new())),
+        Ok(arn) => Ok((arn, Vec::new(), Origin::Made)),
         Err(e) if e.is_aws("EntityAlreadyExists") => {
             match iam::find_instance_profile_by_name(&aws.iam, profile_name).await? {
                 Some(existing) if claim(&existing.tags, role, model.owner_id.as_deref()) == Claim::Ours => {
-                    Ok((existing.arn, existing.role_names))
+                    Ok((existing.arn, existing.role_names, Origin::Adopted))
                 }
                 Some(existing) => {
                     let found = claim(&existing.tags, role, model.owner_id.as_deref());
@@ -260,30 +318,39 @@ async fn ensure_profile(
     }
 }
 
-/// Gives every instance in `instance_ids` the profile, a bounded number at a time. An instance that
-/// already has it is left alone; one with another profile is replaced only when `replace` is set or
-/// that profile is one of `replaceable` (by name: the profiles that hold this resource's role, as
-/// a manual setup with one profile per node has them). The instances' current associations come
-/// from one filtered describe, not one per instance.
-pub async fn associate_all(
+/// The instances `instance_ids`, each with its current association (`None` when it has none), from
+/// one filtered describe rather than one per instance.
+pub async fn current_associations(
     aws: &AwsClients,
     instance_ids: &BTreeSet<String>,
+) -> Result<BTreeMap<String, Option<Association>>, Error> {
+    let ids: Vec<String> = instance_ids.iter().cloned().collect();
+    let mut nodes: BTreeMap<String, Option<Association>> = ids.iter().map(|id| (id.clone(), None)).collect();
+    for association in instances::list_associations(&aws.ec2, Some(&ids)).await? {
+        nodes.insert(association.instance_id.clone(), Some(association));
+    }
+    Ok(nodes)
+}
+
+/// Gives every instance of `nodes` (each with its current association, see
+/// [`current_associations`]) the profile, a bounded number at a time. An instance that already has
+/// it is left alone; one with another profile is replaced only when `replace` is set or that
+/// profile is one of `replaceable` (by name: the profiles that hold this resource's role, as a
+/// manual setup with one profile per node has them). The answer is the instances' associations
+/// with the profile, as EC2 lists them once every new one is visible.
+pub async fn associate_all(
+    aws: &AwsClients,
+    nodes: &BTreeMap<String, Option<Association>>,
     profile_arn: &str,
     replace: bool,
     replaceable: &BTreeSet<String>,
     timeout: Duration,
     cancel: &CancellationToken,
-) -> Result<(), StepError> {
-    let ids: Vec<String> = instance_ids.iter().cloned().collect();
-    let existing: BTreeMap<String, instances::Association> = instances::list_associations(&aws.ec2, Some(&ids))
-        .await?
-        .into_iter()
-        .map(|association| (association.instance_id.clone(), association))
-        .collect();
-    let existing = &existing;
+) -> Result<Vec<Association>, StepError> {
+    let ids: Vec<String> = nodes.keys().cloned().collect();
     let results: Vec<Result<Option<String>, StepError>> = stream::iter(ids.clone())
         .map(|instance_id: String| async move {
-            let association = existing.get(&instance_id);
+            let association = nodes.get(&instance_id).and_then(Option::as_ref);
             let replace = replace || association.is_some_and(|a| replaceable.contains(profile_name_of(&a.profile_arn)));
             associate_one(aws, &instance_id, association, profile_arn, replace, timeout, cancel).await
         })
@@ -292,8 +359,12 @@ pub async fn associate_all(
         .await;
     let made: Vec<String> = results.into_iter().collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect();
     // Done only once a refresh sees them.
-    instances::wait_associations_visible(&aws.ec2, &ids, &made, cancel).await?;
-    Ok(())
+    let listed = if made.is_empty() {
+        nodes.values().flatten().cloned().collect()
+    } else {
+        instances::wait_associations_visible(&aws.ec2, &ids, &made, cancel).await?
+    };
+    Ok(listed.into_iter().filter(|a| a.profile_arn == profile_arn).collect())
 }
 
 /// The association made (or replaced), `None` when the instance had the profile already.
@@ -336,27 +407,47 @@ pub async fn apply_metadata_options(
     instance_ids: &BTreeSet<String>,
     cancel: &CancellationToken,
 ) -> Result<(), Error> {
+    match (options, metadata_options_before(aws, options, instance_ids).await?) {
+        (Some(options), Some(before)) => set_metadata_options(aws, options, instance_ids, &before, cancel).await,
+        _ => Ok(()),
+    }
+}
+
+/// The instances' metadata options before a change, by instance id; `None` when `options` changes
+/// nothing (the block is absent or empty).
+async fn metadata_options_before(
+    aws: &AwsClients,
+    options: Option<&MetadataOptions>,
+    instance_ids: &BTreeSet<String>,
+) -> Result<Option<BTreeMap<String, instances::MetadataOptions>>, Error> {
     let Some(options) = options else {
-        return Ok(());
+        return Ok(None);
     };
     if options.http_tokens.is_none() && options.http_put_response_hop_limit.is_none() {
-        return Ok(());
+        return Ok(None);
     }
     let ids: Vec<String> = instance_ids.iter().cloned().collect();
-    let current: BTreeMap<String, instances::MetadataOptions> = instances::describe_metadata_options(&aws.ec2, &ids)
-        .await?
-        .into_iter()
-        .map(|o| (o.instance_id.clone(), o))
-        .collect();
+    let current = instances::describe_metadata_options(&aws.ec2, &ids).await?;
+    Ok(Some(current.into_iter().map(|o| (o.instance_id.clone(), o)).collect()))
+}
+
+/// [`apply_metadata_options`] once the instances' options `before` are known.
+async fn set_metadata_options(
+    aws: &AwsClients,
+    options: &MetadataOptions,
+    instance_ids: &BTreeSet<String>,
+    before: &BTreeMap<String, instances::MetadataOptions>,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
     let hop_limit = options.http_put_response_hop_limit.and_then(|h| i32::try_from(h).ok());
-    let current = &current;
     let changes = instance_ids.iter().map(|instance_id| async move {
-        let now = current.get(instance_id);
+        let now = before.get(instance_id);
         let tokens = options.http_tokens.clone().or_else(|| now.and_then(|o| o.http_tokens.clone()));
         let hops = hop_limit.or_else(|| now.and_then(|o| o.http_put_response_hop_limit));
         instances::modify_metadata_options(&aws.ec2, instance_id, tokens.as_deref(), hops).await
     });
     bounded(changes.collect()).await?;
+    let ids: Vec<String> = instance_ids.iter().cloned().collect();
     instances::wait_metadata_options_applied(&aws.ec2, &ids, cancel).await
 }
 
@@ -416,13 +507,19 @@ pub async fn teardown(
     let profile = async {
         let Some((profile_name, profile_arn)) = &owned.profile else { return Ok(()) };
         if !profile_arn.is_empty() {
-            let ours = associations_of(aws, profile_arn).await?;
+            let ours = match &owned.associations {
+                Some(read) => read.clone(),
+                None => associations_of(aws, profile_arn).await?,
+            };
             disassociate_all(aws, &ours, timeout, cancel).await?;
         }
         if let Some(role) = &owned.role_name {
             // Only while it holds the role: a destroy interrupted after this step runs it again.
-            let profile = iam::find_instance_profile_by_name(&aws.iam, profile_name).await?;
-            if profile.is_some_and(|p| p.role_names.contains(role)) {
+            let roles = match &owned.profile_roles {
+                Some(read) => Some(read.clone()),
+                None => iam::find_instance_profile_by_name(&aws.iam, profile_name).await?.map(|p| p.role_names),
+            };
+            if roles.is_some_and(|roles| roles.contains(role)) {
                 iam::remove_role_from_instance_profile(&aws.iam, profile_name, role).await?;
             }
         }
@@ -515,11 +612,15 @@ pub async fn inline_policies(aws: &AwsClients, role: &str) -> Result<Vec<String>
     Ok(iam::list_role_policy_names(&aws.iam, role).await.or_not_found(&[iam::NO_SUCH_ENTITY])?.unwrap_or_default())
 }
 
-/// Everything a state's resource owns, looked up where the state lacks it (e.g. a partial state).
+/// Everything a state's resource owns, looked up where the state lacks it (e.g. a partial state),
+/// with what the teardown needs to know of the profile: the roles it holds and its associations.
 pub async fn owned_from_state(aws: &AwsClients, model: &Model) -> Result<Owned, Error> {
     let role = model.role_name.clone();
-    // DeleteRole refuses a role with attached policies: detach all of them.
-    let (attached, policy_arn, profile_arn) = tokio::join!(
+    let known_profile_arn = Some(model.instance_profile_arn.clone()).filter(|arn| !arn.is_empty());
+    // DeleteRole refuses a role with attached policies: detach all of them. Every read needs only
+    // the state, so they run at once; the associations wait for the profile's ARN only when the
+    // state lacks it.
+    let (attached, policy_arn, profile, known_associations) = tokio::join!(
         async { iam::list_attached_role_policies(&aws.iam, &role).await.or_not_found(&[iam::NO_SUCH_ENTITY]) },
         async {
             if !model.policy_arn.is_empty() {
@@ -530,20 +631,32 @@ pub async fn owned_from_state(aws: &AwsClients, model: &Model) -> Result<Owned, 
                     .map(|p| p.arn))
             }
         },
+        iam::find_instance_profile_by_name(&aws.iam, &model.instance_profile_name),
         async {
-            if !model.instance_profile_arn.is_empty() {
-                Ok(model.instance_profile_arn.clone())
-            } else {
-                let found = iam::find_instance_profile_by_name(&aws.iam, &model.instance_profile_name).await?;
-                Ok::<_, Error>(found.map(|p| p.arn).unwrap_or_default())
+            match &known_profile_arn {
+                Some(arn) => associations_of(aws, arn).await.map(Some),
+                None => Ok(None),
             }
         },
     );
+    let profile = profile?;
+    let profile_arn = match (&known_profile_arn, &profile) {
+        (Some(arn), _) => arn.clone(),
+        (None, Some(found)) => found.arn.clone(),
+        (None, None) => String::new(),
+    };
+    let associations = match known_associations? {
+        Some(read) => Some(read),
+        None if !profile_arn.is_empty() => Some(associations_of(aws, &profile_arn).await?),
+        None => None,
+    };
     Ok(Owned {
         role_name: Some(role),
         policy_arn: policy_arn?,
-        profile: Some((model.instance_profile_name.clone(), profile_arn?)),
+        profile: Some((model.instance_profile_name.clone(), profile_arn)),
         attached: attached?.unwrap_or_default(),
+        profile_roles: Some(profile.map(|p| p.role_names).unwrap_or_default()),
+        associations,
     })
 }
 
@@ -830,7 +943,8 @@ pub async fn update(
     } else {
         other_profiles(aws, role, Some(&prior.instance_profile_name)).await?.into_iter().collect()
     };
-    associate_all(aws, &added, profile_arn, planned.replace_existing_association, &replaceable, timeout, cancel)
+    let nodes = current_associations(aws, &added).await?;
+    associate_all(aws, &nodes, profile_arn, planned.replace_existing_association, &replaceable, timeout, cancel)
         .await?;
 
     let metadata_targets =

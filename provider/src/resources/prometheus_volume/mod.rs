@@ -262,17 +262,30 @@ impl Resource for PrometheusVolume {
         let timeout = timeouts_of(planned).create;
         let mut observed = Observed::default();
         let mut state = planned.clone().unknown_to_null();
-        let result = ops::create(&p.aws, &args, &mut observed, timeout, &ctx.cancel).await;
-        if let Err(e) = result {
-            // State for whatever exists, so Terraform taints it and destroy removes it.
-            if observed.file_system_id.is_none() {
-                return ApplyOutcome::failed(Value::Null, e.to_diagnostics("Error Creating EFS Prometheus Volume"));
+        let made = match ops::create(&p.aws, &args, &mut observed, timeout, &ctx.cancel).await {
+            Ok(made) => made,
+            Err(e) => {
+                // State for whatever exists, so Terraform taints it and destroy removes it.
+                if observed.file_system_id.is_none() {
+                    return ApplyOutcome::failed(Value::Null, e.to_diagnostics("Error Creating EFS Prometheus Volume"));
+                }
+                observed.write(&mut state, &p.region);
+                write_rendered(&mut state, &args, None, None, false);
+                return ApplyOutcome::failed(state, e.to_diagnostics("Error Creating EFS Prometheus Volume"));
             }
-            observed.write(&mut state, &p.region);
-            write_rendered(&mut state, &args, None, None, false);
-            return ApplyOutcome::failed(state, e.to_diagnostics("Error Creating EFS Prometheus Volume"));
-        }
+        };
         observed.write(&mut state, &p.region);
+        if !made.adopted {
+            // Every part was made just now from these arguments, and each create's answer gave its
+            // ids: the state is the plan with those ids and the key EFS chose, so nothing is read
+            // back (a refresh would read eight parts to learn what the plan says).
+            if let Value::Object(map) = &mut state {
+                map.insert("kms_key_id".into(), ops::opt(ops::kms_key_id(planned, made.kms_key_id.as_deref())));
+            }
+            let (fs, ap) = (observed.file_system_id.as_deref(), observed.access_point_id.as_deref());
+            write_rendered(&mut state, &args, fs, ap, false);
+            return ApplyOutcome::ok(state);
+        }
         match ops::refresh(&p.aws, &p.region, &state).await {
             Ok(fresh) if !fresh.is_null() => ApplyOutcome::ok(keep_configured(planned, fresh)),
             Ok(_) => ApplyOutcome::failed(

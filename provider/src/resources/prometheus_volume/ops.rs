@@ -113,7 +113,7 @@ async fn adopt_security_group(aws: &AwsClients, id: String, args: &VolumeArgs) -
 /// the key by an alias ARN keeps that form, since a file system's key never changes after it is made
 /// (the alias named this key then; re-pointing the alias later does not re-encrypt anything). Any
 /// other difference is shown as EFS reports it, as drift.
-fn kms_key_id(state: &Value, reported: Option<&str>) -> Option<String> {
+pub fn kms_key_id(state: &Value, reported: Option<&str>) -> Option<String> {
     let recorded = state.get("kms_key_id").and_then(Value::as_str);
     match (recorded, reported) {
         (Some(alias), Some(_)) if alias.contains(":alias/") => Some(alias.to_string()),
@@ -136,12 +136,13 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
     // file system it no longer has). At most seven calls are in flight; the SDK's throttling
     // retries apply to each.
     let (known_access_point, own_group) = (observed.access_point_id.clone(), observed.security_group_id.clone());
+    let known_mount_target = observed.mount_targets.first().map(|mt| mt.mount_target_id.clone());
     let parts = async {
         tokio::join!(
             efs::find_transition_to_ia(efs_client, &fs_id),
             efs::find_file_system_policy(efs_client, &fs_id),
             efs::find_backup_enabled(efs_client, &fs_id),
-            mount_targets_with_groups(efs_client, &fs_id),
+            mount_targets_with_groups(efs_client, &fs_id, known_mount_target.as_deref()),
             find_own_access_point(efs_client, &fs_id, known_access_point.as_deref(), known_name.as_deref()),
             async {
                 match &own_group {
@@ -324,23 +325,36 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
 }
 
 /// The file system's mount targets but those already `deleting`, and the first `available` one with
-/// its security groups (`None` without one): refresh reads the volume's groups from it.
+/// its security groups (`None` without one): refresh reads the volume's groups from it. The groups
+/// of `known` (a mount target the state records) are read while the mount targets are listed, and
+/// used when the listing shows it `available`; otherwise they are read once the listing is in.
 async fn mount_targets_with_groups(
     efs_client: &aws_sdk_efs::Client,
     fs_id: &str,
+    known: Option<&str>,
 ) -> Result<(Vec<aws_sdk_efs::types::MountTargetDescription>, Option<(MountTarget, Vec<String>)>), Error> {
-    let mts: Vec<_> = efs::find_mount_targets(efs_client, fs_id)
-        .await?
-        .into_iter()
-        .filter(|mt| mt.life_cycle_state() != &LifeCycleState::Deleting)
-        .collect();
-    let available = mts.iter().find(|mt| mt.life_cycle_state() == &LifeCycleState::Available);
-    let groups = match available {
-        Some(mt) => Some((
-            MountTarget::from_aws(mt),
-            efs::mount_target_security_groups(efs_client, mt.mount_target_id()).await?,
-        )),
-        None => None,
+    let known_groups = async {
+        match known {
+            Some(id) => Some(efs::mount_target_security_groups(efs_client, id).await),
+            None => None,
+        }
+    };
+    let (listed, known_groups) = tokio::join!(efs::find_mount_targets(efs_client, fs_id), known_groups);
+    let mts: Vec<_> = listed?.into_iter().filter(|mt| mt.life_cycle_state() != &LifeCycleState::Deleting).collect();
+    let is_available =
+        |mt: &&aws_sdk_efs::types::MountTargetDescription| mt.life_cycle_state() == &LifeCycleState::Available;
+    let known_available = mts.iter().filter(is_available).find(|mt| Some(mt.mount_target_id()) == known);
+    let groups = match (known_available, known_groups) {
+        // Read while it was available: its answer holds (an error then is an error).
+        (Some(mt), Some(groups)) => Some((MountTarget::from_aws(mt), groups?)),
+        // The state's mount target is gone or not available: what was read of it means nothing.
+        _ => match mts.iter().find(is_available) {
+            Some(mt) => Some((
+                MountTarget::from_aws(mt),
+                efs::mount_target_security_groups(efs_client, mt.mount_target_id()).await?,
+            )),
+            None => None,
+        },
     };
     Ok((mts, groups))
 }
@@ -363,6 +377,16 @@ async fn find_own_access_point(
     }
 }
 
+/// What [`create`] learned beyond the ids it recorded: what EFS chose that the arguments leave open,
+/// and whether the file system was adopted rather than made.
+pub struct NewFileSystem {
+    /// The key EFS encrypts with: the configured one, or EFS's default key when none is given.
+    pub kms_key_id: Option<String>,
+    /// The file system is one an earlier attempt made: it may have been made with other arguments
+    /// than these, so the state is read back rather than taken from the plan.
+    pub adopted: bool,
+}
+
 /// Creates the file system (or adopts the one an earlier attempt of this instance made with the same
 /// creation token), waits until it is available, then makes the other parts, recording in `observed`
 /// each part as soon as it exists. A file system with the token that is not this instance's fails
@@ -373,7 +397,7 @@ pub async fn create(
     observed: &mut Observed,
     timeout: Duration,
     cancel: &CancellationToken,
-) -> Result<(), Error> {
+) -> Result<NewFileSystem, Error> {
     let spec = efs::FileSystemSpec {
         creation_token: creation_token(&args.name),
         encrypted: args.encrypted,
@@ -384,27 +408,28 @@ pub async fn create(
         backup: args.backup,
         tags: args.aws_tags(),
     };
-    // The security group's lookup (the subnets' VPC, then a group an earlier attempt left) only
-    // reads, so it runs while the file system is made. CreateFileSystem is not preceded by a lookup
-    // of its token: it changes nothing when the token is taken, and answers with what took it,
-    // whose owner is checked before anything else is made (the plan checked it too).
+    // The security group's VPC (the subnets', known since the plan checks) is looked up while the
+    // file system is made. Neither create is preceded by a lookup of what an earlier attempt may
+    // have left: CreateFileSystem changes nothing when the token is taken and answers with what
+    // took it, whose owner is checked before anything else is made (the plan checked it too), and
+    // CreateSecurityGroup answers `InvalidGroup.Duplicate` for a name taken in the VPC, when the
+    // group is adopted if it is this instance's (see [`converge_security_group`]).
     let makes_group = args.creates_security_group() && observed.security_group_id.is_none();
     let (created, group_lookup) = tokio::join!(efs::create_file_system(&aws.efs, &spec), async {
         if !makes_group {
             return Ok(None);
         }
         let vpc = vpc_of(aws, &args.subnet_ids[0]).await?;
-        let found = find_own_security_group(aws, &vpc, args).await?;
-        Ok::<_, Error>(Some(GroupLookup { vpc, found }))
+        Ok::<_, Error>(Some(GroupLookup { vpc, found: None }))
     });
-    let fs_id = match created? {
-        efs::CreatedFileSystem::Made(id) => id,
+    let (fs_id, adopted) = match created? {
+        efs::CreatedFileSystem::Made(id) => (id, false),
         efs::CreatedFileSystem::Existing(existing) => {
             let found = claim(efs_tag(existing.tags(), OWNER_TAG), args);
             if found != Claim::Ours {
                 return Err(file_system_not_owned(existing.file_system_id(), &spec.creation_token, &found));
             }
-            existing.file_system_id().to_string()
+            (existing.file_system_id().to_string(), true)
         }
     };
     // Made (or adopted): from here on the state keeps it, whatever fails next (the group lookup
@@ -415,13 +440,20 @@ pub async fn create(
     let mut group = observed.security_group_id.clone();
     let (fs, group_done) = tokio::join!(
         efs::wait_file_system_available(&aws.efs, &fs_id, timeout, cancel),
-        converge_security_group(aws, args, None, group_lookup, &mut group, cancel),
+        converge_security_group(aws, args, None, group_lookup, &mut group),
     );
     observed.security_group_id = group;
     let fs = fs?;
     observed.file_system_arn = fs.file_system_arn().map(str::to_string);
-    group_done?;
-    converge_parts(aws, args, None, observed, timeout, cancel).await
+    let new_group = group_done?;
+    // A new group gets its rule while the mount targets are made with it: they need only its id.
+    let (authorized, parts) = tokio::join!(
+        authorize_new_group(aws, new_group.as_deref(), args, cancel),
+        converge_parts(aws, args, None, !adopted, observed, timeout, cancel),
+    );
+    parts?;
+    authorized?;
+    Ok(NewFileSystem { kms_key_id: fs.kms_key_id().map(str::to_string), adopted })
 }
 
 /// What [`create`] looked up before making the security group: the subnets' VPC, and the group an
@@ -433,17 +465,18 @@ struct GroupLookup {
 
 /// Makes the NFS security group when this resource owns one and `group` has none (adopting the one
 /// a crashed create of this instance made), or updates its rules when `allowed` changed since
-/// `prior_args`. `lookup` is what the caller has looked up already.
+/// `prior_args`. `lookup` is what the caller has looked up already. The answer is the group made
+/// just now, if one was: its NFS rule is still to be added, which [`authorize_new_group`] does while
+/// the mount targets are made with it.
 async fn converge_security_group(
     aws: &AwsClients,
     args: &VolumeArgs,
     prior_args: Option<&VolumeArgs>,
     lookup: Option<GroupLookup>,
     group: &mut Option<String>,
-    cancel: &CancellationToken,
-) -> Result<(), Error> {
+) -> Result<Option<String>, Error> {
     if !args.creates_security_group() {
-        return Ok(());
+        return Ok(None);
     }
     match group.clone() {
         None => {
@@ -459,17 +492,11 @@ async fn converge_security_group(
                 Some(id) => adopt_security_group(aws, id, args).await?,
                 None => {
                     let name = security_group_name(args);
-                    match network::create_nfs_security_group(
-                        &aws.ec2,
-                        &name,
-                        &vpc,
-                        &args.allowed,
-                        &args.aws_tags(),
-                        cancel,
-                    )
-                    .await
-                    {
-                        Ok(id) => id,
+                    match network::create_nfs_security_group(&aws.ec2, &name, &vpc, &args.aws_tags()).await {
+                        Ok(id) => {
+                            *group = Some(id.clone());
+                            return Ok(Some(id));
+                        }
                         // An earlier attempt made it, but its answer was lost.
                         Err(e) if e.is_aws("InvalidGroup.Duplicate") => {
                             let found = find_own_security_group(aws, &vpc, args).await?.ok_or(e)?;
@@ -490,7 +517,20 @@ async fn converge_security_group(
             }
         }
     }
-    Ok(())
+    Ok(None)
+}
+
+/// Adds the NFS rule to `new_group`, the group [`converge_security_group`] made just now (if any).
+async fn authorize_new_group(
+    aws: &AwsClients,
+    new_group: Option<&str>,
+    args: &VolumeArgs,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    match new_group {
+        Some(id) => network::authorize_nfs_on_new_group(&aws.ec2, id, &args.allowed, cancel).await,
+        None => Ok(()),
+    }
 }
 
 /// Brings the parts other than the file system itself to what `args` asks for, recording what
@@ -504,17 +544,24 @@ pub async fn converge(
     cancel: &CancellationToken,
 ) -> Result<(), Error> {
     let mut group = observed.security_group_id.clone();
-    let done = converge_security_group(aws, args, prior_args, None, &mut group, cancel).await;
+    let done = converge_security_group(aws, args, prior_args, None, &mut group).await;
     observed.security_group_id = group;
-    done?;
-    converge_parts(aws, args, prior_args, observed, timeout, cancel).await
+    let new_group = done?;
+    let (authorized, parts) = tokio::join!(
+        authorize_new_group(aws, new_group.as_deref(), args, cancel),
+        converge_parts(aws, args, prior_args, false, observed, timeout, cancel),
+    );
+    parts?;
+    authorized
 }
 
-/// [`converge`] after the security group.
+/// [`converge`] after the security group; `new_file_system` when the file system was made by this
+/// very create (so it has no parts yet that an earlier attempt made).
 async fn converge_parts(
     aws: &AwsClients,
     args: &VolumeArgs,
     prior_args: Option<&VolumeArgs>,
+    new_file_system: bool,
     observed: &mut Observed,
     timeout: Duration,
     cancel: &CancellationToken,
@@ -528,10 +575,15 @@ async fn converge_parts(
     // only the file system (and the mount targets the group): they converge at once, and each
     // reports what exists even when it fails, so the state stays accurate.
     let (mut mount_targets, mut access_point) = (observed.mount_targets.clone(), AccessPointIds::of(observed));
+    let basis = match prior_args {
+        _ if new_file_system => AccessPointBasis::NewFileSystem,
+        Some(prior) if prior.access_point != args.access_point => AccessPointBasis::Changed,
+        _ => AccessPointBasis::Current,
+    };
     let fs_arn = observed.file_system_arn.clone().unwrap_or_default();
     let (mount_targets_done, access_point_done, settings_done) = tokio::join!(
         converge_mount_targets(efs_client, &fs_id, args, &groups, &mut mount_targets, timeout, cancel),
-        converge_access_point(efs_client, &fs_id, args, prior_args, &mut access_point, timeout, cancel),
+        converge_access_point(efs_client, &fs_id, args, basis, &mut access_point, timeout, cancel),
         converge_settings(efs_client, &fs_id, &fs_arn, args, prior_args),
     );
     observed.mount_targets = mount_targets;
@@ -662,6 +714,18 @@ impl AccessPointIds {
     }
 }
 
+/// What [`converge_access_point`] starts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AccessPointBasis {
+    /// A file system this create made just now: no earlier attempt can have made an access point
+    /// on it.
+    NewFileSystem,
+    /// The arguments ask for the access point the state records (if it records one).
+    Current,
+    /// The access point's identity or directory changed: the recorded one is replaced.
+    Changed,
+}
+
 /// Makes the access point when there is none, and replaces it (new first, then old) when its
 /// identity or directory changes; either way adopting the one a crashed attempt of this instance
 /// made already.
@@ -669,7 +733,7 @@ async fn converge_access_point(
     efs_client: &aws_sdk_efs::Client,
     fs_id: &str,
     args: &VolumeArgs,
-    prior_args: Option<&VolumeArgs>,
+    basis: AccessPointBasis,
     access_point: &mut AccessPointIds,
     timeout: Duration,
     cancel: &CancellationToken,
@@ -680,7 +744,7 @@ async fn converge_access_point(
             *access_point = AccessPointIds { id: None, arn: None };
         }
     }
-    let ap_changed = prior_args.is_some_and(|pa| pa.access_point != args.access_point);
+    let ap_changed = basis == AccessPointBasis::Changed;
     // The one the state records, to delete once the new one exists (a failed create must not lose
     // it; the new one is recorded before the old one goes, so a failed delete loses neither).
     let old = access_point.id.clone().filter(|_| ap_changed);
@@ -689,7 +753,11 @@ async fn converge_access_point(
         // may have made the wanted one already: it carries this resource's marks and settings.
         let token = creation_token(&args.name);
         let recorded = access_point.id.clone();
-        let left = efs::find_access_points(efs_client, fs_id).await?.into_iter().find(|ap| {
+        let earlier = match basis {
+            AccessPointBasis::NewFileSystem => Vec::new(),
+            _ => efs::find_access_points(efs_client, fs_id).await?,
+        };
+        let left = earlier.into_iter().find(|ap| {
             efs_tag(ap.tags(), tags::MANAGED_BY_TAG) == Some(token.as_str())
                 && claim(efs_tag(ap.tags(), OWNER_TAG), args) == Claim::Ours
                 && efs::AccessPointSpec::from_aws(ap).as_ref() == Some(&args.access_point)
@@ -750,20 +818,25 @@ async fn converge_settings(
 }
 
 /// What destroy reads before it deletes anything, at once and once: the file system (for its
-/// owner tag) and its access points (to find the CSI driver's, and the ones to delete).
+/// owner tag), its access points (to find the CSI driver's, and the ones to delete) and its mount
+/// targets (every one, including any the state does not know yet).
 pub struct BeforeDestroy {
     file_system: Option<aws_sdk_efs::types::FileSystemDescription>,
     access_points: Vec<aws_sdk_efs::types::AccessPointDescription>,
+    mount_targets: Vec<aws_sdk_efs::types::MountTargetDescription>,
 }
 
 impl BeforeDestroy {
     pub async fn read(aws: &AwsClients, observed: &Observed) -> Result<BeforeDestroy, Error> {
         let Some(fs_id) = &observed.file_system_id else {
-            return Ok(BeforeDestroy { file_system: None, access_points: Vec::new() });
+            return Ok(BeforeDestroy { file_system: None, access_points: Vec::new(), mount_targets: Vec::new() });
         };
-        let (file_system, access_points) =
-            tokio::try_join!(efs::find_file_system_by_id(&aws.efs, fs_id), efs::find_access_points(&aws.efs, fs_id))?;
-        Ok(BeforeDestroy { file_system, access_points })
+        let (file_system, access_points, mount_targets) = tokio::try_join!(
+            efs::find_file_system_by_id(&aws.efs, fs_id),
+            efs::find_access_points(&aws.efs, fs_id),
+            efs::find_mount_targets(&aws.efs, fs_id)
+        )?;
+        Ok(BeforeDestroy { file_system, access_points, mount_targets })
     }
 
     /// The access points of the file system that this resource did not make (neither the one in
@@ -816,9 +889,8 @@ pub async fn teardown(
         first_error(futures::future::join_all(deletes).await)
     };
     let mount_targets = async {
-        // Every mount target of the file system, including any the state does not know yet.
-        let mts = efs::find_mount_targets(efs_client, fs_id).await?;
-        let deletes = mts.iter().map(|mt| efs::delete_mount_target(efs_client, mt.mount_target_id(), timeout, cancel));
+        let deletes =
+            before.mount_targets.iter().map(|mt| efs::delete_listed_mount_target(efs_client, mt, timeout, cancel));
         first_error(futures::future::join_all(deletes).await)
     };
     let (access_points, mount_targets) = tokio::join!(access_points, mount_targets);

@@ -3,7 +3,10 @@
 //! association the test created.
 
 use acceptance_tests::cluster::{hcl_list, Cluster};
-use acceptance_tests::{block_on, provider_block, skip_unless_acceptance, squash, Moto, Scenario};
+use acceptance_tests::proxy::FaultProxy;
+use acceptance_tests::{
+    block_on, provider_block, provider_block_with_endpoint, skip_unless_acceptance, squash, Moto, Scenario,
+};
 use serde_json::Value;
 
 const ADDR: &str = "efs_csi_node_identity.this";
@@ -492,4 +495,56 @@ fn detached_policy_is_drift_and_apply_reattaches_it() {
     let versions = block_on(iam.list_policy_versions().policy_arn(&policy_arn).send()).expect("ListPolicyVersions");
     assert_eq!(versions.versions().len(), 1, "{versions:?}");
     assert_eq!(wd.plan_detailed_exitcode(), 0);
+}
+
+/// With `skip_credentials_validation = true` the provider never asks STS for the account, so it
+/// cannot name its own policy's ARN: the plan's check of the names and the create find the policy
+/// by listing the account's customer policies instead (the operator policy then needs
+/// iam:ListPolicies). A policy of that name made by hand is found that way and refused at plan.
+#[test]
+fn without_the_credentials_check_the_policy_is_found_by_listing() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let cluster = Cluster::create(&moto, 1, 0);
+    let by_hand = block_on(
+        moto.iam()
+            .create_policy()
+            .policy_name("unchecked")
+            .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#)
+            .send(),
+    )
+    .expect("CreatePolicy");
+    let by_hand_arn = by_hand.policy().and_then(|p| p.arn()).expect("an ARN").to_string();
+    let proxy = FaultProxy::start(&moto);
+    let provider = provider_block_with_endpoint(&proxy.endpoint()).replacen(
+        "provider \"efs\" {\n",
+        "provider \"efs\" {\n  skip_credentials_validation = true\n",
+        1,
+    );
+    assert!(provider.contains("skip_credentials_validation"), "{provider}");
+    let resource = |extra: &str| {
+        format!(
+            "{provider}\nresource \"efs_csi_node_identity\" \"this\" {{\n  name         = \"unchecked\"\n  instance_ids = {}\n{extra}}}\n",
+            hcl_list(&cluster.instance_ids)
+        )
+    };
+    let wd = Scenario::new(&moto);
+
+    wd.write("main.tf", &resource(""));
+    let out = wd.run(&["plan", "-input=false", "-no-color"]);
+    assert!(!out.success(), "the hand-made policy of that name must fail the plan: {out}");
+    let text = squash(&out.combined());
+    assert!(text.contains("IAM Object Belongs To Another Owner") && text.contains(&by_hand_arn), "{out}");
+    assert!(proxy.count("iam:ListPolicies") >= 1, "found by listing: {:?}", proxy.calls());
+
+    proxy.reset_counts();
+    wd.write("main.tf", &resource("  policy_name  = \"unchecked-nodes\"\n"));
+    wd.apply();
+    assert_eq!(proxy.count("sts:GetCallerIdentity"), 0, "{:?}", proxy.calls());
+    assert!(proxy.count("iam:ListPolicies") >= 1, "{:?}", proxy.calls());
+    let state = wd.state_resource(ADDR);
+    assert!(state["policy_arn"].as_str().is_some_and(|arn| arn.ends_with(":policy/unchecked-nodes")), "{state}");
+    assert_eq!(wd.plan_detailed_exitcode(), 0);
+    let policies = local_policy_names(&moto);
+    assert!(policies.contains(&"unchecked".to_string()), "the hand-made policy stays: {policies:?}");
 }

@@ -498,3 +498,46 @@ fn a_kms_alias_arn_stays_as_configured() {
     assert_no_changes(&wd);
     wd.finish();
 }
+
+/// EFS answers a read of a deleted file system's backup policy with `FileSystemNotFound` (moto
+/// with HTTP 500): a refresh of a volume whose file system was deleted out of band then plans
+/// it anew, and the SDK retries no server error on the way.
+#[test]
+fn a_deleted_file_systems_backup_policy_is_not_found() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto);
+    let cluster = Cluster::create(&moto, 1, 0);
+    let wd = Scenario::new(&moto);
+    wd.write("main.tf", &volume_config(&proxy, &cluster, ""));
+    wd.apply();
+    let volume = wd.state_resource(VOLUME);
+    let text = |name: &str| volume[name].as_str().unwrap_or_default().to_string();
+    let fs_id = text("file_system_id");
+
+    // Deleted out of band, parts first, as EFS requires.
+    let efs = moto.efs();
+    for mount_target in volume["mount_targets"].as_array().expect("mount targets") {
+        let id = mount_target["mount_target_id"].as_str().expect("mount target id");
+        block_on(efs.delete_mount_target().mount_target_id(id).send()).expect("DeleteMountTarget");
+    }
+    block_on(efs.delete_access_point().access_point_id(text("access_point_id")).send()).expect("DeleteAccessPoint");
+    block_on(efs.delete_file_system().file_system_id(&fs_id).send()).expect("DeleteFileSystem");
+
+    let through_proxy = aws_sdk_efs::Client::from_conf(
+        aws_sdk_efs::config::Builder::from(&moto.sdk_config()).endpoint_url(proxy.endpoint()).build(),
+    );
+    let refused = block_on(through_proxy.describe_backup_policy().file_system_id(&fs_id).send())
+        .expect_err("the file system is gone");
+    let code = refused.as_service_error().and_then(|e| aws_sdk_efs::error::ProvideErrorMetadata::code(e));
+    assert_eq!(code, Some("FileSystemNotFound"), "{refused:?}");
+
+    proxy.reset_counts();
+    let plan = wd.run(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
+    assert_eq!(plan.code, Some(2), "{plan}");
+    assert!(plan.stdout.contains(&format!("{VOLUME} must be replaced")), "{plan}");
+    let reads = proxy.count("efs:DescribeBackupPolicy");
+    assert!(reads <= 1, "no retried server errors: {reads} reads, {:?}", proxy.calls());
+    // Destroy without an apply in between deletes the security group the state still holds.
+    wd.finish();
+}

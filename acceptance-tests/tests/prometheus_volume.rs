@@ -3,7 +3,7 @@
 
 use acceptance_tests::charts::{kubernetes_validate, yaml_documents};
 use acceptance_tests::cluster::{hcl_list, Cluster};
-use acceptance_tests::{block_on, provider_block, skip_unless_acceptance, Moto, Scenario, Workdir};
+use acceptance_tests::{block_on, provider_block, skip_unless_acceptance, squash, Moto, Scenario, Workdir};
 use serde_json::Value;
 
 const ADDR: &str = "efs_prometheus_volume.this";
@@ -518,10 +518,13 @@ fn disappears_when_the_file_system_is_deleted_out_of_band() {
         .expect("DeleteAccessPoint");
     block_on(efs.delete_file_system().file_system_id(&old_fs).send()).expect("DeleteFileSystem");
 
+    // The security group outlived the file system: the state keeps it, and the volume is replaced
+    // (the group deleted with it, so nothing is left that no state knows).
     let plan = wd.run(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
     assert_eq!(plan.code, Some(2), "{plan}");
-    assert!(plan.stdout.contains(&format!("{ADDR} will be created")), "{plan}");
-    assert!(plan.stdout.contains("Plan: 1 to add, 0 to change, 0 to destroy."), "{plan}");
+    assert!(plan.stdout.contains(&format!("{ADDR} must be replaced")), "{plan}");
+    assert!(plan.stdout.contains("Plan: 1 to add, 0 to change, 1 to destroy."), "{plan}");
+    assert!(squash(&plan.combined()).contains("EFS File System Gone"), "{plan}");
 
     wd.apply();
     let after = wd.state_resource(ADDR);
@@ -531,7 +534,9 @@ fn disappears_when_the_file_system_is_deleted_out_of_band() {
     let ids: Vec<&str> = file_systems.file_systems().iter().map(|f| f.file_system_id()).collect();
     assert_eq!(ids, [new_fs]);
     assert_eq!(after["mount_targets"].as_array().map(Vec::len), Some(2), "{after}");
-    // The security group outlived the file system; carrying this resource's mark, it is adopted.
-    assert_eq!(after["security_group_id"], before["security_group_id"], "{after}");
+    assert_ne!(after["security_group_id"], before["security_group_id"], "a new group: {after}");
+    let old_group = text(&before, "security_group_id");
+    let groups = block_on(moto.ec2().describe_security_groups().send()).expect("DescribeSecurityGroups");
+    assert!(groups.security_groups().iter().all(|g| g.group_id() != Some(old_group)), "the old group is deleted");
     assert_no_changes(&wd);
 }

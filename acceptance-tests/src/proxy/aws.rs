@@ -13,6 +13,8 @@
 //! * Mount target calls EFS refuses while the mount target is `creating` or `deleting`, and
 //!   DeleteFileSystem while the file system still has mount targets or access points (see
 //!   [`refuse_unsettled`]).
+//! * DescribeBackupPolicy of a file system that does not exist answers `FileSystemNotFound`, as
+//!   EFS does; moto fails it with HTTP 500 (see [`refuse_missing_file_system`]).
 //!
 //! [`Fault::NotYetVisible`]: super::Fault::NotYetVisible
 //! [`Fault::StayDeleting`]: super::Fault::StayDeleting
@@ -127,6 +129,28 @@ pub(super) fn resolve_kms_aliases(action: &str, response: &mut Response) {
     if resolved {
         response.body = body.to_string().into_bytes();
     }
+}
+
+/// Before forwarding: DescribeBackupPolicy of a file system moto does not have answers EFS's
+/// `FileSystemNotFound` (HTTP 404). moto's lookup fails with HTTP 500 there, which an SDK retries
+/// as a server error, so a refresh of a deleted file system would wait out every retry. `None` to
+/// forward the call.
+pub(super) fn refuse_missing_file_system(shared: &Shared, action: &str, request: &Request) -> Option<Response> {
+    if action != "efs:DescribeBackupPolicy" {
+        return None;
+    }
+    // `/2015-02-01/file-systems/{id}/backup-policy`
+    let mut segments = request.path().trim_start_matches('/').split('/').skip(1);
+    let fs_id = (segments.next() == Some("file-systems")).then(|| segments.next()).flatten()?.to_string();
+    let lookup = Request {
+        method: "GET".to_string(),
+        target: format!("/2015-02-01/file-systems?FileSystemId={fs_id}"),
+        headers: request.headers.clone(),
+        body: Vec::new(),
+    };
+    let answer = forward(shared.moto, &lookup).ok()?;
+    (answer.status == 404)
+        .then(|| error_response("efs", 404, "FileSystemNotFound", &format!("File system '{fs_id}' does not exist.")))
 }
 
 /// The mount target an EFS mount target call names in its path (`/mount-targets/{id}[/...]`).

@@ -34,6 +34,8 @@
 //!   DescribeMountTargetSecurityGroups while it is `creating`), and DeleteFileSystem with
 //!   `FileSystemInUse` while a mount target of it is `creating` or `deleting` or it has access
 //!   points; a mount target `deleting` is still listed by file system.
+//! * DescribeBackupPolicy of a file system that does not exist answers `FileSystemNotFound`
+//!   (moto fails it with HTTP 500).
 //!
 //! And when a rule asks for it (see [`Fault`]), per object: file systems, mount targets and access
 //! points `creating`/`deleting`; IAM roles and instance profiles `NoSuchEntity` for a number of
@@ -71,8 +73,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use self::aws::{
-    eventual_answer, page_access_points, refuse_system_tag_keys, refuse_unsettled, resolve_kms_aliases, rewrite_answer,
-    tag_backed_up_file_system,
+    eventual_answer, page_access_points, refuse_missing_file_system, refuse_system_tag_keys, refuse_unsettled,
+    resolve_kms_aliases, rewrite_answer, tag_backed_up_file_system,
 };
 pub use self::aws::{ACCESS_POINTS_PER_PAGE, BACKUP_SYSTEM_TAG};
 use self::faults::{crash_due, decide, deleting_answer, rewrite_efs_answer, Crash, Plan, State};
@@ -319,8 +321,9 @@ fn handle(shared: &Shared, request: &Request, stream: &mut TcpStream) -> io::Res
         }
         Plan::Forward { delay, lose_answer, holds } => (delay, lose_answer, holds),
     };
-    if let Some(refused) =
-        refuse_system_tag_keys(&action, request).or_else(|| refuse_unsettled(shared, &action, request))
+    if let Some(refused) = refuse_system_tag_keys(&action, request)
+        .or_else(|| refuse_unsettled(shared, &action, request))
+        .or_else(|| refuse_missing_file_system(shared, &action, request))
     {
         return answer(stream, &refused);
     }

@@ -57,6 +57,22 @@ impl PrometheusVolume {
         }
     }
 
+    /// A state without a file system (refresh found it gone, and the security group this resource
+    /// made still there): the volume is replaced, so the group is deleted with the rest and a new
+    /// volume made.
+    fn plan_lost_file_system(plan: &mut PlanContext<'_>) {
+        // The CLI replaces only for a path whose value changes: the new file system's id is unknown.
+        plan.set("file_system_id", Value::Unknown);
+        plan.requires_replace.push(AttributePath::root("file_system_id"));
+        let group = plan.prior.get("security_group_id").and_then(Value::as_str).unwrap_or("its security group");
+        plan.diags.warning(
+            "EFS File System Gone",
+            format!(
+                "The volume's EFS file system no longer exists (deleted outside Terraform, and the Prometheus data                  with it). The volume is replaced: its security group {group} is deleted and a new file system,                  mount targets, security group and access point are made."
+            ),
+        );
+    }
+
     /// Warns when an update leaves provisioned throughput or lowers it: EFS allows that only 24
     /// hours after moving to provisioned throughput or raising it, and refuses it earlier.
     fn warn_throughput_change(plan: &mut PlanContext<'_>) {
@@ -245,7 +261,9 @@ impl Resource for PrometheusVolume {
         ownership::plan_owner_id(plan, TYPE_NAME);
         checks::check(&p, plan).await;
         Self::warn_backup_region(plan, &p.region);
-        if !plan.is_create() {
+        if !plan.is_create() && plan.prior.get("file_system_id").is_none_or(Value::is_null) {
+            Self::plan_lost_file_system(plan);
+        } else if !plan.is_create() {
             Self::warn_throughput_change(plan);
             Self::warn_replacement(plan);
             Self::plan_part_ids(plan);

@@ -160,7 +160,7 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
         Either::Right((read, fs_read)) => (fs_read.await, Either::Right(read)),
     };
     let Some(fs) = fs? else {
-        return Ok(Value::Null);
+        return without_file_system(aws, region, state, own_group.as_deref()).await;
     };
     let (transition_to_ia, policy, backup, mount_targets, access_point, own_group_sources) = match parts {
         Either::Left(pending) => pending.await,
@@ -321,6 +321,29 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
     observed.write(&mut next, region);
     let args = VolumeArgs::from_value(&next);
     write_rendered(&mut next, &args, observed.file_system_id.as_deref(), observed.access_point_id.as_deref(), false);
+    Ok(next)
+}
+
+/// The state of a volume whose file system is gone (deleted outside Terraform, or by a destroy
+/// interrupted before it deleted the security group): null when nothing of it is left, so the plan
+/// makes it anew. When the security group this resource made is still there, the state keeps it
+/// (and no file system): the plan then replaces the volume, and a destroy deletes the group,
+/// which would otherwise be left with no state knowing it.
+async fn without_file_system(
+    aws: &AwsClients,
+    region: &str,
+    state: &Value,
+    own_group: Option<&str>,
+) -> Result<Value, Error> {
+    let Some(own) = own_group else { return Ok(Value::Null) };
+    if network::find_nfs_sources(&aws.ec2, own).await?.is_none() {
+        return Ok(Value::Null);
+    }
+    let observed = Observed { security_group_id: Some(own.to_string()), ..Observed::default() };
+    let mut next = state.clone();
+    observed.write(&mut next, region);
+    let args = VolumeArgs::from_value(&next);
+    write_rendered(&mut next, &args, None, None, false);
     Ok(next)
 }
 

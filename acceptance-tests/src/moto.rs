@@ -165,6 +165,22 @@ impl Moto {
     pub fn efs(&self) -> aws_sdk_efs::Client {
         aws_sdk_efs::Client::new(&self.sdk_config())
     }
+
+    /// Deletes an `efs_prometheus_volume`'s file system out of band (`volume`: its state's
+    /// values), parts first as EFS requires: its mount targets, its access point, then the file
+    /// system. The security group stays.
+    pub fn delete_volume_file_system(&self, volume: &serde_json::Value) {
+        let text = |name: &str| volume[name].as_str().unwrap_or_else(|| panic!("no {name} in {volume}")).to_string();
+        let efs = self.efs();
+        for mount_target in volume["mount_targets"].as_array().expect("mount targets") {
+            let id = mount_target["mount_target_id"].as_str().expect("mount target id");
+            crate::block_on(efs.delete_mount_target().mount_target_id(id).send()).expect("DeleteMountTarget");
+        }
+        crate::block_on(efs.delete_access_point().access_point_id(text("access_point_id")).send())
+            .expect("DeleteAccessPoint");
+        crate::block_on(efs.delete_file_system().file_system_id(text("file_system_id")).send())
+            .expect("DeleteFileSystem");
+    }
 }
 
 impl Drop for Moto {

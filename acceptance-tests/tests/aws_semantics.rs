@@ -512,17 +512,8 @@ fn a_deleted_file_systems_backup_policy_is_not_found() {
     wd.write("main.tf", &volume_config(&proxy, &cluster, ""));
     wd.apply();
     let volume = wd.state_resource(VOLUME);
-    let text = |name: &str| volume[name].as_str().unwrap_or_default().to_string();
-    let fs_id = text("file_system_id");
-
-    // Deleted out of band, parts first, as EFS requires.
-    let efs = moto.efs();
-    for mount_target in volume["mount_targets"].as_array().expect("mount targets") {
-        let id = mount_target["mount_target_id"].as_str().expect("mount target id");
-        block_on(efs.delete_mount_target().mount_target_id(id).send()).expect("DeleteMountTarget");
-    }
-    block_on(efs.delete_access_point().access_point_id(text("access_point_id")).send()).expect("DeleteAccessPoint");
-    block_on(efs.delete_file_system().file_system_id(&fs_id).send()).expect("DeleteFileSystem");
+    let fs_id = volume["file_system_id"].as_str().unwrap_or_default().to_string();
+    moto.delete_volume_file_system(&volume);
 
     let through_proxy = aws_sdk_efs::Client::from_conf(
         aws_sdk_efs::config::Builder::from(&moto.sdk_config()).endpoint_url(proxy.endpoint()).build(),

@@ -509,14 +509,8 @@ fn disappears_when_the_file_system_is_deleted_out_of_band() {
     let before = wd.state_resource(ADDR);
     let old_fs = text(&before, "file_system_id").to_string();
 
+    moto.delete_volume_file_system(&before);
     let efs = moto.efs();
-    for mount_target in before["mount_targets"].as_array().expect("mount targets") {
-        let id = mount_target["mount_target_id"].as_str().expect("mount target id");
-        block_on(efs.delete_mount_target().mount_target_id(id).send()).expect("DeleteMountTarget");
-    }
-    block_on(efs.delete_access_point().access_point_id(text(&before, "access_point_id")).send())
-        .expect("DeleteAccessPoint");
-    block_on(efs.delete_file_system().file_system_id(&old_fs).send()).expect("DeleteFileSystem");
 
     // The security group outlived the file system: the state keeps it, and the volume is replaced
     // (the group deleted with it, so nothing is left that no state knows).

@@ -68,7 +68,9 @@ impl PrometheusVolume {
         plan.diags.warning(
             "EFS File System Gone",
             format!(
-                "The volume's EFS file system no longer exists (deleted outside Terraform, and the Prometheus data                  with it). The volume is replaced: its security group {group} is deleted and a new file system,                  mount targets, security group and access point are made."
+                "The volume's EFS file system no longer exists (deleted outside Terraform, and the Prometheus data \
+                 with it). The volume is replaced: its security group {group} is deleted and a new file system, \
+                 mount targets, security group and access point are made."
             ),
         );
     }

@@ -300,13 +300,10 @@ impl Resource for CsiNodeIdentity {
         let fail = |e: crate::error::Error| e.to_diagnostics("Error Deleting EFS CSI Node Identity");
         // The checks and the lookup of what to delete only read, so they run at once; another
         // state's objects are reported first.
-        let (foreign, inline, owned) = tokio::join!(
-            ops::parts_of_other_owners(&provider.aws, &model),
-            ops::inline_policies(&provider.aws, role),
-            ops::owned_from_state(&provider.aws, &model)
-        );
-        match foreign {
-            Ok(foreign) if !foreign.is_empty() => {
+        let (before, inline) =
+            tokio::join!(ops::before_destroy(&provider.aws, &model), ops::inline_policies(&provider.aws, role));
+        let owned = match before {
+            Ok((foreign, _)) if !foreign.is_empty() => {
                 let mut diags = Diagnostics::new();
                 diags.warning(
                     "IAM Objects Of Another Owner Left In Place",
@@ -317,9 +314,9 @@ impl Resource for CsiNodeIdentity {
                 );
                 return diags;
             }
-            Ok(_) => {}
+            Ok((_, owned)) => owned,
             Err(e) => return fail(e),
-        }
+        };
         match inline {
             Ok(inline) if !inline.is_empty() => {
                 let names = inline.join(", ");
@@ -336,8 +333,7 @@ impl Resource for CsiNodeIdentity {
             Ok(_) => {}
             Err(e) => return fail(e),
         }
-        let teardown = async { ops::teardown(&provider.aws, &owned?, deadline, &ctx.cancel).await };
-        match teardown.await {
+        match ops::teardown(&provider.aws, &owned, deadline, &ctx.cancel).await {
             Ok(others) if !others.is_empty() => {
                 let mut diags = Diagnostics::new();
                 diags.warning(

@@ -571,18 +571,11 @@ pub async fn other_profiles(aws: &AwsClients, role: &str, own: Option<&str>) -> 
     Ok(profiles.unwrap_or_default().into_iter().filter(|p| Some(p.as_str()) != own).collect())
 }
 
-/// The role, policy and instance profile of the state that carry another owner id than the state
-/// has, each described for a diagnostic. Destroy deletes nothing while there is one.
-pub async fn parts_of_other_owners(aws: &AwsClients, model: &Model) -> Result<Vec<String>, Error> {
-    let owner = model.owner_id.as_deref();
-    let mut parts = Vec::new();
-    let mut check = |object: String, tags: &BTreeMap<String, String>| {
-        let found = Claim::of(tags.get(OWNER_TAG).map(String::as_str), owner);
-        if let Claim::OtherOwner(_) = found {
-            parts.push(format!("{object} belongs to {}", found.describe()));
-        }
-    };
-    let (role, policy, profile) = tokio::join!(
+/// What destroy reads before it deletes anything, all at once: the parts of the state that carry
+/// another owner id than the state has (each described for a diagnostic; destroy deletes nothing
+/// while there is one), and what the teardown deletes (see [`owned_from_state`]).
+pub async fn before_destroy(aws: &AwsClients, model: &Model) -> Result<(Vec<String>, Owned), Error> {
+    let (role, policy, owned) = tokio::join!(
         iam::find_role_by_name(&aws.iam, &model.role_name),
         async {
             if model.policy_arn.is_empty() {
@@ -591,18 +584,24 @@ pub async fn parts_of_other_owners(aws: &AwsClients, model: &Model) -> Result<Ve
                 iam::find_policy_by_arn(&aws.iam, &model.policy_arn).await
             }
         },
-        iam::find_instance_profile_by_name(&aws.iam, &model.instance_profile_name),
+        owned_from_state(aws, model),
     );
-    if let Some(role) = role? {
-        check(format!("IAM Role {}", role.name), &role.tags);
-    }
-    if let Some(policy) = policy? {
-        check(format!("IAM Policy {}", policy.arn), &policy.tags);
-    }
-    if let Some(profile) = profile? {
-        check(format!("IAM Instance Profile {}", profile.name), &profile.tags);
-    }
-    Ok(parts)
+    let (owned, profile) = owned?;
+    let owner = model.owner_id.as_deref();
+    let tagged = [
+        role?.map(|role| (format!("IAM Role {}", role.name), role.tags)),
+        policy?.map(|policy| (format!("IAM Policy {}", policy.arn), policy.tags)),
+        profile.map(|profile| (format!("IAM Instance Profile {}", profile.name), profile.tags)),
+    ];
+    let foreign = tagged
+        .into_iter()
+        .flatten()
+        .filter_map(|(object, tags)| match Claim::of(tags.get(OWNER_TAG).map(String::as_str), owner) {
+            found @ Claim::OtherOwner(_) => Some(format!("{object} belongs to {}", found.describe())),
+            _ => None,
+        })
+        .collect();
+    Ok((foreign, owned))
 }
 
 /// The inline policies of the role. This resource makes none, and DeleteRole refuses a role that
@@ -613,8 +612,9 @@ pub async fn inline_policies(aws: &AwsClients, role: &str) -> Result<Vec<String>
 }
 
 /// Everything a state's resource owns, looked up where the state lacks it (e.g. a partial state),
-/// with what the teardown needs to know of the profile: the roles it holds and its associations.
-pub async fn owned_from_state(aws: &AwsClients, model: &Model) -> Result<Owned, Error> {
+/// with what the teardown needs to know of the profile: the roles it holds and its associations;
+/// and the profile as read.
+async fn owned_from_state(aws: &AwsClients, model: &Model) -> Result<(Owned, Option<iam::InstanceProfileInfo>), Error> {
     let role = model.role_name.clone();
     let known_profile_arn = Some(model.instance_profile_arn.clone()).filter(|arn| !arn.is_empty());
     // DeleteRole refuses a role with attached policies: detach all of them. Every read needs only
@@ -650,14 +650,15 @@ pub async fn owned_from_state(aws: &AwsClients, model: &Model) -> Result<Owned, 
         None if !profile_arn.is_empty() => Some(associations_of(aws, &profile_arn).await?),
         None => None,
     };
-    Ok(Owned {
+    let owned = Owned {
         role_name: Some(role),
         policy_arn: policy_arn?,
         profile: Some((model.instance_profile_name.clone(), profile_arn)),
         attached: attached?.unwrap_or_default(),
-        profile_roles: Some(profile.map(|p| p.role_names).unwrap_or_default()),
+        profile_roles: Some(profile.as_ref().map(|p| p.role_names.clone()).unwrap_or_default()),
         associations,
-    })
+    };
+    Ok((owned, profile))
 }
 
 /// The resource as it is in AWS, starting from `model` (state or plan); `None` when the role is

@@ -151,3 +151,20 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
         })
         .block_on(f)
 }
+
+/// The AWS calls of the last read of `efs_cluster_readiness` in a CLI run's output (with
+/// `TF_LOG_PROVIDER=debug`): how many, and the provider's summary of them
+/// (`EC2:DescribeInstances*1,...`).
+pub fn readiness_calls(stderr: &str) -> (usize, String) {
+    let line = stderr
+        .lines()
+        .rfind(|l| l.contains("checked cluster readiness"))
+        .unwrap_or_else(|| panic!("no readiness log line in:\n{stderr}"));
+    let field = |name: &str| {
+        line.split_whitespace()
+            .find_map(|word| word.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no {name} in {line}"))
+            .to_string()
+    };
+    (field("aws_calls").parse().expect("a number"), field("operations"))
+}

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use acceptance_tests::cluster::{hcl_list, Cluster};
-use acceptance_tests::{block_on, provider_block, skip_unless_acceptance, Moto, Scenario, Workdir};
+use acceptance_tests::{block_on, provider_block, readiness_calls, skip_unless_acceptance, Moto, Scenario, Workdir};
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, HttpTokensState, InstanceMetadataEndpointState, IpPermission, IpRange, UserIdGroupPair,
 };
@@ -614,21 +614,6 @@ fn invalid_arguments_fail_validation_with_their_paths() {
     }
 }
 
-/// The `operations` field of the provider's "checked cluster readiness" debug line.
-fn logged_operations(stderr: &str) -> (usize, String) {
-    let line = stderr
-        .lines()
-        .find(|l| l.contains("checked cluster readiness"))
-        .unwrap_or_else(|| panic!("no readiness log line in:\n{stderr}"));
-    let field = |name: &str| {
-        line.split_whitespace()
-            .find_map(|word| word.strip_prefix(&format!("{name}=")))
-            .unwrap_or_else(|| panic!("no {name} in {line}"))
-            .to_string()
-    };
-    (field("aws_calls").parse().expect("a number"), field("operations"))
-}
-
 #[test]
 fn aws_calls_do_not_grow_with_the_number_of_nodes() {
     skip_unless_acceptance!();
@@ -639,7 +624,7 @@ fn aws_calls_do_not_grow_with_the_number_of_nodes() {
 
     let three = read(&wd, &moto, &setup.arguments(""));
     assert!(three.ready, "{}", three.summary);
-    let (calls_for_3, operations_for_3) = logged_operations(&three.apply_output);
+    let (calls_for_3, operations_for_3) = readiness_calls(&three.apply_output);
 
     // 97 more nodes with the same profile and metadata options.
     let added = setup.cluster.add_instances(&moto, 97);
@@ -667,7 +652,7 @@ fn aws_calls_do_not_grow_with_the_number_of_nodes() {
     let hundred = read(&wd, &moto, &setup.arguments(""));
     assert!(hundred.ready, "{}", hundred.summary);
     assert!(hundred.summary.starts_with("READY: 100 nodes"), "{}", hundred.summary);
-    let (calls_for_100, operations_for_100) = logged_operations(&hundred.apply_output);
+    let (calls_for_100, operations_for_100) = readiness_calls(&hundred.apply_output);
     assert_eq!(operations_for_100, operations_for_3, "the same calls for 100 nodes as for 3");
     assert_eq!(calls_for_100, calls_for_3);
     // One DescribeInstances and one DescribeSecurityGroups for all nodes; per mount target one

@@ -5,14 +5,15 @@
 
 use acceptance_tests::cluster::Cluster;
 use acceptance_tests::example_module::config;
-use acceptance_tests::{block_on, provider_block, skip_unless_acceptance, Moto, Scenario};
+use acceptance_tests::{block_on, provider_block, readiness_calls, skip_unless_acceptance, Moto, Scenario};
 
 #[test]
 fn example_module_applies_plans_empty_and_destroys_cleanly() {
     skip_unless_acceptance!();
     let moto = Moto::start();
     let cluster = Cluster::create(&moto, 3, 2);
-    let wd = Scenario::new(&moto);
+    let mut wd = Scenario::new(&moto);
+    wd.env("TF_LOG_PROVIDER", "debug");
     let extra_outputs = r#"
 output "summary" { value = module.prometheus_storage.summary }
 output "readiness_checks" { value = module.prometheus_storage.readiness_checks }
@@ -21,16 +22,49 @@ output "csi_values" { value = module.prometheus_storage.csi_driver_helm_values }
 "#;
     wd.write("main.tf", &format!("{}{extra_outputs}", config(&provider_block(&moto), "acc-prometheus", &cluster)));
     wd.run_ok(&["get", "-no-color"]);
-    wd.apply();
+    let applied = wd.apply();
+    // The readiness checks, read in the apply right after the creates, took from what the same
+    // provider process wrote the profile's roles, the role's policies, the mount targets' groups
+    // and the file system policy; the nodes, the file system's state and the groups' rules they
+    // read from AWS.
+    let (_, in_apply) = readiness_calls(&applied.combined());
+    for kept in ["GetInstanceProfile", "ListAttachedRolePolicies", "ListRolePolicies", "GetPolicy", "GetPolicyVersion"]
+        .map(|operation| format!("IAM:{operation}*"))
+        .into_iter()
+        .chain(["EFS:DescribeMountTargetSecurityGroups*".to_string(), "EFS:DescribeFileSystemPolicy*".to_string()])
+    {
+        assert!(!in_apply.contains(&kept), "{kept} in the apply's readiness read: {in_apply}");
+    }
+    for read in [
+        "EC2:DescribeInstances*",
+        "EFS:DescribeFileSystems*",
+        "EFS:DescribeMountTargets*",
+        "EC2:DescribeSecurityGroups*",
+    ] {
+        assert!(in_apply.contains(read), "{read} not in the apply's readiness read: {in_apply}");
+    }
+    let readiness_in_apply = wd.output_json();
 
     // A create writes its state from the plan and the create calls' answers, reading nothing back:
     // a refresh right after finds every attribute as the create wrote it.
     let resources = ["efs_prometheus_volume.tsdb", "efs_csi_node_identity.nodes"]
         .map(|resource| format!("module.prometheus_storage.{resource}"));
     let created = resources.clone().map(|address| wd.state_resource(&address));
-    wd.run_ok(&["apply", "-refresh-only", "-auto-approve", "-input=false", "-no-color"]);
+    let refreshed = wd.run_ok(&["apply", "-refresh-only", "-auto-approve", "-input=false", "-no-color"]);
     for (address, created) in resources.iter().zip(&created) {
         assert_eq!(&wd.state_resource(address), created, "{address}: the refresh after the create changed it");
+    }
+    // A new provider process reads everything from AWS, and finds what the apply's read found.
+    let (_, in_refresh) = readiness_calls(&refreshed.combined());
+    for read in ["IAM:GetInstanceProfile*", "IAM:GetPolicyVersion*", "EFS:DescribeMountTargetSecurityGroups*3"] {
+        assert!(in_refresh.contains(read), "{read} not in the refresh's readiness read: {in_refresh}");
+    }
+    let outputs = wd.output_json();
+    for name in ["ready", "readiness", "readiness_checks"] {
+        assert_eq!(
+            outputs[name], readiness_in_apply[name],
+            "{name}: the apply's readiness read differs from a fresh one"
+        );
     }
 
     let outputs = wd.output_json();

@@ -163,7 +163,7 @@ pub async fn find_mount_target_by_id(efs: &Efs, id: &str) -> Result<Option<Mount
         .filter(|mt| mt.life_cycle_state() != &LifeCycleState::Deleted))
 }
 
-/// Creates a mount target and waits until it is available.
+/// Creates a mount target; the answer is its id. [`wait_mount_targets_available`] waits for it.
 ///
 /// CreateMountTarget has no idempotency token: when an earlier attempt made the mount target but its
 /// answer was lost (a retried call, or a provider that crashed), EFS answers `MountTargetConflict`.
@@ -174,9 +174,7 @@ pub async fn create_mount_target(
     file_system_id: &str,
     subnet_id: &str,
     security_group_ids: &[String],
-    timeout: Duration,
-    cancel: &CancellationToken,
-) -> Result<MountTargetDescription, Error> {
+) -> Result<String, Error> {
     let created = efs
         .create_mount_target()
         .file_system_id(file_system_id)
@@ -185,18 +183,45 @@ pub async fn create_mount_target(
         .send()
         .await
         .context("creating EFS Mount Target", &format!("{file_system_id} in {subnet_id}"));
-    let id = match created {
-        Ok(out) => out.mount_target_id().to_string(),
+    match created {
+        Ok(out) => Ok(out.mount_target_id().to_string()),
         Err(e) if e.is_aws("MountTargetConflict") => {
             let existing = find_mount_targets(efs, file_system_id).await?;
             match existing.iter().find(|mt| mt.subnet_id() == subnet_id) {
-                Some(mt) => mt.mount_target_id().to_string(),
-                None => return Err(e),
+                Some(mt) => Ok(mt.mount_target_id().to_string()),
+                None => Err(e),
             }
         }
-        Err(e) => return Err(e),
+        Err(e) => Err(e),
+    }
+}
+
+/// Waits until every one of `ids`, mount targets of `file_system_id`, is `available`, with one
+/// listing of the file system's mount targets per poll rather than one call per mount target. The
+/// answer is their descriptions, in the order of `ids`.
+pub async fn wait_mount_targets_available(
+    efs: &Efs,
+    file_system_id: &str,
+    ids: &[String],
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<Vec<MountTargetDescription>, Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let object = match ids {
+        [id] => format!("EFS Mount Target {id}"),
+        _ => format!("EFS Mount Targets {} of {file_system_id}", ids.join(", ")),
     };
-    wait_mount_target_available(efs, &id, timeout, cancel).await
+    let waiter = StateWaiter { object: &object, pending: &["creating", NOT_FOUND], target: &["available"], timeout };
+    let listed = || async {
+        let listed = find_mount_targets(efs, file_system_id).await?;
+        let wanted: Option<Vec<MountTargetDescription>> =
+            ids.iter().map(|id| listed.iter().find(|mt| mt.mount_target_id() == id).cloned()).collect();
+        Ok(Some(wanted))
+    };
+    let found = waiter.wait_found(cancel, listed, mount_targets_state).await?;
+    Ok(found.unwrap_or_default())
 }
 
 /// EFS's answer to a mount target call made while the mount target is not `available` (still
@@ -206,6 +231,16 @@ pub const INCORRECT_MOUNT_TARGET_STATE: &str = "IncorrectMountTargetState";
 
 fn mount_target_state(mt: &MountTargetDescription) -> &str {
     mt.life_cycle_state().as_str()
+}
+
+/// The state of mount targets waited for together: not yet listed, all of them, reads as not
+/// found; otherwise the first that is not `available` decides (`creating` waits on, any other
+/// state ends the wait).
+fn mount_targets_state(wanted: &Option<Vec<MountTargetDescription>>) -> &str {
+    match wanted {
+        None => NOT_FOUND,
+        Some(mts) => mts.iter().map(mount_target_state).find(|s| *s != "available").unwrap_or("available"),
+    }
 }
 
 /// Waits until the mount target is `available` (EFS may not list a new one at once).
@@ -642,6 +677,31 @@ mod tests {
             "ProvisionedThroughputInMibps": mibps,
             "Tags": []
         })
+    }
+
+    fn mount_target(id: &str, state: LifeCycleState) -> MountTargetDescription {
+        MountTargetDescription::builder()
+            .mount_target_id(id)
+            .file_system_id("fs-0123456789abcdef0")
+            .subnet_id("subnet-1")
+            .life_cycle_state(state)
+            .build()
+            .unwrap()
+    }
+
+    /// Mount targets waited for together are available only when all are; one not yet listed
+    /// reads as not found, and one in any other state decides for all.
+    #[test]
+    fn mount_targets_waited_for_together_take_the_state_of_the_one_behind() {
+        let (a, b) = ("fsmt-a", "fsmt-b");
+        assert_eq!(mount_targets_state(&None), NOT_FOUND);
+        let listed = |states: [LifeCycleState; 2]| {
+            let [sa, sb] = states;
+            Some(vec![mount_target(a, sa), mount_target(b, sb)])
+        };
+        assert_eq!(mount_targets_state(&listed([LifeCycleState::Available, LifeCycleState::Available])), "available");
+        assert_eq!(mount_targets_state(&listed([LifeCycleState::Available, LifeCycleState::Creating])), "creating");
+        assert_eq!(mount_targets_state(&listed([LifeCycleState::Error, LifeCycleState::Creating])), "error");
     }
 
     /// `enforce_tls = false` on an existing volume deletes the policy (moto has no

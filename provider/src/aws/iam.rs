@@ -10,6 +10,7 @@ use aws_sdk_iam::Client;
 use tokio_util::sync::CancellationToken;
 
 use super::wait::{retry_while, IAM_PROPAGATION_TIMEOUT};
+use super::written::WrittenFacts;
 use super::{AwsResultExt, NotFoundExt};
 use crate::error::{AwsError, Error};
 
@@ -190,12 +191,21 @@ pub async fn find_role_policy_document(iam: &Client, role: &str, name: &str) -> 
 }
 
 /// Every policy document that grants a role permissions: the default version of each attached
-/// managed policy and each inline policy. Permission boundaries and SCPs are not read.
-pub async fn role_policy_documents(iam: &Client, role: &str) -> Result<Vec<String>, Error> {
+/// managed policy and each inline policy. Permission boundaries and SCPs are not read. What this
+/// process made itself is taken from `written` (see [`super::written`]): a role it made has the
+/// managed policies it attached and no inline one, and a policy it made has the document it sent.
+pub async fn role_policy_documents(iam: &Client, written: &WrittenFacts, role: &str) -> Result<Vec<String>, Error> {
+    let made_here = written.role_policies(role);
     // Managed and inline policies at once, and within each, every policy at once.
     let managed = async {
-        let arns = list_attached_role_policies(iam, role).await?;
+        let arns = match &made_here {
+            Some(arns) => arns.clone(),
+            None => list_attached_role_policies(iam, role).await?,
+        };
         let documents = futures::future::try_join_all(arns.iter().map(|arn| async move {
+            if let Some(document) = written.policy_document(arn) {
+                return Ok(Some(document));
+            }
             let Some(policy) = find_policy_by_arn(iam, arn).await? else { return Ok(None) };
             match &policy.default_version_id {
                 Some(version) => policy_document(iam, arn, version).await,
@@ -206,6 +216,9 @@ pub async fn role_policy_documents(iam: &Client, role: &str) -> Result<Vec<Strin
         Ok::<_, Error>(documents.into_iter().flatten().collect::<Vec<String>>())
     };
     let inline = async {
+        if made_here.is_some() {
+            return Ok(Vec::new());
+        }
         let names = list_role_policy_names(iam, role).await?;
         let documents =
             futures::future::try_join_all(names.iter().map(|name| find_role_policy_document(iam, role, name))).await?;

@@ -369,8 +369,11 @@ pub async fn find_vpc_dns(ec2: &aws_sdk_ec2::Client, vpc_id: &str) -> Result<Vpc
         let action = format!("reading EC2 VPC attribute {}", name.as_str());
         ec2.describe_vpc_attribute().vpc_id(vpc_id).attribute(name).send().await.context(&action, vpc_id)
     };
-    let support = attribute(VpcAttributeName::EnableDnsSupport).await?;
-    let hostnames = attribute(VpcAttributeName::EnableDnsHostnames).await?;
+    // One attribute per call, both at once.
+    let (support, hostnames) = futures::try_join!(
+        attribute(VpcAttributeName::EnableDnsSupport),
+        attribute(VpcAttributeName::EnableDnsHostnames)
+    )?;
     Ok(VpcDns {
         support: support.enable_dns_support().and_then(|v| v.value()).unwrap_or(false),
         hostnames: hostnames.enable_dns_hostnames().and_then(|v| v.value()).unwrap_or(false),

@@ -5,6 +5,12 @@
 //! nodes, one DescribeSecurityGroups for every group involved, then per distinct VPC (two), per
 //! mount target (one: its security groups), per distinct instance profile (one) and per distinct
 //! role (two, plus one per policy document).
+//!
+//! Read right after the resources that made the file system and the nodes' IAM objects, in the
+//! same provider process, it takes what those creates wrote from `aws::written` instead: the
+//! profile's roles, the role's policies and their documents, the mount targets' groups and the
+//! file system policy. The nodes, the file system's and mount targets' state, and the security
+//! groups' rules are always read.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -119,26 +125,39 @@ pub async fn gather(aws: &AwsClients, inputs: &Inputs) -> Result<Facts, Error> {
     let profile_arns: BTreeSet<&str> = instances.iter().filter_map(|i| i.instance_profile_arn.as_deref()).collect();
     let profiles_and_roles = async {
         let profiles = try_join_all(profile_arns.iter().map(|arn| async move {
-            let profile = iam::find_instance_profile_by_name(&aws.iam, profile_name(arn)).await?;
-            Ok::<_, Error>((arn.to_string(), profile.map(|p| p.role_names)))
+            let roles = match aws.written.profile_roles(profile_name(arn)) {
+                Some(roles) => Some(roles),
+                None => iam::find_instance_profile_by_name(&aws.iam, profile_name(arn)).await?.map(|p| p.role_names),
+            };
+            Ok::<_, Error>((arn.to_string(), roles))
         }))
         .await?;
         let profiles: BTreeMap<String, ProfileRoles> = profiles.into_iter().collect();
         let roles: BTreeSet<&String> = profiles.values().flatten().flatten().collect();
         let role_documents = try_join_all(roles.iter().map(|role| async move {
-            iam::role_policy_documents(&aws.iam, role).await.map(|documents| (role.to_string(), documents))
+            iam::role_policy_documents(&aws.iam, &aws.written, role)
+                .await
+                .map(|documents| (role.to_string(), documents))
         }))
         .await?;
         Ok::<_, Error>((profiles, role_documents))
     };
+    // What this process wrote to the file system when it made it is not asked again (see
+    // `aws::written`): its policy, and the groups of the mount targets it made.
+    let written = aws.written.volume(&inputs.file_system_id);
     let groups_and_rules = async {
-        let groups = try_join_all(
-            mount_targets.iter().map(|mt| efs::mount_target_security_groups(&aws.efs, mt.mount_target_id())),
-        );
+        let groups = try_join_all(mount_targets.iter().map(|mt| async {
+            let id = mt.mount_target_id();
+            match written.as_ref().and_then(|w| w.mount_target_groups.get(id)) {
+                Some(groups) => Ok(groups.clone()),
+                None => efs::mount_target_security_groups(&aws.efs, id).await,
+            }
+        }));
         let policy = async {
-            match &file_system {
-                Some(_) => efs::find_file_system_policy(&aws.efs, &inputs.file_system_id).await,
-                None => Ok(None),
+            match (&file_system, &written) {
+                (None, _) => Ok(None),
+                (Some(_), Some(written)) => Ok(written.file_system_policy.clone()),
+                (Some(_), None) => efs::find_file_system_policy(&aws.efs, &inputs.file_system_id).await,
             }
         };
         let (groups, policy) = futures::try_join!(groups, policy)?;

@@ -76,6 +76,12 @@ fn step_diagnostics(error: &StepError, summary: &str) -> Diagnostics {
     }
 }
 
+/// What a create of this process wrote to these IAM objects no longer holds once anything else
+/// of this process reads or changes them (see [`crate::aws::written`]).
+fn forget_written(provider: &ProviderData, model: &Model) {
+    provider.aws.written.forget_identity(&model.role_name, &model.instance_profile_name, &model.policy_arn);
+}
+
 fn timeouts(value: &Value) -> Timeouts {
     Timeouts::from_value(value.get("timeouts").filter(|t| !t.is_null()), &schema::DEFAULT_TIMEOUTS)
 }
@@ -217,6 +223,9 @@ impl Resource for CsiNodeIdentity {
             }
         };
         let made = created.state(&model, &owned);
+        if let Some(written) = created.written(&model, &owned) {
+            provider.aws.written.remember_identity(written);
+        }
         if !created.adopted {
             return ApplyOutcome::ok(made.to_value());
         }
@@ -234,7 +243,9 @@ impl Resource for CsiNodeIdentity {
             Ok(p) => p,
             Err(diags) => return ReadOutcome { state: state.clone(), private: private.clone(), diags },
         };
-        match ops::refresh(&provider.aws, &Model::from_value(state), &provider.default_tags).await {
+        let model = Model::from_value(state);
+        forget_written(&provider, &model);
+        match ops::refresh(&provider.aws, &model, &provider.default_tags).await {
             Ok(found) => ReadOutcome {
                 state: found.map(|m| m.to_value()).unwrap_or(Value::Null),
                 private: private.clone(),
@@ -261,6 +272,7 @@ impl Resource for CsiNodeIdentity {
             Err(diags) => return ApplyOutcome::failed(prior.clone(), diags),
         };
         let (before, after) = (Model::from_value(prior), Model::from_value(planned));
+        forget_written(&provider, &before);
         let deadline = timeouts(planned).update;
         let result = crate::aws::wait::with_deadline(
             &format!("updating {TYPE_NAME} {}", before.role_name),
@@ -295,6 +307,7 @@ impl Resource for CsiNodeIdentity {
             Err(diags) => return diags,
         };
         let model = Model::from_value(prior);
+        forget_written(&provider, &model);
         let deadline = timeouts(prior).delete;
         let role = &model.role_name;
         let fail = |e: crate::error::Error| e.to_diagnostics("Error Deleting EFS CSI Node Identity");

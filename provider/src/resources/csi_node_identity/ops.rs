@@ -16,6 +16,7 @@ use super::model::{AssociationState, MetadataOptions, Model};
 use super::schema::TYPE_NAME;
 use crate::aws::ec2::instances::{self, Association};
 use crate::aws::wait::{StateWaiter, IAM_PROPAGATION_TIMEOUT, NOT_FOUND};
+use crate::aws::written::WrittenIdentity;
 use crate::aws::{iam, AwsClients, NotFoundExt};
 use crate::error::Error;
 use crate::resources::ownership::{Claim, OWNER_TAG};
@@ -147,6 +148,21 @@ impl Created {
             .collect();
         state
     }
+
+    /// What this create wrote to IAM, kept for the reads later in this process (see
+    /// [`crate::aws::written`]). Only a create that made every object itself knows all of it.
+    pub fn written(&self, model: &Model, owned: &Owned) -> Option<WrittenIdentity> {
+        if self.adopted {
+            return None;
+        }
+        Some(WrittenIdentity {
+            role_name: model.role_name.clone(),
+            instance_profile_name: model.instance_profile_name.clone(),
+            attached_policy_arns: owned.attached.clone(),
+            policy_arn: owned.policy_arn.clone()?,
+            policy_document: model.policy_json.clone(),
+        })
+    }
 }
 
 /// Creates role, policy, attachments, instance profile and associations, recording in `owned` each
@@ -186,9 +202,11 @@ pub async fn create(
     let (profile_arn, roles, profile_origin) = profile_made?;
     let (nodes, metadata_before) = (nodes?, metadata_before?);
 
-    // Then the attachments and the role's place in the profile, all at once; once the profile holds
-    // the role, the nodes get it. The metadata options need none of the IAM objects and are set
-    // meanwhile (only by a create that got this far).
+    // Then, all at once: the attachments, the role into the profile, and the profile onto the
+    // nodes (EC2 associates a profile whatever roles it holds; the nodes' credentials follow the
+    // role once it is in). The metadata options need none of the IAM objects and are set
+    // meanwhile (only by a create that got this far). Should any of it fail, the caller's cleanup
+    // removes the associations made with the rest.
     let mut to_attach = vec![policy_arn];
     to_attach.extend(model.additional_policy_arns.iter().flatten().cloned());
     let iam_and_nodes = async {
@@ -201,7 +219,13 @@ pub async fn create(
                 iam::add_role_to_instance_profile(&aws.iam, profile_name, role, cancel).await
             }
         };
-        let (attached, in_profile) = tokio::join!(futures::future::join_all(attachments), in_profile);
+        let replaceable = BTreeSet::new();
+        let replace = model.replace_existing_association;
+        let (attached, in_profile, associations) = tokio::join!(
+            futures::future::join_all(attachments),
+            in_profile,
+            associate_all(aws, &nodes, &profile_arn, replace, &replaceable, timeout, cancel),
+        );
         let mut first_error = in_profile.err();
         for (arn, result) in attached {
             match result {
@@ -209,12 +233,10 @@ pub async fn create(
                 Err(e) => first_error = first_error.or(Some(e)),
             }
         }
-        if let Some(e) = first_error {
-            return Err(StepError::from(e));
+        match first_error {
+            Some(e) => Err(StepError::from(e)),
+            None => associations,
         }
-        let replaceable = BTreeSet::new();
-        associate_all(aws, &nodes, &profile_arn, model.replace_existing_association, &replaceable, timeout, cancel)
-            .await
     };
     let metadata = async {
         match (&model.metadata_options, metadata_before) {
@@ -414,7 +436,8 @@ pub async fn apply_metadata_options(
 }
 
 /// The instances' metadata options before a change, by instance id; `None` when `options` changes
-/// nothing (the block is absent or empty).
+/// nothing (the block is absent or empty). Only a value the configuration leaves out is taken from
+/// them (see [`set_metadata_options`]): with both set, nothing is read and the map is empty.
 async fn metadata_options_before(
     aws: &AwsClients,
     options: Option<&MetadataOptions>,
@@ -423,8 +446,10 @@ async fn metadata_options_before(
     let Some(options) = options else {
         return Ok(None);
     };
-    if options.http_tokens.is_none() && options.http_put_response_hop_limit.is_none() {
-        return Ok(None);
+    match (&options.http_tokens, options.http_put_response_hop_limit) {
+        (None, None) => return Ok(None),
+        (Some(_), Some(_)) => return Ok(Some(BTreeMap::new())),
+        _ => {}
     }
     let ids: Vec<String> = instance_ids.iter().cloned().collect();
     let current = instances::describe_metadata_options(&aws.ec2, &ids).await?;
@@ -503,7 +528,9 @@ pub async fn teardown(
     cancel: &CancellationToken,
 ) -> Result<Vec<String>, Error> {
     // Three independent branches, then the role: the profile (its associations, then the role
-    // out of it, then the profile), the other profiles holding the role, and the policies.
+    // out of it, then the profile), the other profiles holding the role, and the policies. The
+    // role goes last, after everything else succeeded: refresh takes a missing role for the whole
+    // resource gone, so while anything of it is left the role keeps it in the state.
     let profile = async {
         let Some((profile_name, profile_arn)) = &owned.profile else { return Ok(()) };
         if !profile_arn.is_empty() {

@@ -18,6 +18,7 @@ use super::manifests;
 use super::model::{self, creation_token, MountTarget, Observed, VolumeArgs};
 use super::schema::{self, defaults};
 use crate::aws::ec2::network;
+use crate::aws::written::WrittenVolume;
 use crate::aws::{efs, policy, AwsClients};
 use crate::error::Error;
 use crate::framework::Value;
@@ -708,15 +709,20 @@ async fn converge_mount_targets(
     });
     first_error(futures::future::join_all(fixes).await)?;
     let have: BTreeSet<String> = keep.iter().map(|m| m.subnet_id.clone()).collect();
+    // The missing ones are made at once, then waited for together (one listing per poll); one
+    // whose create failed does not keep the others out of the state.
     let creates = args
         .subnet_ids
         .iter()
         .filter(|s| !have.contains(*s))
-        .map(|subnet| efs::create_mount_target(efs_client, fs_id, subnet, groups, timeout, cancel));
-    let mut results = Vec::new();
+        .map(|subnet| efs::create_mount_target(efs_client, fs_id, subnet, groups));
+    let (mut made, mut results) = (Vec::new(), Vec::new());
     for created in futures::future::join_all(creates).await {
-        results.push(created.map(|mt| mount_targets.push(MountTarget::from_aws(&mt))));
+        results.push(created.map(|id| made.push(id)));
     }
+    let available = efs::wait_mount_targets_available(efs_client, fs_id, &made, timeout, cancel).await;
+    mount_targets.extend(available.as_deref().unwrap_or_default().iter().map(MountTarget::from_aws));
+    results.push(available.map(drop));
     first_error(results)
 }
 
@@ -802,6 +808,25 @@ async fn converge_access_point(
     Ok(())
 }
 
+/// The file system policy the arguments ask for: TLS only, or none.
+fn file_system_policy(args: &VolumeArgs, fs_arn: &str) -> Option<String> {
+    args.enforce_tls.then(|| policy::tls_policy(fs_arn).to_string())
+}
+
+/// What a create that made the file system (not adopted it) wrote, kept for the reads later in
+/// this process (see [`crate::aws::written`]): every mount target got the same groups.
+pub fn written(args: &VolumeArgs, observed: &Observed) -> WrittenVolume {
+    let groups = sorted(&mount_target_groups(args, observed.security_group_id.as_deref()));
+    WrittenVolume {
+        mount_target_groups: observed
+            .mount_targets
+            .iter()
+            .map(|mt| (mt.mount_target_id.clone(), groups.clone()))
+            .collect(),
+        file_system_policy: file_system_policy(args, observed.file_system_arn.as_deref().unwrap_or_default()),
+    }
+}
+
 /// Lifecycle, TLS policy and backup, each only when it differs from `prior_args` (on create: when
 /// it differs from what a new file system has).
 async fn converge_settings(
@@ -822,8 +847,8 @@ async fn converge_settings(
     };
     let tls_policy = async {
         if changed(&|a| a.enforce_tls.to_string()) {
-            if args.enforce_tls {
-                efs::put_file_system_policy(efs_client, fs_id, &policy::tls_policy(fs_arn).to_string()).await?;
+            if let Some(document) = file_system_policy(args, fs_arn) {
+                efs::put_file_system_policy(efs_client, fs_id, &document).await?;
             } else if prior_args.is_some() {
                 efs::delete_file_system_policy(efs_client, fs_id).await?;
             }

@@ -243,33 +243,18 @@ fn mount_targets_state(wanted: &Option<Vec<MountTargetDescription>>) -> &str {
     }
 }
 
-/// Waits until the mount target is `available` (EFS may not list a new one at once).
-pub async fn wait_mount_target_available(
-    efs: &Efs,
-    id: &str,
-    timeout: Duration,
-    cancel: &CancellationToken,
-) -> Result<MountTargetDescription, Error> {
-    let waiter = StateWaiter {
-        object: &format!("EFS Mount Target {id}"),
-        pending: &["creating", NOT_FOUND],
-        target: &["available"],
-        timeout,
-    };
-    waiter.wait_found(cancel, || find_mount_target_by_id(efs, id), mount_target_state).await
-}
-
 /// Deletes a mount target and waits until it is gone. Not found is success, and so is a mount
 /// target already `deleting` (it is only waited for). One still `creating` is waited for until it
 /// is `available` first, since EFS refuses to delete it before (`IncorrectMountTargetState`), and
 /// that refusal is retried the same way until `timeout`.
 pub async fn delete_mount_target(
     efs: &Efs,
+    file_system_id: &str,
     id: &str,
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<(), Error> {
-    delete_mount_target_seen(efs, id, None, timeout, cancel).await
+    delete_mount_target_seen(efs, file_system_id, id, None, timeout, cancel).await
 }
 
 /// [`delete_mount_target`] of a mount target just listed (`listed`): its state is known, so the
@@ -281,11 +266,12 @@ pub async fn delete_listed_mount_target(
     cancel: &CancellationToken,
 ) -> Result<(), Error> {
     let seen = Some(listed.life_cycle_state().clone());
-    delete_mount_target_seen(efs, listed.mount_target_id(), seen, timeout, cancel).await
+    delete_mount_target_seen(efs, listed.file_system_id(), listed.mount_target_id(), seen, timeout, cancel).await
 }
 
 async fn delete_mount_target_seen(
     efs: &Efs,
+    file_system_id: &str,
     id: &str,
     seen: Option<LifeCycleState>,
     timeout: Duration,
@@ -310,7 +296,7 @@ async fn delete_mount_target_seen(
             match state {
                 LifeCycleState::Deleting | LifeCycleState::Deleted => return Ok(true),
                 LifeCycleState::Creating => {
-                    wait_mount_target_available(efs, id, timeout, cancel).await?;
+                    wait_mount_targets_available(efs, file_system_id, &[id.to_string()], timeout, cancel).await?;
                 }
                 _ => {}
             }

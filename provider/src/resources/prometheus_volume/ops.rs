@@ -680,7 +680,7 @@ async fn converge_mount_targets(
     let (keep, remove): (Vec<MountTarget>, Vec<MountTarget>) =
         mount_targets.clone().into_iter().partition(|m| wanted.contains(&m.subnet_id));
     let deletes = remove.iter().map(|mt| async move {
-        let deleted = efs::delete_mount_target(efs_client, &mt.mount_target_id, timeout, cancel).await;
+        let deleted = efs::delete_mount_target(efs_client, fs_id, &mt.mount_target_id, timeout, cancel).await;
         (mt.mount_target_id.as_str(), deleted)
     });
     let mut results = Vec::new();
@@ -697,7 +697,7 @@ async fn converge_mount_targets(
             // Still `creating` (an interrupted create left it): its groups can be read and set
             // once it is available.
             Err(e) if e.is_aws(efs::INCORRECT_MOUNT_TARGET_STATE) => {
-                efs::wait_mount_target_available(efs_client, id, timeout, cancel).await?;
+                efs::wait_mount_targets_available(efs_client, fs_id, std::slice::from_ref(id), timeout, cancel).await?;
                 efs::mount_target_security_groups(efs_client, id).await?
             }
             other => other?,

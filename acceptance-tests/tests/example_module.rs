@@ -54,17 +54,41 @@ output "csi_values" { value = module.prometheus_storage.csi_driver_helm_values }
     for (address, created) in resources.iter().zip(&created) {
         assert_eq!(&wd.state_resource(address), created, "{address}: the refresh after the create changed it");
     }
-    // A new provider process reads everything from AWS, and finds what the apply's read found.
+    // A refresh-only apply: its planning process refreshes both resources, then reads the readiness
+    // checks, which take what those refreshes read (the profile's roles, the role's managed
+    // policies and the node policy's document, the file system policy, the groups of one mount
+    // target) and read the rest (the role's inline policies, the other mount targets' groups).
     let (_, in_refresh) = readiness_calls(&refreshed.combined());
-    for read in ["IAM:GetInstanceProfile*", "IAM:GetPolicyVersion*", "EFS:DescribeMountTargetSecurityGroups*3"] {
+    for kept in ["IAM:GetInstanceProfile*", "IAM:ListAttachedRolePolicies*", "IAM:GetPolicyVersion*"]
+        .into_iter()
+        .chain(["EFS:DescribeFileSystemPolicy*"])
+    {
+        assert!(!in_refresh.contains(kept), "{kept} in the refresh's readiness read: {in_refresh}");
+    }
+    for read in ["IAM:ListRolePolicies*", "EFS:DescribeMountTargetSecurityGroups*2", "EC2:DescribeInstances*"] {
         assert!(in_refresh.contains(read), "{read} not in the refresh's readiness read: {in_refresh}");
     }
-    let outputs = wd.output_json();
-    for name in ["ready", "readiness", "readiness_checks"] {
-        assert_eq!(
-            outputs[name], readiness_in_apply[name],
-            "{name}: the apply's readiness read differs from a fresh one"
-        );
+    let after_refresh = wd.output_json();
+    // Without a refresh in its process, the read asks AWS for everything.
+    let unrefreshed = wd.run_ok(&["apply", "-refresh=false", "-auto-approve", "-input=false", "-no-color"]);
+    let (_, fresh) = readiness_calls(&unrefreshed.combined());
+    for read in [
+        "IAM:GetInstanceProfile*",
+        "IAM:ListAttachedRolePolicies*",
+        "IAM:GetPolicyVersion*",
+        "EFS:DescribeMountTargetSecurityGroups*3",
+        "EFS:DescribeFileSystemPolicy*",
+    ] {
+        assert!(fresh.contains(read), "{read} not in the unrefreshed readiness read: {fresh}");
+    }
+    // All three reads found the same.
+    for outputs in [after_refresh, wd.output_json()] {
+        for name in ["ready", "readiness", "readiness_checks"] {
+            assert_eq!(
+                outputs[name], readiness_in_apply[name],
+                "{name}: the apply's readiness read differs from a later one"
+            );
+        }
     }
 
     let outputs = wd.output_json();

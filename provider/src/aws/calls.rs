@@ -73,7 +73,7 @@ impl AwsClients {
             efs: aws_sdk_efs::Client::from_conf(self.efs.config().to_builder().interceptor(log.clone()).build()),
             sts: aws_sdk_sts::Client::from_conf(self.sts.config().to_builder().interceptor(log.clone()).build()),
             known: self.known.clone(),
-            written: self.written.clone(),
+            seen: self.seen.clone(),
         }
     }
 }

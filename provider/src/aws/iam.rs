@@ -9,8 +9,8 @@ use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
 use tokio_util::sync::CancellationToken;
 
+use super::seen::SeenFacts;
 use super::wait::{retry_while, IAM_PROPAGATION_TIMEOUT};
-use super::written::WrittenFacts;
 use super::{AwsResultExt, NotFoundExt};
 use crate::error::{AwsError, Error};
 
@@ -192,18 +192,19 @@ pub async fn find_role_policy_document(iam: &Client, role: &str, name: &str) -> 
 
 /// Every policy document that grants a role permissions: the default version of each attached
 /// managed policy and each inline policy. Permission boundaries and SCPs are not read. What this
-/// process made itself is taken from `written` (see [`super::written`]): a role it made has the
-/// managed policies it attached and no inline one, and a policy it made has the document it sent.
-pub async fn role_policy_documents(iam: &Client, written: &WrittenFacts, role: &str) -> Result<Vec<String>, Error> {
-    let made_here = written.role_policies(role);
+/// process made or read itself is taken from `seen` (see [`super::seen`]): a role it made has the
+/// managed policies it attached and no inline one, a role it refreshed has the managed policies
+/// read then (its inline ones are read here), and a policy it made or refreshed has that document.
+pub async fn role_policy_documents(iam: &Client, seen: &SeenFacts, role: &str) -> Result<Vec<String>, Error> {
+    let known = seen.role_policies(role);
     // Managed and inline policies at once, and within each, every policy at once.
     let managed = async {
-        let arns = match &made_here {
-            Some(arns) => arns.clone(),
+        let arns = match &known {
+            Some(known) => known.managed.clone(),
             None => list_attached_role_policies(iam, role).await?,
         };
         let documents = futures::future::try_join_all(arns.iter().map(|arn| async move {
-            if let Some(document) = written.policy_document(arn) {
+            if let Some(document) = seen.policy_document(arn) {
                 return Ok(Some(document));
             }
             let Some(policy) = find_policy_by_arn(iam, arn).await? else { return Ok(None) };
@@ -216,7 +217,7 @@ pub async fn role_policy_documents(iam: &Client, written: &WrittenFacts, role: &
         Ok::<_, Error>(documents.into_iter().flatten().collect::<Vec<String>>())
     };
     let inline = async {
-        if made_here.is_some() {
+        if known.as_ref().is_some_and(|known| known.without_inline) {
             return Ok(Vec::new());
         }
         let names = list_role_policy_names(iam, role).await?;
@@ -411,10 +412,19 @@ pub async fn delete_policy_version(iam: &Client, arn: &str, version_id: &str) ->
         .map(drop)
 }
 
-/// Deletes the non-default versions (IAM refuses to delete a policy that has any), then the policy,
-/// retrying [`DELETE_CONFLICT`] while a detach just made propagates.
-pub async fn delete_policy(iam: &Client, arn: &str, cancel: &CancellationToken) -> Result<(), Error> {
-    let Some(versions) = list_policy_versions(iam, arn).await.or_not_found(&[NO_SUCH_ENTITY])? else {
+/// Deletes the policy once `detached` (the detaches from every entity it is attached to) has
+/// succeeded: its non-default versions (IAM refuses to delete a policy that has any), then the
+/// policy, retrying [`DELETE_CONFLICT`] while a detach just made propagates. The versions are
+/// listed while the detaches run: the listing needs nothing from them.
+pub async fn delete_policy(
+    iam: &Client,
+    arn: &str,
+    detached: impl std::future::Future<Output = Result<(), Error>>,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    let (detached, versions) = tokio::join!(detached, list_policy_versions(iam, arn));
+    detached?;
+    let Some(versions) = versions.or_not_found(&[NO_SUCH_ENTITY])? else {
         return Ok(());
     };
     for version in versions.iter().filter(|v| !v.is_default) {

@@ -8,9 +8,9 @@ pub mod ec2;
 pub mod efs;
 pub mod iam;
 pub mod policy;
+pub mod seen;
 pub mod tags;
 pub mod wait;
-pub mod written;
 
 use crate::error::{AwsError, Error};
 
@@ -23,8 +23,8 @@ pub struct AwsClients {
     pub sts: aws_sdk_sts::Client,
     /// What this provider process has learned that cannot change (see [`KnownFacts`]).
     pub known: std::sync::Arc<KnownFacts>,
-    /// What this provider process has made (see [`written`]).
-    pub written: std::sync::Arc<written::WrittenFacts>,
+    /// What this provider process has made, and read while it had changed nothing (see [`seen`]).
+    pub seen: std::sync::Arc<seen::SeenFacts>,
 }
 
 impl AwsClients {
@@ -34,7 +34,7 @@ impl AwsClients {
         efs: aws_sdk_efs::Client,
         sts: aws_sdk_sts::Client,
     ) -> AwsClients {
-        AwsClients { iam, ec2, efs, sts, known: Default::default(), written: Default::default() }
+        AwsClients { iam, ec2, efs, sts, known: Default::default(), seen: Default::default() }
     }
 }
 

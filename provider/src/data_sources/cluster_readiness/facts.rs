@@ -6,11 +6,12 @@
 //! mount target (one: its security groups), per distinct instance profile (one) and per distinct
 //! role (two, plus one per policy document).
 //!
-//! Read right after the resources that made the file system and the nodes' IAM objects, in the
-//! same provider process, it takes what those creates wrote from `aws::written` instead: the
-//! profile's roles, the role's policies and their documents, the mount targets' groups and the
-//! file system policy. The nodes, the file system's and mount targets' state, and the security
-//! groups' rules are always read.
+//! Read right after the resources that made or refreshed the file system and the nodes' IAM
+//! objects, in the same provider process, it takes what those creates wrote or those refreshes read
+//! from `aws::seen` instead: the profile's roles, the role's managed policies (and, for a role made
+//! here, that it has no inline one) and their documents, the mount targets' groups and the file
+//! system policy. The nodes, the file system's and mount targets' state, and the security groups'
+//! rules are always read.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -125,7 +126,7 @@ pub async fn gather(aws: &AwsClients, inputs: &Inputs) -> Result<Facts, Error> {
     let profile_arns: BTreeSet<&str> = instances.iter().filter_map(|i| i.instance_profile_arn.as_deref()).collect();
     let profiles_and_roles = async {
         let profiles = try_join_all(profile_arns.iter().map(|arn| async move {
-            let roles = match aws.written.profile_roles(profile_name(arn)) {
+            let roles = match aws.seen.profile_roles(profile_name(arn)) {
                 Some(roles) => Some(roles),
                 None => iam::find_instance_profile_by_name(&aws.iam, profile_name(arn)).await?.map(|p| p.role_names),
             };
@@ -135,44 +136,51 @@ pub async fn gather(aws: &AwsClients, inputs: &Inputs) -> Result<Facts, Error> {
         let profiles: BTreeMap<String, ProfileRoles> = profiles.into_iter().collect();
         let roles: BTreeSet<&String> = profiles.values().flatten().flatten().collect();
         let role_documents = try_join_all(roles.iter().map(|role| async move {
-            iam::role_policy_documents(&aws.iam, &aws.written, role)
-                .await
-                .map(|documents| (role.to_string(), documents))
+            iam::role_policy_documents(&aws.iam, &aws.seen, role).await.map(|documents| (role.to_string(), documents))
         }))
         .await?;
         Ok::<_, Error>((profiles, role_documents))
     };
-    // What this process wrote to the file system when it made it is not asked again (see
-    // `aws::written`): its policy, and the groups of the mount targets it made.
-    let written = aws.written.volume(&inputs.file_system_id);
+    // What this process wrote to the file system when it made it, or read of it in a refresh, is not
+    // asked again (see `aws::seen`): its policy, and the groups of the mount targets it knows.
+    let seen = aws.seen.volume(&inputs.file_system_id);
     let groups_and_rules = async {
         let groups = try_join_all(mount_targets.iter().map(|mt| async {
             let id = mt.mount_target_id();
-            match written.as_ref().and_then(|w| w.mount_target_groups.get(id)) {
+            match seen.as_ref().and_then(|v| v.mount_target_groups.get(id)) {
                 Some(groups) => Ok(groups.clone()),
                 None => efs::mount_target_security_groups(&aws.efs, id).await,
             }
         }));
         let policy = async {
-            match (&file_system, &written) {
+            match (&file_system, &seen) {
                 (None, _) => Ok(None),
-                (Some(_), Some(written)) => Ok(written.file_system_policy.clone()),
+                (Some(_), Some(seen)) => Ok(seen.file_system_policy.clone()),
                 (Some(_), None) => efs::find_file_system_policy(&aws.efs, &inputs.file_system_id).await,
             }
         };
-        let (groups, policy) = futures::try_join!(groups, policy)?;
-        let group_ids: BTreeSet<String> = instances
+        // When some mount targets' groups are known already (a refresh read those of one), the
+        // rules of those and of the nodes' groups are read while the other mount targets' groups
+        // are; mount targets usually share their groups, so that is often all. Otherwise the rules
+        // are read once every group is known, in one call.
+        let node_groups = instances.iter().flat_map(|i| i.security_group_ids.iter()).cloned();
+        let early: BTreeSet<String> = match &seen {
+            Some(seen) if !seen.mount_target_groups.is_empty() => {
+                node_groups.chain(seen.mount_target_groups.values().flatten().cloned()).collect()
+            }
+            _ => BTreeSet::new(),
+        };
+        let early_rules = rules_of(aws, &early);
+        let (groups, policy, early_rules) = futures::try_join!(groups, policy, early_rules)?;
+        let rest: BTreeSet<String> = instances
             .iter()
             .flat_map(|i| i.security_group_ids.iter())
             .chain(groups.iter().flatten())
+            .filter(|group| !early.contains(*group))
             .cloned()
             .collect();
-        let group_ids: Vec<String> = group_ids.into_iter().collect();
-        let rules = if group_ids.is_empty() {
-            Vec::new()
-        } else {
-            network::describe_security_group_rules(&aws.ec2, &group_ids).await?
-        };
+        let mut rules = early_rules;
+        rules.extend(rules_of(aws, &rest).await?);
         Ok::<_, Error>((groups, policy, rules))
     };
     let (vpc_dns, (profiles, role_documents), (mount_target_groups, file_system_policy, security_groups)) =
@@ -214,4 +222,13 @@ pub async fn gather(aws: &AwsClients, inputs: &Inputs) -> Result<Facts, Error> {
         profiles,
         role_documents: role_documents.into_iter().collect(),
     })
+}
+
+/// The rules of `group_ids`, in one call; none without a group.
+async fn rules_of(aws: &AwsClients, group_ids: &BTreeSet<String>) -> Result<Vec<SecurityGroupRules>, Error> {
+    if group_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let group_ids: Vec<String> = group_ids.iter().cloned().collect();
+    network::describe_security_group_rules(&aws.ec2, &group_ids).await
 }

@@ -76,10 +76,10 @@ fn step_diagnostics(error: &StepError, summary: &str) -> Diagnostics {
     }
 }
 
-/// What a create of this process wrote to these IAM objects no longer holds once anything else
-/// of this process reads or changes them (see [`crate::aws::written`]).
-fn forget_written(provider: &ProviderData, model: &Model) {
-    provider.aws.written.forget_identity(&model.role_name, &model.instance_profile_name, &model.policy_arn);
+/// What a create of this process wrote to these IAM objects, or a refresh read of them, no longer
+/// holds once anything else of this process reads or changes them (see [`crate::aws::seen`]).
+fn forget_seen(provider: &ProviderData, model: &Model) {
+    provider.aws.seen.forget_identity(&model.role_name, &model.instance_profile_name, &model.policy_arn);
 }
 
 fn timeouts(value: &Value) -> Timeouts {
@@ -193,6 +193,7 @@ impl Resource for CsiNodeIdentity {
             Ok(p) => p,
             Err(diags) => return ApplyOutcome::failed(Value::Null, diags),
         };
+        provider.aws.seen.changing();
         let model = Model::from_value(planned);
         let deadline = timeouts(planned).create;
         let mut owned = ops::Owned::default();
@@ -224,7 +225,7 @@ impl Resource for CsiNodeIdentity {
         };
         let made = created.state(&model, &owned);
         if let Some(written) = created.written(&model, &owned) {
-            provider.aws.written.remember_identity(written);
+            provider.aws.seen.remember_identity(written);
         }
         if !created.adopted {
             return ApplyOutcome::ok(made.to_value());
@@ -244,7 +245,7 @@ impl Resource for CsiNodeIdentity {
             Err(diags) => return ReadOutcome { state: state.clone(), private: private.clone(), diags },
         };
         let model = Model::from_value(state);
-        forget_written(&provider, &model);
+        forget_seen(&provider, &model);
         match ops::refresh(&provider.aws, &model, &provider.default_tags).await {
             Ok(found) => ReadOutcome {
                 state: found.map(|m| m.to_value()).unwrap_or(Value::Null),
@@ -272,7 +273,8 @@ impl Resource for CsiNodeIdentity {
             Err(diags) => return ApplyOutcome::failed(prior.clone(), diags),
         };
         let (before, after) = (Model::from_value(prior), Model::from_value(planned));
-        forget_written(&provider, &before);
+        provider.aws.seen.changing();
+        forget_seen(&provider, &before);
         let deadline = timeouts(planned).update;
         let result = crate::aws::wait::with_deadline(
             &format!("updating {TYPE_NAME} {}", before.role_name),
@@ -307,7 +309,8 @@ impl Resource for CsiNodeIdentity {
             Err(diags) => return diags,
         };
         let model = Model::from_value(prior);
-        forget_written(&provider, &model);
+        provider.aws.seen.changing();
+        forget_seen(&provider, &model);
         let deadline = timeouts(prior).delete;
         let role = &model.role_name;
         let fail = |e: crate::error::Error| e.to_diagnostics("Error Deleting EFS CSI Node Identity");

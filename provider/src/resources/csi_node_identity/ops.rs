@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 use super::model::{AssociationState, MetadataOptions, Model};
 use super::schema::TYPE_NAME;
 use crate::aws::ec2::instances::{self, Association};
+use crate::aws::seen::{RefreshedIdentity, WrittenIdentity};
 use crate::aws::wait::{StateWaiter, IAM_PROPAGATION_TIMEOUT, NOT_FOUND};
-use crate::aws::written::WrittenIdentity;
 use crate::aws::{iam, AwsClients, NotFoundExt};
 use crate::error::Error;
 use crate::resources::ownership::{Claim, OWNER_TAG};
@@ -150,7 +150,7 @@ impl Created {
     }
 
     /// What this create wrote to IAM, kept for the reads later in this process (see
-    /// [`crate::aws::written`]). Only a create that made every object itself knows all of it.
+    /// [`crate::aws::seen`]). Only a create that made every object itself knows all of it.
     pub fn written(&self, model: &Model, owned: &Owned) -> Option<WrittenIdentity> {
         if self.adopted {
             return None;
@@ -516,31 +516,34 @@ async fn ensure_role_in_profile(
     }
 }
 
-/// Removes what `owned` lists, in reverse dependency order: associations of our profile, the role
-/// from the profile, the profile, policy attachments, the policy (with its versions), the role.
-/// Not-found is success at every step.
 /// Deletes what `owned` names; the answer is the instance profiles, not ours, that the role was
-/// taken out of (IAM deletes no role a profile still holds).
+/// taken out of (IAM deletes no role a profile still holds). Not-found is success at every step.
 pub async fn teardown(
     aws: &AwsClients,
     owned: &Owned,
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<Vec<String>, Error> {
-    // Three independent branches, then the role: the profile (its associations, then the role
-    // out of it, then the profile), the other profiles holding the role, and the policies. The
-    // role goes last, after everything else succeeded: refresh takes a missing role for the whole
-    // resource gone, so while anything of it is left the role keeps it in the state.
+    // Three independent branches, then the role: the profile (its nodes let go of it while the
+    // role is taken out of it, then the profile), the other profiles holding the role, and the
+    // policies. The role goes last, after everything else succeeded: refresh takes a missing role
+    // for the whole resource gone, so while anything of it is left the role keeps it in the state.
     let profile = async {
         let Some((profile_name, profile_arn)) = &owned.profile else { return Ok(()) };
-        if !profile_arn.is_empty() {
+        let disassociated = async {
+            if profile_arn.is_empty() {
+                return Ok(());
+            }
             let ours = match &owned.associations {
                 Some(read) => read.clone(),
                 None => associations_of(aws, profile_arn).await?,
             };
-            disassociate_all(aws, &ours, timeout, cancel).await?;
-        }
-        if let Some(role) = &owned.role_name {
+            disassociate_all(aws, &ours, timeout, cancel).await
+        };
+        // Nothing in AWS orders these two, and a profile left without its role by a destroy that
+        // failed here is what refresh shows as nodes not associated (see [`refresh`]).
+        let role_removed = async {
+            let Some(role) = &owned.role_name else { return Ok(()) };
             // Only while it holds the role: a destroy interrupted after this step runs it again.
             let roles = match &owned.profile_roles {
                 Some(read) => Some(read.clone()),
@@ -549,7 +552,11 @@ pub async fn teardown(
             if roles.is_some_and(|roles| roles.contains(role)) {
                 iam::remove_role_from_instance_profile(&aws.iam, profile_name, role).await?;
             }
-        }
+            Ok::<_, Error>(())
+        };
+        let (disassociated, role_removed) = tokio::join!(disassociated, role_removed);
+        disassociated?;
+        role_removed?;
         iam::delete_instance_profile(&aws.iam, profile_name, cancel).await
     };
     let other_profiles = async {
@@ -563,12 +570,18 @@ pub async fn teardown(
         Ok(others)
     };
     let policies = async {
-        if let Some(role) = &owned.role_name {
-            bounded(owned.attached.iter().map(|arn| iam::detach_role_policy(&aws.iam, role, arn)).collect()).await?;
-        }
+        let detached = async {
+            match &owned.role_name {
+                Some(role) => {
+                    bounded(owned.attached.iter().map(|arn| iam::detach_role_policy(&aws.iam, role, arn)).collect())
+                        .await
+                }
+                None => Ok(()),
+            }
+        };
         match &owned.policy_arn {
-            Some(arn) => iam::delete_policy(&aws.iam, arn, cancel).await,
-            None => Ok(()),
+            Some(arn) => iam::delete_policy(&aws.iam, arn, detached, cancel).await,
+            None => detached.await,
         }
     };
     let (profile, others, policies) = tokio::join!(profile, other_profiles, policies);
@@ -783,6 +796,7 @@ pub async fn refresh(
             }
         },
     );
+    let mut seen_document = None;
     match policy {
         Some(policy) => {
             out.policy_arn = policy.arn.clone();
@@ -792,8 +806,9 @@ pub async fn refresh(
                     // The text as it was uploaded: an import then matches the file a manual
                     // setup uploaded, and the provider's own documents are in jsonencode()
                     // form already, which is what generated configuration writes back.
-                    out.policy_json = document;
+                    out.policy_json = document.clone();
                 }
+                seen_document = Some(document);
             }
         }
         // A deleted policy shows as a policy document change, which update repairs.
@@ -803,7 +818,14 @@ pub async fn refresh(
         }
     }
 
-    let attached: BTreeSet<String> = attached?.unwrap_or_default().into_iter().collect();
+    let attached = attached?.unwrap_or_default();
+    // Kept for a read later in this process, unless it has changed anything (see `aws::seen`).
+    aws.seen.remember_refreshed_identity(RefreshedIdentity {
+        profile: profile.as_ref().map(|p| (p.name.clone(), p.role_names.clone())),
+        role: Some((role.name.clone(), attached.clone())),
+        policy: seen_document.map(|document| (out.policy_arn.clone(), document)),
+    });
+    let attached: BTreeSet<String> = attached.into_iter().collect();
     if !out.policy_arn.is_empty() && !attached.contains(&out.policy_arn) {
         // A detached policy shows as a document change too; update attaches it again.
         out.policy_json = String::new();

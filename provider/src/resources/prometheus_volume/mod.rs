@@ -36,11 +36,11 @@ use crate::resources::{ownership, tags};
 
 pub struct PrometheusVolume;
 
-/// What a create of this process wrote to this file system no longer holds once anything else of
-/// this process reads or changes it (see [`crate::aws::written`]).
-fn forget_written(provider: &ProviderData, state: &Value) {
+/// What a create of this process wrote to this file system, or a refresh read of it, no longer holds
+/// once anything else of this process reads or changes it (see [`crate::aws::seen`]).
+fn forget_seen(provider: &ProviderData, state: &Value) {
     if let Some(fs_id) = state.get("file_system_id").and_then(Value::as_str) {
-        provider.aws.written.forget_volume(fs_id);
+        provider.aws.seen.forget_volume(fs_id);
     }
 }
 
@@ -286,6 +286,7 @@ impl Resource for PrometheusVolume {
             Ok(p) => p,
             Err(diags) => return ApplyOutcome::failed(Value::Null, diags),
         };
+        p.aws.seen.changing();
         let args = VolumeArgs::from_value(planned);
         let timeout = timeouts_of(planned).create;
         let mut observed = Observed::default();
@@ -304,7 +305,7 @@ impl Resource for PrometheusVolume {
         };
         observed.write(&mut state, &p.region);
         if let (false, Some(fs_id)) = (made.adopted, &observed.file_system_id) {
-            p.aws.written.remember_volume(fs_id, ops::written(&args, &observed));
+            p.aws.seen.remember_volume(fs_id, ops::written(&args, &observed));
         }
         if !made.adopted {
             // Every part was made just now from these arguments, and each create's answer gave its
@@ -335,7 +336,7 @@ impl Resource for PrometheusVolume {
             Ok(p) => p,
             Err(diags) => return ReadOutcome { state: state.clone(), private: private.clone(), diags },
         };
-        forget_written(&p, state);
+        forget_seen(&p, state);
         match ops::refresh(&p.aws, &p.region, state).await {
             Ok(next) => ReadOutcome { state: next, private: private.clone(), diags: Diagnostics::new() },
             Err(e) => ReadOutcome {
@@ -358,7 +359,8 @@ impl Resource for PrometheusVolume {
             Ok(p) => p,
             Err(diags) => return ApplyOutcome::failed(prior.clone(), diags),
         };
-        forget_written(&p, prior);
+        p.aws.seen.changing();
+        forget_seen(&p, prior);
         let args = VolumeArgs::from_value(planned);
         let prior_args = VolumeArgs::from_value(prior);
         let mut observed = Observed::from_state(prior);
@@ -391,7 +393,8 @@ impl Resource for PrometheusVolume {
             Ok(p) => p,
             Err(diags) => return diags,
         };
-        forget_written(&p, prior);
+        p.aws.seen.changing();
+        forget_seen(&p, prior);
         let timeout = timeouts_of(prior).delete;
         let owner = prior.get("owner_id").and_then(Value::as_str);
         let observed = Observed::from_state(prior);

@@ -18,7 +18,7 @@ use super::manifests;
 use super::model::{self, creation_token, MountTarget, Observed, VolumeArgs};
 use super::schema::{self, defaults};
 use crate::aws::ec2::network;
-use crate::aws::written::WrittenVolume;
+use crate::aws::seen::VolumeFacts;
 use crate::aws::{efs, policy, AwsClients};
 use crate::error::Error;
 use crate::framework::Value;
@@ -197,7 +197,8 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
     set(&mut next, "throughput_mode", Value::string(throughput));
     set(&mut next, "provisioned_throughput_in_mibps", provisioned);
     set(&mut next, "transition_to_ia", opt(transition_to_ia?));
-    set(&mut next, "enforce_tls", Value::Bool(policy?.as_deref().is_some_and(policy::policy_enforces_tls)));
+    let policy = policy?;
+    set(&mut next, "enforce_tls", Value::Bool(policy.as_deref().is_some_and(policy::policy_enforces_tls)));
     set(&mut next, "backup", Value::Bool(backup?));
     if state.get("owner_id").is_none_or(Value::is_null) {
         // An import (or a state from before owner ids) takes the owner id the file system carries.
@@ -225,6 +226,17 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
     // already `deleting` is gone.
     let (mts, first_groups) = mount_targets?;
     let own_group_sources = own_group_sources?;
+    // Kept for a read later in this process, unless it has changed anything (see `aws::seen`).
+    aws.seen.remember_refreshed_volume(
+        &fs_id,
+        VolumeFacts {
+            mount_target_groups: first_groups
+                .iter()
+                .map(|(first, groups)| (first.mount_target_id.clone(), groups.clone()))
+                .collect(),
+            file_system_policy: policy,
+        },
+    );
     observed.mount_targets = mts.iter().map(MountTarget::from_aws).collect();
     if mts.is_empty() && own_group_sources.is_none() {
         // With no mount target using it, our security group may be gone too (a destroy
@@ -814,10 +826,10 @@ fn file_system_policy(args: &VolumeArgs, fs_arn: &str) -> Option<String> {
 }
 
 /// What a create that made the file system (not adopted it) wrote, kept for the reads later in
-/// this process (see [`crate::aws::written`]): every mount target got the same groups.
-pub fn written(args: &VolumeArgs, observed: &Observed) -> WrittenVolume {
+/// this process (see [`crate::aws::seen`]): every mount target got the same groups.
+pub fn written(args: &VolumeArgs, observed: &Observed) -> VolumeFacts {
     let groups = sorted(&mount_target_groups(args, observed.security_group_id.as_deref()));
-    WrittenVolume {
+    VolumeFacts {
         mount_target_groups: observed
             .mount_targets
             .iter()

@@ -17,8 +17,8 @@
 //!   entry before it starts, so an entry is never older than the one create or refresh that made it.
 //! - What it holds is what that create or refresh fully knew: which roles an instance profile holds,
 //!   which managed policies a role has (and, for a new role, that it has no inline policy; a refresh
-//!   does not read inline policies), a policy's document, a file system's policy and the security
-//!   groups of its mount targets. Whether an object still exists, its state, the nodes and the
+//!   does not read inline policies), a policy's document, a file system's policy, the security
+//!   groups of its mount targets, the groups its NFS group lets in and its VPC. Whether an object still exists, its state, the nodes and the
 //!   security groups' rules are always read from AWS.
 //! - A change made outside this process between the create or refresh and the read (seconds) is not
 //!   seen by that read; the next plan sees it.
@@ -56,6 +56,10 @@ pub struct VolumeFacts {
     pub mount_target_groups: BTreeMap<String, Vec<String>>,
     /// The file system policy; `None` when there is none.
     pub file_system_policy: Option<String>,
+    /// The security groups the volume's NFS group lets in (usually the nodes').
+    pub nfs_source_groups: Vec<String>,
+    /// The VPC of the mount targets, when known.
+    pub vpc_id: Option<String>,
 }
 
 /// The managed policies of a role, and whether it is known to have no inline policy.
@@ -267,6 +271,8 @@ mod tests {
         let volume = VolumeFacts {
             mount_target_groups: [("fsmt-1".to_string(), vec!["sg-1".to_string()])].into(),
             file_system_policy: None,
+            nfs_source_groups: vec!["sg-nodes".to_string()],
+            vpc_id: Some("vpc-1".to_string()),
         };
         seen.remember_volume("fs-1", volume.clone());
         assert_eq!(seen.volume("fs-1"), Some(volume.clone()));

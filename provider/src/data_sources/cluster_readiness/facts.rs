@@ -91,6 +91,9 @@ pub fn profile_name(arn: &str) -> &str {
 }
 
 pub async fn gather(aws: &AwsClients, inputs: &Inputs) -> Result<Facts, Error> {
+    // What this process wrote to the file system when it made it, or read of it in a refresh, is not
+    // asked again (see `aws::seen`): its policy, and the groups of the mount targets it knows.
+    let seen = aws.seen.volume(&inputs.file_system_id);
     let access_point = async {
         match &inputs.access_point_id {
             Some(id) => efs::find_access_point_by_id(&aws.efs, id).await,
@@ -111,18 +114,30 @@ pub async fn gather(aws: &AwsClients, inputs: &Inputs) -> Result<Facts, Error> {
             None => Ok((None, Vec::new())),
         }
     };
-    let (instances, (file_system, mount_targets), access_point) =
-        futures::try_join!(instances::describe_node_instances(&aws.ec2, &inputs.instance_ids), storage, access_point,)?;
+    // With them, what the volume's create or refresh named: the rules of the mount targets' groups
+    // it knows and of the groups its NFS group lets in (the nodes' groups, as a rule), and the DNS
+    // settings of its VPC. What the nodes turn out to need beyond that is read next.
+    let early_groups: BTreeSet<String> = match &seen {
+        Some(seen) if !seen.mount_target_groups.is_empty() => {
+            seen.mount_target_groups.values().flatten().chain(&seen.nfs_source_groups).cloned().collect()
+        }
+        _ => BTreeSet::new(),
+    };
+    let early_vpcs: BTreeSet<String> = seen.iter().filter_map(|seen| seen.vpc_id.clone()).collect();
+    let (instances, (file_system, mount_targets), access_point, early_rules, early_dns) = futures::try_join!(
+        instances::describe_node_instances(&aws.ec2, &inputs.instance_ids),
+        storage,
+        access_point,
+        rules_of(aws, &early_groups),
+        dns_of(aws, &early_vpcs),
+    )?;
 
-    // Then, at once: the nodes' VPCs' DNS settings; their profiles and those roles' policies; and
-    // the mount targets' groups (EFS leaves them out of DescribeMountTargets: one call per mount
-    // target) with the file system policy, then the rules of every group involved.
-    let vpc_ids: BTreeSet<&str> = instances.iter().filter_map(|i| i.vpc_id.as_deref()).collect();
-    let vpc_dns = try_join_all(
-        vpc_ids
-            .iter()
-            .map(|vpc| async move { network::find_vpc_dns(&aws.ec2, vpc).await.map(|dns| (vpc.to_string(), dns)) }),
-    );
+    // Then, at once: the DNS settings of the nodes' other VPCs; their profiles and those roles'
+    // policies; and the mount targets' groups (EFS leaves them out of DescribeMountTargets: one call
+    // per mount target) with the file system policy, then the rules of every other group involved.
+    let node_vpcs: BTreeSet<String> = instances.iter().filter_map(|i| i.vpc_id.clone()).collect();
+    let other_vpcs: BTreeSet<String> = node_vpcs.difference(&early_vpcs).cloned().collect();
+    let vpc_dns = dns_of(aws, &other_vpcs);
     let profile_arns: BTreeSet<&str> = instances.iter().filter_map(|i| i.instance_profile_arn.as_deref()).collect();
     let profiles_and_roles = async {
         let profiles = try_join_all(profile_arns.iter().map(|arn| async move {
@@ -141,9 +156,6 @@ pub async fn gather(aws: &AwsClients, inputs: &Inputs) -> Result<Facts, Error> {
         .await?;
         Ok::<_, Error>((profiles, role_documents))
     };
-    // What this process wrote to the file system when it made it, or read of it in a refresh, is not
-    // asked again (see `aws::seen`): its policy, and the groups of the mount targets it knows.
-    let seen = aws.seen.volume(&inputs.file_system_id);
     let groups_and_rules = async {
         let groups = try_join_all(mount_targets.iter().map(|mt| async {
             let id = mt.mount_target_id();
@@ -159,32 +171,21 @@ pub async fn gather(aws: &AwsClients, inputs: &Inputs) -> Result<Facts, Error> {
                 (Some(_), None) => efs::find_file_system_policy(&aws.efs, &inputs.file_system_id).await,
             }
         };
-        // When some mount targets' groups are known already (a refresh read those of one), the
-        // rules of those and of the nodes' groups are read while the other mount targets' groups
-        // are; mount targets usually share their groups, so that is often all. Otherwise the rules
-        // are read once every group is known, in one call.
-        let node_groups = instances.iter().flat_map(|i| i.security_group_ids.iter()).cloned();
-        let early: BTreeSet<String> = match &seen {
-            Some(seen) if !seen.mount_target_groups.is_empty() => {
-                node_groups.chain(seen.mount_target_groups.values().flatten().cloned()).collect()
-            }
-            _ => BTreeSet::new(),
-        };
-        let early_rules = rules_of(aws, &early);
-        let (groups, policy, early_rules) = futures::try_join!(groups, policy, early_rules)?;
+        let (groups, policy) = futures::try_join!(groups, policy)?;
         let rest: BTreeSet<String> = instances
             .iter()
             .flat_map(|i| i.security_group_ids.iter())
             .chain(groups.iter().flatten())
-            .filter(|group| !early.contains(*group))
+            .filter(|group| !early_groups.contains(*group))
             .cloned()
             .collect();
-        let mut rules = early_rules;
-        rules.extend(rules_of(aws, &rest).await?);
-        Ok::<_, Error>((groups, policy, rules))
+        Ok::<_, Error>((groups, policy, rules_of(aws, &rest).await?))
     };
-    let (vpc_dns, (profiles, role_documents), (mount_target_groups, file_system_policy, security_groups)) =
+    let (vpc_dns, (profiles, role_documents), (mount_target_groups, file_system_policy, rules)) =
         futures::try_join!(vpc_dns, profiles_and_roles, groups_and_rules)?;
+    let security_groups = early_rules.into_iter().chain(rules);
+    // Only the nodes' VPCs are checked, whatever was read early.
+    let vpc_dns = early_dns.into_iter().chain(vpc_dns).filter(|(vpc, _)| node_vpcs.contains(vpc));
 
     Ok(Facts {
         instances,
@@ -217,8 +218,8 @@ pub async fn gather(aws: &AwsClients, inputs: &Inputs) -> Result<Facts, Error> {
                 .and_then(|r| r.creation_info())
                 .map(|c| (c.owner_uid(), c.owner_gid(), c.permissions().to_string())),
         }),
-        security_groups: security_groups.into_iter().map(|g| (g.group_id.clone(), g)).collect(),
-        vpc_dns: vpc_dns.into_iter().collect(),
+        security_groups: security_groups.map(|g| (g.group_id.clone(), g)).collect(),
+        vpc_dns: vpc_dns.collect(),
         profiles,
         role_documents: role_documents.into_iter().collect(),
     })
@@ -231,4 +232,14 @@ async fn rules_of(aws: &AwsClients, group_ids: &BTreeSet<String>) -> Result<Vec<
     }
     let group_ids: Vec<String> = group_ids.iter().cloned().collect();
     network::describe_security_group_rules(&aws.ec2, &group_ids).await
+}
+
+/// The DNS settings of `vpc_ids`, at once.
+async fn dns_of(aws: &AwsClients, vpc_ids: &BTreeSet<String>) -> Result<Vec<(String, VpcDns)>, Error> {
+    try_join_all(
+        vpc_ids
+            .iter()
+            .map(|vpc| async move { network::find_vpc_dns(&aws.ec2, vpc).await.map(|dns| (vpc.clone(), dns)) }),
+    )
+    .await
 }

@@ -492,10 +492,30 @@ pub async fn disassociate_all(
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<(), Error> {
+    disassociate(aws, associations, timeout, cancel).await?;
+    wait_disassociated(aws, associations, timeout, cancel).await
+}
+
+/// Asks EC2 to take the given associations off their instances; they are `disassociating` then.
+async fn disassociate(
+    aws: &AwsClients,
+    associations: &[Association],
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
     let disassociations = associations
         .iter()
         .map(|a| instances::disassociate(&aws.ec2, &a.association_id, &a.instance_id, timeout, cancel));
-    bounded(disassociations.collect()).await?;
+    bounded(disassociations.collect()).await
+}
+
+/// Waits until EC2 no longer lists the given associations.
+async fn wait_disassociated(
+    aws: &AwsClients,
+    associations: &[Association],
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
     let instance_ids: Vec<String> = associations.iter().map(|a| a.instance_id.clone()).collect();
     let association_ids: Vec<String> = associations.iter().map(|a| a.association_id.clone()).collect();
     instances::wait_associations_deleted(&aws.ec2, &instance_ids, &association_ids, timeout, cancel).await
@@ -525,20 +545,20 @@ pub async fn teardown(
     cancel: &CancellationToken,
 ) -> Result<Vec<String>, Error> {
     // Three independent branches, then the role: the profile (its nodes let go of it while the
-    // role is taken out of it, then the profile), the other profiles holding the role, and the
-    // policies. The role goes last, after everything else succeeded: refresh takes a missing role
-    // for the whole resource gone, so while anything of it is left the role keeps it in the state.
+    // role is taken out of it, then the profile is deleted while EC2 finishes letting go), the
+    // other profiles holding the role, and the policies. The role goes last, after everything else
+    // succeeded: refresh takes a missing role for the whole resource gone, so while anything of it
+    // is left the role keeps it in the state.
     let profile = async {
         let Some((profile_name, profile_arn)) = &owned.profile else { return Ok(()) };
-        let disassociated = async {
-            if profile_arn.is_empty() {
-                return Ok(());
-            }
-            let ours = match &owned.associations {
-                Some(read) => read.clone(),
-                None => associations_of(aws, profile_arn).await?,
+        let disassociating = async {
+            let ours = match (&owned.associations, profile_arn.is_empty()) {
+                (_, true) => Vec::new(),
+                (Some(read), false) => read.clone(),
+                (None, false) => associations_of(aws, profile_arn).await?,
             };
-            disassociate_all(aws, &ours, timeout, cancel).await
+            disassociate(aws, &ours, timeout, cancel).await?;
+            Ok::<_, Error>(ours)
         };
         // Nothing in AWS orders these two, and a profile left without its role by a destroy that
         // failed here is what refresh shows as nodes not associated (see [`refresh`]).
@@ -554,10 +574,18 @@ pub async fn teardown(
             }
             Ok::<_, Error>(())
         };
-        let (disassociated, role_removed) = tokio::join!(disassociated, role_removed);
-        disassociated?;
+        let (ours, role_removed) = tokio::join!(disassociating, role_removed);
+        let ours = ours?;
         role_removed?;
-        iam::delete_instance_profile(&aws.iam, profile_name, cancel).await
+        // Every node has been told to let go of the profile, and IAM deletes a profile whatever EC2
+        // still lists, so the wait only confirms. Should it fail, EC2 still finishes what it
+        // accepted, and the role keeps the resource in the state for the next destroy.
+        let (gone, deleted) = tokio::join!(
+            wait_disassociated(aws, &ours, timeout, cancel),
+            iam::delete_instance_profile(&aws.iam, profile_name, cancel),
+        );
+        gone?;
+        deleted
     };
     let other_profiles = async {
         // DeleteRole refuses a role still in any instance profile: the profiles a manual setup left

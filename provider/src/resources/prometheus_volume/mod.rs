@@ -305,7 +305,9 @@ impl Resource for PrometheusVolume {
         };
         observed.write(&mut state, &p.region);
         if let (false, Some(fs_id)) = (made.adopted, &observed.file_system_id) {
-            p.aws.seen.remember_volume(fs_id, ops::written(&args, &observed));
+            // The checks and the create looked the subnets up in this process.
+            let vpc_id = p.aws.known.subnets(&args.subnet_ids).and_then(|s| s.first().map(|s| s.vpc_id.clone()));
+            p.aws.seen.remember_volume(fs_id, ops::written(&args, &observed, vpc_id));
         }
         if !made.adopted {
             // Every part was made just now from these arguments, and each create's answer gave its

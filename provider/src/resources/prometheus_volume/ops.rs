@@ -235,6 +235,8 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
                 .map(|(first, groups)| (first.mount_target_id.clone(), groups.clone()))
                 .collect(),
             file_system_policy: policy,
+            nfs_source_groups: own_group_sources.as_ref().map(|s| s.security_group_ids.clone()).unwrap_or_default(),
+            vpc_id: None,
         },
     );
     observed.mount_targets = mts.iter().map(MountTarget::from_aws).collect();
@@ -826,10 +828,13 @@ fn file_system_policy(args: &VolumeArgs, fs_arn: &str) -> Option<String> {
 }
 
 /// What a create that made the file system (not adopted it) wrote, kept for the reads later in
-/// this process (see [`crate::aws::seen`]): every mount target got the same groups.
-pub fn written(args: &VolumeArgs, observed: &Observed) -> VolumeFacts {
+/// this process (see [`crate::aws::seen`]): every mount target got the same groups. `vpc_id` is
+/// the subnets' VPC.
+pub fn written(args: &VolumeArgs, observed: &Observed, vpc_id: Option<String>) -> VolumeFacts {
     let groups = sorted(&mount_target_groups(args, observed.security_group_id.as_deref()));
     VolumeFacts {
+        nfs_source_groups: args.allowed.security_group_ids.clone(),
+        vpc_id,
         mount_target_groups: observed
             .mount_targets
             .iter()

@@ -18,6 +18,9 @@
 //!
 //! Run by `cargo test --benches` (no `--bench` argument), every section does one short round, so
 //! the benchmark itself stays working.
+//!
+//! With `EFS_BENCH_REPORT=FILE` it also writes what it printed to FILE as Markdown, headed by the
+//! date, the machine and the CLI: docs/performance-latest.md is such a file.
 
 #[path = "../tests/plugin_client/mod.rs"]
 mod plugin_client;
@@ -33,6 +36,20 @@ use acceptance_tests::{provider_block, provider_block_with_endpoint, Moto, Workd
 use plugin_client::{client_identity, connect, launch};
 use tfplugin_proto::tfplugin6 as proto;
 use tfplugin_proto::tfplugin6::provider_client::ProviderClient;
+
+/// Everything the benchmark printed, for the report `EFS_BENCH_REPORT` asks for.
+static PRINTED: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+/// `println!`, and the line kept for the report.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let line = format!($($arg)*);
+        println!("{line}");
+        let mut printed = PRINTED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        printed.push_str(&line);
+        printed.push('\n');
+    }};
+}
 
 /// Delay the proxy adds to every AWS call in the `latency` section.
 const INJECTED_LATENCY: Duration = Duration::from_millis(50);
@@ -66,8 +83,8 @@ impl Settings {
 
 fn main() {
     let settings = Settings::from_args();
-    println!("terraform-provider-efs benchmarks ({} rounds)", if settings.full { "full" } else { "short" });
-    println!("provider binary: {}", plugin_client::binary());
+    say!("terraform-provider-efs benchmarks ({} rounds)", if settings.full { "full" } else { "short" });
+    say!("provider binary: {}", plugin_client::binary());
     if settings.wants("startup") {
         startup(&settings);
     }
@@ -86,6 +103,65 @@ fn main() {
     if settings.wants("scale") {
         scale(&settings);
     }
+    if let Ok(path) = std::env::var("EFS_BENCH_REPORT") {
+        let printed = PRINTED.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        std::fs::write(&path, report_markdown(&settings, &printed)).expect("write EFS_BENCH_REPORT");
+        println!("report written to {path}");
+    }
+}
+
+/// The report: when, on what, with which CLI and build, then what the benchmark printed.
+fn report_markdown(settings: &Settings, printed: &str) -> String {
+    let command = |program: &str, args: &[&str]| {
+        std::process::Command::new(program)
+            .args(args)
+            .output()
+            .ok()
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
+            .filter(|text| !text.is_empty())
+            .unwrap_or_else(|| "unknown".to_string())
+    };
+    let proc_field = |file: &str, key: &str| {
+        std::fs::read_to_string(file)
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .find(|l| l.starts_with(key))
+                    .and_then(|l| l.split(':').nth(1))
+                    .map(|v| v.trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown".to_string())
+    };
+    let cli = acceptance_tests::cli::Cli::current();
+    let cores = std::thread::available_parallelism().map(|n| n.get().to_string()).unwrap_or_else(|_| "?".into());
+    let sections =
+        settings.filter.as_deref().map(|f| format!("sections matching `{f}`")).unwrap_or("every section".into());
+    let rounds = if settings.full { "full rounds" } else { "one short round each" };
+    format!(
+        "# Benchmark report\n\n\
+         Written by `provider/benches/provider.rs` (see docs/performance.md for how to read it); nothing in it \
+         was edited by hand.\n\n\
+         - date: {date}\n\
+         - machine: {cores} cores ({cpu}), {memory} memory, Linux {kernel}; load average at the end: {load}\n\
+         - CLI: {cli} {cli_version}\n\
+         - provider binary: `{binary}`\n\
+         - what ran: {sections}, {rounds}\n\n\
+         ```text\n{printed}```\n",
+        date = command("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        cpu = proc_field("/proc/cpuinfo", "model name"),
+        memory = proc_field("/proc/meminfo", "MemTotal")
+            .trim_end_matches(" kB")
+            .parse::<f64>()
+            .map(|kib| format!("{:.1} GiB", kib / 1024.0 / 1024.0))
+            .unwrap_or_else(|_| "unknown".into()),
+        kernel = command("uname", &["-r"]),
+        load = std::fs::read_to_string("/proc/loadavg")
+            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default(),
+        cli = cli.product_name(),
+        cli_version = cli.version(),
+        binary = plugin_client::binary(),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -183,7 +259,7 @@ fn rss() {
     let sampler = RssSampler::start();
     setup.workdir.apply();
     let (peak_kib, processes) = sampler.stop();
-    println!(
+    say!(
         "rss: peak resident memory of a provider process during apply: {:.1} MiB ({processes} provider processes seen)",
         peak_kib as f64 / 1024.0
     );
@@ -236,7 +312,7 @@ fn latency(settings: &Settings) {
         let chain = longest_dependent_chain(trace, &known);
         let run = longest_run_in_a_row(trace);
         let bound = INJECTED_LATENCY * chain.len() as u32;
-        println!(
+        say!(
             "latency: {phase}: {:.2} s with {} ms per AWS call, {:.2} s without; the latency added {:.2} s = {:.1} calls \
              in a row ({} in a row in the trace); lower bound {} dependent calls x {} ms = {:.2} s; ratio {:.1} \
              (medians of {rounds})",
@@ -252,16 +328,16 @@ fn latency(settings: &Settings) {
             added.as_secs_f64() / bound.as_secs_f64(),
         );
         let links: Vec<&str> = chain.iter().map(|call| call.action.as_str()).collect();
-        println!("latency: {phase}: the longest chain of dependent calls: {}", links.join(" -> "));
+        say!("latency: {phase}: the longest chain of dependent calls: {}", links.join(" -> "));
         let links: Vec<&str> = run.iter().map(|call| call.action.as_str()).collect();
-        println!("latency: {phase}: the longest run of calls in a row: {}", links.join(" -> "));
+        say!("latency: {phase}: the longest run of calls in a row: {}", links.join(" -> "));
     }
     for (phase, trace) in &last_traces {
         let mut calls: BTreeMap<String, u32> = BTreeMap::new();
         for call in trace {
             *calls.entry(call.action.clone()).or_default() += 1;
         }
-        println!("latency: AWS calls per action during {phase} ({} in all):", trace.len());
+        say!("latency: AWS calls per action during {phase} ({} in all):", trace.len());
         print_calls(&calls);
     }
 }
@@ -270,7 +346,7 @@ fn scale(settings: &Settings) {
     let sizes: &[usize] = if settings.full { &[1, 10, 100, 300] } else { &[1, 10] };
     let moto = Moto::start();
     let proxy = FaultProxy::start(&moto);
-    println!("scale: efs_csi_node_identity, per instance count: apply, refresh (plan), destroy; AWS calls");
+    say!("scale: efs_csi_node_identity, per instance count: apply, refresh (plan), destroy; AWS calls");
     let mut by_action = Vec::new();
     for &count in sizes {
         moto.reset();
@@ -300,10 +376,10 @@ fn scale(settings: &Settings) {
                 by_action.push((args[0], calls));
             }
         }
-        println!("  {count:>3} instances: {}", row.join(", "));
+        say!("  {count:>3} instances: {}", row.join(", "));
     }
     for (command, calls) in by_action {
-        println!("scale: AWS calls per action during {command} with {} instances:", sizes[sizes.len() - 1]);
+        say!("scale: AWS calls per action during {command} with {} instances:", sizes[sizes.len() - 1]);
         print_calls(&calls);
     }
 }
@@ -407,7 +483,7 @@ fn report(what: &str, times: &[Duration]) {
     let mut sorted = times.to_vec();
     sorted.sort();
     let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
-    println!(
+    say!(
         "{what}: median {:.1} ms, p95 {:.1} ms, min {:.1} ms, max {:.1} ms ({} runs)",
         ms(at(0.5)),
         ms(at(0.95)),
@@ -425,7 +501,7 @@ fn median(times: &[Duration]) -> Duration {
 
 fn print_calls(calls: &BTreeMap<String, u32>) {
     for (action, count) in calls {
-        println!("    {action:<45} {count:>4}");
+        say!("    {action:<45} {count:>4}");
     }
 }
 

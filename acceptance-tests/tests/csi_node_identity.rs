@@ -231,6 +231,24 @@ fn drift_of_associations_and_trust_policy_and_disappears() {
     assert!(!document.contains("AWS") && document.contains("ec2.amazonaws.com"), "{document}");
     assert_eq!(wd.plan_detailed_exitcode(), 0);
 
+    // The node policy given a new default version out of band (a wider document): refresh reads the
+    // version it saw last while it reads the policy, finds that version no longer the default, and
+    // reads the new one, so the plan shows the change; apply makes the planned document the default
+    // again, and the next plan, reading the version the apply left, is empty.
+    let policy_arn = wd.state_resource(ADDR)["policy_arn"].as_str().unwrap().to_string();
+    let wider =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"elasticfilesystem:*","Resource":"*"}]}"#;
+    block_on(
+        moto.iam().create_policy_version().policy_arn(&policy_arn).policy_document(wider).set_as_default(true).send(),
+    )
+    .unwrap();
+    let plan = wd.plan();
+    assert!(plan.stdout.contains("policy_json") && plan.stdout.contains("1 to change"), "{plan}");
+    wd.apply();
+    let policy = block_on(moto.iam().get_policy().policy_arn(&policy_arn).send()).unwrap().policy.unwrap();
+    assert_ne!(policy.default_version_id(), Some("v2"), "the wider version is still the default");
+    assert_eq!(wd.plan_detailed_exitcode(), 0);
+
     // The instance profile deleted out of band, as a destroy killed right after DeleteInstanceProfile
     // leaves it: drift, not gone (the role and policy are still there). The plan makes the profile
     // again in place, and apply gives it back to every node.

@@ -301,14 +301,14 @@ pub async fn find_local_policy_by_name(
     }
 }
 
-/// Creates the policy and returns its ARN.
+/// Creates the policy and returns its ARN and its default version's id.
 pub async fn create_policy(
     iam: &Client,
     name: &str,
     path: &str,
     document: &str,
     tags: &BTreeMap<String, String>,
-) -> Result<String, Error> {
+) -> Result<(String, Option<String>), Error> {
     let out = iam
         .create_policy()
         .policy_name(name)
@@ -318,7 +318,11 @@ pub async fn create_policy(
         .send()
         .await
         .context("creating IAM Policy", name)?;
-    Ok(out.policy().and_then(|p| p.arn()).unwrap_or_default().to_string())
+    let policy = out.policy();
+    Ok((
+        policy.and_then(|p| p.arn()).unwrap_or_default().to_string(),
+        policy.and_then(|p| p.default_version_id()).map(str::to_string),
+    ))
 }
 
 /// The default version's document, percent-decoded.

@@ -76,6 +76,20 @@ fn step_diagnostics(error: &StepError, summary: &str) -> Diagnostics {
     }
 }
 
+/// The key, in the resource's private data, of the node policy's default version when last seen:
+/// the next refresh reads that version's document while it reads the policy (see [`ops::refresh`]).
+const PRIVATE_POLICY_VERSION: &str = "policy_version";
+
+/// `private` with the policy version set, or removed when unknown.
+fn with_policy_version(private: &Private, version: Option<&str>) -> Private {
+    let mut private = private.clone();
+    match version {
+        Some(version) => private.insert(PRIVATE_POLICY_VERSION.to_string(), serde_json::Value::from(version)),
+        None => private.remove(PRIVATE_POLICY_VERSION),
+    };
+    private
+}
+
 /// What a create of this process wrote to these IAM objects, or a refresh read of them, no longer
 /// holds once anything else of this process reads or changes them (see [`crate::aws::seen`]).
 fn forget_seen(provider: &ProviderData, model: &Model) {
@@ -228,12 +242,20 @@ impl Resource for CsiNodeIdentity {
             provider.aws.seen.remember_identity(written);
         }
         if !created.adopted {
-            return ApplyOutcome::ok(made.to_value());
+            return ApplyOutcome {
+                state: made.to_value(),
+                private: with_policy_version(&Private::new(), created.policy_version.as_deref()),
+                diags: Diagnostics::new(),
+            };
         }
         // An adopted object may hold what an earlier attempt wrote: read it back (the policy by
         // the ARN the create answered, not by listing).
         match ops::refresh_after_write(&provider.aws, &made, &provider.default_tags, &ctx.cancel).await {
-            Ok(state) => ApplyOutcome::ok(state.to_value()),
+            Ok(found) => ApplyOutcome {
+                state: found.model.to_value(),
+                private: with_policy_version(&Private::new(), found.policy_version.as_deref()),
+                diags: Diagnostics::new(),
+            },
             // What was made stays in the state (tainted), so destroy or the next apply removes it.
             Err(e) => ApplyOutcome::failed(made.to_value(), e.to_diagnostics("Error Reading EFS CSI Node Identity")),
         }
@@ -246,12 +268,14 @@ impl Resource for CsiNodeIdentity {
         };
         let model = Model::from_value(state);
         forget_seen(&provider, &model);
-        match ops::refresh(&provider.aws, &model, &provider.default_tags).await {
-            Ok(found) => ReadOutcome {
-                state: found.map(|m| m.to_value()).unwrap_or(Value::Null),
-                private: private.clone(),
+        let known_version = private.get(PRIVATE_POLICY_VERSION).and_then(|v| v.as_str());
+        match ops::refresh(&provider.aws, &model, &provider.default_tags, known_version).await {
+            Ok(Some(found)) => ReadOutcome {
+                state: found.model.to_value(),
+                private: with_policy_version(private, found.policy_version.as_deref()),
                 diags: Diagnostics::new(),
             },
+            Ok(None) => ReadOutcome { state: Value::Null, private: private.clone(), diags: Diagnostics::new() },
             Err(e) => ReadOutcome {
                 state: state.clone(),
                 private: private.clone(),
@@ -293,14 +317,16 @@ impl Resource for CsiNodeIdentity {
         basis.role_arn = before.role_arn.clone();
         basis.instance_profile_arn = before.instance_profile_arn.clone();
         basis.policy_arn = before.policy_arn.clone();
-        let state = match ops::refresh_after_write(&provider.aws, &basis, &provider.default_tags, &ctx.cancel).await {
-            Ok(m) => m.to_value(),
-            Err(e) => {
-                diags.extend(e.to_diagnostics("Error Reading EFS CSI Node Identity"));
-                prior.clone()
-            }
-        };
-        ApplyOutcome { state, private: private.clone(), diags }
+        let (state, private) =
+            match ops::refresh_after_write(&provider.aws, &basis, &provider.default_tags, &ctx.cancel).await {
+                Ok(found) => (found.model.to_value(), with_policy_version(private, found.policy_version.as_deref())),
+                Err(e) => {
+                    diags.extend(e.to_diagnostics("Error Reading EFS CSI Node Identity"));
+                    // The policy may have a new default version: the next refresh reads it as it is.
+                    (prior.clone(), with_policy_version(private, None))
+                }
+            };
+        ApplyOutcome { state, private, diags }
     }
 
     async fn delete(&self, ctx: &Ctx, prior: &Value, _private: &Private) -> Diagnostics {

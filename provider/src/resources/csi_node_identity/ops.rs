@@ -120,11 +120,13 @@ enum Origin {
 }
 
 /// What [`create`] learned beyond the model: the role's ARN, the nodes' associations with the new
-/// profile, and whether any IAM object was adopted rather than made.
+/// profile, the default version of the policy it made, and whether any IAM object was adopted
+/// rather than made.
 #[derive(Clone, Debug)]
 pub struct Created {
     pub role_arn: String,
     pub associations: Vec<Association>,
+    pub policy_version: Option<String>,
     pub adopted: bool,
 }
 
@@ -191,14 +193,14 @@ pub async fn create(
     if role_made.is_ok() {
         owned.role_name = Some(role.clone());
     }
-    if let Ok((arn, _)) = &policy_made {
+    if let Ok((arn, _, _)) = &policy_made {
         owned.policy_arn = Some(arn.clone());
     }
     if let Ok((arn, _, _)) = &profile_made {
         owned.profile = Some((profile_name.clone(), arn.clone()));
     }
     let (role_arn, role_origin) = role_made?;
-    let (policy_arn, policy_origin) = policy_made?;
+    let (policy_arn, policy_version, policy_origin) = policy_made?;
     let (profile_arn, roles, profile_origin) = profile_made?;
     let (nodes, metadata_before) = (nodes?, metadata_before?);
 
@@ -250,7 +252,7 @@ pub async fn create(
     let associations = associations?;
     metadata?;
     let adopted = [role_origin, policy_origin, profile_origin].contains(&Origin::Adopted);
-    Ok(Created { role_arn, associations, adopted })
+    Ok(Created { role_arn, associations, policy_version, adopted })
 }
 
 /// Makes the role, or adopts the one an interrupted create of this instance left (its trust policy
@@ -286,10 +288,10 @@ async fn ensure_policy(
     aws: &AwsClients,
     model: &Model,
     tags: &BTreeMap<String, String>,
-) -> Result<(String, Origin), Error> {
+) -> Result<(String, Option<String>, Origin), Error> {
     let role = &model.role_name;
     match iam::create_policy(&aws.iam, &model.policy_name, &model.path, &model.policy_json, tags).await {
-        Ok(arn) => Ok((arn, Origin::Made)),
+        Ok((arn, version)) => Ok((arn, version, Origin::Made)),
         Err(e) if e.is_aws("EntityAlreadyExists") => {
             match iam::find_local_policy_by_name(&aws.iam, &aws.known, &model.path, &model.policy_name).await? {
                 Some(existing) if claim(&existing.tags, role, model.owner_id.as_deref()) == Claim::Ours => {
@@ -300,7 +302,7 @@ async fn ensure_policy(
                     if !current.is_some_and(|doc| json_equal(&doc, &model.policy_json)) {
                         iam::set_policy_document(&aws.iam, &existing.arn, &model.policy_json).await?;
                     }
-                    Ok((existing.arn, Origin::Adopted))
+                    Ok((existing.arn, None, Origin::Adopted))
                 }
                 Some(existing) => {
                     let found = claim(&existing.tags, role, model.owner_id.as_deref());
@@ -729,20 +731,36 @@ async fn owned_from_state(aws: &AwsClients, model: &Model) -> Result<(Owned, Opt
     Ok((owned, profile))
 }
 
+/// What [`refresh`] found: the resource as it is in AWS, and the node policy's default version
+/// (kept in the resource's private data for the next refresh).
+#[derive(Clone, Debug)]
+pub struct Refreshed {
+    pub model: Model,
+    pub policy_version: Option<String>,
+}
+
 /// The resource as it is in AWS, starting from `model` (state or plan); `None` when the role is
 /// gone (the resource is then created again, adopting what is left). A missing instance profile
 /// (deleted outside Terraform, or by a destroy killed after DeleteInstanceProfile) is drift, not
 /// gone: the role and policy are still there for destroy to delete, so the state keeps them, with no
 /// profile ARN and no nodes, and update makes the profile again.
+///
+/// `known_version` is the node policy's default version when last seen (the resource's private
+/// data): its document is read with the rest, and used when the policy still has it as default.
 pub async fn refresh(
     aws: &AwsClients,
     model: &Model,
     default_tags: &BTreeMap<String, String>,
-) -> Result<Option<Model>, Error> {
+    known_version: Option<&str>,
+) -> Result<Option<Refreshed>, Error> {
     // The parts are read at once, each by what the model knows of it (a name, or an ARN from the
-    // state); only the policy's document and the nodes' metadata options wait for an answer.
+    // state). So are the document of the policy version last seen and the metadata options of the
+    // nodes the state lists: the policy and the associations read meanwhile say whether those are
+    // still the ones to look at (they are, unless something changed outside), and only otherwise
+    // are they read again.
     let known_profile_arn = Some(model.instance_profile_arn.as_str()).filter(|arn| !arn.is_empty());
-    let (role, profile, policy, attached, known_associations) = tokio::join!(
+    let listed_nodes: Vec<String> = model.instance_ids.iter().cloned().collect();
+    let (role, profile, policy, attached, known_associations, known_document, listed_metadata) = tokio::join!(
         iam::find_role_by_name(&aws.iam, &model.role_name),
         iam::find_instance_profile_by_name(&aws.iam, &model.instance_profile_name),
         async {
@@ -759,6 +777,18 @@ pub async fn refresh(
             match known_profile_arn {
                 Some(arn) => associations_of(aws, arn).await.map(Some),
                 None => Ok(None),
+            }
+        },
+        async {
+            match (known_version, model.policy_arn.is_empty()) {
+                (Some(version), false) => Some(iam::policy_document(&aws.iam, &model.policy_arn, version).await),
+                _ => None,
+            }
+        },
+        async {
+            match (&model.metadata_options, listed_nodes.is_empty()) {
+                (Some(_), false) => Some(instances::describe_metadata_options(&aws.ec2, &listed_nodes).await),
+                _ => None,
             }
         },
     );
@@ -807,19 +837,32 @@ pub async fn refresh(
         .flatten()
         .map(own_tags)
         .find(|tags| *tags != role_tags);
+    let policy_version = policy.as_ref().and_then(|p| p.default_version_id.clone());
     let (document, actual_metadata) = tokio::join!(
         async {
             match policy.as_ref().and_then(|p| p.default_version_id.as_ref().map(|v| (&p.arn, v))) {
-                Some((arn, version)) => iam::policy_document(&aws.iam, arn, version).await,
+                Some((arn, version)) => match known_document {
+                    // Read with the rest: the version and the policy are still the ones asked.
+                    Some(Ok(Some(document))) if known_version == Some(version.as_str()) && *arn == model.policy_arn => {
+                        Ok(Some(document))
+                    }
+                    _ => iam::policy_document(&aws.iam, arn, version).await,
+                },
                 None => Ok(None),
             }
         },
         async {
             match &model.metadata_options {
-                Some(_) => {
-                    let ids: Vec<String> = instance_ids.iter().cloned().collect();
-                    instances::describe_metadata_options(&aws.ec2, &ids).await
-                }
+                Some(_) => match listed_metadata {
+                    // Read with the rest, for every node the state lists: all that are associated.
+                    Some(Ok(read)) if instance_ids.is_subset(&model.instance_ids) => {
+                        Ok(read.into_iter().filter(|node| instance_ids.contains(&node.instance_id)).collect())
+                    }
+                    _ => {
+                        let ids: Vec<String> = instance_ids.iter().cloned().collect();
+                        instances::describe_metadata_options(&aws.ec2, &ids).await
+                    }
+                },
                 None => Ok(Vec::new()),
             }
         },
@@ -897,7 +940,7 @@ pub async fn refresh(
         .collect();
     out.tags = if own.is_empty() && model.tags.is_none() { None } else { Some(own) };
     out.tags_all = tags_all;
-    Ok(Some(out))
+    Ok(Some(Refreshed { model: out, policy_version }))
 }
 
 /// [`refresh`] right after a create or update: IAM may not show a role or instance profile it just
@@ -909,21 +952,22 @@ pub async fn refresh_after_write(
     model: &Model,
     default_tags: &BTreeMap<String, String>,
     cancel: &CancellationToken,
-) -> Result<Model, Error> {
+) -> Result<Refreshed, Error> {
     let waiter = StateWaiter {
         object: &format!("IAM Role {} and IAM Instance Profile {}", model.role_name, model.instance_profile_name),
         pending: &[NOT_FOUND],
         target: &["visible"],
         timeout: IAM_PROPAGATION_TIMEOUT,
     };
-    fn state_of(model: &Model) -> &str {
-        if model.instance_profile_arn.is_empty() {
+    fn state_of(refreshed: &Refreshed) -> &str {
+        if refreshed.model.instance_profile_arn.is_empty() {
             NOT_FOUND
         } else {
             "visible"
         }
     }
-    waiter.wait_found(cancel, || refresh(aws, model, default_tags), state_of).await
+    // Right after a write the policy may have a new default version: nothing is read ahead.
+    waiter.wait_found(cancel, || refresh(aws, model, default_tags, None), state_of).await
 }
 
 /// Applies the difference between `prior` and `planned` (both fully known).
@@ -954,7 +998,7 @@ pub async fn update(
     match existing {
         None => {
             policy_arn =
-                iam::create_policy(&aws.iam, &planned.policy_name, &planned.path, &planned.policy_json, &tags).await?;
+                iam::create_policy(&aws.iam, &planned.policy_name, &planned.path, &planned.policy_json, &tags).await?.0;
         }
         // Compare with the document IAM holds, not the prior state: a detached policy shows in the
         // state as an empty document, and re-attaching it must not make a new version.

@@ -156,15 +156,22 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
 /// `TF_LOG_PROVIDER=debug`): how many, and the provider's summary of them
 /// (`EC2:DescribeInstances*1,...`).
 pub fn readiness_calls(stderr: &str) -> (usize, String) {
+    (readiness_log_field(stderr, "aws_calls").parse().expect("a number"), readiness_log_field(stderr, "operations"))
+}
+
+/// How many of the AWS calls of the last read of `efs_cluster_readiness` in a CLI run's output came
+/// one after the other (the longest run of calls each started once the one before had ended).
+pub fn readiness_calls_in_a_row(stderr: &str) -> usize {
+    readiness_log_field(stderr, "in_a_row").parse().expect("a number")
+}
+
+fn readiness_log_field(stderr: &str, name: &str) -> String {
     let line = stderr
         .lines()
         .rfind(|l| l.contains("checked cluster readiness"))
         .unwrap_or_else(|| panic!("no readiness log line in:\n{stderr}"));
-    let field = |name: &str| {
-        line.split_whitespace()
-            .find_map(|word| word.strip_prefix(&format!("{name}=")))
-            .unwrap_or_else(|| panic!("no {name} in {line}"))
-            .to_string()
-    };
-    (field("aws_calls").parse().expect("a number"), field("operations"))
+    line.split_whitespace()
+        .find_map(|word| word.strip_prefix(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} in {line}"))
+        .to_string()
 }

@@ -5,7 +5,9 @@
 
 use acceptance_tests::cluster::Cluster;
 use acceptance_tests::example_module::config;
-use acceptance_tests::{block_on, provider_block, readiness_calls, skip_unless_acceptance, Moto, Scenario};
+use acceptance_tests::{
+    block_on, provider_block, readiness_calls, readiness_calls_in_a_row, skip_unless_acceptance, Moto, Scenario,
+};
 
 #[test]
 fn example_module_applies_plans_empty_and_destroys_cleanly() {
@@ -44,6 +46,8 @@ output "csi_values" { value = module.prometheus_storage.csi_driver_helm_values }
     ] {
         assert!(in_apply.contains(read), "{read} not in the apply's readiness read: {in_apply}");
     }
+    let rounds = readiness_calls_in_a_row(&applied.combined());
+    assert_eq!(rounds, 1, "the apply's readiness read waited for {rounds} calls in a row: {in_apply}");
     let readiness_in_apply = wd.output_json();
 
     // A create writes its state from the plan and the create calls' answers, reading nothing back:
@@ -58,7 +62,8 @@ output "csi_values" { value = module.prometheus_storage.csi_driver_helm_values }
     // A refresh-only apply: its planning process refreshes both resources, then reads the readiness
     // checks, which take what those refreshes read (the profile's roles, the role's managed
     // policies and the node policy's document, the file system policy, the groups of one mount
-    // target) and read the rest (the role's inline policies, the other mount targets' groups).
+    // target) and read the rest (the role's inline policies, the other mount targets' groups) with
+    // the nodes, all at once: the refreshes named them.
     let (_, in_refresh) = readiness_calls(&refreshed.combined());
     for kept in ["IAM:GetInstanceProfile*", "IAM:ListAttachedRolePolicies*", "IAM:GetPolicyVersion*"]
         .into_iter()
@@ -69,6 +74,8 @@ output "csi_values" { value = module.prometheus_storage.csi_driver_helm_values }
     for read in ["IAM:ListRolePolicies*", "EFS:DescribeMountTargetSecurityGroups*2", "EC2:DescribeInstances*"] {
         assert!(in_refresh.contains(read), "{read} not in the refresh's readiness read: {in_refresh}");
     }
+    let rounds = readiness_calls_in_a_row(&refreshed.combined());
+    assert_eq!(rounds, 1, "the refresh's readiness read waited for {rounds} calls in a row: {in_refresh}");
     let after_refresh = wd.output_json();
     // Without a refresh in its process, the read asks AWS for everything.
     let unrefreshed = wd.run_ok(&["apply", "-refresh=false", "-auto-approve", "-input=false", "-no-color"]);
@@ -82,6 +89,10 @@ output "csi_values" { value = module.prometheus_storage.csi_driver_helm_values }
     ] {
         assert!(fresh.contains(read), "{read} not in the unrefreshed readiness read: {fresh}");
     }
+    // Each IAM read names the next: the nodes, their profile, its role's managed policies, the
+    // policy, its document. Everything else is read alongside.
+    let rounds = readiness_calls_in_a_row(&unrefreshed.combined());
+    assert_eq!(rounds, 5, "the unrefreshed readiness read waited for {rounds} calls in a row: {fresh}");
     // All three reads found the same.
     for outputs in [after_refresh, wd.output_json()] {
         for name in ["ready", "readiness", "readiness_checks"] {

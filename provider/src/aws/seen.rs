@@ -18,8 +18,9 @@
 //! - What it holds is what that create or refresh fully knew: which roles an instance profile holds,
 //!   which managed policies a role has (and, for a new role, that it has no inline policy; a refresh
 //!   does not read inline policies), a policy's document, a file system's policy, the security
-//!   groups of its mount targets, the groups its NFS group lets in and its VPC. Whether an object still exists, its state, the nodes and the
-//!   security groups' rules are always read from AWS.
+//!   groups of its mount targets (and which other mount targets it has), the groups its NFS group
+//!   lets in and its VPC. Whether an object still exists, its state, the nodes and the security
+//!   groups' rules are always read from AWS.
 //! - A change made outside this process between the create or refresh and the read (seconds) is not
 //!   seen by that read; the next plan sees it.
 
@@ -54,6 +55,9 @@ pub struct RefreshedIdentity {
 pub struct VolumeFacts {
     /// Mount target id to its security groups (sorted); a refresh knows those of one mount target.
     pub mount_target_groups: BTreeMap<String, Vec<String>>,
+    /// The other mount targets found available, whose groups are not known: a read of them can
+    /// start before the mount targets are listed again.
+    pub other_mount_targets: Vec<String>,
     /// The file system policy; `None` when there is none.
     pub file_system_policy: Option<String>,
     /// The security groups the volume's NFS group lets in (usually the nodes').
@@ -157,6 +161,13 @@ impl SeenFacts {
         state.written.profile_roles.get(name).or_else(|| state.read.profile_roles.get(name)).cloned()
     }
 
+    /// Every instance profile this process made or read, with its roles.
+    pub fn profiles(&self) -> BTreeMap<String, Vec<String>> {
+        let state = self.state();
+        let read = state.read.profile_roles.iter();
+        read.chain(&state.written.profile_roles).map(|(name, roles)| (name.clone(), roles.clone())).collect()
+    }
+
     /// The policies of role `name`, if this process made it or read its managed policies.
     pub fn role_policies(&self, name: &str) -> Option<RolePolicies> {
         let state = self.state();
@@ -224,6 +235,7 @@ mod tests {
         assert_eq!(seen.profile_roles("nodes-profile"), None, "nothing is known at first");
         seen.remember_identity(identity());
         assert_eq!(seen.profile_roles("nodes-profile"), Some(vec!["nodes".to_string()]));
+        assert_eq!(seen.profiles(), [("nodes-profile".to_string(), vec!["nodes".to_string()])].into());
         assert_eq!(
             seen.role_policies("nodes"),
             Some(RolePolicies { managed: identity().attached_policy_arns, without_inline: true }),
@@ -233,6 +245,7 @@ mod tests {
         assert_eq!(seen.role_policies("other"), None);
         seen.forget_identity("nodes", "nodes-profile", POLICY_ARN);
         assert_eq!(seen.profile_roles("nodes-profile"), None);
+        assert!(seen.profiles().is_empty());
         assert_eq!(seen.role_policies("nodes"), None);
         assert_eq!(seen.policy_document(POLICY_ARN), None);
     }
@@ -242,6 +255,7 @@ mod tests {
         let seen = SeenFacts::default();
         seen.remember_refreshed_identity(refreshed());
         assert_eq!(seen.profile_roles("nodes-profile"), Some(vec!["nodes".to_string()]));
+        assert_eq!(seen.profiles().len(), 1);
         assert_eq!(
             seen.role_policies("nodes"),
             Some(RolePolicies { managed: vec![POLICY_ARN.into()], without_inline: false }),
@@ -255,6 +269,7 @@ mod tests {
         seen.remember_refreshed_volume("fs-1", VolumeFacts::default());
         seen.changing();
         assert_eq!(seen.profile_roles("nodes-profile"), None, "a change drops every read entry");
+        assert!(seen.profiles().is_empty());
         assert_eq!(seen.volume("fs-1"), None);
         seen.remember_refreshed_identity(refreshed());
         seen.remember_refreshed_volume("fs-1", VolumeFacts::default());
@@ -270,6 +285,7 @@ mod tests {
         let seen = SeenFacts::default();
         let volume = VolumeFacts {
             mount_target_groups: [("fsmt-1".to_string(), vec!["sg-1".to_string()])].into(),
+            other_mount_targets: vec!["fsmt-2".to_string()],
             file_system_policy: None,
             nfs_source_groups: vec!["sg-nodes".to_string()],
             vpc_id: Some("vpc-1".to_string()),

@@ -11,11 +11,13 @@
 //! from `aws::seen` instead: the profile's roles, the role's managed policies (and, for a role made
 //! here, that it has no inline one) and their documents, the mount targets' groups and the file
 //! system policy. The nodes, the file system's and mount targets' state, and the security groups'
-//! rules are always read.
+//! rules are always read. What the refreshes named is read with the nodes (the other mount
+//! targets' groups, the rules of the groups and the DNS of the VPC, the roles' inline policies),
+//! so that a plan of an applied module reads the checks in one round of calls.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use futures::future::try_join_all;
+use futures::future::{join_all, try_join_all};
 
 use crate::aws::ec2::instances::{self, NodeInstance};
 use crate::aws::ec2::network::{self, SecurityGroupRules, VpcDns};
@@ -124,13 +126,34 @@ pub async fn gather(aws: &AwsClients, inputs: &Inputs) -> Result<Facts, Error> {
         _ => BTreeSet::new(),
     };
     let early_vpcs: BTreeSet<String> = seen.iter().filter_map(|seen| seen.vpc_id.clone()).collect();
-    let (instances, (file_system, mount_targets), access_point, early_rules, early_dns) = futures::try_join!(
-        instances::describe_node_instances(&aws.ec2, &inputs.instance_ids),
-        storage,
-        access_point,
-        rules_of(aws, &early_groups),
-        dns_of(aws, &early_vpcs),
-    )?;
+    // And the groups of the volume's other mount targets, and the policies of the roles of the
+    // instance profiles this process made or refreshed (the nodes', as a rule). A read ahead that
+    // fails is dropped: what turns out to be needed is read again next, and its error is reported.
+    let other_mount_targets = seen.iter().flat_map(|seen| seen.other_mount_targets.iter());
+    let early_mount_target_groups = join_all(other_mount_targets.map(|id| async move {
+        efs::mount_target_security_groups(&aws.efs, id).await.ok().map(|groups| (id.clone(), groups))
+    }));
+    let seen_roles: BTreeSet<String> = aws.seen.profiles().into_values().flatten().collect();
+    let early_role_documents = join_all(seen_roles.iter().map(|role| async move {
+        iam::role_policy_documents(&aws.iam, &aws.seen, role).await.ok().map(|documents| (role.clone(), documents))
+    }));
+    let (nodes_and_storage, early_mount_target_groups, early_role_documents) = tokio::join!(
+        async {
+            futures::try_join!(
+                instances::describe_node_instances(&aws.ec2, &inputs.instance_ids),
+                storage,
+                access_point,
+                rules_of(aws, &early_groups),
+                dns_of(aws, &early_vpcs),
+            )
+        },
+        early_mount_target_groups,
+        early_role_documents,
+    );
+    let (instances, (file_system, mount_targets), access_point, early_rules, early_dns) = nodes_and_storage?;
+    let early_mount_target_groups: BTreeMap<String, Vec<String>> =
+        early_mount_target_groups.into_iter().flatten().collect();
+    let early_role_documents: BTreeMap<String, Vec<String>> = early_role_documents.into_iter().flatten().collect();
 
     // Then, at once: the DNS settings of the nodes' other VPCs; their profiles and those roles'
     // policies; and the mount targets' groups (EFS leaves them out of DescribeMountTargets: one call
@@ -150,8 +173,12 @@ pub async fn gather(aws: &AwsClients, inputs: &Inputs) -> Result<Facts, Error> {
         .await?;
         let profiles: BTreeMap<String, ProfileRoles> = profiles.into_iter().collect();
         let roles: BTreeSet<&String> = profiles.values().flatten().flatten().collect();
-        let role_documents = try_join_all(roles.iter().map(|role| async move {
-            iam::role_policy_documents(&aws.iam, &aws.seen, role).await.map(|documents| (role.to_string(), documents))
+        let role_documents = try_join_all(roles.iter().map(|role| async {
+            let documents = match early_role_documents.get(*role) {
+                Some(documents) => documents.clone(),
+                None => iam::role_policy_documents(&aws.iam, &aws.seen, role).await?,
+            };
+            Ok::<_, Error>((role.to_string(), documents))
         }))
         .await?;
         Ok::<_, Error>((profiles, role_documents))
@@ -159,7 +186,8 @@ pub async fn gather(aws: &AwsClients, inputs: &Inputs) -> Result<Facts, Error> {
     let groups_and_rules = async {
         let groups = try_join_all(mount_targets.iter().map(|mt| async {
             let id = mt.mount_target_id();
-            match seen.as_ref().and_then(|v| v.mount_target_groups.get(id)) {
+            let known = seen.as_ref().and_then(|v| v.mount_target_groups.get(id));
+            match known.or_else(|| early_mount_target_groups.get(id)) {
                 Some(groups) => Ok(groups.clone()),
                 None => efs::mount_target_security_groups(&aws.efs, id).await,
             }

@@ -226,6 +226,7 @@ impl DataSource for ClusterReadiness {
             &[
                 ("nodes", &inputs.instance_ids.len().to_string()),
                 ("aws_calls", &calls.len().to_string()),
+                ("in_a_row", &calls.in_a_row().to_string()),
                 ("operations", &calls.summary()),
             ],
         );

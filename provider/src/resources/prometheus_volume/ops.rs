@@ -227,6 +227,7 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
     let (mts, first_groups) = mount_targets?;
     let own_group_sources = own_group_sources?;
     // Kept for a read later in this process, unless it has changed anything (see `aws::seen`).
+    let read_groups = first_groups.as_ref().map(|(first, _)| first.mount_target_id.as_str());
     aws.seen.remember_refreshed_volume(
         &fs_id,
         VolumeFacts {
@@ -234,9 +235,15 @@ pub async fn refresh(aws: &AwsClients, region: &str, state: &Value) -> Result<Va
                 .iter()
                 .map(|(first, groups)| (first.mount_target_id.clone(), groups.clone()))
                 .collect(),
+            other_mount_targets: mts
+                .iter()
+                .filter(|mt| mt.life_cycle_state() == &LifeCycleState::Available)
+                .map(|mt| mt.mount_target_id().to_string())
+                .filter(|id| Some(id.as_str()) != read_groups)
+                .collect(),
             file_system_policy: policy,
             nfs_source_groups: own_group_sources.as_ref().map(|s| s.security_group_ids.clone()).unwrap_or_default(),
-            vpc_id: None,
+            vpc_id: mts.iter().find_map(|mt| mt.vpc_id()).map(str::to_string),
         },
     );
     observed.mount_targets = mts.iter().map(MountTarget::from_aws).collect();
@@ -840,6 +847,7 @@ pub fn written(args: &VolumeArgs, observed: &Observed, vpc_id: Option<String>) -
             .iter()
             .map(|mt| (mt.mount_target_id.clone(), groups.clone()))
             .collect(),
+        other_mount_targets: Vec::new(),
         file_system_policy: file_system_policy(args, observed.file_system_arn.as_deref().unwrap_or_default()),
     }
 }

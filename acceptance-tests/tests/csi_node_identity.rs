@@ -260,22 +260,47 @@ fn drift_of_associations_and_trust_policy_and_disappears() {
     assert_eq!(associated_instances(&moto, &profile_arn), sorted(&cluster.instance_ids));
     assert_eq!(wd.plan_detailed_exitcode(), 0);
 
-    // The role deleted out of band (with what holds it): the resource disappears and is planned again.
-    let iam = moto.iam();
+    // The role deleted out of band with the profile: drift, not gone, while the policy this
+    // resource made is still there. The plan makes the role (under a new ARN) and the profile
+    // again in place, and apply gives the profile back to every node.
     delete_profile(&moto, "drift");
-    let policy_arn = wd.state_resource(ADDR)["policy_arn"].as_str().unwrap().to_string();
-    block_on(iam.detach_role_policy().role_name("drift").policy_arn(&policy_arn).send()).unwrap();
-    block_on(iam.delete_role().role_name("drift").send()).unwrap();
+    delete_role(&moto, "drift");
     let plan = wd.plan();
-    assert!(plan.stdout.contains("will be created"), "{plan}");
-    // The policy this resource made is still tagged as ours: the next apply adopts it.
+    assert!(plan.stdout.contains("role_arn") && plan.stdout.contains("1 to change"), "{plan}");
     wd.apply();
-    assert_eq!(associated_instances(&moto, wd.state_resource(ADDR)["instance_profile_arn"].as_str().unwrap()).len(), 3);
+    let profile_arn = wd.state_resource(ADDR)["instance_profile_arn"].as_str().unwrap().to_string();
+    assert_eq!(associated_instances(&moto, &profile_arn), sorted(&cluster.instance_ids));
+    assert!(wd.state_resource(ADDR)["role_arn"].as_str().unwrap().ends_with(":role/drift"));
+    assert_eq!(wd.plan_detailed_exitcode(), 0);
 
     // A destroy right after the profile was lost still deletes the role and the policy.
     delete_profile(&moto, "drift");
     wd.destroy();
     assert_eq!((role_names(&moto), local_policy_names(&moto), profile_names(&moto)), (vec![], vec![], vec![]));
+
+    // And one right after the role alone was lost (as a destroy stopped right after DeleteRole
+    // leaves it) deletes the profile, which the nodes still have, and the policy.
+    wd.apply();
+    delete_role(&moto, "drift");
+    wd.destroy();
+    assert_eq!((role_names(&moto), local_policy_names(&moto), profile_names(&moto)), (vec![], vec![], vec![]));
+    assert_eq!(associations(&moto), vec![], "the nodes still have the profile");
+}
+
+/// Deletes role `name` as IAM allows it: out of its instance profiles, its policies detached.
+fn delete_role(moto: &Moto, name: &str) {
+    let iam = moto.iam();
+    let profiles = block_on(iam.list_instance_profiles_for_role().role_name(name).send()).unwrap();
+    for profile in profiles.instance_profiles() {
+        let removal = iam.remove_role_from_instance_profile().instance_profile_name(profile.instance_profile_name());
+        block_on(removal.role_name(name).send()).unwrap();
+    }
+    let attached = block_on(iam.list_attached_role_policies().role_name(name).send()).unwrap();
+    for policy in attached.attached_policies() {
+        let detach = iam.detach_role_policy().role_name(name).policy_arn(policy.policy_arn().unwrap());
+        block_on(detach.send()).unwrap();
+    }
+    block_on(iam.delete_role().role_name(name).send()).unwrap();
 }
 
 /// Deletes instance profile `name` as IAM allows it: its associations first, then its role out of it.

@@ -113,6 +113,12 @@ impl CsiNodeIdentity {
         if plan.is_create() || plan.prior.get("role_name") != Some(&role_name) {
             plan.set("id", role_name);
         }
+        // A role deleted outside Terraform (or by a destroy interrupted after DeleteRole) reads back
+        // without an ARN: the update makes it again, under an ARN known only then.
+        let prior_arn = plan.prior.get("role_arn").and_then(Value::as_str).unwrap_or_default();
+        if !plan.is_create() && prior_arn.is_empty() {
+            plan.set("role_arn", Value::Unknown);
+        }
     }
 
     /// Plans the default policy document, keeping the prior text when it means the same.

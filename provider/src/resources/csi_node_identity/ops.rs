@@ -546,13 +546,20 @@ pub async fn teardown(
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<Vec<String>, Error> {
-    // Three independent branches, then the role: the profile (its nodes let go of it while the
-    // role is taken out of it, then the profile is deleted while EC2 finishes letting go), the
-    // other profiles holding the role, and the policies. The role goes last, after everything else
-    // succeeded: refresh takes a missing role for the whole resource gone, so while anything of it
-    // is left the role keeps it in the state.
+    // Three independent branches and the role: the profile (its nodes let go of it while the role
+    // is taken out of it, then the profile is deleted while EC2 finishes letting go), the other
+    // profiles holding the role, and the policies (detached, then the node policy deleted). The
+    // role is deleted as soon as no profile holds it and no policy is attached to it, while the
+    // profile and the policy are deleted: refresh takes the resource for gone only once all three
+    // are, so whatever a failure here leaves stays in the state for the next destroy.
+    let (out_of_profile, role_out_of_profile) = tokio::sync::oneshot::channel::<()>();
+    let (out_of_others, role_out_of_others) = tokio::sync::oneshot::channel::<()>();
+    let (policies_detached, role_detached) = tokio::sync::oneshot::channel::<()>();
     let profile = async {
-        let Some((profile_name, profile_arn)) = &owned.profile else { return Ok(()) };
+        let Some((profile_name, profile_arn)) = &owned.profile else {
+            let _ = out_of_profile.send(());
+            return Ok(());
+        };
         let disassociating = async {
             let ours = match (&owned.associations, profile_arn.is_empty()) {
                 (_, true) => Vec::new(),
@@ -576,12 +583,17 @@ pub async fn teardown(
             }
             Ok::<_, Error>(())
         };
+        let role_removed = async {
+            role_removed.await?;
+            let _ = out_of_profile.send(());
+            Ok::<_, Error>(())
+        };
         let (ours, role_removed) = tokio::join!(disassociating, role_removed);
         let ours = ours?;
         role_removed?;
         // Every node has been told to let go of the profile, and IAM deletes a profile whatever EC2
         // still lists, so the wait only confirms. Should it fail, EC2 still finishes what it
-        // accepted, and the role keeps the resource in the state for the next destroy.
+        // accepted, and the profile keeps the resource in the state for the next destroy.
         let (gone, deleted) = tokio::join!(
             wait_disassociated(aws, &ours, timeout, cancel),
             iam::delete_instance_profile(&aws.iam, profile_name, cancel),
@@ -597,30 +609,38 @@ pub async fn teardown(
         let others = other_profiles(aws, role, own).await?;
         bounded(others.iter().map(|other| iam::remove_role_from_instance_profile(&aws.iam, other, role)).collect())
             .await?;
+        let _ = out_of_others.send(());
         Ok(others)
     };
     let policies = async {
         let detached = async {
-            match &owned.role_name {
-                Some(role) => {
-                    bounded(owned.attached.iter().map(|arn| iam::detach_role_policy(&aws.iam, role, arn)).collect())
-                        .await
-                }
-                None => Ok(()),
+            if let Some(role) = &owned.role_name {
+                bounded(owned.attached.iter().map(|arn| iam::detach_role_policy(&aws.iam, role, arn)).collect())
+                    .await?;
             }
+            let _ = policies_detached.send(());
+            Ok(())
         };
         match &owned.policy_arn {
             Some(arn) => iam::delete_policy(&aws.iam, arn, detached, cancel).await,
             None => detached.await,
         }
     };
-    let (profile, others, policies) = tokio::join!(profile, other_profiles, policies);
+    // A branch that fails drops its sender: the role is then left, and the failure reported.
+    let role = async {
+        let Some(role) = &owned.role_name else { return Ok(()) };
+        let (profile, others, detached) = tokio::join!(role_out_of_profile, role_out_of_others, role_detached);
+        if profile.is_ok() && others.is_ok() && detached.is_ok() {
+            iam::delete_role(&aws.iam, role, cancel).await
+        } else {
+            Ok(())
+        }
+    };
+    let (profile, others, policies, role) = tokio::join!(profile, other_profiles, policies, role);
     profile?;
     let others = others?;
     policies?;
-    if let Some(role) = &owned.role_name {
-        iam::delete_role(&aws.iam, role, cancel).await?;
-    }
+    role?;
     Ok(others)
 }
 
@@ -739,11 +759,11 @@ pub struct Refreshed {
     pub policy_version: Option<String>,
 }
 
-/// The resource as it is in AWS, starting from `model` (state or plan); `None` when the role is
-/// gone (the resource is then created again, adopting what is left). A missing instance profile
-/// (deleted outside Terraform, or by a destroy killed after DeleteInstanceProfile) is drift, not
-/// gone: the role and policy are still there for destroy to delete, so the state keeps them, with no
-/// profile ARN and no nodes, and update makes the profile again.
+/// The resource as it is in AWS, starting from `model` (state or plan); `None` when the role, the
+/// instance profile and the policy are all gone (the resource is then created again). A missing
+/// part (deleted outside Terraform, or by a destroy killed between its deletes) is drift, not gone:
+/// what is left is still there for destroy to delete, so the state keeps it, with no ARN for the
+/// missing part and no nodes, and update makes that part again (see [`without_role`]).
 ///
 /// `known_version` is the node policy's default version when last seen (the resource's private
 /// data): its document is read with the rest, and used when the policy still has it as default.
@@ -793,7 +813,7 @@ pub async fn refresh(
         },
     );
     let Some(role) = role? else {
-        return Ok(None);
+        return Ok(without_role(model, profile?, policy?));
     };
     let profile = profile?;
     let mut out = model.clone();
@@ -943,6 +963,43 @@ pub async fn refresh(
     Ok(Some(Refreshed { model: out, policy_version }))
 }
 
+/// The resource whose role is gone while other parts of it are left (deleted outside Terraform, or
+/// by a destroy stopped after DeleteRole): drift, so that update makes the role again and destroy
+/// deletes what is left; `None` when nothing of it is left, or nothing that carries this instance's
+/// mark (the resource is then gone, and created again).
+fn without_role(
+    model: &Model,
+    profile: Option<iam::InstanceProfileInfo>,
+    policy: Option<iam::PolicyInfo>,
+) -> Option<Refreshed> {
+    let ours =
+        |tags: &BTreeMap<String, String>| claim(tags, &model.role_name, model.owner_id.as_deref()) == Claim::Ours;
+    let profile = profile.filter(|profile| ours(&profile.tags));
+    let policy = policy.filter(|policy| ours(&policy.tags));
+    if profile.is_none() && policy.is_none() {
+        return None;
+    }
+    let mut out = model.clone();
+    out.role_arn = String::new();
+    out.instance_profile_arn = profile.map(|profile| profile.arn).unwrap_or_default();
+    let policy_version = policy.as_ref().and_then(|policy| policy.default_version_id.clone());
+    match policy {
+        Some(policy) => {
+            out.policy_arn = policy.arn;
+            out.policy_name = policy.name;
+        }
+        None => {
+            out.policy_arn = String::new();
+            out.policy_json = String::new();
+        }
+    }
+    // Without the role the nodes get no credentials from the profile: shown as nodes not
+    // associated, which update repairs, role first.
+    out.instance_ids.clear();
+    out.associations.clear();
+    Some(Refreshed { model: out, policy_version })
+}
+
 /// [`refresh`] right after a create or update: IAM may not show a role or instance profile it just
 /// made to reads for a while, so not found (of either) is waited out within
 /// [`IAM_PROPAGATION_TIMEOUT`]; still not found after that is an error (the caller keeps the
@@ -960,7 +1017,7 @@ pub async fn refresh_after_write(
         timeout: IAM_PROPAGATION_TIMEOUT,
     };
     fn state_of(refreshed: &Refreshed) -> &str {
-        if refreshed.model.instance_profile_arn.is_empty() {
+        if refreshed.model.role_arn.is_empty() || refreshed.model.instance_profile_arn.is_empty() {
             NOT_FOUND
         } else {
             "visible"
@@ -981,7 +1038,12 @@ pub async fn update(
     let role = &prior.role_name;
     let tags = tags_to_apply(planned);
 
-    if prior.assume_role_policy != TRUST_POLICY {
+    // A role gone from AWS (see [`refresh`]) is made again, or this instance's own adopted; the
+    // refreshed state then lists no nodes, so below it goes back into the profile and every
+    // planned node is associated.
+    if prior.role_arn.is_empty() {
+        ensure_role(aws, planned, &tags).await?;
+    } else if prior.assume_role_policy != TRUST_POLICY {
         iam::update_trust_policy(&aws.iam, role, TRUST_POLICY).await?;
     }
     // A profile gone from AWS (see [`refresh`]) is made again, or this instance's own adopted; the

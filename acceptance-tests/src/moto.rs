@@ -181,6 +181,26 @@ impl Moto {
         crate::block_on(efs.delete_file_system().file_system_id(text("file_system_id")).send())
             .expect("DeleteFileSystem");
     }
+
+    /// Deletes IAM role `name` out of band as IAM allows it: taken out of its instance profiles,
+    /// its managed policies detached, then deleted. The profiles and policies stay.
+    pub fn delete_role(&self, name: &str) {
+        let iam = self.iam();
+        let profiles = crate::block_on(iam.list_instance_profiles_for_role().role_name(name).send())
+            .expect("ListInstanceProfilesForRole");
+        for profile in profiles.instance_profiles() {
+            let removal =
+                iam.remove_role_from_instance_profile().instance_profile_name(profile.instance_profile_name());
+            crate::block_on(removal.role_name(name).send()).expect("RemoveRoleFromInstanceProfile");
+        }
+        let attached = crate::block_on(iam.list_attached_role_policies().role_name(name).send())
+            .expect("ListAttachedRolePolicies");
+        for policy in attached.attached_policies() {
+            let detach = iam.detach_role_policy().role_name(name).policy_arn(policy.policy_arn().unwrap_or_default());
+            crate::block_on(detach.send()).expect("DetachRolePolicy");
+        }
+        crate::block_on(iam.delete_role().role_name(name).send()).expect("DeleteRole");
+    }
 }
 
 impl Drop for Moto {

@@ -264,7 +264,7 @@ fn drift_of_associations_and_trust_policy_and_disappears() {
     // resource made is still there. The plan makes the role (under a new ARN) and the profile
     // again in place, and apply gives the profile back to every node.
     delete_profile(&moto, "drift");
-    delete_role(&moto, "drift");
+    moto.delete_role("drift");
     let plan = wd.plan();
     assert!(plan.stdout.contains("role_arn") && plan.stdout.contains("1 to change"), "{plan}");
     wd.apply();
@@ -281,26 +281,10 @@ fn drift_of_associations_and_trust_policy_and_disappears() {
     // And one right after the role alone was lost (as a destroy stopped right after DeleteRole
     // leaves it) deletes the profile, which the nodes still have, and the policy.
     wd.apply();
-    delete_role(&moto, "drift");
+    moto.delete_role("drift");
     wd.destroy();
     assert_eq!((role_names(&moto), local_policy_names(&moto), profile_names(&moto)), (vec![], vec![], vec![]));
     assert_eq!(associations(&moto), vec![], "the nodes still have the profile");
-}
-
-/// Deletes role `name` as IAM allows it: out of its instance profiles, its policies detached.
-fn delete_role(moto: &Moto, name: &str) {
-    let iam = moto.iam();
-    let profiles = block_on(iam.list_instance_profiles_for_role().role_name(name).send()).unwrap();
-    for profile in profiles.instance_profiles() {
-        let removal = iam.remove_role_from_instance_profile().instance_profile_name(profile.instance_profile_name());
-        block_on(removal.role_name(name).send()).unwrap();
-    }
-    let attached = block_on(iam.list_attached_role_policies().role_name(name).send()).unwrap();
-    for policy in attached.attached_policies() {
-        let detach = iam.detach_role_policy().role_name(name).policy_arn(policy.policy_arn().unwrap());
-        block_on(detach.send()).unwrap();
-    }
-    block_on(iam.delete_role().role_name(name).send()).unwrap();
 }
 
 /// Deletes instance profile `name` as IAM allows it: its associations first, then its role out of it.

@@ -146,6 +146,68 @@ fn second_state_with_the_same_node_identity_name_is_refused_at_plan_and_its_dest
     assert_eq!(first.plan_detailed_exitcode(), 0, "the first state sees no change");
 }
 
+/// The role of a state is deleted out of band and another state makes a role of that name: the
+/// first state neither takes that role over on its next apply nor deletes it on destroy, which
+/// still deletes the first state's own policy and instance profile.
+#[test]
+fn role_made_by_another_state_under_a_deleted_roles_name_is_refused_and_left_by_destroy() {
+    skip_unless_acceptance!();
+    let moto = Moto::start();
+    let cluster = Cluster::create(&moto, 1, 1);
+    let first = Scenario::new(&moto);
+    first.write("main.tf", &identity_config(&moto, "taken", &cluster.instance_ids[..1], ""));
+    first.apply();
+    let first_policy = text(&first.state_resource(IDENTITY), "policy_arn");
+    moto.delete_role("taken");
+
+    let second = Scenario::new(&moto);
+    let extra = "  role_name    = \"taken\"";
+    second.write("main.tf", &identity_config(&moto, "b", &cluster.instance_ids[1..], extra));
+    second.apply();
+    let owner = text(&second.state_resource(IDENTITY), "owner_id");
+    let role_tags = || {
+        let role = block_on(moto.iam().get_role().role_name("taken").send()).expect("GetRole").role.expect("role");
+        role.tags().iter().map(|t| format!("{}={}", t.key(), t.value())).collect::<Vec<_>>()
+    };
+    let tags_before = role_tags();
+    assert!(
+        tags_before.contains(&format!("{OWNER_TAG}={owner}")),
+        "the new role is the second state's: {tags_before:?}"
+    );
+
+    let out = plan_fails(&first);
+    assert!(out.contains("IAM Object Belongs To Another Owner"), "{out}");
+    assert!(out.contains("IAM Role taken") && out.contains(&owner), "names the role and its owner: {out}");
+    assert!(out.contains("role_name"), "the diagnostic is at role_name: {out}");
+    let out = squash(&first.apply_expect_error());
+    assert!(out.contains("IAM Object Belongs To Another Owner") && out.contains("IAM Role taken"), "{out}");
+    assert_eq!(role_tags(), tags_before, "the first state's apply left the second state's role as it was");
+
+    // Both CLIs plan the configuration before a destroy of what the state holds, and that plan
+    // refuses the role: `-refresh=false` skips it, as the resource page says.
+    let destroy = ["destroy", "-auto-approve", "-input=false", "-no-color"];
+    let out = first.run(&destroy);
+    assert!(!out.success() && squash(&out.combined()).contains("IAM Object Belongs To Another Owner"), "{out}");
+    assert_eq!(profile_names(&moto), ["b", "taken"], "the refused destroy deleted nothing");
+    let out = first.run_ok(&[&destroy[..], &["-refresh=false"]].concat());
+    let out = squash(&out.combined());
+    assert!(out.contains("IAM Objects Of Another Owner Left In Place"), "{out}");
+    assert!(out.contains("IAM Role taken belongs to another Terraform state"), "{out}");
+    assert!(out.contains("deleted the rest of the resource"), "{out}");
+    assert_eq!(profile_names(&moto), ["b"], "the first state's instance profile is deleted");
+    assert!(role_exists(&moto, "taken"), "the second state's role is left");
+    let policy = block_on(moto.iam().get_policy().policy_arn(&first_policy).send());
+    assert!(policy.is_err(), "the first state's policy is deleted: {policy:?}");
+    assert_eq!(role_tags(), tags_before);
+    let mut associated = associated_profiles(&moto);
+    associated.retain(|(_, profile)| profile == "taken");
+    assert_eq!(associated, [], "the first state's node let go of its profile");
+    assert_eq!(second.plan_detailed_exitcode(), 0, "the second state sees no change");
+    // The second state first: the first state's backups name the role ARN both states had.
+    second.finish();
+    first.finish();
+}
+
 #[test]
 fn hand_made_role_with_the_resource_name_is_refused_and_never_deleted() {
     skip_unless_acceptance!();

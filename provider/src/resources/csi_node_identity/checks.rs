@@ -17,8 +17,9 @@ pub async fn check(provider: &ProviderData, plan: &mut PlanContext<'_>) {
     // findings are reported in that order.
     let (mut names, mut policies, mut nodes) = (Diagnostics::new(), Diagnostics::new(), Diagnostics::new());
     let names_free = async {
-        if plan.is_create() {
-            check_names_free(provider, plan, &mut names).await;
+        let made = names_made(plan);
+        if !made.is_empty() {
+            check_names_free(provider, plan, &made, &mut names).await;
         }
     };
     tokio::join!(
@@ -31,9 +32,29 @@ pub async fn check(provider: &ProviderData, plan: &mut PlanContext<'_>) {
     plan.diags.extend(policies);
 }
 
-/// A create whose role, policy or instance profile name is taken by an object of another state, or
-/// one made by hand, is refused here at that name's attribute: its apply would refuse it too.
-async fn check_names_free(provider: &ProviderData, plan: &PlanContext<'_>, diags: &mut Diagnostics) {
+/// The name attributes of the IAM objects the apply makes: all three for a create; for an update,
+/// those of the parts refresh found missing (no ARN in the state: deleted outside Terraform, or
+/// their name taken by another owner since, see `ops::refresh`).
+fn names_made(plan: &PlanContext<'_>) -> Vec<&'static str> {
+    const PARTS: [(&str, &str); 3] =
+        [("role_name", "role_arn"), ("policy_name", "policy_arn"), ("instance_profile_name", "instance_profile_arn")];
+    if plan.is_destroy() {
+        return Vec::new();
+    }
+    // The state shows a missing part's ARN as null.
+    let missing = |arn: &str| plan.is_create() || plan.prior.get(arn).and_then(Value::as_str).is_none_or(str::is_empty);
+    PARTS.iter().filter(|(_, arn)| missing(arn)).map(|(name, _)| *name).collect()
+}
+
+/// A create (or an update that makes a missing part again) whose role, policy or instance profile
+/// name is taken by an object of another state, or one made by hand, is refused here at that
+/// name's attribute: its apply would refuse it too.
+async fn check_names_free(
+    provider: &ProviderData,
+    plan: &PlanContext<'_>,
+    made: &[&'static str],
+    diags: &mut Diagnostics,
+) {
     let text = |name: &str| plan.planned.get(name).and_then(Value::as_str).map(str::to_string);
     let (Some(role), Some(policy), Some(profile), Some(path)) =
         (text("role_name"), text("policy_name"), text("instance_profile_name"), text("path"))
@@ -68,7 +89,7 @@ async fn check_names_free(provider: &ProviderData, plan: &PlanContext<'_>, diags
         Ok(None) => {}
         Err(e) => return diags.extend(e.to_diagnostics("Error Reading IAM Instance Profiles")),
     }
-    for (attribute, object, tags) in refused {
+    for (attribute, object, tags) in refused.into_iter().filter(|(attribute, ..)| made.contains(attribute)) {
         let found = ops::claim(&tags, &role, owner);
         if found != Claim::Ours {
             diags.error_at(

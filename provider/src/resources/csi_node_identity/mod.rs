@@ -350,25 +350,28 @@ impl Resource for CsiNodeIdentity {
         // state's objects are reported first.
         let (before, inline) =
             tokio::join!(ops::before_destroy(&provider.aws, &model), ops::inline_policies(&provider.aws, role));
-        let owned = match before {
-            Ok((foreign, _)) if !foreign.is_empty() => {
-                let mut diags = Diagnostics::new();
-                diags.warning(
-                    "IAM Objects Of Another Owner Left In Place",
-                    format!(
-                        "{}. Destroy removed the resource from this state only, and deleted nothing in AWS.",
-                        foreign.join("; ")
-                    ),
-                );
-                return diags;
-            }
-            Ok((_, owned)) => owned,
+        let (foreign, owned) = match before {
+            Ok(found) => found,
             Err(e) => return fail(e),
         };
+        let mut diags = Diagnostics::new();
+        if !foreign.is_empty() {
+            let done = if owned.is_empty() {
+                "Destroy removed the resource from this state only, and deleted nothing in AWS."
+            } else {
+                "Destroy left them in place and deleted the rest of the resource."
+            };
+            diags.warning("IAM Objects Of Another Owner Left In Place", format!("{}. {done}", foreign.join("; ")));
+            if owned.is_empty() {
+                return diags;
+            }
+        }
         match inline {
+            // Another owner's role keeps its inline policies: it is not deleted.
+            Ok(_) if owned.role_name.is_none() => {}
             Ok(inline) if !inline.is_empty() => {
                 let names = inline.join(", ");
-                return Diagnostics::from_error(
+                diags.error(
                     "Cannot Delete EFS CSI Node Identity",
                     format!(
                         "IAM Role {role} has inline policies this resource did not create: {names}. IAM refuses to \
@@ -377,13 +380,16 @@ impl Resource for CsiNodeIdentity {
                          in additional_policy_arns, then destroy again."
                     ),
                 );
+                return diags;
             }
             Ok(_) => {}
-            Err(e) => return fail(e),
+            Err(e) => {
+                diags.extend(fail(e));
+                return diags;
+            }
         }
         match ops::teardown(&provider.aws, &owned, deadline, &ctx.cancel).await {
             Ok(others) if !others.is_empty() => {
-                let mut diags = Diagnostics::new();
                 diags.warning(
                     "IAM Role Removed From Other Instance Profiles",
                     format!(
@@ -393,11 +399,11 @@ impl Resource for CsiNodeIdentity {
                         others.join(", ")
                     ),
                 );
-                diags
             }
-            Ok(_) => Diagnostics::new(),
-            Err(e) => fail(e),
+            Ok(_) => {}
+            Err(e) => diags.extend(fail(e)),
         }
+        diags
     }
 
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {

@@ -63,6 +63,17 @@ pub fn claim(tags: &BTreeMap<String, String>, role_name: &str, owner_id: Option<
     }
 }
 
+/// Who holds an object the state names, found by that name (another state, or a person, may have
+/// made one of the name since this instance's was deleted): this instance unless it carries another
+/// owner id, or none while the state has one. A state without an owner id (an import, which takes
+/// the role's on its first refresh, or one written before owner ids) holds what it names.
+pub fn holder(tags: &BTreeMap<String, String>, model: &Model) -> Claim {
+    match model.owner_id.as_deref() {
+        Some(ours) => Claim::of(tags.get(OWNER_TAG).map(String::as_str), Some(ours)),
+        None => Claim::Ours,
+    }
+}
+
 /// The refusal to take over `object` (e.g. "IAM Role nodes (arn:...)"), set by `attribute`.
 pub fn not_owned(object: String, claim: &Claim, role_name: &str, attribute: &'static str) -> Error {
     Error::NotOwned {
@@ -661,9 +672,10 @@ pub async fn other_profiles(aws: &AwsClients, role: &str, own: Option<&str>) -> 
     Ok(profiles.unwrap_or_default().into_iter().filter(|p| Some(p.as_str()) != own).collect())
 }
 
-/// What destroy reads before it deletes anything, all at once: the parts of the state that carry
-/// another owner id than the state has (each described for a diagnostic; destroy deletes nothing
-/// while there is one), and what the teardown deletes (see [`owned_from_state`]).
+/// What destroy reads before it deletes anything, all at once: the parts of the state another
+/// state or a person holds now (see [`holder`]; each described for a diagnostic), and what the
+/// teardown deletes (see [`owned_from_state`]): the rest, so a part taken over by name is left
+/// while this instance's own parts are still deleted.
 pub async fn before_destroy(aws: &AwsClients, model: &Model) -> Result<(Vec<String>, Owned), Error> {
     let (role, policy, owned) = tokio::join!(
         iam::find_role_by_name(&aws.iam, &model.role_name),
@@ -676,22 +688,35 @@ pub async fn before_destroy(aws: &AwsClients, model: &Model) -> Result<(Vec<Stri
         },
         owned_from_state(aws, model),
     );
-    let (owned, profile) = owned?;
-    let owner = model.owner_id.as_deref();
-    let tagged = [
-        role?.map(|role| (format!("IAM Role {}", role.name), role.tags)),
-        policy?.map(|policy| (format!("IAM Policy {}", policy.arn), policy.tags)),
-        profile.map(|profile| (format!("IAM Instance Profile {}", profile.name), profile.tags)),
-    ];
-    let foreign = tagged
-        .into_iter()
-        .flatten()
-        .filter_map(|(object, tags)| match Claim::of(tags.get(OWNER_TAG).map(String::as_str), owner) {
-            found @ Claim::OtherOwner(_) => Some(format!("{object} belongs to {}", found.describe())),
-            _ => None,
-        })
-        .collect();
+    let (mut owned, profile) = owned?;
+    let mut foreign = Vec::new();
+    let mut taken = |object: String, tags: &BTreeMap<String, String>| match holder(tags, model) {
+        Claim::Ours => false,
+        found => {
+            foreign.push(format!("{object} belongs to {}", found.describe()));
+            true
+        }
+    };
+    if role?.is_some_and(|role| taken(format!("IAM Role {}", role.name), &role.tags)) {
+        // Neither deleted nor changed: no policy is detached from it, no profile lets go of it.
+        owned.role_name = None;
+        owned.attached.clear();
+    }
+    if policy?.is_some_and(|policy| taken(format!("IAM Policy {}", policy.arn), &policy.tags)) {
+        owned.policy_arn = None;
+    }
+    if profile.is_some_and(|profile| taken(format!("IAM Instance Profile {}", profile.name), &profile.tags)) {
+        owned.profile = None;
+        owned.associations = None;
+    }
     Ok((foreign, owned))
+}
+
+impl Owned {
+    /// Whether the teardown has anything to delete.
+    pub fn is_empty(&self) -> bool {
+        self.role_name.is_none() && self.policy_arn.is_none() && self.profile.is_none()
+    }
 }
 
 /// The inline policies of the role. This resource makes none, and DeleteRole refuses a role that
@@ -812,10 +837,13 @@ pub async fn refresh(
             }
         },
     );
-    let Some(role) = role? else {
+    // A part another state holds now is not this instance's, though it has the name: it counts as
+    // missing, so the plan and update refuse it by name and destroy leaves it.
+    let held = |tags: &BTreeMap<String, String>| holder(tags, model) == Claim::Ours;
+    let Some(role) = role?.filter(|role| held(&role.tags)) else {
         return Ok(without_role(model, profile?, policy?));
     };
-    let profile = profile?;
+    let profile = profile?.filter(|profile| held(&profile.tags));
     let mut out = model.clone();
     out.role_arn = role.arn.clone();
     out.path = role.path.clone();
@@ -841,7 +869,7 @@ pub async fn refresh(
         // credentials: shown as nodes not yet associated, which update repairs, role first.
         instance_ids.clear();
     }
-    let policy = policy?;
+    let policy = policy?.filter(|policy| held(&policy.tags));
     // Tags are set on the role, the policy and the profile one after the other, so an update killed
     // between them leaves them apart. The first of the policy and profile whose own tags differ from
     // the role's is what the state shows: the plan then has a change, and the update tags all three.
@@ -1054,14 +1082,12 @@ pub async fn update(
         prior.instance_profile_arn.clone()
     };
 
-    // The policy: recreate it if it was deleted out of band, make the document current, attach it.
+    // The policy: made again if it was deleted out of band (another owner's of its name refused),
+    // its document made current, attached.
     let mut policy_arn = prior.policy_arn.clone();
     let existing = if policy_arn.is_empty() { None } else { iam::find_policy_by_arn(&aws.iam, &policy_arn).await? };
     match existing {
-        None => {
-            policy_arn =
-                iam::create_policy(&aws.iam, &planned.policy_name, &planned.path, &planned.policy_json, &tags).await?.0;
-        }
+        None => policy_arn = ensure_policy(aws, planned, &tags).await?.0,
         // Compare with the document IAM holds, not the prior state: a detached policy shows in the
         // state as an empty document, and re-attaching it must not make a new version.
         Some(policy) => {
@@ -1165,5 +1191,18 @@ mod tests {
         assert_eq!(claim(&BTreeMap::new(), "nodes", None), Claim::Unmarked);
         assert_eq!(claim(&marked(Some("b")), "nodes", None), Claim::OtherOwner("b".into()));
         assert_eq!(profile_name_of("arn:aws:iam::1:instance-profile/k8s/nodes"), "nodes");
+    }
+
+    #[test]
+    fn a_state_holds_what_carries_its_owner_id_and_an_import_what_it_names() {
+        let tagged = |owner: Option<&str>| BTreeMap::from_iter(owner.map(|o| (OWNER_TAG.to_string(), o.to_string())));
+        let state = |owner: Option<&str>| Model { owner_id: owner.map(str::to_string), ..Model::default() };
+        assert_eq!(holder(&tagged(Some("a")), &state(Some("a"))), Claim::Ours);
+        // Made again under the name by another state, or by hand, since this state's was deleted.
+        assert_eq!(holder(&tagged(Some("b")), &state(Some("a"))), Claim::OtherOwner("b".into()));
+        assert_eq!(holder(&tagged(None), &state(Some("a"))), Claim::Unmarked);
+        // An import holds what it names: a manual setup's, or a state's on purpose.
+        assert_eq!(holder(&tagged(None), &state(None)), Claim::Ours);
+        assert_eq!(holder(&tagged(Some("b")), &state(None)), Claim::Ours);
     }
 }

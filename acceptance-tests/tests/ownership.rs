@@ -183,6 +183,22 @@ fn role_made_by_another_state_under_a_deleted_roles_name_is_refused_and_left_by_
     assert!(out.contains("IAM Object Belongs To Another Owner") && out.contains("IAM Role taken"), "{out}");
     assert_eq!(role_tags(), tags_before, "the first state's apply left the second state's role as it was");
 
+    // A plan that does not refresh reads nothing, so it plans an update: its apply refuses the role
+    // before it writes anything, to the role or to the first state's own parts.
+    let tagged = "  tags = { team = \"a\" }";
+    first.write("main.tf", &identity_config(&moto, "taken", &cluster.instance_ids[..1], tagged));
+    let out = first.run(&["apply", "-auto-approve", "-input=false", "-no-color", "-refresh=false"]);
+    let said = squash(&out.combined());
+    assert!(!out.success() && said.contains("Error Updating EFS CSI Node Identity"), "{out}");
+    assert!(said.contains("IAM Role taken") && said.contains(&owner), "names the role and its owner: {said}");
+    assert!(said.contains("nothing was changed") && said.contains("role_name"), "{said}");
+    assert_eq!(role_tags(), tags_before, "the apply without refresh left the second state's role as it was");
+    let profile = block_on(moto.iam().get_instance_profile().instance_profile_name("taken").send());
+    let profile_tags = profile.expect("GetInstanceProfile").instance_profile.expect("profile").tags;
+    assert!(!format!("{profile_tags:?}").contains("team"), "the first state's profile is not retagged either");
+    let state = first.state_resource(IDENTITY);
+    assert!(state["tags"].get("team").is_none(), "the state is as it was: {state}");
+
     // Both CLIs plan the configuration before a destroy of what the state holds, and that plan
     // refuses the role: `-refresh=false` skips it, as the resource page says.
     let destroy = ["destroy", "-auto-approve", "-input=false", "-no-color"];

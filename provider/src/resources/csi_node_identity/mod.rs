@@ -72,6 +72,9 @@ fn step_diagnostics(error: &StepError, summary: &str) -> Diagnostics {
         StepError::AlreadyAssociated { .. } => {
             Diagnostics::from_error_at(AttributePath::root("instance_ids"), summary, error.to_string())
         }
+        StepError::Aws(crate::error::Error::NotOwned { attribute, .. }) => {
+            Diagnostics::from_error_at(AttributePath::root(attribute), summary, error.to_string())
+        }
         _ => Diagnostics::from_error(summary, error.to_string()),
     }
 }
@@ -306,11 +309,21 @@ impl Resource for CsiNodeIdentity {
         provider.aws.seen.changing();
         forget_seen(&provider, &before);
         let deadline = timeouts(planned).update;
+        // A refusal comes before anything is written: the state stays as it was.
+        let held = match ops::held_parts(&provider.aws, &before).await {
+            Ok(held) => held,
+            Err(e) => {
+                return ApplyOutcome::failed(
+                    prior.clone(),
+                    step_diagnostics(&StepError::from(e), "Error Updating EFS CSI Node Identity"),
+                )
+            }
+        };
         let result = crate::aws::wait::with_deadline(
             &format!("updating {TYPE_NAME} {}", before.role_name),
             deadline,
             &ctx.cancel,
-            async { Ok(ops::update(&provider.aws, &before, &after, deadline, &ctx.cancel).await) },
+            async { Ok(ops::update(&provider.aws, &before, &after, held, deadline, &ctx.cancel).await) },
         )
         .await
         .unwrap_or_else(|e| Err(StepError::from(e)));

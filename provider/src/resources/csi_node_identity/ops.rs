@@ -1055,51 +1055,110 @@ pub async fn refresh_after_write(
     waiter.wait_found(cancel, || refresh(aws, model, default_tags, None), state_of).await
 }
 
-/// Applies the difference between `prior` and `planned` (both fully known).
+/// The parts the state names as an update finds them before it writes anything: `None` where the
+/// state names none or AWS has none any more (both are made again). The plan's refresh checked
+/// who holds them, but a plan with `-refresh=false` reads nothing, and another state (or a person)
+/// may have made a part of the same name since this instance's was deleted: such a part is refused
+/// here, so the update changes nothing of it.
+pub struct Held {
+    role: Option<iam::RoleInfo>,
+    profile: Option<iam::InstanceProfileInfo>,
+    policy: Option<iam::PolicyInfo>,
+}
+
+/// Reads the parts `prior` names, all at once, and refuses one of another owner (see [`Held`]).
+pub async fn held_parts(aws: &AwsClients, prior: &Model) -> Result<Held, Error> {
+    let (role, profile, policy) = tokio::join!(
+        async {
+            match prior.role_arn.is_empty() {
+                true => Ok(None),
+                false => iam::find_role_by_name(&aws.iam, &prior.role_name).await,
+            }
+        },
+        async {
+            match prior.instance_profile_arn.is_empty() {
+                true => Ok(None),
+                false => iam::find_instance_profile_by_name(&aws.iam, &prior.instance_profile_name).await,
+            }
+        },
+        async {
+            match prior.policy_arn.is_empty() {
+                true => Ok(None),
+                false => iam::find_policy_by_arn(&aws.iam, &prior.policy_arn).await,
+            }
+        },
+    );
+    let held = Held { role: role?, profile: profile?, policy: policy? };
+    let name = &prior.role_name;
+    let refuse = |tags: &BTreeMap<String, String>, object: String, attribute: &'static str| match holder(tags, prior) {
+        Claim::Ours => Ok(()),
+        other => Err(not_owned(object, &other, name, attribute)),
+    };
+    if let Some(role) = &held.role {
+        refuse(&role.tags, format!("IAM Role {name} ({})", role.arn), "role_name")?;
+    }
+    if let Some(policy) = &held.policy {
+        refuse(&policy.tags, format!("IAM Policy {}", policy.arn), "policy_name")?;
+    }
+    if let Some(profile) = &held.profile {
+        let object = format!("IAM Instance Profile {} ({})", profile.name, profile.arn);
+        refuse(&profile.tags, object, "instance_profile_name")?;
+    }
+    Ok(held)
+}
+
+/// Applies the difference between `prior` and `planned` (both fully known) to the parts `held`
+/// found.
 pub async fn update(
     aws: &AwsClients,
     prior: &Model,
     planned: &Model,
+    held: Held,
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<(), StepError> {
     let role = &prior.role_name;
     let tags = tags_to_apply(planned);
 
-    // A role gone from AWS (see [`refresh`]) is made again, or this instance's own adopted; the
-    // refreshed state then lists no nodes, so below it goes back into the profile and every
-    // planned node is associated.
-    if prior.role_arn.is_empty() {
-        ensure_role(aws, planned, &tags).await?;
-    } else if prior.assume_role_policy != TRUST_POLICY {
-        iam::update_trust_policy(&aws.iam, role, TRUST_POLICY).await?;
-    }
-    // A profile gone from AWS (see [`refresh`]) is made again, or this instance's own adopted; the
-    // refreshed state then lists no nodes, so every planned node is associated below.
-    let profile_arn = if prior.instance_profile_arn.is_empty() {
-        ensure_profile(aws, planned, &tags).await?.0
-    } else {
-        prior.instance_profile_arn.clone()
+    // A role gone from AWS (see [`refresh`], or deleted since a plan that did not refresh) is made
+    // again, or this instance's own adopted; it then goes back into the profile and every planned
+    // node is associated, as below. The trust policy is compared with the one IAM holds.
+    let role_made = match &held.role {
+        None => {
+            ensure_role(aws, planned, &tags).await?;
+            true
+        }
+        Some(found) => {
+            if !found.trust_policy.as_deref().is_some_and(|doc| json_equal(doc, TRUST_POLICY)) {
+                iam::update_trust_policy(&aws.iam, role, TRUST_POLICY).await?;
+            }
+            false
+        }
+    };
+    // A profile gone from AWS is made again, or this instance's own adopted; every planned node is
+    // then associated below.
+    let (profile_arn, profile_made) = match &held.profile {
+        None => (ensure_profile(aws, planned, &tags).await?.0, true),
+        Some(found) => (found.arn.clone(), false),
     };
 
     // The policy: made again if it was deleted out of band (another owner's of its name refused),
     // its document made current, attached.
-    let mut policy_arn = prior.policy_arn.clone();
-    let existing = if policy_arn.is_empty() { None } else { iam::find_policy_by_arn(&aws.iam, &policy_arn).await? };
-    match existing {
-        None => policy_arn = ensure_policy(aws, planned, &tags).await?.0,
+    let policy_arn = match &held.policy {
+        None => ensure_policy(aws, planned, &tags).await?.0,
         // Compare with the document IAM holds, not the prior state: a detached policy shows in the
         // state as an empty document, and re-attaching it must not make a new version.
         Some(policy) => {
             let current = match &policy.default_version_id {
-                Some(version) => iam::policy_document(&aws.iam, &policy_arn, version).await?,
+                Some(version) => iam::policy_document(&aws.iam, &policy.arn, version).await?,
                 None => None,
             };
             if !current.is_some_and(|doc| json_equal(&doc, &planned.policy_json)) {
-                iam::set_policy_document(&aws.iam, &policy_arn, &planned.policy_json).await?;
+                iam::set_policy_document(&aws.iam, &policy.arn, &planned.policy_json).await?;
             }
+            policy.arn.clone()
         }
-    }
+    };
     let attached: BTreeSet<String> = iam::list_attached_role_policies(&aws.iam, role).await?.into_iter().collect();
     let mut wanted: BTreeSet<String> = planned.additional_policy_arns.clone().unwrap_or_default();
     wanted.insert(policy_arn.clone());
@@ -1143,8 +1202,12 @@ pub async fn update(
             .collect();
         disassociate_all(aws, &ours, timeout, cancel).await?;
     }
-    let added: BTreeSet<String> = planned.instance_ids.difference(&prior.instance_ids).cloned().collect();
-    if !added.is_empty() || prior.instance_profile_arn.is_empty() {
+    // A part made again holds none of the nodes the prior state lists.
+    let added: BTreeSet<String> = match role_made || profile_made {
+        true => planned.instance_ids.clone(),
+        false => planned.instance_ids.difference(&prior.instance_ids).cloned().collect(),
+    };
+    if !added.is_empty() || role_made || profile_made {
         ensure_role_in_profile(aws, &prior.instance_profile_name, role, cancel).await?;
     }
     // Nodes of a manual setup whose own profile holds this role move to the resource's profile.

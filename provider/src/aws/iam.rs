@@ -59,6 +59,27 @@ pub struct PolicyVersionInfo {
     pub created: Option<aws_smithy_types::DateTime>,
 }
 
+impl RoleInfo {
+    /// How a diagnostic names it: "IAM Role NAME (ARN)".
+    pub fn describe(&self) -> String {
+        format!("IAM Role {} ({})", self.name, self.arn)
+    }
+}
+
+impl PolicyInfo {
+    /// How a diagnostic names it: "IAM Policy ARN" (the ARN holds the name).
+    pub fn describe(&self) -> String {
+        format!("IAM Policy {}", self.arn)
+    }
+}
+
+impl InstanceProfileInfo {
+    /// How a diagnostic names it: "IAM Instance Profile NAME (ARN)".
+    pub fn describe(&self) -> String {
+        format!("IAM Instance Profile {} ({})", self.name, self.arn)
+    }
+}
+
 fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()
 }

@@ -71,21 +71,17 @@ async fn check_names_free(
         iam::find_instance_profile_by_name(iam_client, &profile),
     );
     match found_role {
-        Ok(Some(found)) => refused.push(("role_name", format!("IAM Role {role} ({})", found.arn), found.tags)),
+        Ok(Some(found)) => refused.push(("role_name", found.describe(), found.tags)),
         Ok(None) => {}
         Err(e) => return diags.extend(e.to_diagnostics("Error Reading IAM Roles")),
     }
     match found_policy {
-        Ok(Some(found)) => refused.push(("policy_name", format!("IAM Policy {}", found.arn), found.tags)),
+        Ok(Some(found)) => refused.push(("policy_name", found.describe(), found.tags)),
         Ok(None) => {}
         Err(e) => return diags.extend(e.to_diagnostics("Error Reading IAM Policies")),
     }
     match found_profile {
-        Ok(Some(found)) => refused.push((
-            "instance_profile_name",
-            format!("IAM Instance Profile {profile} ({})", found.arn),
-            found.tags,
-        )),
+        Ok(Some(found)) => refused.push(("instance_profile_name", found.describe(), found.tags)),
         Ok(None) => {}
         Err(e) => return diags.extend(e.to_diagnostics("Error Reading IAM Instance Profiles")),
     }

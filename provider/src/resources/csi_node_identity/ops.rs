@@ -285,7 +285,7 @@ async fn ensure_role(
             }
             Some(existing) => {
                 let found = claim(&existing.tags, role, model.owner_id.as_deref());
-                Err(not_owned(format!("IAM Role {role} ({})", existing.arn), &found, role, "role_name"))
+                Err(not_owned(existing.describe(), &found, role, "role_name"))
             }
             None => Err(e),
         },
@@ -317,7 +317,7 @@ async fn ensure_policy(
                 }
                 Some(existing) => {
                     let found = claim(&existing.tags, role, model.owner_id.as_deref());
-                    Err(not_owned(format!("IAM Policy {}", existing.arn), &found, role, "policy_name"))
+                    Err(not_owned(existing.describe(), &found, role, "policy_name"))
                 }
                 None => Err(e),
             }
@@ -343,8 +343,7 @@ async fn ensure_profile(
                 }
                 Some(existing) => {
                     let found = claim(&existing.tags, role, model.owner_id.as_deref());
-                    let object = format!("IAM Instance Profile {profile_name} ({})", existing.arn);
-                    Err(not_owned(object, &found, role, "instance_profile_name"))
+                    Err(not_owned(existing.describe(), &found, role, "instance_profile_name"))
                 }
                 None => Err(e),
             }
@@ -534,18 +533,18 @@ async fn wait_disassociated(
     instances::wait_associations_deleted(&aws.ec2, &instance_ids, &association_ids, timeout, cancel).await
 }
 
-/// Puts the role back in the profile when it is not there (see [`refresh`]).
+/// Puts the role back in the profile when it is not among the roles the profile holds (`holds`, as
+/// the update read or made the profile; see [`refresh`]).
 async fn ensure_role_in_profile(
     aws: &AwsClients,
     profile_name: &str,
+    holds: &[String],
     role: &str,
     cancel: &CancellationToken,
 ) -> Result<(), Error> {
-    match iam::find_instance_profile_by_name(&aws.iam, profile_name).await? {
-        Some(profile) if !profile.role_names.iter().any(|r| r == role) => {
-            iam::add_role_to_instance_profile(&aws.iam, profile_name, role, cancel).await
-        }
-        _ => Ok(()),
+    match holds.iter().any(|r| r == role) {
+        true => Ok(()),
+        false => iam::add_role_to_instance_profile(&aws.iam, profile_name, role, cancel).await,
     }
 }
 
@@ -1095,14 +1094,13 @@ pub async fn held_parts(aws: &AwsClients, prior: &Model) -> Result<Held, Error> 
         other => Err(not_owned(object, &other, name, attribute)),
     };
     if let Some(role) = &held.role {
-        refuse(&role.tags, format!("IAM Role {name} ({})", role.arn), "role_name")?;
+        refuse(&role.tags, role.describe(), "role_name")?;
     }
     if let Some(policy) = &held.policy {
-        refuse(&policy.tags, format!("IAM Policy {}", policy.arn), "policy_name")?;
+        refuse(&policy.tags, policy.describe(), "policy_name")?;
     }
     if let Some(profile) = &held.profile {
-        let object = format!("IAM Instance Profile {} ({})", profile.name, profile.arn);
-        refuse(&profile.tags, object, "instance_profile_name")?;
+        refuse(&profile.tags, profile.describe(), "instance_profile_name")?;
     }
     Ok(held)
 }
@@ -1137,9 +1135,12 @@ pub async fn update(
     };
     // A profile gone from AWS is made again, or this instance's own adopted; every planned node is
     // then associated below.
-    let (profile_arn, profile_made) = match &held.profile {
-        None => (ensure_profile(aws, planned, &tags).await?.0, true),
-        Some(found) => (found.arn.clone(), false),
+    let (profile_arn, profile_holds, profile_made) = match held.profile {
+        None => {
+            let (arn, holds, _) = ensure_profile(aws, planned, &tags).await?;
+            (arn, holds, true)
+        }
+        Some(found) => (found.arn, found.role_names, false),
     };
 
     // The policy: made again if it was deleted out of band (another owner's of its name refused),
@@ -1208,7 +1209,7 @@ pub async fn update(
         false => planned.instance_ids.difference(&prior.instance_ids).cloned().collect(),
     };
     if !added.is_empty() || role_made || profile_made {
-        ensure_role_in_profile(aws, &prior.instance_profile_name, role, cancel).await?;
+        ensure_role_in_profile(aws, &prior.instance_profile_name, &profile_holds, role, cancel).await?;
     }
     // Nodes of a manual setup whose own profile holds this role move to the resource's profile.
     let replaceable: BTreeSet<String> = if added.is_empty() {
